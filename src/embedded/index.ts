@@ -1,0 +1,61 @@
+import type express from 'express';
+import { createOAuthRouter, TokenStore } from './auth.js';
+import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { loadDemoDirectoryIfEmpty } from './demo-directory.js';
+import { createFhirHttpRouter } from './http.js';
+import { Journal } from './journal.js';
+import { EmbeddedRepository } from './repository.js';
+
+export { EmbeddedRepository } from './repository.js';
+export { TokenStore } from './auth.js';
+
+/** dataDir value that keeps the store in memory only. */
+export const IN_MEMORY = ':memory:';
+
+/** Options of the embedded FHIR R4 server. */
+export interface EmbeddedFhirOptions {
+  /** A directory for the journal, or ':memory:' (nothing written to disk). */
+  dataDir: string;
+  /** Static bearer tokens always accepted (the adapter's API_TOKEN goes here). */
+  accessTokens: string[];
+  /** The client accepted by the client_credentials token endpoint. */
+  clientId: string;
+  clientSecret: string;
+  /** Load the demo directory when the store is empty (default true). */
+  loadDemoDirectory?: boolean;
+}
+
+/** A running embedded FHIR server: routers to mount, its repository, and close(). */
+export interface EmbeddedFhirServer {
+  /** Mount at '/fhir/R4'. */
+  fhirRouter: express.Router;
+  /** Mount at '/oauth2' (POST /oauth2/token). */
+  oauthRouter: express.Router;
+  repo: EmbeddedRepository;
+  /** Waits for in-flight writes and closes the journal. */
+  close(): Promise<void>;
+}
+
+/** Creates the embedded FHIR server: replays the journal, loads the demo directory if empty. */
+export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promise<EmbeddedFhirServer> {
+  loadFhirDefinitions();
+  const journal = opts.dataDir === IN_MEMORY ? undefined : await Journal.open(opts.dataDir);
+  const repo = new EmbeddedRepository(journal);
+  if (journal) {
+    await repo.replay(journal.readUnits());
+  }
+  if (opts.loadDemoDirectory !== false) {
+    await loadDemoDirectoryIfEmpty(repo);
+  }
+  const tokens = new TokenStore(opts.accessTokens, opts.clientId, opts.clientSecret);
+  return {
+    fhirRouter: createFhirHttpRouter(repo, tokens),
+    oauthRouter: createOAuthRouter(tokens),
+    repo,
+    async close() {
+      // A no-op unit queues behind every in-flight write, so nothing is cut off.
+      await repo.withTransaction(async () => undefined);
+      await journal?.close();
+    },
+  };
+}

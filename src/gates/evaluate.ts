@@ -1,0 +1,84 @@
+import { validateResource } from '@medplum/core';
+import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { issue } from '../outcomes/index.js';
+import { systems } from '../mapping/vocabulary.js';
+import type { Gate, Profile } from './load-profiles.js';
+
+/** The result of one gate on one Bundle. */
+export interface GateResult {
+  key: string;
+  passed: boolean;
+  profile: string;
+  expression: string;
+  human: string;
+  recordFields: string[];
+}
+
+/** Inputs that gates read besides the Bundle: the references that are peer roles (spec §3.5). */
+export interface GateEnvironment {
+  peerRoles: readonly string[];
+}
+
+function passes(gate: Gate, resource: Resource, root: Resource, env: GateEnvironment): boolean {
+  const result = gate.evaluate(resource, { resource, rootResource: root, peerRoles: [...env.peerRoles] });
+  // An invariant holds only when it evaluates to exactly true; empty or false is a failure.
+  return result.length === 1 && result[0] === true;
+}
+
+/**
+ * Evaluates every gate of every profile named in the Bundle's and its resources' `meta.profile`.
+ * A gate on a resource profile fails when it fails on any resource claiming that profile.
+ */
+export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Profile>, env: GateEnvironment): GateResult[] {
+  const results = new Map<string, GateResult>();
+  const subjects: Resource[] = [bundle, ...(bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r)];
+  for (const resource of subjects) {
+    for (const url of resource.meta?.profile ?? []) {
+      for (const gate of profiles.get(url)?.gates ?? []) {
+        const ok = passes(gate, resource, bundle, env);
+        const prior = results.get(gate.key);
+        results.set(gate.key, {
+          key: gate.key, profile: gate.profile, expression: gate.expression, human: gate.human,
+          recordFields: gate.recordFields, passed: (prior?.passed ?? true) && ok,
+        });
+      }
+    }
+  }
+  return [...results.values()];
+}
+
+/** One OperationOutcome issue for a failed gate: its key, its FHIRPath and the text a worker can act on. */
+export function gateIssue(result: GateResult): OperationOutcomeIssue {
+  const base = issue('gate-failed', 'business-rule', result.human, result.recordFields);
+  return {
+    ...base,
+    details: { coding: [...(base.details?.coding ?? []), { system: systems.gate, code: result.key }], text: result.human },
+    diagnostics: `gate ${result.key} (${result.profile}): ${result.expression}`,
+  };
+}
+
+/**
+ * Structural checks before anything is written: base R4 (Medplum's validator) and the cardinalities of
+ * each resource's profile. A failure here is a mapping or configuration bug, never the worker's input.
+ */
+export function structuralIssues(bundle: Bundle, profiles: ReadonlyMap<string, Profile>): OperationOutcomeIssue[] {
+  const found: OperationOutcomeIssue[] = [];
+  (bundle.entry ?? []).forEach((entry, i) => {
+    const resource = entry.resource;
+    if (!resource) return;
+    const where = `Bundle.entry[${i}].resource(${resource.resourceType})`;
+    for (const base of validateResource(resource)) {
+      found.push({ ...base, expression: [`${where}.${base.expression?.[0] ?? ''}`] });
+    }
+    for (const url of resource.meta?.profile ?? []) {
+      for (const card of profiles.get(url)?.cardinalities ?? []) {
+        const counts = card.counts(resource, { resource, rootResource: bundle }) as number[];
+        const bad = counts.length === 0 ? card.min > 0 && card.path.split('.').length === 2 : counts.some((n) => n < card.min || (card.max !== '*' && n > card.max));
+        if (bad) {
+          found.push(issue('internal', 'structure', `${card.path} must occur ${card.min}..${card.max} times (profile ${url}).`, [`${where}.${card.path.split('.').slice(1).join('.')}`]));
+        }
+      }
+    }
+  });
+  return found;
+}

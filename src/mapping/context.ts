@@ -1,0 +1,101 @@
+import type { Reference as FhirReference, Resource } from '@medplum/fhirtypes';
+import type { Mappings } from '../config/mappings-schema.js';
+import type { ConsentCategory, RecipientKind } from '../config/mappings-schema.js';
+import type { PathwayRecord } from '../records/index.js';
+import type { Reference } from '../records/primitives.js';
+import { slotFullUrl, slotIdentifier } from './identity.js';
+
+/**
+ * A reference whose target type is checked at run time (resolution), not by the compiler: Medplum's
+ * typed `Reference<T>` cannot know what a record's reference points to.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyReference = FhirReference<any>;
+
+/** A record reference resolved on the FHIR server. */
+export interface ResolvedReference {
+  literal: string;
+  resource: Resource;
+}
+
+/** Canonical key of a record reference, used to look up its resolution. */
+export function referenceKey(ref: Reference): string {
+  return ref.reference ?? `${ref.type ?? ''}?identifier=${ref.identifier?.system}|${ref.identifier?.value}`;
+}
+
+/** One mapped resource, with the slot that makes its identifier. */
+export interface MappedResource {
+  slot: string;
+  resource: Resource;
+}
+
+/** What mapping needs besides the record: the site's configuration and what the FHIR server told us. */
+export class MappingContext {
+  constructor(
+    readonly record: PathwayRecord,
+    readonly mappings: Mappings,
+    private readonly resolved: ReadonlyMap<string, ResolvedReference>,
+    /** Literal references that are peer roles (spec §3.5). */
+    readonly peerRoles: readonly string[],
+    /** Slot → `Type/id` of resources this record already wrote; other slots get a urn:uuid. */
+    private readonly existing: ReadonlyMap<string, string> = new Map(),
+  ) {}
+
+  /** The literal `Type/id` a record reference resolved to, if it did. */
+  literal(ref: Reference | undefined): string | undefined {
+    return ref ? this.resolved.get(referenceKey(ref))?.literal : undefined;
+  }
+
+  /** A FHIR Reference for a record reference (with its display), if it resolved. */
+  ref(ref: Reference | undefined): AnyReference | undefined {
+    const literal = this.literal(ref);
+    return literal ? { reference: literal, ...(ref?.display ? { display: ref.display } : {}) } : undefined;
+  }
+
+  /** True when the reference is the record's peer specialist or a peer PractitionerRole. */
+  isPeerRole(literal: string | undefined): boolean {
+    return literal !== undefined && this.peerRoles.includes(literal);
+  }
+
+  /** The person (Patient) the record is about. */
+  get person(): AnyReference {
+    return this.ref(this.record.person) as AnyReference;
+  }
+
+  /** The peer specialist. */
+  get peer(): AnyReference {
+    return this.ref(this.record.peerSpecialist) ?? { display: this.record.peerSpecialist.display ?? 'Peer specialist' };
+  }
+
+  /** The clinical owner of the escalation route when present and not a peer role; else undefined. */
+  get clinicalOwner(): AnyReference | undefined {
+    const owner = this.ref(this.record.escalationRoute?.clinicalOwner);
+    return owner && !this.isPeerRole(owner.reference) ? owner : undefined;
+  }
+
+  /** The owner of clinical review: the escalation route, failing that the site's default clinical route. */
+  get clinicalReviewOwner(): AnyReference {
+    return this.clinicalOwner ?? { ...this.mappings.site.defaultClinicalRoute };
+  }
+
+  /** The business identifier of a slot. */
+  identifier(slot: string) {
+    return slotIdentifier(this.record.source.system, this.record.recordId, slot);
+  }
+
+  /** How a resource in this record's Bundle refers to another slot. */
+  slotRef(slot: string): string {
+    return this.existing.get(slot) ?? slotFullUrl(this.record.source.system, this.record.recordId, slot);
+  }
+
+  /** Whether the recorded consent lets a category go to a kind of recipient (spec §2, §3.5). */
+  consents(category: ConsentCategory, recipient: RecipientKind): boolean {
+    const c = this.record.consent;
+    return c.informationSharing === 'granted' && c.categories.includes(category) && c.recipients.includes(recipient);
+  }
+
+  /** The site's reference for a kind of recipient, or a record-specific one. */
+  recipient(kind: Exclude<RecipientKind, 'receiving-clinician'>): AnyReference {
+    return { ...this.mappings.site.recipients[kind] };
+  }
+}

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { AuditEvent, Provenance, Reference } from '@medplum/fhirtypes';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { profileUrl, systems } from '../vocabulary.js';
+import { recordIdentity, toInstant } from './common.js';
+
+const adapterDevice = { display: 'peer-pathways-fhir adapter' };
+
+/** A short, stable hash of content: what makes a Provenance or an audit record idempotent. */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/**
+ * The Provenance of one accepted write (spec §5): the peer as author with the peer role, the adapter as
+ * assembler, the source record as entity. Its slot carries a hash of what was written, so a retried
+ * write finds it again instead of doubling it.
+ */
+export function buildProvenance(ctx: MappingContext, targets: AnyReference[]): MappedResource {
+  const slot = `provenance/${contentHash(targets)}`;
+  const provenance: Provenance = {
+    resourceType: 'Provenance',
+    meta: { profile: [profileUrl('peer-pathway-provenance')] },
+    target: targets,
+    occurredDateTime: ctx.record.recordedAt,
+    recorded: toInstant(ctx.record.recordedAt),
+    agent: [
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
+        role: [{ coding: [ctx.mappings.codes.peerRoleCoding] }],
+        who: ctx.peer,
+      },
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] },
+        who: adapterDevice,
+      },
+    ],
+    entity: [{ role: 'source', what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId }, display: `${ctx.record.pathway} record` } }],
+  };
+  // Provenance has no identifier element in R4: its business identity is a tag.
+  provenance.meta = { ...provenance.meta, tag: [auditTag(ctx, slot)] };
+  return { slot, resource: provenance };
+}
+
+/** The tag that identifies an audit resource (AuditEvent, Provenance), which have no `identifier`. */
+export function auditTag(ctx: MappingContext, slot: string) {
+  const id = ctx.identifier(slot);
+  return { system: id.system, code: id.value };
+}
+
+/** An AuditEvent for a disclosure (IHE BALP-style export): who sent what kind of content to whom. */
+export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: string, recipient: AnyReference): MappedResource {
+  const slot = `audit/disclosure/${communicationSlot}`;
+  const event: AuditEvent = {
+    resourceType: 'AuditEvent',
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: [auditTag(ctx, slot)] },
+    type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
+    subtype: [{ system: systems.pathway, code: 'disclosure', display: 'Information disclosed to a care recipient' }],
+    action: 'C',
+    recorded: toInstant(ctx.record.recordedAt),
+    outcome: '0',
+    agent: [
+      { who: ctx.peer, requestor: true },
+      { who: recipient, requestor: false },
+    ],
+    source: { observer: adapterDevice },
+    entity: [
+      { what: { reference: ctx.slotRef(communicationSlot) }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' } },
+      { what: ctx.person, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } },
+    ],
+  };
+  return { slot, resource: event };
+}
+
+/** An AuditEvent recording that a record was blocked, by which gates: references and codes only. */
+export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string): MappedResource {
+  const slot = `audit/blocked/${contentHash(gateKeys)}`;
+  const event: AuditEvent = {
+    resourceType: 'AuditEvent',
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: [auditTag(ctx, slot)] },
+    type: { system: systems.pathway, code: 'record-blocked', display: 'Pathway record blocked by a gate' },
+    subtype: gateKeys.map((code) => ({ system: systems.gate, code })),
+    action: 'C',
+    recorded: at,
+    outcome: '4',
+    outcomeDesc: `Blocked by ${gateKeys.join(', ')}`,
+    agent: [{ who: ctx.peer, requestor: true }],
+    source: { observer: adapterDevice },
+    entity: [
+      { what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId } }, name: ctx.record.pathway },
+      ...(ctx.literal(ctx.record.person) ? [{ what: ctx.person }] : []),
+    ],
+  };
+  return { slot, resource: event };
+}

@@ -1,0 +1,62 @@
+import type { Annotation, CarePlan, CarePlanActivity, Extension, Period, Reference } from '@medplum/fhirtypes';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { extensions } from '../vocabulary.js';
+import { pathwayCoding, recordIdentity } from './common.js';
+
+export interface CarePlanSpec {
+  title: string;
+  description: string;
+  status?: CarePlan['status'];
+  period?: Period;
+  careTeam?: AnyReference[];
+  activity: CarePlanActivity[];
+  goalSlots?: string[];
+  note?: Annotation[];
+  extension?: Extension[];
+}
+
+/** The escalation route as a CarePlan extension, so that the route gates can see it in the Bundle. */
+export function escalationRouteExtension(ctx: MappingContext): Extension[] {
+  const route = ctx.record.escalationRoute;
+  if (!route) return [];
+  const parts: Extension[] = [];
+  const owner = ctx.ref(route.clinicalOwner);
+  if (owner) parts.push({ url: 'clinicalOwner', valueReference: owner });
+  if (route.instructions) parts.push({ url: 'instructions', valueString: route.instructions });
+  const urgent = ctx.ref(route.urgentContact);
+  if (urgent) parts.push({ url: 'urgentContact', valueReference: urgent });
+  return parts.length ? [{ url: extensions.escalationRoute, extension: parts }] : [];
+}
+
+/**
+ * The pathway CarePlan (spec §5): one per record, category "Mental health care plan" plus the pathway,
+ * the Consent as supporting information, the peer as contributor, never as author of clinical care.
+ */
+export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedResource {
+  const owner = ctx.clinicalOwner;
+  const carePlan: CarePlan = {
+    resourceType: 'CarePlan',
+    ...recordIdentity(ctx, 'careplan', 'peer-pathway-careplan'),
+    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? [])],
+    status: spec.status ?? 'active',
+    intent: 'plan',
+    category: [
+      { coding: [ctx.mappings.codes.carePlanCategory] },
+      { coding: [pathwayCoding(ctx.record.pathway)] },
+    ],
+    title: spec.title,
+    description: spec.description,
+    subject: ctx.person,
+    ...(spec.period ? { period: spec.period } : {}),
+    created: ctx.record.recordedAt,
+    ...(owner ? { author: owner } : {}),
+    contributor: [ctx.peer],
+    ...(spec.careTeam?.length ? { careTeam: spec.careTeam } : {}),
+    supportingInfo: [{ reference: ctx.slotRef('consent') }],
+    ...(spec.goalSlots?.length ? { goal: spec.goalSlots.map((s) => ({ reference: ctx.slotRef(s) })) } : {}),
+    activity: spec.activity,
+    ...(spec.note?.length ? { note: spec.note } : {}),
+  };
+  if (!carePlan.extension?.length) delete carePlan.extension;
+  return { slot: 'careplan', resource: carePlan };
+}

@@ -1,0 +1,31 @@
+import type { CodeableConcept, Encounter } from '@medplum/fhirtypes';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { recordIdentity } from './common.js';
+
+export interface PeerContactSpec {
+  slot: string;
+  date: string;
+  mode?: keyof MappingContext['mappings']['codes']['encounterClassByMode'];
+  reasonCode?: CodeableConcept[];
+}
+
+/** One completed peer contact (spec §5): class by mode, type peer support contact (+ HCPCS H0038). */
+export function buildPeerContactEncounter(ctx: MappingContext, spec: PeerContactSpec): MappedResource {
+  const { codes } = ctx.mappings;
+  const encounter: Encounter = {
+    resourceType: 'Encounter',
+    ...recordIdentity(ctx, spec.slot, 'peer-pathway-encounter'),
+    status: 'finished',
+    class: codes.encounterClassByMode[spec.mode ?? 'in-person'],
+    type: [{ coding: codes.peerContactType, text: 'Peer support contact' }],
+    subject: ctx.person,
+    participant: [{
+      type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PPRF', display: 'primary performer' }] }],
+      individual: ctx.peer,
+    }],
+    period: { start: spec.date },
+    ...(spec.reasonCode?.length ? { reasonCode: spec.reasonCode } : {}),
+    serviceProvider: { ...ctx.mappings.site.organization },
+  };
+  return { slot: spec.slot, resource: encounter };
+}

@@ -1,0 +1,31 @@
+import type { Goal } from '@medplum/fhirtypes';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { recordIdentity } from './common.js';
+
+const achievementCode = {
+  'in-progress': 'in-progress',
+  achieved: 'achieved',
+  'not-achieved': 'not-achieved',
+} as const;
+
+/** A recovery goal (spec §3.2) as a Goal, expressed by the person; achievement as the standard code. */
+export function buildGoal(
+  ctx: MappingContext,
+  slot: string,
+  goal: { description: string; targetDate?: string; status?: keyof typeof achievementCode },
+): MappedResource {
+  const resource: Goal = {
+    resourceType: 'Goal',
+    ...recordIdentity(ctx, slot, 'peer-pathway-goal'),
+    lifecycleStatus: goal.status === 'achieved' ? 'completed' : 'active',
+    achievementStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code: achievementCode[goal.status ?? 'in-progress'] }],
+    },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-category', code: 'behavioral', display: 'Behavioral' }] }],
+    description: { text: goal.description },
+    subject: ctx.person,
+    expressedBy: ctx.person,
+    ...(goal.targetDate ? { target: [{ dueDate: goal.targetDate }] } : {}),
+  };
+  return { slot, resource };
+}

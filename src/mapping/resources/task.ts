@@ -1,0 +1,51 @@
+import type { CodeableConcept, Extension, Reference, Task } from '@medplum/fhirtypes';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import type { TaskCode } from '../vocabulary.js';
+import { pathwayCoding, recordIdentity } from './common.js';
+
+const taskDisplay: Record<TaskCode, string> = {
+  'clinical-review': 'Clinical review',
+  'care-coordination-review': 'Care-coordination review',
+  'follow-up-action': 'Follow-up action',
+  'scheduled-clinical-review': 'Scheduled clinical review',
+  'outcome-review': 'Outcome review of peer support',
+  'first-appointment-tracking': 'First appointment tracking',
+};
+
+export interface TaskSpec {
+  slot: string;
+  code: TaskCode;
+  priority: Task['priority'];
+  owner: AnyReference;
+  description: string;
+  businessStatus: string;
+  due?: string;
+  status?: Task['status'];
+  /** Omitted for a safety Task raised while the record is blocked: there is no CarePlan then. */
+  focusCarePlan?: boolean;
+  reasonCode?: CodeableConcept;
+  extension?: Extension[];
+}
+
+/** A pathway Task (spec §5): intent order, requested by the peer, owned by whoever acts on it. */
+export function buildTask(ctx: MappingContext, spec: TaskSpec): MappedResource {
+  const task: Task = {
+    resourceType: 'Task',
+    ...recordIdentity(ctx, spec.slot, 'peer-pathway-task'),
+    ...(spec.extension?.length ? { extension: spec.extension } : {}),
+    status: spec.status ?? 'requested',
+    businessStatus: { coding: [pathwayCoding(spec.businessStatus)], text: spec.businessStatus },
+    intent: 'order',
+    priority: spec.priority,
+    code: { coding: [pathwayCoding(spec.code, taskDisplay[spec.code])], text: taskDisplay[spec.code] },
+    description: spec.description,
+    ...(spec.focusCarePlan === false ? {} : { focus: { reference: ctx.slotRef('careplan') } }),
+    for: ctx.person,
+    authoredOn: ctx.record.recordedAt,
+    requester: ctx.peer,
+    owner: spec.owner,
+    ...(spec.reasonCode ? { reasonCode: spec.reasonCode } : {}),
+    ...(spec.due ? { restriction: { period: { end: spec.due } } } : {}),
+  };
+  return { slot: spec.slot, resource: task };
+}

@@ -1,0 +1,38 @@
+/**
+ * The project's own code systems and extensions. They are fixed (not in mappings/) because the gate
+ * invariants in profiles/ name them: a site changes standard codes in mappings/codes.json instead.
+ */
+const base = 'http://peer-pathways.example.org/fhir';
+
+export const systems = {
+  pathway: `${base}/CodeSystem/peer-pathway`,
+  informationCategory: `${base}/CodeSystem/information-category`,
+  recipientKind: `${base}/CodeSystem/consent-recipient`,
+  concernCategory: `${base}/CodeSystem/concern-category`,
+  gate: `${base}/CodeSystem/gate`,
+  adapter: `${base}/adapter`,
+} as const;
+
+export const extensions = {
+  escalationRoute: `${base}/StructureDefinition/escalation-route`,
+  receivingResponsibility: `${base}/StructureDefinition/receiving-responsibility`,
+  recentCrisisRiskActive: `${base}/StructureDefinition/recent-crisis-risk-active`,
+  recipientKind: `${base}/StructureDefinition/recipient-kind`,
+  informationCategory: `${base}/StructureDefinition/information-category`,
+  concernCategory: `${base}/StructureDefinition/concern-category`,
+  dutyOfCareException: `${base}/StructureDefinition/duty-of-care-exception`,
+  transparencyException: `${base}/StructureDefinition/transparency-exception`,
+  gateRecordField: `${base}/StructureDefinition/gate-record-field`,
+} as const;
+
+/** Profile canonical URL of a profile file's id. */
+export function profileUrl(id: string): string {
+  return `${base}/StructureDefinition/${id}`;
+}
+
+/** Task codes whose owner holds clinical responsibility: never a peer role (gate peer-not-clinical-owner). */
+export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review', 'outcome-review'] as const;
+
+export type TaskCode =
+  | (typeof clinicalTaskCodes)[number]
+  | 'care-coordination-review' | 'follow-up-action' | 'first-appointment-tracking';

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { envelopeShape } from './envelope.js';
+import { consentCategory, date, dateTime, recipientKind, reference, text } from './primitives.js';
+
+export const engagementBarriers = [
+  'overwhelmed-by-process', 'unsure-what-therapy-involves', 'mistrust-of-services', 'practical-barrier', 'none-identified', 'other',
+] as const;
+
+/** `early-engagement` (spec §3.1): peer orientation between intake and the first therapy appointment. */
+export const earlyEngagementSchema = z.object({
+  ...envelopeShape,
+  pathway: z.literal('early-engagement'),
+  intake: z.object({ date, service: text, eligible: z.boolean(), criteria: z.array(text) }).strict(),
+  peerSupportOffer: z.object({ offered: z.boolean(), offeredAt: dateTime.optional(), reasonNotOffered: text.optional() }).strict(),
+  personPreference: z.enum(['accepted', 'declined', 'undecided']),
+  engagementBarriers: z.array(z.enum(engagementBarriers)),
+  engagementBarriersText: text.optional(),
+  peerContact: z.object({
+    completed: z.boolean(),
+    date: dateTime.optional(),
+    mode: z.enum(['in-person', 'phone', 'video', 'text']).optional(),
+    attempts: z.number().int().min(0).optional(),
+  }).strict(),
+  informationShared: z.array(z.object({ category: consentCategory, recipient: recipientKind, sharedAt: dateTime }).strict()),
+  nextAppointment: z.object({
+    date: dateTime,
+    status: z.enum(['booked', 'attended', 'missed', 'cancelled', 'rescheduled', 'not-booked']),
+    owner: reference.optional(),
+  }).strict(),
+  followUpAction: z.object({ description: text, due: dateTime, owner: reference }).strict(),
+}).strict();
+
+export type EarlyEngagementRecord = z.infer<typeof earlyEngagementSchema>;

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { envelopeShape } from './envelope.js';
+import { date, dateTime, reference, text } from './primitives.js';
+
+/** `step-down` (spec §3.2): from intensive outpatient to standard therapy and community recovery. */
+export const stepDownSchema = z.object({
+  ...envelopeShape,
+  pathway: z.literal('step-down'),
+  stepDownReason: text,
+  stepDownReasonCode: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() }).strict().optional(),
+  fromService: z.object({ service: text, owner: reference.optional() }).strict(),
+  receivingPathway: z.object({
+    service: text,
+    owner: reference,
+    confirmed: z.boolean(),
+    confirmedBy: reference.optional(),
+    confirmedAt: dateTime.optional(),
+  }).strict(),
+  stabilityConfirmedBy: reference,
+  personAgreement: z.object({ agreedToPeerInvolvement: z.boolean(), recordedAt: dateTime }).strict(),
+  peerSupportPurpose: text,
+  recoveryGoals: z.array(z.object({
+    description: text,
+    targetDate: date.optional(),
+    status: z.enum(['in-progress', 'achieved', 'not-achieved']).optional(),
+  }).strict()),
+  warningSigns: z.array(text).min(1, 'at least one relapse warning sign'),
+  communityConnectionPlan: z.array(z.object({ activity: text, schedule: text.optional(), contact: text.optional() }).strict())
+    .min(1, 'at least one community connection'),
+  clinicalReviewDate: date,
+  peerSupportPeriod: z.object({ start: date, end: date.optional(), reviewDate: date.optional() }).strict(),
+  monitoring: z.object({ missedTherapySessions: z.number().int().min(0), worseningSymptomsReported: z.boolean() }).strict(),
+  personFeedback: z.object({ score: z.number().int().min(1).max(5), collectedAt: dateTime }).strict().optional(),
+}).strict();
+
+export type StepDownRecord = z.infer<typeof stepDownSchema>;

@@ -1,0 +1,147 @@
+import type { Bundle, Resource, Task } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const task = (n: number, extra: Partial<Task> = {}): Task => ({
+  resourceType: 'Task',
+  status: n % 2 ? 'requested' : 'completed',
+  intent: 'order',
+  identifier: [{ system: 'urn:example:task', value: `T-${n}` }],
+  for: { reference: 'Patient/example-person' },
+  owner: { reference: n % 2 ? 'PractitionerRole/example-peer' : 'PractitionerRole/example-clinician' },
+  code: { coding: [{ system: 'urn:example:task-code', code: n % 2 ? 'review' : 'follow-up' }] },
+  ...extra,
+});
+
+async function search(path: string): Promise<Bundle> {
+  const res = await h.request('GET', path);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Bundle;
+}
+const ids = (b: Bundle): string[] => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
+
+describe('create, read and indexed search', () => {
+  const created: Task[] = [];
+  beforeAll(async () => {
+    for (let n = 1; n <= 6; n++) {
+      const res = await h.request('POST', 'Task', task(n));
+      expect(res.status).toBe(201);
+      expect(res.headers.get('location')).toMatch(/\/fhir\/R4\/Task\/[^/]+\/_history\/[^/]+$/);
+      const body = (await res.json()) as Task;
+      expect(res.headers.get('etag')).toBe(`W/"${body.meta?.versionId}"`);
+      created.push(body);
+    }
+  });
+
+  it('reads a created resource', async () => {
+    const res = await h.request('GET', `Task/${created[0]?.id}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Task).identifier?.[0]?.value).toBe('T-1');
+  });
+
+  it('ignores a client-chosen id on create', async () => {
+    const res = await h.request('POST', 'Task', task(99, { id: 'chosen-by-client' }));
+    const body = (await res.json()) as Task;
+    expect(body.id).not.toBe('chosen-by-client');
+    await h.request('DELETE', `Task/${body.id}`);
+  });
+
+  it('searches by identifier system|value', async () => {
+    expect(ids(await search('Task?identifier=urn:example:task|T-3'))).toEqual([`Task/${created[2]?.id}`]);
+    expect(ids(await search('Task?identifier=T-3,T-4'))).toHaveLength(2);
+    expect(ids(await search('Task?identifier=urn:other|T-3'))).toEqual([]);
+    expect(ids(await search('Patient?identifier=urn:example:mrn|MRN-0002'))).toEqual(['Patient/example-person-2']);
+  });
+
+  it('searches by patient, subject and owner references', async () => {
+    expect((await search('Task?patient=Patient/example-person')).total).toBe(6);
+    expect((await search('Task?subject=Patient/example-person-2')).total).toBe(0);
+    expect((await search('Task?owner=PractitionerRole/example-peer')).total).toBe(3);
+  });
+
+  it('searches by code and status, combined and paged like Medplum', async () => {
+    expect((await search('Task?code=review')).total).toBe(3);
+    expect((await search('Task?status=completed')).total).toBe(3);
+    expect((await search('Task?status=completed&code=review')).total).toBe(0);
+    const page = await search('Task?patient=Patient/example-person&_count=2&_offset=1');
+    expect(page.total).toBe(6);
+    expect(ids(page)).toEqual([`Task/${created[1]?.id}`, `Task/${created[2]?.id}`]);
+  });
+
+  it('sorts and includes as Medplum does', async () => {
+    const sorted = await search('Task?owner=PractitionerRole/example-peer&_sort=-identifier');
+    expect((sorted.entry ?? []).map((e) => (e.resource as Task).identifier?.[0]?.value)).toEqual(['T-5', 'T-3', 'T-1']);
+    const inc = await search('Task?identifier=T-1&_include=Task:owner');
+    expect(ids(inc)).toEqual([`Task/${created[0]?.id}`, 'PractitionerRole/example-peer']);
+    expect(inc.total).toBe(1);
+  });
+
+  it('conditional create reuses the match', async () => {
+    const res = await h.request('POST', 'Task', task(2), { 'if-none-exist': 'identifier=urn:example:task|T-2' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Resource).id).toBe(created[1]?.id);
+    const fresh = await h.request('POST', 'Task', task(7), { 'if-none-exist': 'identifier=urn:example:task|T-7' });
+    expect(fresh.status).toBe(201);
+    const again = await h.request('POST', 'Task', task(7), { 'if-none-exist': 'identifier=urn:example:task|T-7' });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as Resource).id).toBe(((await fresh.json()) as Resource).id);
+  });
+
+  it('refuses a stale If-Match with 412 and accepts the current version', async () => {
+    const t = created[0] as Task;
+    const stale = await h.request('PUT', `Task/${t.id}`, { ...t, status: 'cancelled' }, { 'if-match': 'W/"not-the-version"' });
+    expect(stale.status).toBe(412);
+    expect(((await stale.json()) as Resource).resourceType).toBe('OperationOutcome');
+    const ok = await h.request('PUT', `Task/${t.id}`, { ...t, status: 'cancelled' }, { 'if-match': `W/"${t.meta?.versionId}"` });
+    expect(ok.status).toBe(200);
+    const history = await search(`Task/${t.id}/_history`);
+    expect(history.entry).toHaveLength(2);
+    expect((history.entry?.[0]?.resource as Task).status).toBe('cancelled');
+  });
+
+  it('refuses a structurally invalid resource with 400 and stores nothing', async () => {
+    const before = h.fhir.repo.count();
+    const res = await h.request('POST', 'Task', { ...task(50), status: { not: 'a code' }, bogus: true });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Resource;
+    expect(body.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
+    expect(h.fhir.repo.count()).toBe(before);
+  });
+
+  it('answers 404 with an OperationOutcome for a missing resource', async () => {
+    const res = await h.request('GET', 'Task/does-not-exist');
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as Resource).resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('demo directory', () => {
+  it('is loaded with the exact ids', async () => {
+    for (const ref of [
+      'Organization/example-provider',
+      'Practitioner/example-clinician-practitioner',
+      'Practitioner/example-peer-practitioner',
+      'Practitioner/example-case-manager-practitioner',
+      'PractitionerRole/example-clinician',
+      'PractitionerRole/example-peer',
+      'PractitionerRole/example-case-manager',
+      'PractitionerRole/example-on-call',
+      'CareTeam/example-outpatient-team',
+      'Patient/example-person',
+      'Patient/example-person-2',
+    ]) {
+      expect((await h.request('GET', ref)).status, ref).toBe(200);
+    }
+    const peer = await search('PractitionerRole?role=http://nucc.org/provider-taxonomy|175T00000X');
+    expect(ids(peer)).toEqual(['PractitionerRole/example-peer']);
+  });
+});

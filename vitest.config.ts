@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Each file starts its own in-memory embedded server; two cores, so two forks.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
