@@ -59,7 +59,9 @@ export class MappingContext {
 
   /** The person (Patient) the record is about. */
   get person(): AnyReference {
-    return this.ref(this.record.person) as AnyReference;
+    const p = this.record.person;
+    // Unresolved: the record is blocked, but a safety review still needs to say whom it is about.
+    return this.ref(p) ?? { ...(p.identifier ? { identifier: p.identifier } : {}), display: `Unresolved person reference ${p.reference ?? ''}`.trim() };
   }
 
   /** The peer specialist. */

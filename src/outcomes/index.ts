@@ -6,7 +6,7 @@ export const issueCodeSystem = 'http://peer-pathways.example.org/fhir/CodeSystem
 
 export type AdapterIssueCode =
   | 'invalid-json' | 'unsupported-media-type' | 'payload-too-large' | 'schema-invalid' | 'unknown-field'
-  | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'fhir-unavailable'
+  | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'gate-passed' | 'safety-review-raised' | 'fhir-unavailable'
   | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict';
 
 /** Builds one issue with our stable code in `details.coding`. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent, Provenance, Reference } from '@medplum/fhirtypes';
+import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { profileUrl, systems } from '../vocabulary.js';
-import { recordIdentity, toInstant } from './common.js';
+import { toInstant } from './common.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 

@@ -1,4 +1,4 @@
-import type { Annotation, CarePlan, CarePlanActivity, Extension, Period, Reference } from '@medplum/fhirtypes';
+import type { Annotation, CarePlan, CarePlanActivity, Extension, Period } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { extensions } from '../vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';

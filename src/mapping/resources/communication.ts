@@ -1,4 +1,4 @@
-import type { Communication, CommunicationPayload, Reference } from '@medplum/fhirtypes';
+import type { Communication, CommunicationPayload } from '@medplum/fhirtypes';
 import type { ConsentCategory, RecipientKind } from '../../config/mappings-schema.js';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { extensions, systems } from '../vocabulary.js';

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Encounter } from '@medplum/fhirtypes';
-import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import type { MappingContext, MappedResource } from '../context.js';
 import { recordIdentity } from './common.js';
 
 export interface PeerContactSpec {

@@ -1,5 +1,5 @@
 import type { Goal } from '@medplum/fhirtypes';
-import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import type { MappingContext, MappedResource } from '../context.js';
 import { recordIdentity } from './common.js';
 
 const achievementCode = {

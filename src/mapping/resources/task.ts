@@ -1,4 +1,4 @@
-import type { CodeableConcept, Extension, Reference, Task } from '@medplum/fhirtypes';
+import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import type { TaskCode } from '../vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';

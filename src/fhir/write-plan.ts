@@ -1,0 +1,59 @@
+import type { Bundle, BundleEntry, Resource, Task } from '@medplum/fhirtypes';
+import type { MappedResource } from '../mapping/context.js';
+
+/** What happens to one slot on this send. */
+export type SlotAction = 'create' | 'update' | 'unchanged' | 'kept';
+
+/** One planned entry of the write. */
+export interface PlannedEntry {
+  slot: string;
+  action: SlotAction;
+  resource: Resource;
+  existing?: Resource;
+}
+
+/**
+ * Task statuses that mean nobody has acted on the Task yet. Once a clinician has moved a Task on
+ * (accepted, in progress, completed…), a resend never touches it again.
+ */
+const untouchedTaskStatuses = new Set<Task['status']>(['draft', 'requested', 'received', 'ready']);
+
+/** Field-by-field comparison that ignores what the server adds (id, meta other than profile and tag). */
+function comparable(resource: Resource): string {
+  const { id: _id, meta, ...rest } = resource as Resource & { id?: string };
+  return stableJson({ ...rest, profile: meta?.profile, tag: meta?.tag });
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v);
+}
+
+/** Decides, slot by slot, whether this send creates, updates, leaves alone, or keeps a clinician's Task. */
+export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string, Resource>): PlannedEntry[] {
+  return mapped.map(({ slot, resource }) => {
+    const prior = existing.get(slot);
+    if (!prior) return { slot, action: 'create', resource };
+    if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
+      return { slot, action: 'kept', resource: prior, existing: prior };
+    }
+    const next = { ...resource, id: prior.id } as Resource;
+    return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
+  });
+}
+
+/** The transaction Bundle of a plan: creates as POST with urn:uuid fullUrls, updates as PUT with If-Match. */
+export function transactionOf(plan: PlannedEntry[], fullUrlOf: (slot: string) => string, profile?: string): Bundle {
+  const entry: BundleEntry[] = plan
+    .filter((p) => p.action === 'create' || p.action === 'update')
+    .map((p) => p.action === 'create'
+      ? { fullUrl: fullUrlOf(p.slot), resource: p.resource, request: { method: 'POST', url: p.resource.resourceType } }
+      : {
+        fullUrl: `${p.resource.resourceType}/${p.resource.id}`,
+        resource: p.resource,
+        request: { method: 'PUT', url: `${p.resource.resourceType}/${p.resource.id}`, ifMatch: `W/"${p.existing?.meta?.versionId}"` },
+      });
+  return { resourceType: 'Bundle', type: 'transaction', ...(profile ? { meta: { profile: [profile] } } : {}), entry };
+}

@@ -1,0 +1,56 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import type { PathwayCode, PathwayRecord } from '../records/index.js';
+import type { MappedResource, MappingContext } from './context.js';
+import { mapConcernRouting } from './concern-routing.js';
+import { mapCrisisTransition } from './crisis-transition.js';
+import { mapEarlyEngagement } from './early-engagement.js';
+import { mapStepDown } from './step-down.js';
+import { profileUrl } from './vocabulary.js';
+
+type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
+
+/** One mapping function per pathway: adding a pathway adds one entry here and one file beside it. */
+const mappers: Partial<Record<PathwayCode, Mapper>> = {
+  'crisis-transition': mapCrisisTransition,
+  // Remove a pathway from this comment once its mapper is implemented, and add it above:
+  // 'early-engagement': mapEarlyEngagement, 'step-down': mapStepDown, 'concern-routing': mapConcernRouting,
+};
+void [mapEarlyEngagement, mapStepDown, mapConcernRouting];
+
+/** The Bundle profile whose invariants are a pathway's gates. */
+export function bundleProfileOf(pathway: PathwayCode): string {
+  return profileUrl(`${pathway}-bundle`);
+}
+
+/** True when the pathway has a mapping in this build. */
+export function isMapped(pathway: PathwayCode): boolean {
+  return mappers[pathway] !== undefined;
+}
+
+// Referenced resources first, so that a reader of the Bundle meets a target before its referrers.
+const typeOrder = ['Consent', 'Goal', 'Encounter', 'CarePlan', 'Communication', 'Task', 'AuditEvent', 'Provenance'];
+
+/** Maps a record to its resources, in a deterministic order (byte-stable Bundles for the same record). */
+export function mapRecord(ctx: MappingContext): MappedResource[] {
+  const mapper = mappers[ctx.record.pathway];
+  if (!mapper) throw new Error(`no mapping for pathway ${ctx.record.pathway}`);
+  const mapped = mapper(ctx, ctx.record as never);
+  return mapped
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => typeOrder.indexOf(a.m.resource.resourceType) - typeOrder.indexOf(b.m.resource.resourceType) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+/** The whole mapped record as a transaction Bundle: what the gates evaluate. */
+export function gateBundle(ctx: MappingContext, mapped: MappedResource[]): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    meta: { profile: [bundleProfileOf(ctx.record.pathway as PathwayRecord['pathway'])] },
+    entry: mapped.map((m) => ({
+      fullUrl: ctx.slotRef(m.slot),
+      resource: m.resource,
+      request: { method: 'POST', url: m.resource.resourceType },
+    })),
+  };
+}

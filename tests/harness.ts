@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { readEnv } from '../src/config/env.js';
+import { startService, type RunningService } from '../src/server/start.js';
+
+/** The bearer token every test service accepts. */
+export const testToken = 'test-token-0123456789';
+
+/** A running adapter on a fresh in-memory embedded FHIR server, and helpers to talk to it over HTTP. */
+export interface TestService {
+  url: string;
+  service: RunningService;
+  post(record: unknown, path?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  fhir<T extends Resource = Resource>(query: string): Promise<T[]>;
+  fhirRaw(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Starts a service for one test file; extra environment variables override the defaults. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: testToken, LOG_LEVEL: 'silent', ...env }), { host: '127.0.0.1' });
+  const auth = { Authorization: `Bearer ${testToken}` };
+  const fhirRaw = (path: string, init: RequestInit = {}) =>
+    fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) } });
+  return {
+    url: service.url,
+    service,
+    async post(record, path = '/pathway-records') {
+      const res = await fetch(`${service.url}${path}`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: typeof record === 'string' ? record : JSON.stringify(record),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+    async fhir<T extends Resource = Resource>(query: string): Promise<T[]> {
+      const res = await fhirRaw(query);
+      if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
+      const bundle = (await res.json()) as Bundle<T>;
+      return (bundle.entry ?? []).map((e) => e.resource as T);
+    },
+    fhirRaw,
+    close: () => service.close(),
+  };
+}
+
+/** A fresh deep copy of a fixture record (tests/fixtures/<name>.json), optionally with a new recordId. */
+export function fixture(name: string, recordId?: string): any {
+  const record = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
+  if (recordId) record.recordId = recordId;
+  return record;
+}
+
+/** The gate keys of an OperationOutcome's failed gates. */
+export function failedGates(outcome: any): string[] {
+  return (outcome?.issue ?? [])
+    .filter((i: any) => i.severity === 'error')
+    .flatMap((i: any) => i.details?.coding ?? [])
+    .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
+    .map((c: any) => c.code)
+    .sort();
+}
