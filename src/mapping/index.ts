@@ -12,8 +12,10 @@ type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
 /** One mapping function per pathway: adding a pathway adds one entry here and one file beside it. */
 const mappers: Partial<Record<PathwayCode, Mapper>> = {
   'crisis-transition': mapCrisisTransition,
-  // Remove a pathway from this comment once its mapper is implemented, and add it above:
-  // 'early-engagement': mapEarlyEngagement, 'step-down': mapStepDown, 'concern-routing': mapConcernRouting,
+  // Each line below is switched on when its mapper is implemented:
+  // 'early-engagement': mapEarlyEngagement,
+  // 'step-down': mapStepDown,
+  // 'concern-routing': mapConcernRouting,
 };
 void [mapEarlyEngagement, mapStepDown, mapConcernRouting];
 

@@ -25,6 +25,11 @@ export const extensions = {
   gateRecordField: `${base}/StructureDefinition/gate-record-field`,
 } as const;
 
+/** The URL of one of the project's extensions, by name (pathway-specific ones are named in their mapper). */
+export function extensionUrl(name: string): string {
+  return `${base}/StructureDefinition/${name}`;
+}
+
 /** Profile canonical URL of a profile file's id. */
 export function profileUrl(id: string): string {
   return `${base}/StructureDefinition/${id}`;

@@ -22,6 +22,8 @@ export interface CommunicationSpec {
   serviceText?: string;
   /** Routed whatever the consent says, under the duty of care (safety): the exception is recorded. */
   dutyOfCare?: boolean;
+  /** What the notification is about; default this record's CarePlan. */
+  about?: AnyReference[];
 }
 
 function payload(item: PayloadItem): CommunicationPayload {
@@ -49,7 +51,7 @@ export function buildCommunication(ctx: MappingContext, spec: CommunicationSpec)
     status: 'completed',
     category: [{ coding: [ctx.mappings.codes.communicationCategory] }],
     subject: ctx.person,
-    about: [{ reference: ctx.slotRef('careplan') }],
+    about: spec.about ?? [{ reference: ctx.slotRef('careplan') }],
     sent: spec.sent,
     sender: ctx.peer,
     recipient: [spec.recipient],

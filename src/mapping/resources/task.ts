@@ -23,6 +23,8 @@ export interface TaskSpec {
   status?: Task['status'];
   /** Omitted for a safety Task raised while the record is blocked: there is no CarePlan then. */
   focusCarePlan?: boolean;
+  /** Focus another resource than this record's CarePlan (an existing pathway CarePlan). */
+  focus?: AnyReference;
   reasonCode?: CodeableConcept;
   extension?: Extension[];
 }
@@ -39,7 +41,7 @@ export function buildTask(ctx: MappingContext, spec: TaskSpec): MappedResource {
     priority: spec.priority,
     code: { coding: [pathwayCoding(spec.code, taskDisplay[spec.code])], text: taskDisplay[spec.code] },
     description: spec.description,
-    ...(spec.focusCarePlan === false ? {} : { focus: { reference: ctx.slotRef('careplan') } }),
+    ...(spec.focusCarePlan === false ? {} : { focus: spec.focus ?? { reference: ctx.slotRef('careplan') } }),
     for: ctx.person,
     authoredOn: ctx.record.recordedAt,
     requester: ctx.peer,
