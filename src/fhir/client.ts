@@ -19,6 +19,28 @@ export const retryAfterSeconds = 5;
 /** Raised for a 409/412 on a write: someone changed a resource between our read and our write. */
 export class WriteConflictError extends Error {}
 
+/** HTTP statuses whose meaning MedplumClient would lose (it keeps only the OperationOutcome body). */
+const statusesWeAct = new Set([409, 412, 429, 500, 502, 503, 504]);
+
+/** A FHIR answer whose HTTP status decides what the adapter does (retryable or conflict). */
+class FhirStatusError extends Error {
+  constructor(readonly status: number, readonly retryAfter?: number) {
+    super(`FHIR server answered ${status}`);
+  }
+}
+
+/** fetch for MedplumClient that surfaces the statuses we act on before MedplumClient normalises them. */
+async function statusAwareFetch(url: string | URL | Request, init?: RequestInit): Promise<Response> {
+  // Look fetch up on each call so that test interceptors installed later still see it.
+  const res = await globalThis.fetch(url, init);
+  if (statusesWeAct.has(res.status) || res.status >= 500) {
+    const retryAfter = Number(res.headers.get('retry-after'));
+    await res.body?.cancel();
+    throw new FhirStatusError(res.status, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+  }
+  return res;
+}
+
 /**
  * The adapter's only door to the FHIR server. MedplumClient's own retries are off: it retries POSTs
  * blindly, and a transaction whose answer was lost would be sent twice (fhir-servers.md). Our retry
@@ -37,8 +59,7 @@ export class FhirClient {
       accessToken: conn.accessToken,
       maxRetries: 0,
       cacheTime: 0,
-      // Look fetch up on each call so that test interceptors installed later still see it.
-      fetch: (url: string | URL | Request, init?: RequestInit) => globalThis.fetch(url, init),
+      fetch: statusAwareFetch,
     });
   }
 
@@ -94,6 +115,10 @@ export class FhirClient {
 
 function translate(err: unknown, what: string): Error {
   if (err instanceof AdapterError) return err;
+  if (err instanceof FhirStatusError) {
+    if (err.status === 409 || err.status === 412) return new WriteConflictError(`${what}: ${err.status}`);
+    return fhirUnavailable(`${what} answered ${err.status}`, err.retryAfter ?? retryAfterSeconds);
+  }
   if (err instanceof OperationOutcomeError) {
     const status = getStatus(err.outcome);
     if (status === 409 || status === 412) return new WriteConflictError(`${what}: ${status}`);

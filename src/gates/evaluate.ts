@@ -58,6 +58,14 @@ export function gateIssue(result: GateResult): OperationOutcomeIssue {
 }
 
 /**
+ * Medplum warns on a typed Reference (CarePlan.goal → Goal) that is a urn:uuid, as it cannot see the
+ * target's type; inside a transaction the target is another entry, which the server resolves.
+ */
+function isBundleInternalReference(issue: OperationOutcomeIssue): boolean {
+  return issue.severity === 'warning' && /^Invalid reference: got "urn:uuid:/.test(issue.details?.text ?? '');
+}
+
+/**
  * Structural checks before anything is written: base R4 (Medplum's validator) and the cardinalities of
  * each resource's profile. A failure here is a mapping or configuration bug, never the worker's input.
  */
@@ -67,8 +75,8 @@ export function structuralIssues(bundle: Bundle, profiles: ReadonlyMap<string, P
     const resource = entry.resource;
     if (!resource) return;
     const where = `Bundle.entry[${i}].resource(${resource.resourceType})`;
-    for (const base of validateResource(resource)) {
-      found.push({ ...base, expression: [`${where}.${base.expression?.[0] ?? ''}`] });
+    for (const base of validateResource(resource).filter((b) => !isBundleInternalReference(b))) {
+      found.push({ ...base, expression: [`${where}.${(base.expression?.[0] ?? '').replace(/^[A-Za-z]+\./, '')}`] });
     }
     for (const url of resource.meta?.profile ?? []) {
       for (const card of profiles.get(url)?.cardinalities ?? []) {

@@ -1,7 +1,151 @@
+import type { CarePlanActivity, CodeableConcept, Extension } from '@medplum/fhirtypes';
 import type { EarlyEngagementRecord } from '../records/index.js';
-import type { MappingContext, MappedResource } from './context.js';
+import type { AnyReference, MappingContext, MappedResource } from './context.js';
+import { activityStatusOfAppointment } from './appointment-status.js';
+import { buildDisclosureAudit } from './resources/audit.js';
+import { buildCarePlan } from './resources/careplan.js';
+import { pathwayCoding } from './resources/common.js';
+import { buildCommunication } from './resources/communication.js';
+import { buildConsent } from './resources/consent.js';
+import { buildPeerContactEncounter } from './resources/encounter.js';
+import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
+import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
+import { extensionUrl } from './vocabulary.js';
 
-/** Maps a early-engagement record to its resources. (Not yet implemented: the pathway answers 501 until it is.) */
-export function mapEarlyEngagement(_ctx: MappingContext, _r: EarlyEngagementRecord): MappedResource[] {
-  throw new Error('early-engagement mapping is not implemented yet');
+const peerContactSlot = 'encounter/peer-contact';
+
+const barrierDisplay: Record<EarlyEngagementRecord['engagementBarriers'][number], string> = {
+  'overwhelmed-by-process': 'Overwhelmed by the formal treatment process',
+  'unsure-what-therapy-involves': 'Unsure what therapy involves',
+  'mistrust-of-services': 'Previous mistrust of services',
+  'practical-barrier': 'Practical barrier to attending',
+  'none-identified': 'No engagement barrier identified',
+  other: 'Other engagement barrier',
+};
+
+const preferenceDisplay: Record<EarlyEngagementRecord['personPreference'], string> = {
+  accepted: 'Person accepted peer support',
+  declined: 'Person declined peer support',
+  undecided: 'Person undecided about peer support',
+};
+
+/** Maps an early-engagement record (spec §3.1) to its resources. */
+export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord): MappedResource[] {
+  const owner = ctx.ref(r.nextAppointment.owner);
+  const out: MappedResource[] = [buildConsent(ctx, owner)];
+  const contactDone = r.peerContact.completed && r.peerContact.date !== undefined;
+  if (contactDone) {
+    out.push(buildPeerContactEncounter(ctx, {
+      slot: peerContactSlot,
+      date: r.peerContact.date as string,
+      ...(r.peerContact.mode ? { mode: r.peerContact.mode } : {}),
+      reasonCode: barrierReasons(ctx, r),
+    }));
+  }
+  const tasks = [...followUpTask(ctx, r), ...appointmentTasks(ctx, r)];
+  out.push(buildCarePlan(ctx, {
+    title: 'Peer-supported early engagement',
+    description: 'Peer orientation between intake and the first therapy appointment: the peer supports connection and does not replace therapy or triage.',
+    // Safety first (spec §3.1): routine engagement stops until clinical review has taken place.
+    status: safetyRaised(ctx) ? 'on-hold' : 'active',
+    period: { start: r.intake.date },
+    activity: activities(ctx, r, contactDone, tasks.map((t) => t.slot)),
+    extension: [intakeExtension(r)],
+  }));
+  out.push(...sharedInformation(ctx, r, owner), ...tasks);
+  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
+  return out;
+}
+
+/**
+ * The intake as the CarePlan records it, so that governance can audit later that engagement was offered
+ * according to criteria (eligible intakes offered; offers to ineligible intakes).
+ */
+function intakeExtension(r: EarlyEngagementRecord): Extension {
+  return {
+    url: extensionUrl('intake'),
+    extension: [
+      { url: 'date', valueDate: r.intake.date },
+      { url: 'service', valueString: r.intake.service },
+      { url: 'eligible', valueBoolean: r.intake.eligible },
+      ...r.intake.criteria.map((c) => ({ url: 'criteria', valueString: c })),
+    ],
+  };
+}
+
+/** Engagement barriers as codes; the free text of `other` only where consent covers engagement barriers. */
+function barrierReasons(ctx: MappingContext, r: EarlyEngagementRecord): CodeableConcept[] {
+  const showText = r.engagementBarriersText !== undefined && ctx.consents('engagement-barriers', 'care-team');
+  return r.engagementBarriers
+    .filter((b) => b !== 'none-identified')
+    .map((b) => ({
+      coding: [pathwayCoding(b, barrierDisplay[b])],
+      ...(b === 'other' && showText ? { text: r.engagementBarriersText } : {}),
+    }));
+}
+
+function activities(ctx: MappingContext, r: EarlyEngagementRecord, contactDone: boolean, taskSlots: string[]): CarePlanActivity[] {
+  const offer = r.peerSupportOffer;
+  const reasons = barrierReasons(ctx, r);
+  const list: CarePlanActivity[] = [{
+    detail: {
+      code: { coding: [pathwayCoding('peer-support-offer', 'Peer support offered after intake')] },
+      status: offer.offered ? 'completed' : 'not-started',
+      statusReason: { coding: [pathwayCoding(`preference-${r.personPreference}`, preferenceDisplay[r.personPreference])] },
+      ...(offer.offeredAt ? { scheduledString: offer.offeredAt } : {}),
+      performer: [ctx.peer],
+      ...(offer.offered ? {} : { description: `Peer support not offered: ${offer.reasonNotOffered ?? 'no reason recorded'}` }),
+    },
+  }, {
+    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot) }] } : {}),
+    detail: {
+      code: { coding: [pathwayCoding('peer-contact', 'Peer orientation contact before the first appointment')] },
+      status: contactStatus(r.peerContact),
+      ...(reasons.length ? { reasonCode: reasons } : {}),
+      ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
+      performer: [ctx.peer],
+      ...(r.peerContact.attempts !== undefined ? { description: `Contact attempts: ${r.peerContact.attempts}` } : {}),
+    },
+  }, {
+    detail: {
+      kind: 'Appointment',
+      code: { coding: [pathwayCoding('next-appointment', 'First therapy appointment')] },
+      status: activityStatusOfAppointment(r.nextAppointment.status),
+      statusReason: { coding: [pathwayCoding(`appointment-${r.nextAppointment.status}`)] },
+      scheduledString: r.nextAppointment.date,
+      performer: [ctx.ref(r.nextAppointment.owner)].filter((x): x is AnyReference => x !== undefined),
+    },
+  }];
+  // Follow-up actions are Tasks; the CarePlan points at them (an activity is a reference or a detail, cpl-3).
+  for (const slot of taskSlots.filter((s) => s === followUpSlot || s === missedFollowUpSlot)) {
+    list.push({ reference: { reference: ctx.slotRef(slot) } });
+  }
+  return list;
+}
+
+/** A contact the peer completed, is still trying to make, or has not begun (spec §3.1 `peerContact`). */
+function contactStatus(contact: EarlyEngagementRecord['peerContact']): NonNullable<CarePlanActivity['detail']>['status'] {
+  if (contact.completed) return 'completed';
+  return (contact.attempts ?? 0) > 0 ? 'in-progress' : 'not-started';
+}
+
+/**
+ * Each disclosure the peer made, as the Communication it was. The record holds the category only, never
+ * the content: the payload says which category went, so that ee-consent can check it against consent.
+ */
+function sharedInformation(ctx: MappingContext, r: EarlyEngagementRecord, owner: AnyReference | undefined): MappedResource[] {
+  return r.informationShared.flatMap((entry, i) => {
+    const recipient = entry.recipient === 'receiving-clinician' ? (owner ?? ctx.clinicalReviewOwner) : ctx.recipient(entry.recipient);
+    const slot = `communication/shared-${i}`;
+    return [
+      buildCommunication(ctx, {
+        slot,
+        recipientKind: entry.recipient,
+        recipient,
+        sent: entry.sharedAt,
+        items: [{ category: entry.category, text: `Peer support shared information of category ${entry.category}.` }],
+      }),
+      buildDisclosureAudit(ctx, slot, recipient),
+    ];
+  });
 }

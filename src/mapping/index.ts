@@ -13,9 +13,9 @@ type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
 const mappers: Partial<Record<PathwayCode, Mapper>> = {
   'crisis-transition': mapCrisisTransition,
   // Each line below is switched on when its mapper is implemented:
-  // 'early-engagement': mapEarlyEngagement,
-  // 'step-down': mapStepDown,
-  // 'concern-routing': mapConcernRouting,
+  'early-engagement': mapEarlyEngagement,
+  'step-down': mapStepDown,
+  'concern-routing': mapConcernRouting,
 };
 void [mapEarlyEngagement, mapStepDown, mapConcernRouting];
 

@@ -23,14 +23,18 @@ export function parseRecord(input: unknown): ParseResult {
   if (parsed.success) {
     return { ok: true, record: parsed.data as PathwayRecord };
   }
-  return { ok: false, issues: parsed.error.issues.flatMap((i) => toIssues(i, pathway as PathwayCode)) };
+  return { ok: false, issues: parsed.error.issues.flatMap((i) => toIssues(i, pathway as PathwayCode, input)) };
 }
 
 function pathOf(path: PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }
 
-function toIssues(zi: z.core.$ZodIssue, pathway: PathwayCode): OperationOutcomeIssue[] {
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, p) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined), input);
+}
+
+function toIssues(zi: z.core.$ZodIssue, pathway: PathwayCode, input: unknown): OperationOutcomeIssue[] {
   if (zi.code === 'unrecognized_keys') {
     return zi.keys.map((key) => {
       const field = pathOf([...zi.path, key]);
@@ -41,7 +45,7 @@ function toIssues(zi: z.core.$ZodIssue, pathway: PathwayCode): OperationOutcomeI
     });
   }
   const field = pathOf(zi.path);
-  const missing = zi.code === 'invalid_type' && zi.input === undefined;
+  const missing = valueAt(input, zi.path) === undefined;
   if (missing) {
     return [issue('required', 'required', `"${field}" is required for a ${pathway} record.`, [field])];
   }

@@ -5,6 +5,8 @@ import { profileUrl, systems } from '../vocabulary.js';
 import { toInstant } from './common.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
+const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);
+const destinationRole = { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }] };
 
 /** A short, stable hash of content: what makes a Provenance or an audit record idempotent. */
 export function contentHash(value: unknown): string {
@@ -61,10 +63,14 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
     outcome: '0',
     agent: [
       { who: ctx.peer, requestor: true },
-      { who: recipient, requestor: false },
+      // AuditEvent.agent.who cannot be a CareTeam in R4: such a recipient is named and kept as an entity.
+      agentTypes.has(recipient.reference?.split('/')[0] ?? '')
+        ? { who: recipient, requestor: false, type: destinationRole }
+        : { name: recipient.reference ?? recipient.display ?? 'recipient', requestor: false, type: destinationRole },
     ],
     source: { observer: adapterDevice },
     entity: [
+      ...(agentTypes.has(recipient.reference?.split('/')[0] ?? '') ? [] : [{ what: recipient, name: 'recipient' }]),
       { what: { reference: ctx.slotRef(communicationSlot) }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' } },
       { what: ctx.person, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } },
     ],

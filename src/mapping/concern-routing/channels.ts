@@ -1,0 +1,117 @@
+import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
+import type { ConcernCategory, RecipientKind } from '../../config/mappings-schema.js';
+import type { ConcernRoutingRecord } from '../../records/index.js';
+import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { allSafety, concernItem, concernRule } from '../consent-scope.js';
+import { buildDisclosureAudit } from '../resources/audit.js';
+import { addHours, ext } from '../resources/common.js';
+import { buildCommunication } from '../resources/communication.js';
+import { buildTask } from '../resources/task.js';
+import { extensions, systems } from '../vocabulary.js';
+
+/** A routing channel (mappings/routing.json): also the code of the Task it raises. */
+export type ChannelCode = 'clinical-review' | 'care-coordination-review';
+type Concern = ConcernRoutingRecord['concerns'][number];
+
+/** The concerns of one record that go to one channel. */
+export interface Channel {
+  code: ChannelCode;
+  concerns: Concern[];
+}
+
+// Fixed order, so that the same record always yields the same Bundle whatever the order of its concerns.
+const channelOrder: readonly ChannelCode[] = ['clinical-review', 'care-coordination-review'];
+// FHIR request-priority, least to most urgent.
+const urgency: readonly Task['priority'][] = ['routine', 'urgent', 'asap', 'stat'];
+
+/** The record's concerns grouped by the channel their category is routed to; channels without concerns are left out. */
+export function channelsOf(ctx: MappingContext, concerns: Concern[]): Channel[] {
+  return channelOrder
+    .map((code) => ({ code, concerns: concerns.filter((c) => concernRule(ctx, c.category).channel === code) }))
+    .filter((ch) => ch.concerns.length > 0);
+}
+
+/** The slot of a channel's Task. */
+export function channelTaskSlot(channel: ChannelCode): string {
+  return `task/${channel}`;
+}
+
+/**
+ * Whether a concern's own words (its summary) may go to its channel: the consent must cover its category
+ * for the channel's recipient kind, and the person must agree to this routing being shared. Otherwise
+ * only its category travels — the minimum to act on.
+ */
+function summaryMayTravel(ctx: MappingContext, r: ConcernRoutingRecord, category: ConcernCategory): boolean {
+  const rule = concernRule(ctx, category);
+  return r.personAware.agreesToSharing && ctx.consents(rule.consentCategory, rule.recipientKind);
+}
+
+function recipientOf(ctx: MappingContext, kind: RecipientKind): AnyReference {
+  // No record field names a receiving clinician here: the clinical review owner stands for one.
+  return kind === 'receiving-clinician' ? ctx.clinicalReviewOwner : ctx.recipient(kind);
+}
+
+function reasonCode(categories: ConcernCategory[]): CodeableConcept {
+  return {
+    coding: categories.map((code) => ({ system: systems.concernCategory, code })),
+    text: categories.join(', '),
+  };
+}
+
+function taskExtensions(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel): Extension[] {
+  // Spec §3.5 cr-transparent: routing without telling the person is allowed only under an immediate safety concern.
+  const transparency = !r.personAware.informed && r.safety.immediateConcernDisclosed;
+  const dutyOfCare = ch.concerns.some((c) => c.category === 'safety' && !summaryMayTravel(ctx, r, 'safety'));
+  return [
+    ...ext(extensions.transparencyException, transparency ? { valueBoolean: true } : undefined),
+    ...ext(extensions.dutyOfCareException, dutyOfCare ? { valueBoolean: true } : undefined),
+  ];
+}
+
+/** The one Task of a channel: the most urgent priority and the soonest due time of its concerns. */
+export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, focus?: AnyReference): MappedResource {
+  const rules = ch.concerns.map((c) => concernRule(ctx, c.category));
+  const priority = urgency[Math.max(...rules.map((x) => urgency.indexOf(x.priority)))];
+  const categories = [...new Set(ch.concerns.map((c) => c.category))];
+  const lines = ch.concerns.map((c) => (summaryMayTravel(ctx, r, c.category) ? `${c.category}: ${c.summary}` : c.category));
+  const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
+  return buildTask(ctx, {
+    slot: channelTaskSlot(ch.code),
+    code: ch.code,
+    priority,
+    owner: ch.code === 'clinical-review' ? ctx.clinicalReviewOwner : ctx.recipient('case-manager'),
+    description: `Peer support routed concerns for ${label}: ${lines.join('; ')}.`,
+    businessStatus: 'concern-routed',
+    due: addHours(r.recordedAt, Math.min(...rules.map((x) => x.dueHours))),
+    reasonCode: reasonCode(categories),
+    extension: taskExtensions(ctx, r, ch),
+    ...(focus ? { focus } : {}),
+  });
+}
+
+/**
+ * The one notification of a channel and its disclosure audit. Every concern is in it, labelled with its
+ * consent category, so that cr-consent-aligned sees what would travel and blocks what consent does not
+ * cover; a safety concern travels whatever the consent (duty of care), its summary only where covered.
+ */
+export function buildChannelCommunication(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, about?: AnyReference): MappedResource[] {
+  const kind = concernRule(ctx, ch.concerns[0]!.category).recipientKind;
+  const recipient = recipientOf(ctx, kind);
+  const items = ch.concerns.map((c) => {
+    const minimal = c.category === 'safety' ? !summaryMayTravel(ctx, r, c.category) : !r.personAware.agreesToSharing;
+    return concernItem(ctx, c.category, minimal ? `Concern routed by peer support: ${c.category}.` : c.summary);
+  });
+  const slot = `communication/${ch.code}`;
+  return [
+    buildCommunication(ctx, {
+      slot,
+      recipientKind: kind,
+      recipient,
+      sent: r.recordedAt,
+      items,
+      dutyOfCare: allSafety(items),
+      ...(about ? { about: [about] } : {}),
+    }),
+    buildDisclosureAudit(ctx, slot, recipient),
+  ];
+}
