@@ -1,30 +1,31 @@
-import { readEnv } from '../config/env.js';
-import { startService } from '../server/start.js';
+import { serve } from './commands/serve.js';
 
-/** `serve`: runs the adapter (and, without FHIR_BASE_URL, the embedded FHIR server) until stopped. */
-async function serve(): Promise<void> {
-  const env = readEnv();
-  const service = await startService(env);
-  if (env.apiTokenGenerated) {
-    console.log(`No API_TOKEN was set; this run accepts the generated token:\n  ${env.apiToken}`);
-  }
-  console.log(`peer-pathways-fhir listening on ${service.url}${service.embedded ? ` (embedded FHIR server at ${service.url}/fhir/R4)` : ''}`);
-  const stop = async () => {
-    await service.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+/** A CLI command: resolves to an exit code, or undefined for a long-running command. */
+type Command = (args: string[]) => Promise<number | undefined>;
+
+/** The CLI's commands, one file each under commands/. */
+const commands: Record<string, { run: Command; help: string }> = {
+  serve: { run: serve, help: 'run the adapter (embedded FHIR server unless FHIR_BASE_URL is set)' },
+};
+
+function usage(): string {
+  return `Usage: peer-pathways-fhir <command> [options]\n\n${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.help}`).join('\n')}`;
 }
 
-const [command = 'serve'] = process.argv.slice(2);
-const commands: Record<string, () => Promise<void>> = { serve };
-const run = commands[command];
-if (!run) {
-  console.error(`Unknown command "${command}". Commands: ${Object.keys(commands).join(', ')}`);
+const [name = 'serve', ...args] = process.argv.slice(2);
+if (name === '--help' || name === 'help' || name === '-h') {
+  console.log(usage());
+  process.exit(0);
+}
+const command = commands[name];
+if (!command) {
+  console.error(`Unknown command "${name}".\n${usage()}`);
   process.exit(2);
 }
-run().catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+command.run(args).then(
+  (code) => { if (code !== undefined) process.exit(code); },
+  (err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);

@@ -10,23 +10,16 @@ import { profileUrl } from './vocabulary.js';
 type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
 
 /** One mapping function per pathway: adding a pathway adds one entry here and one file beside it. */
-const mappers: Partial<Record<PathwayCode, Mapper>> = {
-  'crisis-transition': mapCrisisTransition,
-  // Each line below is switched on when its mapper is implemented:
+const mappers: Record<PathwayCode, Mapper> = {
   'early-engagement': mapEarlyEngagement,
   'step-down': mapStepDown,
+  'crisis-transition': mapCrisisTransition,
   'concern-routing': mapConcernRouting,
 };
-void [mapEarlyEngagement, mapStepDown, mapConcernRouting];
 
 /** The Bundle profile whose invariants are a pathway's gates. */
 export function bundleProfileOf(pathway: PathwayCode): string {
   return profileUrl(`${pathway}-bundle`);
-}
-
-/** True when the pathway has a mapping in this build. */
-export function isMapped(pathway: PathwayCode): boolean {
-  return mappers[pathway] !== undefined;
 }
 
 // Referenced resources first, so that a reader of the Bundle meets a target before its referrers.
@@ -34,9 +27,7 @@ const typeOrder = ['Consent', 'Goal', 'Encounter', 'CarePlan', 'Communication', 
 
 /** Maps a record to its resources, in a deterministic order (byte-stable Bundles for the same record). */
 export function mapRecord(ctx: MappingContext): MappedResource[] {
-  const mapper = mappers[ctx.record.pathway];
-  if (!mapper) throw new Error(`no mapping for pathway ${ctx.record.pathway}`);
-  const mapped = mapper(ctx, ctx.record as never);
+  const mapped = mappers[ctx.record.pathway](ctx, ctx.record as never);
   return mapped
     .map((m, i) => ({ m, i }))
     .sort((a, b) => typeOrder.indexOf(a.m.resource.resourceType) - typeOrder.indexOf(b.m.resource.resourceType) || a.i - b.i)

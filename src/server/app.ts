@@ -26,7 +26,9 @@ export function createApp(deps: AppDeps): Express {
     app.use('/fhir/R4', deps.embedded.fhirRouter);
     app.use('/oauth2', deps.embedded.oauthRouter);
   }
+  // Public: probes and self-description.
   app.use(healthRouter(deps.adapter));
+  // Everything below needs a caller's token.
   app.use(requireApiToken(deps.apiToken));
   app.use(pathwayRecordsRouter(deps.adapter, deps.maxBodyBytes));
   app.use(notFound);

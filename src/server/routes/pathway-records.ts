@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { OperationOutcome, OperationOutcomeIssue, Parameters } from '@medplum/fhirtypes';
-import { isMapped } from '../../mapping/index.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { evaluateRecord, processRecord, type Adapter, type RecordAnswer } from '../../pipeline/process-record.js';
 import { parseRecord, type PathwayRecord } from '../../records/index.js';
@@ -9,9 +8,6 @@ import { jsonBody, requireJson } from '../body.js';
 function parsed(body: unknown): PathwayRecord {
   const result = parseRecord(body);
   if (!result.ok) throw new AdapterError(400, outcome(result.issues));
-  if (!isMapped(result.record.pathway)) {
-    throw new AdapterError(501, outcome([issue('schema-invalid', 'not-supported', `The ${result.record.pathway} pathway is not mapped by this build yet.`, ['pathway'])]));
-  }
   return result.record;
 }
 
