@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { DestinationStream } from 'pino';
 import { readEnv } from '../src/config/env.js';
 import { startService, type RunningService } from '../src/server/start.js';
 
@@ -17,9 +18,12 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-/** Starts a service for one test file; extra environment variables override the defaults. */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
-  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: testToken, LOG_LEVEL: 'silent', ...env }), { host: '127.0.0.1' });
+/**
+ * Starts a service for one test file; extra environment variables override the defaults, and
+ * `logDestination` receives every log line (LOG_LEVEL still applies).
+ */
+export async function startTestService(env: Record<string, string> = {}, opts: { logDestination?: DestinationStream } = {}): Promise<TestService> {
+  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: testToken, LOG_LEVEL: 'silent', ...env }), { host: '127.0.0.1', ...opts });
   const auth = { Authorization: `Bearer ${testToken}` };
   const fhirRaw = (path: string, init: RequestInit = {}) =>
     fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) } });

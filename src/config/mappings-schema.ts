@@ -1,4 +1,6 @@
+import type { ConceptMap } from '@medplum/fhirtypes';
 import { z } from 'zod';
+import type { SourceMapping } from './source-schema.js';
 
 /** The contract's consent categories (spec §2). */
 export const consentCategories = [
@@ -85,4 +87,8 @@ export interface Mappings {
   routing: RoutingConfig;
   thresholds: ThresholdsConfig;
   codes: CodesConfig;
+  /** mappings/sources/*.json: field aliases, value maps and code translations per sending system. */
+  sources: SourceMapping[];
+  /** mappings/conceptmaps/*.json: FHIR ConceptMaps, local codes → contract or standard codes. */
+  conceptMaps: ConceptMap[];
 }

@@ -1,6 +1,11 @@
 import { MedplumClient, OperationOutcomeError, getStatus } from '@medplum/core';
-import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { AdapterError, fhirUnavailable, issue, outcome } from '../outcomes/index.js';
+import { BreakerOpenError, CircuitBreaker, type BreakerState } from './circuit-breaker.js';
+import { maxReadAttempts, requestedWaitMs, TransientFhirError, withRetries } from './retry.js';
+import { RollbackCheck, type RollbackVerdict } from './rollback-probe.js';
+import { withAccessToken, type AccessTokenProvider } from './smart-backend-auth.js';
+import { transactionLimitProblems } from './transaction-limits.js';
 
 /** How the adapter reaches its FHIR server. */
 export interface FhirConnection {
@@ -11,10 +16,26 @@ export interface FhirConnection {
   clientSecret?: string;
   accessToken?: string;
   timeoutMs: number;
+  /** How long the circuit breaker stays open before a probe (default in circuit-breaker.ts). */
+  breakerCooldownMs?: number;
+  /** SMART Backend Services (smart-backend-auth.ts): every request carries its token; one refresh on a 401. */
+  tokenProvider?: AccessTokenProvider;
 }
 
 /** Seconds a caller is told to wait before resending, when the FHIR server is down. */
 export const retryAfterSeconds = 5;
+
+/**
+ * How long a directory lookup (PractitionerRole, Practitioner, CareTeam, Organization: read or
+ * identifier search) is reused. Every record resolves the same few actors; a role change on the
+ * server is seen within this time. Patients and the adapter's own resources are always read fresh.
+ */
+const directoryCacheTtlMs = 30_000;
+
+/** Directory lookups kept at most (a site has a bounded directory; this bounds memory whatever happens). */
+const directoryCacheMaxEntries = 2_000;
+
+const directoryRequest = /^(PractitionerRole|Practitioner|CareTeam|Organization)[/?]/;
 
 /** Raised for a 409/412 on a write: someone changed a resource between our read and our write. */
 export class WriteConflictError extends Error {}
@@ -24,7 +45,7 @@ const statusesWeAct = new Set([409, 412, 429, 500, 502, 503, 504]);
 
 /** A FHIR answer whose HTTP status decides what the adapter does (retryable or conflict). */
 class FhirStatusError extends Error {
-  constructor(readonly status: number, readonly retryAfter?: number) {
+  constructor(readonly status: number, readonly retryAfterMs?: number) {
     super(`FHIR server answered ${status}`);
   }
 }
@@ -34,21 +55,33 @@ async function statusAwareFetch(url: string | URL | Request, init?: RequestInit)
   // Look fetch up on each call so that test interceptors installed later still see it.
   const res = await globalThis.fetch(url, init);
   if (statusesWeAct.has(res.status) || res.status >= 500) {
-    const retryAfter = Number(res.headers.get('retry-after'));
+    const wait = requestedWaitMs(res.headers);
     await res.body?.cancel();
-    throw new FhirStatusError(res.status, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+    throw new FhirStatusError(res.status, wait);
   }
   return res;
 }
 
+/** True for a failure that says the server is down or broken (it trips the breaker); 429 and 4xx do not. */
+function serverFault(err: unknown): boolean {
+  if (err instanceof FhirStatusError) return err.status >= 500;
+  if (err instanceof OperationOutcomeError) return getStatus(err.outcome) >= 500;
+  return !(err instanceof AdapterError);
+}
+
 /**
  * The adapter's only door to the FHIR server. MedplumClient's own retries are off: it retries POSTs
- * blindly, and a transaction whose answer was lost would be sent twice (fhir-servers.md). Our retry
- * happens one level up, after re-reading what is already on the server.
+ * blindly, and a transaction whose answer was lost would be sent twice (fhir-servers.md). Reads are
+ * retried here, in place; a transaction is never resent here: processRecord re-reads what is on the
+ * server and re-evaluates the record first. Every call passes the circuit breaker, and no transaction
+ * is sent to a server that has not shown it rolls a failed one back.
  */
 export class FhirClient {
   private readonly medplum: MedplumClient;
   private login?: Promise<unknown>;
+  private readonly breaker: CircuitBreaker;
+  private readonly rollback: RollbackCheck;
+  private readonly directory = new Map<string, { at: number; entry: BundleEntry }>();
 
   constructor(private readonly conn: FhirConnection) {
     this.medplum = new MedplumClient({
@@ -59,7 +92,16 @@ export class FhirClient {
       accessToken: conn.accessToken,
       maxRetries: 0,
       cacheTime: 0,
-      fetch: statusAwareFetch,
+      fetch: conn.tokenProvider ? withAccessToken(conn.tokenProvider, statusAwareFetch) : statusAwareFetch,
+    });
+    // The half-open probe is a bare metadata read: it must not pass the breaker it is testing.
+    this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), conn.breakerCooldownMs);
+    this.rollback = new RollbackCheck({
+      transaction: (bundle) => this.once('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 })),
+      search: (type, query) => this.once('search', (signal) => this.medplum.get<Bundle>(this.searchUrl(type, query), { signal, maxRetries: 0 })),
+      delete: async (type, id) => {
+        await this.once('delete', (signal) => this.medplum.delete(this.medplum.fhirUrl(type, id), { signal, maxRetries: 0 }));
+      },
     });
   }
 
@@ -70,8 +112,8 @@ export class FhirClient {
     await this.login;
   }
 
-  /** Runs one call with a timeout, turning transport failures into a retryable 503. */
-  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** One attempt with a timeout, without the breaker; errors translated. */
+  private async send<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
       await this.ensureLogin();
       return await fn(AbortSignal.timeout(this.conn.timeoutMs));
@@ -80,55 +122,129 @@ export class FhirClient {
     }
   }
 
-  /** Sends a batch Bundle (reads only, in our use). */
-  batch(bundle: Bundle): Promise<Bundle> {
-    return this.call('batch', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 }));
+  /** One attempt through the breaker: while it is open, a 503 at once. */
+  private async once<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await this.breaker.run(async () => {
+        await this.ensureLogin();
+        return fn(AbortSignal.timeout(this.conn.timeoutMs));
+      }, serverFault);
+    } catch (err) {
+      throw translate(err, what);
+    }
   }
 
-  /** Sends a transaction Bundle: all of it is written, or none of it. */
-  transaction(bundle: Bundle): Promise<Bundle> {
-    return this.call('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 }));
+  /** A read: retried in place with backoff (reads change nothing, so resending is always safe). */
+  private read<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withRetries(maxReadAttempts, () => this.once(what, fn));
   }
 
-  /** Creates one resource (audit records written outside a transaction). */
-  create<T extends Resource>(resource: T): Promise<T> {
-    return this.call('create', (signal) => this.medplum.createResource(resource, { signal, maxRetries: 0 }));
+  private searchUrl(type: string, query: Record<string, string> | URLSearchParams): URL {
+    const url = this.medplum.fhirUrl(type);
+    url.search = new URLSearchParams(query).toString();
+    return url;
+  }
+
+  private getMetadata(signal: AbortSignal): Promise<Resource> {
+    return this.medplum.get(this.medplum.fhirUrl('metadata'), { signal, maxRetries: 0 });
+  }
+
+  /** Sends a batch Bundle of reads (only GET entries: it is retried); recent directory lookups are answered from the cache. */
+  async batch(bundle: Bundle): Promise<Bundle> {
+    const entries = bundle.entry ?? [];
+    if (entries.some((e) => e.request?.method !== 'GET')) throw new Error('FhirClient.batch sends reads only');
+    const now = Date.now();
+    const answers = entries.map((e) => {
+      const hit = this.directory.get(e.request?.url ?? '');
+      return hit && now - hit.at < directoryCacheTtlMs ? hit.entry : undefined;
+    });
+    const missing = entries.filter((_, i) => !answers[i]);
+    if (missing.length) {
+      const response = await this.read('batch', (signal) => this.medplum.executeBatch({ ...bundle, entry: missing }, { signal, maxRetries: 0 }));
+      let j = 0;
+      answers.forEach((a, i) => {
+        if (a) return;
+        const entry = response.entry?.[j++] ?? {};
+        answers[i] = entry;
+        const url = entries[i]?.request?.url ?? '';
+        if (directoryRequest.test(url) && entry.response?.status?.startsWith('2')) this.remember(url, entry, now);
+      });
+    }
+    return { resourceType: 'Bundle', type: 'batch-response', entry: answers as BundleEntry[] };
+  }
+
+  private remember(url: string, entry: BundleEntry, now: number): void {
+    if (this.directory.size >= directoryCacheMaxEntries) this.directory.clear();
+    this.directory.set(url, { at: now, entry });
+  }
+
+  /**
+   * Sends a transaction Bundle: all of it is written, or none of it. Sent once: a lost answer is
+   * resolved by the caller re-reading the server, never by resending blindly.
+   */
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    const problems = transactionLimitProblems(bundle);
+    if (problems.length) {
+      // Refused before sending: the server would refuse it whole anyway; it is our bug, not the caller's.
+      throw new AdapterError(500, outcome([issue('internal', 'too-costly',
+        `The adapter built a transaction beyond the FHIR server's limits (${problems.join('; ')}); nothing was written. Report this.`)]));
+    }
+    await this.rollback.require();
+    return this.once('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 }));
   }
 
   /** Searches one resource type, returning the matching resources. */
   search(type: string, query: Record<string, string> | URLSearchParams): Promise<Bundle> {
-    const url = this.medplum.fhirUrl(type);
-    url.search = new URLSearchParams(query).toString();
-    return this.call('search', (signal) => this.medplum.get<Bundle>(url, { signal, maxRetries: 0 }));
+    return this.read('search', (signal) => this.medplum.get<Bundle>(this.searchUrl(type, query), { signal, maxRetries: 0 }));
   }
 
   /** Follows an absolute `next` link of a searchset. */
   page(url: string): Promise<Bundle> {
-    return this.call('search', (signal) => this.medplum.get<Bundle>(url, { signal, maxRetries: 0 }));
+    return this.read('search', (signal) => this.medplum.get<Bundle>(url, { signal, maxRetries: 0 }));
   }
 
-  /** Reads the server's CapabilityStatement: the readiness probe. */
+  /** Reads the server's CapabilityStatement once, through the breaker (the readiness probe). */
   metadata(): Promise<Resource> {
-    return this.call('metadata', (signal) => this.medplum.get(this.medplum.fhirUrl('metadata'), { signal, maxRetries: 0 }));
+    return this.once('metadata', (signal) => this.getMetadata(signal));
+  }
+
+  /** The circuit breaker's state (for /ready). */
+  get breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  /** Whether the server rolls back a failed transaction: cached, probed when stale (start-up, /ready, writes). */
+  rollbackVerdict(): Promise<RollbackVerdict> {
+    return this.rollback.verdict();
   }
 }
 
 function translate(err: unknown, what: string): Error {
-  if (err instanceof AdapterError) return err;
+  if (err instanceof AdapterError || err instanceof WriteConflictError) return err;
+  if (err instanceof BreakerOpenError) {
+    return fhirUnavailable(`it failed repeatedly; calls are paused for a few seconds (circuit breaker open) before ${what}`,
+      Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+  }
   if (err instanceof FhirStatusError) {
     if (err.status === 409 || err.status === 412) return new WriteConflictError(`${what}: ${err.status}`);
-    return fhirUnavailable(`${what} answered ${err.status}`, err.retryAfter ?? retryAfterSeconds);
+    return transient(`${what} answered ${err.status}`, err.retryAfterMs);
   }
   if (err instanceof OperationOutcomeError) {
     const status = getStatus(err.outcome);
     if (status === 409 || status === 412) return new WriteConflictError(`${what}: ${status}`);
     if (status === 401 || status === 403) return fhirUnavailable(`the FHIR server refused the adapter's credentials on ${what}`, retryAfterSeconds);
-    if (status === 429 || status >= 500) return fhirUnavailable(`${what} answered ${status}`, retryAfterSeconds);
+    if (status === 429 || status >= 500) return transient(`${what} answered ${status}`);
     return rejected(err.outcome, status, what);
   }
   const name = (err as Error)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') return fhirUnavailable(`${what} timed out`, retryAfterSeconds);
-  return fhirUnavailable(`${what} could not reach it`, retryAfterSeconds);
+  if (name === 'TimeoutError' || name === 'AbortError') return transient(`${what} timed out`);
+  return transient(`${what} could not reach it`);
+}
+
+/** A retryable 503; the server's requested wait, when it gave one, becomes the caller's Retry-After. */
+function transient(reason: string, retryAfterMs?: number): TransientFhirError {
+  const seconds = retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : retryAfterSeconds;
+  return new TransientFhirError(fhirUnavailable(reason, seconds), retryAfterMs);
 }
 
 /** The FHIR server refused what we sent (a 4xx other than conflicts): a mapping or server-config fault. */

@@ -21,6 +21,17 @@ export function collectReferences(value: unknown, path = ''): { path: string; re
   return keys.flatMap((k) => collectReferences(obj[k], path ? `${path}.${k}` : k));
 }
 
+/**
+ * True when a resolved resource has a type its field can hold: the person is a Patient, `carePlan` a
+ * CarePlan, every other reference an actor. A literal `Type/id` of another type exists on the server but
+ * would make an invalid resource (e.g. a PractitionerRole as Consent.patient): it is unresolved (422).
+ */
+function fitsField(path: string, resourceType: string): boolean {
+  if (path === 'person') return resourceType === 'Patient';
+  if (path === 'carePlan') return resourceType === 'CarePlan';
+  return actorTypes.includes(resourceType);
+}
+
 function lookups(path: string, ref: Reference): string[] {
   if (ref.reference) return [ref.reference];
   const types = ref.type ? [ref.type] : path === 'person' ? ['Patient'] : actorTypes;
@@ -74,7 +85,10 @@ export async function resolveReferences(fhir: FhirClient, record: PathwayRecord,
     const found = p.urls.map(() => firstResource(response.entry?.[i++])).filter((r): r is Resource => !!r);
     if (found.length === 1 && found[0]?.id) resolved.set(p.key, { literal: `${found[0].resourceType}/${found[0].id}`, resource: found[0] });
   }
-  const unresolved = refs.filter((r) => !resolved.has(referenceKey(r.ref))).map((r) => r.path);
+  const unresolved = refs.filter((r) => {
+    const found = resolved.get(referenceKey(r.ref));
+    return !found || !fitsField(r.path, found.resource.resourceType);
+  }).map((r) => r.path);
   return { resolved, unresolved, peerRoles: peerRolesOf(record, resolved, site) };
 }
 

@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, Resource, Task } from '@medplum/fhirtypes';
 import type { MappedResource } from '../mapping/context.js';
+import { followUpMarks, systems } from '../mapping/vocabulary.js';
 
 /** What happens to one slot on this send. */
 export type SlotAction = 'create' | 'update' | 'unchanged' | 'kept';
@@ -13,10 +14,21 @@ export interface PlannedEntry {
 }
 
 /**
- * Task statuses that mean nobody has acted on the Task yet. Once a clinician has moved a Task on
- * (accepted, in progress, completed…), a resend never touches it again.
+ * Task statuses that mean nobody has acted on the Task yet. Once anyone has moved a Task on, a resend
+ * never touches it again: `received` and `ready` are the filler's moves in the FHIR Task state machine
+ * (the performer saw it, or it is ready to be worked), so a resend writing `requested` would move it back.
+ * The adapter's own `completed` and `on-hold` are kept too: a later send never reopens them.
  */
-const untouchedTaskStatuses = new Set<Task['status']>(['draft', 'requested', 'received', 'ready']);
+const untouchedTaskStatuses = new Set<Task['status']>(['draft', 'requested']);
+
+const markCodes: ReadonlySet<string> = new Set(followUpMarks);
+
+/** A resend keeps the follow-up scheduler's mark (escalated, reminder sent) on a Task it updates. */
+function keepFollowUpMark(next: Resource, prior: Resource): Resource {
+  if (prior.resourceType !== 'Task' || next.resourceType !== 'Task') return next;
+  const mark = prior.businessStatus?.coding?.find((c) => c.system === systems.pathway && markCodes.has(c.code ?? ''));
+  return mark ? { ...next, businessStatus: prior.businessStatus } : next;
+}
 
 /** Field-by-field comparison that ignores what the server adds (id, meta other than profile and tag). */
 function comparable(resource: Resource): string {
@@ -39,7 +51,7 @@ export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string
     if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
       return { slot, action: 'kept', resource: prior, existing: prior };
     }
-    const next = { ...resource, id: prior.id } as Resource;
+    const next = keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior);
     return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
   });
 }

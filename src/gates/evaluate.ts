@@ -12,6 +12,8 @@ export interface GateResult {
   expression: string;
   human: string;
   recordFields: string[];
+  /** FHIRPath locations in the Bundle where the gate failed (`Bundle`, `Bundle.entry[2].resource`); empty when it passed. */
+  failedAt: string[];
 }
 
 /** Inputs that gates read besides the Bundle: the references that are peer roles (spec §3.5). */
@@ -31,8 +33,11 @@ function passes(gate: Gate, resource: Resource, root: Resource, env: GateEnviron
  */
 export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Profile>, env: GateEnvironment): GateResult[] {
   const results = new Map<string, GateResult>();
-  const subjects: Resource[] = [bundle, ...(bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r)];
-  for (const resource of subjects) {
+  const subjects: { resource: Resource; at: string }[] = [
+    { resource: bundle, at: 'Bundle' },
+    ...(bundle.entry ?? []).flatMap((e, i) => (e.resource ? [{ resource: e.resource, at: `Bundle.entry[${i}].resource` }] : [])),
+  ];
+  for (const { resource, at } of subjects) {
     for (const url of resource.meta?.profile ?? []) {
       for (const gate of profiles.get(url)?.gates ?? []) {
         const ok = passes(gate, resource, bundle, env);
@@ -40,6 +45,7 @@ export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Prof
         results.set(gate.key, {
           key: gate.key, profile: gate.profile, expression: gate.expression, human: gate.human,
           recordFields: gate.recordFields, passed: (prior?.passed ?? true) && ok,
+          failedAt: [...(prior?.failedAt ?? []), ...(ok ? [] : [at])],
         });
       }
     }
@@ -47,13 +53,33 @@ export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Prof
   return [...results.values()];
 }
 
-/** One OperationOutcome issue for a failed gate: its key, its FHIRPath and the text a worker can act on. */
+/** Where a gate stands: its profile, where it failed in the Bundle (if it did), and its FHIRPath. */
+function gateDiagnostics(result: GateResult): string {
+  const where = result.failedAt.length ? ` failed at ${result.failedAt.join(', ')}` : ' passed';
+  return `gate ${result.key} (profile ${result.profile})${where}: ${result.expression}`;
+}
+
+/**
+ * One OperationOutcome issue for a failed gate: its key in details.coding, the record fields it is about
+ * in expression, the text a worker can act on, and profile + Bundle location + FHIRPath in diagnostics.
+ */
 export function gateIssue(result: GateResult): OperationOutcomeIssue {
   const base = issue('gate-failed', 'business-rule', result.human, result.recordFields);
   return {
     ...base,
     details: { coding: [...(base.details?.coding ?? []), { system: systems.gate, code: result.key }], text: result.human },
-    diagnostics: `gate ${result.key} (${result.profile}): ${result.expression}`,
+    diagnostics: gateDiagnostics(result),
+  };
+}
+
+/** The same for a gate that passed (severity information), so that a dry run lists every gate result. */
+export function gatePassedIssue(result: GateResult): OperationOutcomeIssue {
+  const text = `Gate ${result.key} passed.`;
+  const base = issue('gate-passed', 'informational', text, result.recordFields, 'information');
+  return {
+    ...base,
+    details: { coding: [...(base.details?.coding ?? []), { system: systems.gate, code: result.key }], text },
+    diagnostics: gateDiagnostics(result),
   };
 }
 

@@ -10,6 +10,7 @@ import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
 import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
+import { withStandardCodings } from './terminology.js';
 import { extensionUrl } from './vocabulary.js';
 
 const peerContactSlot = 'encounter/peer-contact';
@@ -79,7 +80,7 @@ function barrierReasons(ctx: MappingContext, r: EarlyEngagementRecord): Codeable
   return r.engagementBarriers
     .filter((b) => b !== 'none-identified')
     .map((b) => ({
-      coding: [pathwayCoding(b, barrierDisplay[b])],
+      coding: withStandardCodings(ctx, pathwayCoding(b, barrierDisplay[b])),
       ...(b === 'other' && showText ? { text: r.engagementBarriersText } : {}),
     }));
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Identifier } from '@medplum/fhirtypes';
+import type { Coding, Identifier } from '@medplum/fhirtypes';
 
 /**
  * The business identifier of one slot of one record: `{source.system, recordId/slot}`.
@@ -7,6 +7,15 @@ import type { Identifier } from '@medplum/fhirtypes';
  */
 export function slotIdentifier(sourceSystem: string, recordId: string, slot: string): Identifier {
   return { system: sourceSystem, value: `${recordId}/${slot}` };
+}
+
+/**
+ * The tag every resource written for a record carries: `{source.system, recordId}`. The slot
+ * identifiers differ per resource (and audit slots hold a hash), so this is what lets one `_tag`
+ * search find all of a record's resources: the status view a source polls is built from it.
+ */
+export function recordTag(sourceSystem: string, recordId: string): Coding {
+  return { system: sourceSystem, code: recordId };
 }
 
 /** A name-based (v5-style) urn:uuid, so the same record always yields byte-identical Bundles. */

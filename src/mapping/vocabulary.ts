@@ -41,3 +41,9 @@ export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review'
 export type TaskCode =
   | (typeof clinicalTaskCodes)[number]
   | 'care-coordination-review' | 'follow-up-action' | 'first-appointment-tracking';
+
+/**
+ * Task business statuses only the follow-up scheduler sets (src/followup): the first Task was escalated
+ * to on-call, or its owner was reminded. A resend of the record never takes them back (write-plan.ts).
+ */
+export const followUpMarks = ['escalated', 'reminder-sent'] as const;

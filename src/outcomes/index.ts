@@ -5,9 +5,12 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 export const issueCodeSystem = 'http://peer-pathways.example.org/fhir/CodeSystem/adapter-issue';
 
 export type AdapterIssueCode =
+  | 'unmapped-code' | 'source-mapping-unknown'
   | 'invalid-json' | 'unsupported-media-type' | 'payload-too-large' | 'schema-invalid' | 'unknown-field'
   | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'gate-passed' | 'safety-review-raised' | 'fhir-unavailable'
-  | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict';
+  | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict'
+  | 'unsafe-json' | 'rate-limited' | 'auth-unavailable'
+  | 'fhir-not-atomic';
 
 /** Builds one issue with our stable code in `details.coding`. */
 export function issue(

@@ -4,6 +4,7 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/existing.js';
 import { resolveReferences, type Resolution } from '../fhir/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
+import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
 import { evaluateGates, gateIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';
@@ -113,25 +114,54 @@ function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates
 
 /** Processes one record: evaluates it, then writes the accepted resources, or the blocked record's safety review and audit. */
 export async function processRecord(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
-  return adapter.lock.run(`${record.source.system}|${record.recordId}`, async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await writeOnce(adapter, record);
-      } catch (err) {
-        if (!(err instanceof WriteConflictError) || attempt >= maxConflictAttempts) {
-          if (err instanceof WriteConflictError) {
-            throw new AdapterError(409, outcome([issue('conflict', 'conflict', 'The record\'s resources kept changing on the FHIR server while writing; send it again.')]), 1);
-          }
-          throw err;
-        }
+  return adapter.lock.run(`${record.source.system}|${record.recordId}`, () => writeWithRetries(adapter, record));
+}
+
+/** A transaction that failed in a way worth another try; its answer may have been lost after a commit. */
+class UnsettledWrite extends Error {
+  constructor(readonly failure: TransientFhirError) {
+    super('transaction unsettled');
+  }
+}
+
+/**
+ * Evaluates and writes until the transaction lands. A 409/412 (someone changed a resource between our
+ * read and our write) and a transient failure of the transaction (503, reset, timeout: the server may
+ * have committed before the answer was lost) are both retried from the read, never by resending the
+ * same Bundle: the next evaluation sees whatever did land and updates it instead of doubling it.
+ * Reads are retried in place by the FhirClient, so their failures end the request here.
+ */
+async function writeWithRetries(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
+  let conflicts = 0;
+  let failures = 0;
+  for (;;) {
+    try {
+      return await writeOnce(adapter, record);
+    } catch (err) {
+      if (err instanceof WriteConflictError) {
+        if (++conflicts < maxConflictAttempts) continue;
+        throw new AdapterError(409, outcome([issue('conflict', 'conflict', 'The record\'s resources kept changing on the FHIR server while writing; send it again.')]), 1);
       }
+      if (!(err instanceof UnsettledWrite)) throw err;
+      const wait = backoffMs(++failures, err.failure.retryAfterMs);
+      if (failures >= maxWriteAttempts || wait > maxHonouredWaitMs) throw err.failure;
+      await sleep(wait);
     }
-  });
+  }
+}
+
+/** Sends the transaction; a transient failure becomes an UnsettledWrite for writeWithRetries. */
+async function send(adapter: Adapter, bundle: Bundle): Promise<Bundle> {
+  try {
+    return await adapter.fhir.transaction(bundle);
+  } catch (err) {
+    throw err instanceof TransientFhirError ? new UnsettledWrite(err) : err;
+  }
 }
 
 async function writeOnce(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
   const ev = await evaluateRecord(adapter, record);
-  const response = ev.bundle.entry?.length ? await adapter.fhir.transaction(ev.bundle) : undefined;
+  const response = ev.bundle.entry?.length ? await send(adapter, ev.bundle) : undefined;
   const { resources, tasks } = summarise(ev.plan, response);
   const blocked = ev.blockers.length > 0;
   const created = ev.plan.some((p) => p.slot === 'careplan' && p.action === 'create');

@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
 import { concernCategory, date, dateTime, reference, text } from './primitives.js';
 
+/**
+ * Each routed concern becomes a Communication and an AuditEvent in the record's one transaction, which a
+ * Medplum server caps at 50 updates (a resend updates every entry): 16 keep the largest record under 45.
+ */
+export const maxConcernsRouted = 16;
+
 /** `crisis-transition` (spec §3.3): the peer bridge from crisis stabilisation to outpatient care. */
 export const crisisTransitionSchema = z.object({
   ...envelopeShape,
@@ -23,7 +29,7 @@ export const crisisTransitionSchema = z.object({
     date: dateTime.optional(),
     outcome: z.enum(['reached-and-prepared', 'reached-concerns-raised', 'not-reached']),
   }).strict(),
-  concernsRouted: z.array(z.object({ category: concernCategory, routedTo: reference, routedAt: dateTime }).strict()),
+  concernsRouted: z.array(z.object({ category: concernCategory, routedTo: reference, routedAt: dateTime }).strict()).max(maxConcernsRouted),
   receivingClinicianNotification: z.object({ notified: z.boolean(), clinician: reference, at: dateTime.optional() }).strict(),
   receivingTeam: z.object({
     team: reference,

@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
 import { consentCategory, date, dateTime, recipientKind, reference, text } from './primitives.js';
 
+/**
+ * Each disclosure becomes a Communication and an AuditEvent in the record's one transaction, which a
+ * Medplum server caps at 50 updates (a resend updates every entry): 16 keep the largest record under 45.
+ */
+export const maxInformationShared = 16;
+
 export const engagementBarriers = [
   'overwhelmed-by-process', 'unsure-what-therapy-involves', 'mistrust-of-services', 'practical-barrier', 'none-identified', 'other',
 ] as const;
@@ -21,7 +27,7 @@ export const earlyEngagementSchema = z.object({
     mode: z.enum(['in-person', 'phone', 'video', 'text']).optional(),
     attempts: z.number().int().min(0).optional(),
   }).strict(),
-  informationShared: z.array(z.object({ category: consentCategory, recipient: recipientKind, sharedAt: dateTime }).strict()),
+  informationShared: z.array(z.object({ category: consentCategory, recipient: recipientKind, sharedAt: dateTime }).strict()).max(maxInformationShared),
   nextAppointment: z.object({
     date: dateTime,
     status: z.enum(['booked', 'attended', 'missed', 'cancelled', 'rescheduled', 'not-booked']),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { consentCategory, date, dateTime, recipientKind, reference, text } from './primitives.js';
+import { consentCategory, date, dateTime, maxUriLength, recipientKind, reference, text } from './primitives.js';
 
 /** The four pathways of the contract (spec §2). */
 export const pathwayCodes = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing'] as const;
@@ -21,7 +21,7 @@ export const consentSchema = z.object({
 export const envelopeShape = {
   recordId: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9\-._:]+$/, 'letters, digits and - . _ : only'),
   recordedAt: dateTime,
-  source: z.object({ system: z.string().url({ error: 'expected a URI such as urn:example:peer-platform' }).or(z.string().regex(/^urn:[a-z0-9-]+:.+$/i)), organization: reference.optional() }).strict(),
+  source: z.object({ system: z.string().max(maxUriLength).url({ error: 'expected a URI such as urn:example:peer-platform' }).or(z.string().max(maxUriLength).regex(/^urn:[a-z0-9-]+:.+$/i)), organization: reference.optional() }).strict(),
   person: reference,
   peerSpecialist: reference,
   consent: consentSchema,

@@ -1,13 +1,19 @@
 import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
-import { date, dateTime, reference, text } from './primitives.js';
+import { date, dateTime, fhirCode, fhirString, maxUriLength, reference, text } from './primitives.js';
+
+/**
+ * Each recovery goal becomes a Goal in the record's one transaction, which a Medplum server caps at
+ * 50 updates (a resend updates every entry): 30 keep the largest record under 40.
+ */
+export const maxRecoveryGoals = 30;
 
 /** `step-down` (spec §3.2): from intensive outpatient to standard therapy and community recovery. */
 export const stepDownSchema = z.object({
   ...envelopeShape,
   pathway: z.literal('step-down'),
   stepDownReason: text,
-  stepDownReasonCode: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional() }).strict().optional(),
+  stepDownReasonCode: z.object({ system: fhirString(maxUriLength).min(1), code: fhirCode, display: fhirString(200).optional() }).strict().optional(),
   fromService: z.object({ service: text, owner: reference.optional() }).strict(),
   receivingPathway: z.object({
     service: text,
@@ -23,7 +29,7 @@ export const stepDownSchema = z.object({
     description: text,
     targetDate: date.optional(),
     status: z.enum(['in-progress', 'achieved', 'not-achieved']).optional(),
-  }).strict()),
+  }).strict()).max(maxRecoveryGoals),
   warningSigns: z.array(text).min(1, 'at least one relapse warning sign'),
   communityConnectionPlan: z.array(z.object({ activity: text, schedule: text.optional(), contact: text.optional() }).strict())
     .min(1, 'at least one community connection'),

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
+import { unsafeJson } from './security-json.js';
 
 const jsonTypes = ['application/json', 'application/fhir+json'];
 
@@ -13,9 +14,13 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Parses JSON bodies up to `limit` bytes; size and syntax errors become OperationOutcomes in the error handler. */
+/**
+ * Parses JSON bodies up to `limit` bytes, then refuses prototype-pollution keys and excess depth
+ * (security-json.ts); size and syntax errors become OperationOutcomes in the error handler.
+ */
 export function jsonBody(limit: number): RequestHandler {
-  return express.json({ type: jsonTypes, limit, strict: false });
+  const parse = express.json({ type: jsonTypes, limit, strict: false });
+  return (req, res, next) => parse(req, res, (err?: unknown) => next(err ?? unsafeJson(req.body)));
 }
 
 /** Turns body-parser errors into the adapter's outcomes (no parser text: it can echo the body). */

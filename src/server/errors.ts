@@ -26,7 +26,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const known = err instanceof AdapterError ? err : bodyError(err);
     if (known) {
       if (known.retryAfter) res.set('Retry-After', String(known.retryAfter));
-      if (known.status === 401) res.set('WWW-Authenticate', 'Bearer');
+      // The authentication middleware may have set a more precise challenge (RFC 6750 error=…).
+      if (known.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
       res.status(known.status).type('application/fhir+json').json(withCorrelation(known.outcome, id));
       return;
     }

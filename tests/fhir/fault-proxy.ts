@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the proxy does with one request. */
-export type FaultAction = 'forward' | 'reset-before' | 'reset-after' | { status: number };
+export type FaultAction = 'forward' | 'reset-before' | 'reset-after' | { status: number; headers?: Record<string, string> }
+  /** Runs `before` (e.g. a clinician's edit on the real server), then forwards `body` (default: the request's own). */
+  | { before?: () => Promise<void>; body?: unknown };
 
 /**
  * A loopback proxy in front of a real FHIR server that injects faults per request: the connection
@@ -19,14 +21,19 @@ export async function startFaultProxy(target: string, decide: (body: any, req: I
       req.socket.destroy();
       return;
     }
-    if (typeof action === 'object') {
-      res.writeHead(action.status, { 'Content-Type': 'application/fhir+json' }).end('{"resourceType":"OperationOutcome","issue":[]}');
+    if (typeof action === 'object' && 'status' in action) {
+      res.writeHead(action.status, { 'Content-Type': 'application/fhir+json', ...action.headers }).end('{"resourceType":"OperationOutcome","issue":[]}');
       return;
+    }
+    let body = raw || undefined;
+    if (typeof action === 'object') {
+      await action.before?.();
+      if (action.body !== undefined) body = JSON.stringify(action.body);
     }
     const forwarded = fetch(`${target}${req.url}`, {
       method: req.method,
       headers: { authorization: req.headers.authorization ?? '', 'content-type': req.headers['content-type'] ?? 'application/fhir+json' },
-      body: raw || undefined,
+      body,
     });
     if (action === 'reset-after') {
       committed = forwarded.then(() => undefined);

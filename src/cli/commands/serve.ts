@@ -5,8 +5,12 @@ import { startService } from '../../server/start.js';
 export async function serve(): Promise<number | undefined> {
   const env = readEnv();
   const service = await startService(env);
-  if (env.apiTokenGenerated) {
-    console.log(`No API_TOKEN was set; this run accepts the generated token:\n  ${env.apiToken}`);
+  // Shown once, on the start that generated it; later starts reuse the file without repeating it.
+  if (service.generatedApiToken) {
+    const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
+    console.log(`No API_TOKEN was set; generated one${kept}:\n  ${service.generatedApiToken}`);
+  } else if (service.apiTokenFile) {
+    console.log(`No API_TOKEN was set; the token generated at first start is in ${service.apiTokenFile}.`);
   }
   console.log(`peer-pathways-fhir listening on ${service.url}${service.embedded ? ` (embedded FHIR server at ${service.url}/fhir/R4)` : ''}`);
   const stop = async () => {

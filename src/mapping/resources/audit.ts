@@ -1,12 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import { recordTag } from '../identity.js';
 import { profileUrl, systems } from '../vocabulary.js';
 import { toInstant } from './common.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);
 const destinationRole = { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }] };
+
+/**
+ * A reference as audit resources carry it: what identifies the target, never a display. Displays come
+ * from the record (a person's name, a worker's note) and audit trails are exported to places that
+ * must hold references and codes only. An unresolved reference with nothing else keeps `fallback`.
+ */
+function bare(ref: AnyReference, fallback: string): AnyReference {
+  if (ref.reference) return { reference: ref.reference };
+  if (ref.identifier) return { identifier: ref.identifier };
+  return { display: fallback };
+}
 
 /** A short, stable hash of content: what makes a Provenance or an audit record idempotent. */
 export function contentHash(value: unknown): string {
@@ -30,7 +42,7 @@ export function buildProvenance(ctx: MappingContext, targets: AnyReference[]): M
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
         role: [{ coding: [ctx.mappings.codes.peerRoleCoding] }],
-        who: ctx.peer,
+        who: bare(ctx.peer, 'Peer specialist'),
       },
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler' }] },
@@ -40,7 +52,7 @@ export function buildProvenance(ctx: MappingContext, targets: AnyReference[]): M
     entity: [{ role: 'source', what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId }, display: `${ctx.record.pathway} record` } }],
   };
   // Provenance has no identifier element in R4: its business identity is a tag.
-  provenance.meta = { ...provenance.meta, tag: [auditTag(ctx, slot)] };
+  provenance.meta = { ...provenance.meta, tag: auditTags(ctx, slot) };
   return { slot, resource: provenance };
 }
 
@@ -50,29 +62,34 @@ export function auditTag(ctx: MappingContext, slot: string) {
   return { system: id.system, code: id.value };
 }
 
+/** An audit resource's tags: its identity first (existing.ts reads tag[0]), then the record tag. */
+function auditTags(ctx: MappingContext, slot: string) {
+  return [auditTag(ctx, slot), recordTag(ctx.record.source.system, ctx.record.recordId)];
+}
+
 /** An AuditEvent for a disclosure (IHE BALP-style export): who sent what kind of content to whom. */
 export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: string, recipient: AnyReference): MappedResource {
   const slot = `audit/disclosure/${communicationSlot}`;
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
-    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: [auditTag(ctx, slot)] },
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: auditTags(ctx, slot) },
     type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
     subtype: [{ system: systems.pathway, code: 'disclosure', display: 'Information disclosed to a care recipient' }],
     action: 'C',
     recorded: toInstant(ctx.record.recordedAt),
     outcome: '0',
     agent: [
-      { who: ctx.peer, requestor: true },
+      { who: bare(ctx.peer, 'Peer specialist'), requestor: true },
       // AuditEvent.agent.who cannot be a CareTeam in R4: such a recipient is named and kept as an entity.
       agentTypes.has(recipient.reference?.split('/')[0] ?? '')
-        ? { who: recipient, requestor: false, type: destinationRole }
-        : { name: recipient.reference ?? recipient.display ?? 'recipient', requestor: false, type: destinationRole },
+        ? { who: bare(recipient, 'Recipient'), requestor: false, type: destinationRole }
+        : { name: recipient.reference ?? 'recipient', requestor: false, type: destinationRole },
     ],
     source: { observer: adapterDevice },
     entity: [
-      ...(agentTypes.has(recipient.reference?.split('/')[0] ?? '') ? [] : [{ what: recipient, name: 'recipient' }]),
+      ...(agentTypes.has(recipient.reference?.split('/')[0] ?? '') ? [] : [{ what: bare(recipient, 'Recipient'), name: 'recipient' }]),
       { what: { reference: ctx.slotRef(communicationSlot) }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' } },
-      { what: ctx.person, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } },
+      { what: bare(ctx.person, 'Person'), role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } },
     ],
   };
   return { slot, resource: event };
@@ -83,18 +100,18 @@ export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: s
   const slot = `audit/blocked/${contentHash(gateKeys)}`;
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
-    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: [auditTag(ctx, slot)] },
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: auditTags(ctx, slot) },
     type: { system: systems.pathway, code: 'record-blocked', display: 'Pathway record blocked by a gate' },
     subtype: gateKeys.map((code) => ({ system: systems.gate, code })),
     action: 'C',
     recorded: at,
     outcome: '4',
     outcomeDesc: `Blocked by ${gateKeys.join(', ')}`,
-    agent: [{ who: ctx.peer, requestor: true }],
+    agent: [{ who: bare(ctx.peer, 'Peer specialist'), requestor: true }],
     source: { observer: adapterDevice },
     entity: [
       { what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId } }, name: ctx.record.pathway },
-      ...(ctx.literal(ctx.record.person) ? [{ what: ctx.person }] : []),
+      ...(ctx.literal(ctx.record.person) ? [{ what: bare(ctx.person, 'Person') }] : []),
     ],
   };
   return { slot, resource: event };

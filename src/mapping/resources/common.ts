@@ -1,10 +1,11 @@
 import type { Coding, Extension, Meta } from '@medplum/fhirtypes';
 import { profileUrl, systems } from '../vocabulary.js';
 import type { MappingContext } from '../context.js';
+import { recordTag } from '../identity.js';
 
-/** identifier + meta.profile, which every resource written for a record carries (spec §5). */
+/** identifier + meta.profile (spec §5) and the record tag, which every resource written for a record carries. */
 export function recordIdentity(ctx: MappingContext, slot: string, profileId: string): { identifier: [ReturnType<MappingContext['identifier']>]; meta: Meta } {
-  return { identifier: [ctx.identifier(slot)], meta: { profile: [profileUrl(profileId)] } };
+  return { identifier: [ctx.identifier(slot)], meta: { profile: [profileUrl(profileId)], tag: [recordTag(ctx.record.source.system, ctx.record.recordId)] } };
 }
 
 /** A coding of the pathway CodeSystem. */

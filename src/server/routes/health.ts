@@ -1,15 +1,43 @@
 import { Router } from 'express';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { retryAfterSeconds } from '../../fhir/client.js';
+import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import type { Adapter } from '../../pipeline/process-record.js';
 
-/** GET /health (the process is alive) and GET /ready (the FHIR server answers). */
+/** What /ready found, check by check. */
+interface Readiness {
+  fhir: 'reachable' | 'unreachable';
+  breaker: string;
+  transactionRollback: string;
+  problems: OperationOutcomeIssue[];
+}
+
+/** Checks the FHIR server (one metadata read), the circuit breaker, and the cached rollback verdict. */
+async function readiness(adapter: Adapter): Promise<Readiness> {
+  const problems: OperationOutcomeIssue[] = [];
+  const reachable = await adapter.fhir.metadata().then(() => true, () => false);
+  if (!reachable) problems.push(issue('fhir-unavailable', 'transient', 'The FHIR server does not answer (GET metadata failed).'));
+  const breaker = adapter.fhir.breakerState;
+  if (breaker !== 'closed') problems.push(issue('fhir-unavailable', 'transient', `The circuit breaker in front of the FHIR server is ${breaker}: writes are answered 503 until it closes.`));
+  const rollback = await adapter.fhir.rollbackVerdict();
+  if (rollback.state === 'not-atomic') {
+    problems.push(issue('fhir-not-atomic', 'not-supported', `${rollback.reason} Writes are refused (503) until it does; on Medplum enable the project feature "transaction-bundles".`));
+  } else if (rollback.state === 'unknown') {
+    problems.push(issue('fhir-unavailable', 'transient', `Writes wait until the FHIR server shows it rolls back a failed transaction (${rollback.reason}).`));
+  }
+  return { fhir: reachable ? 'reachable' : 'unreachable', breaker, transactionRollback: rollback.state, problems };
+}
+
+/** GET /health (the process is alive) and GET /ready (the FHIR server answers, the breaker is closed, and it rolls back failed transactions). */
 export function healthRouter(adapter: Adapter): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/ready', async (_req, res) => {
-    await adapter.fhir.metadata();
-    res.json({ status: 'ready' });
+    const { problems, ...checks } = await readiness(adapter);
+    if (problems.length) throw new AdapterError(503, outcome(problems), retryAfterSeconds);
+    res.json({ status: 'ready', ...checks });
   });
   return router;
 }

@@ -1,0 +1,122 @@
+// `npm run bench`: throughput, latency, adapter overhead, memory and a faulty burst, each beside its target.
+import { spawnSync } from 'node:child_process';
+import { FhirClient } from '../src/fhir/client.js';
+import { startChild } from './child-service.js';
+import { faultBurst } from './fault-burst.js';
+import { measureInProcess, pathways, recordText } from './in-process.js';
+import { post, runLoad } from './load.js';
+
+/** The issue's targets (#7). */
+const targets = { inProcessPerSecond: 2_000, overheadRatio: 1.25, p99Ms: 50, rssBytes: 300 * 1024 * 1024, storedResources: 100_000 };
+const token = 'bench-token-0123456789abcdef';
+const clients = 50;
+const recordsPerPathway = Number(process.env.BENCH_RECORDS ?? 1_000);
+const inProcessRuns = Number(process.env.BENCH_IN_PROCESS_RUNS ?? 3_000);
+const burstRecords = 500;
+const basePort = Number(process.env.BENCH_PORT ?? 18_700);
+
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The transaction Bundle the adapter would write for a record, from $validate (built, not timed). */
+async function builtBundle(url: string, text: string): Promise<string> {
+  const res = await post(`${url}/pathway-records/$validate`, token, text);
+  const params = JSON.parse(res.body) as { parameter?: { name: string; resource?: unknown }[] };
+  const bundle = params.parameter?.find((p) => p.name === 'bundle')?.resource;
+  if (!bundle) throw new Error('no bundle from $validate');
+  return JSON.stringify(bundle);
+}
+
+/** Resources stored on the embedded server, by summing `_summary=count` over the types the adapter and the seed write. */
+async function storedResources(url: string): Promise<number> {
+  let total = 0;
+  for (const type of ['CarePlan', 'Consent', 'Encounter', 'Task', 'Communication', 'Goal', 'Provenance', 'AuditEvent', 'Patient', 'PractitionerRole', 'Practitioner', 'CareTeam', 'Organization']) {
+    const res = await fetch(`${url}/fhir/R4/${type}?_summary=count`, { headers: { Authorization: `Bearer ${token}` } });
+    total += ((await res.json()) as { total?: number }).total ?? 0;
+  }
+  return total;
+}
+
+/** Fills the store to `target` resources with plain 50-entry transactions of Tasks. */
+async function seed(url: string, target: number): Promise<void> {
+  let stored = await storedResources(url);
+  let n = 0;
+  while (stored < target) {
+    const bodies = Array.from({ length: 40 }, () => JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: 50 }, () => ({
+        request: { method: 'POST', url: 'Task' },
+        resource: { resourceType: 'Task', status: 'requested', intent: 'order', identifier: [{ system: 'urn:bench:seed', value: `seed-${n++}` }], for: { reference: 'Patient/example-person' }, owner: { reference: 'PractitionerRole/example-clinician' } },
+      })),
+    }));
+    await runLoad(`${url}/fhir/R4`, token, bodies, 4, 'application/fhir+json');
+    stored += 40 * 50;
+  }
+}
+
+async function main(): Promise<void> {
+  const service = await startChild(basePort, { API_TOKEN: token, DATA_DIR: ':memory:' });
+  const rows: string[][] = [];
+  let worstP99 = 0;
+  let worstRatio = 0;
+  let slowestInProcess = Infinity;
+  try {
+    const fhir = new FhirClient({ baseUrl: `${service.url}/`, accessToken: token, timeoutMs: 10_000 });
+    for (const pathway of pathways) {
+      const inProcess = await measureInProcess(fhir, pathway, inProcessRuns);
+      const e2eBodies = Array.from({ length: recordsPerPathway }, (_, i) => recordText(pathway, `e2e-${pathway}-${i}`));
+      // Warm-up (JIT, connection pool), not measured.
+      await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText(pathway, `warm-${pathway}-${i}`)), clients);
+      const e2e = await runLoad(`${service.url}/pathway-records`, token, e2eBodies, clients);
+      if ((e2e.statuses.get(201) ?? 0) !== recordsPerPathway) throw new Error(`${pathway}: not every record was written: ${JSON.stringify([...e2e.statuses])}`);
+      const bundles: string[] = [];
+      for (let i = 0; i < recordsPerPathway; i++) bundles.push(await builtBundle(service.url, recordText(pathway, `direct-${pathway}-${i}`)));
+      const direct = await runLoad(`${service.url}/fhir/R4`, token, bundles, clients, 'application/fhir+json');
+      if ((direct.statuses.get(200) ?? 0) !== recordsPerPathway) throw new Error(`${pathway}: direct transactions failed: ${JSON.stringify([...direct.statuses])}`);
+      const ratio = e2e.seconds / direct.seconds;
+      worstP99 = Math.max(worstP99, e2e.p99);
+      worstRatio = Math.max(worstRatio, ratio);
+      slowestInProcess = Math.min(slowestInProcess, inProcess.perSecond);
+      rows.push([pathway, fmt(inProcess.perSecond), fmt(inProcess.microsPerRecord), fmt(e2e.perSecond), fmt(e2e.p50, 1), fmt(e2e.p99, 1), fmt(direct.perSecond), fmt(ratio, 2)]);
+    }
+    console.log(`\nPer pathway (${fmt(inProcessRuns)} records in process; ${fmt(recordsPerPathway)} records end to end at ${clients} concurrent clients on the embedded server)\n`);
+    const header = ['pathway', 'in-process rec/s', 'µs/rec', 'e2e rec/s', 'p50 ms', 'p99 ms', 'direct Bundle rec/s', 'adapter/direct'];
+    console.log(table([header, ...rows]));
+
+    const burst = await faultBurst(service.url, token, basePort + 1, burstRecords, clients);
+    await seed(service.url, targets.storedResources);
+    const stored = await storedResources(service.url);
+    const full = await runLoad(`${service.url}/pathway-records`, token,
+      Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `full-${i}`)), clients);
+    const rss = service.rss();
+
+    console.log('\nTargets\n');
+    console.log(table([
+      ['measure', 'target', 'measured', ''],
+      ['schema + mapping + gates, one core (slowest pathway)', `≥ ${fmt(targets.inProcessPerSecond)} rec/s`, `${fmt(slowestInProcess)} rec/s`, verdict(slowestInProcess >= targets.inProcessPerSecond)],
+      ['adapter / direct Bundle time (worst pathway)', `≤ ${targets.overheadRatio}`, fmt(worstRatio, 2), verdict(worstRatio <= targets.overheadRatio)],
+      [`p99 at ${clients} clients (worst pathway)`, `≤ ${targets.p99Ms} ms`, `${fmt(worstP99, 1)} ms`, verdict(worstP99 <= targets.p99Ms)],
+      [`p99 at ${clients} clients, ${fmt(stored)} stored`, `≤ ${targets.p99Ms} ms`, `${fmt(full.p99, 1)} ms (${fmt(full.perSecond)} rec/s)`, verdict(full.p99 <= targets.p99Ms)],
+      [`peak RSS, ${fmt(stored)} resources stored`, `≤ ${targets.rssBytes / 1024 / 1024} MB`, `${fmt(rss.peak / 1024 / 1024)} MB (now ${fmt(rss.current / 1024 / 1024)} MB)`, verdict(rss.peak <= targets.rssBytes && stored >= targets.storedResources)],
+      [`fault burst: ${burst.records} records, ${burst.faults} faults injected, ${burst.resent} resends`, 'lost 0, doubled 0', `lost ${burst.lost}, doubled ${burst.doubled}, unanswered ${burst.unanswered} (${fmt(burst.seconds, 1)} s)`, verdict(burst.lost === 0 && burst.doubled === 0)],
+    ]));
+  } finally {
+    await service.stop();
+  }
+  if (process.argv.includes('--fuzz')) {
+    // The big fuzz run: the same property as the suite's, many more cases.
+    const runs = process.env.FUZZ_RUNS ?? '20000';
+    console.log(`\nFuzzing POST /pathway-records with ${runs} cases…`);
+    const r = spawnSync('npx', ['vitest', 'run', 'tests/reliability/fuzz.test.ts'], { stdio: 'inherit', env: { ...process.env, FUZZ_RUNS: runs } });
+    if (r.status !== 0) process.exitCode = 1;
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join(' | ')} |`;
+  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+await main();

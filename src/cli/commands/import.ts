@@ -1,0 +1,102 @@
+import { rm, writeFile } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import { readBatch, type BatchLine } from '../import/batch-lines.js';
+import { sendRecord, type SendOptions, type SendResult } from '../import/send-record.js';
+import { emptyTally, failedLine, localOutcome, summaryLines, verdictOf, type FailedLine } from '../import/tally.js';
+import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
+
+const usage = 'peer-pathways-fhir import <file.ndjson> [--url <adapter URL>] [--token <token>] [--concurrency <n>] [--source <name>] [--no-progress]';
+
+/** Records in flight at once: enough to keep the adapter busy, few enough not to trip its rate limit or FHIR server. */
+const defaultConcurrency = 4;
+/** The most records in flight a caller may ask for: beyond it the FHIR server, not the import, is the bottleneck. */
+const maxConcurrency = 32;
+
+/** Options a test may inject. */
+export interface ImportHooks {
+  sleep?: SendOptions['sleep'];
+}
+
+function options(args: string[]) {
+  const { values, positionals } = parseCommandArgs(args, {
+    url: { type: 'string' }, token: { type: 'string' }, concurrency: { type: 'string' }, source: { type: 'string' }, 'no-progress': { type: 'boolean' },
+  }, usage);
+  const file = positionals[0];
+  if (!file) throw new UsageError(`Name the NDJSON file to import.\nUsage: ${usage}`);
+  const token = values.token ?? process.env.API_TOKEN;
+  if (!token) throw new UsageError('Give the adapter\'s token with --token or API_TOKEN.');
+  const concurrency = Number(values.concurrency ?? defaultConcurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > maxConcurrency) throw new UsageError(`--concurrency must be 1..${maxConcurrency}.`);
+  return { file, token, concurrency, url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`, source: values.source, progress: !values['no-progress'] };
+}
+
+/** A counting semaphore: at most `n` sends at once. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * `import <file.ndjson>`: sends each line to POST /pathway-records of a running adapter, a few at a time
+ * (updates of the same record in file order), retrying 503/429 as Retry-After says; prints a summary and
+ * writes every line that was not written, with its status and OperationOutcome, to <file>.failed.ndjson.
+ */
+export async function importBatch(args: string[], io: CommandIo = processIo, hooks: ImportHooks = {}): Promise<number> {
+  const opts = options(args);
+  const lines = await readBatch(opts.file).catch(() => {
+    throw new UsageError(`Cannot read ${opts.file}.`);
+  });
+  const tally = emptyTally();
+  const failed: FailedLine[] = [];
+  const bar = opts.progress && io.interactive
+    ? new cliProgress.SingleBar({ format: ' {bar} {value}/{total} | written {written} unchanged {unchanged} blocked {blocked} rejected {rejected} failed {failed}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+    : undefined;
+  bar?.start(lines.length, 0, tally);
+  const send: SendOptions = { url: opts.url, token: opts.token, sourceMapping: opts.source, sleep: hooks.sleep };
+  const limit = limiter(opts.concurrency);
+  const tails = new Map<string, Promise<void>>();
+  let refused = false;
+  const started = Date.now();
+
+  const handle = async (entry: BatchLine): Promise<void> => {
+    const result: SendResult = entry.record === undefined
+      ? { status: 400, attempts: 0, body: localOutcome('invalid-json', 'The line is not valid JSON: fix it and resend.') as SendResult['body'] }
+      : refused
+        ? { status: 0, attempts: 0, error: 'not sent: the adapter refused the token (401) for an earlier line' }
+        : await sendRecord(entry.record, send);
+    if (result.status === 401) refused = true;
+    const verdict = verdictOf(result);
+    tally[verdict]++;
+    if (verdict !== 'written' && verdict !== 'unchanged') failed.push(failedLine(entry, result, verdict));
+    bar?.increment(1, tally);
+  };
+  await Promise.all(lines.map((entry) => {
+    const run = (tails.get(entry.key) ?? Promise.resolve()).then(() => limit(() => handle(entry)));
+    tails.set(entry.key, run);
+    return run;
+  }));
+  bar?.stop();
+
+  const failedFile = `${opts.file.replace(/\.failed\.ndjson$/, '')}.failed.ndjson`;
+  failed.sort((a, b) => a.line - b.line);
+  if (failed.length) {
+    // Holds the records as sent: readable by the operator only.
+    await writeFile(failedFile, failed.map((f) => JSON.stringify(f)).join('\n') + '\n', { mode: 0o600 });
+  } else {
+    await rm(failedFile, { force: true });
+  }
+  io.err(`Imported ${lines.length} line(s) from ${opts.file} to ${opts.url} in ${((Date.now() - started) / 1000).toFixed(1)} s:`);
+  io.err(summaryLines(tally).join('\n'));
+  if (failed.length) io.err(`Not written: ${failed.length} line(s), each with its status and OperationOutcome, in ${failedFile}. Fix them there and run: import ${failedFile}`);
+  return failed.length ? exitCodes.blocked : exitCodes.ok;
+}

@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { dryRun, dryRunParameters, type DryRun } from '../../pipeline/dry-run.js';
+import { openDryRunAdapter } from '../dry-run-adapter.js';
+import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
+
+const usage = 'peer-pathways-fhir validate <record.json> [--server <FHIR base URL>] [--mappings <dir>] [--source <name>] [--json]';
+
+/** Options shared by validate and map. */
+export const dryRunOptions = {
+  server: { type: 'string' },
+  mappings: { type: 'string' },
+  source: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Reads one record file as JSON; a file that is not JSON is a usage error naming the file. */
+export async function readRecordFile(file: string | undefined, usageLine: string): Promise<unknown> {
+  if (!file) throw new UsageError(`Name a record file.\nUsage: ${usageLine}`);
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new UsageError(`Cannot read ${file}.`);
+  });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`${file} is not valid JSON.`);
+  }
+}
+
+/** Runs the same dry run as POST /pathway-records/$validate on a record file. */
+export async function dryRunFile(args: string[], usageLine: string): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
+  const { values, positionals } = parseCommandArgs(args, dryRunOptions, usageLine);
+  const record = await readRecordFile(positionals[0], usageLine);
+  const local = await openDryRunAdapter({ server: values.server, mappingsDir: values.mappings });
+  try {
+    return { run: await dryRun(local.adapter, record, values.source), file: positionals[0] as string, json: values.json ?? false, fhir: local.fhir };
+  } finally {
+    await local.close();
+  }
+}
+
+/** The code of an issue: the gate key for a gate, else the adapter's issue code. */
+function codeOf(i: OperationOutcomeIssue): string {
+  const codings = i.details?.coding ?? [];
+  return (codings.find((c) => c.system?.endsWith('/CodeSystem/gate')) ?? codings[0])?.code ?? i.code;
+}
+
+/** One issue as a few readable lines: mark, code, record fields, then (unless it passed) text and profile/location/FHIRPath. */
+export function formatIssue(i: OperationOutcomeIssue): string {
+  const mark = i.severity === 'error' || i.severity === 'fatal' ? '✗' : i.severity === 'warning' ? '!' : '✓';
+  const fields = i.expression?.length ? `  [${i.expression.join(', ')}]` : '';
+  if (i.details?.coding?.[0]?.code === 'gate-passed') return `  ${mark} ${codeOf(i)}${fields}`;
+  return [`  ${mark} ${codeOf(i)}${fields}`, `      ${i.details?.text ?? ''}`, ...(i.diagnostics ? [`      ${i.diagnostics}`] : [])].join('\n');
+}
+
+/** The exit code of a dry run's verdict. */
+export function exitCodeOf(run: DryRun): number {
+  return run.result === 'accepted' ? exitCodes.ok : run.result === 'blocked' ? exitCodes.blocked : exitCodes.rejected;
+}
+
+/** `validate <record.json>`: every issue and gate result of a record, and what the write would send; writes nothing. */
+export async function validate(args: string[], io: CommandIo = processIo): Promise<number> {
+  const { run, file, json, fhir } = await dryRunFile(args, usage);
+  if (json) {
+    io.out(JSON.stringify(dryRunParameters(run), null, 2));
+    return exitCodeOf(run);
+  }
+  io.out(`${file}: ${run.result} (references resolved against ${fhir})`);
+  for (const i of run.outcome.issue ?? []) io.out(formatIssue(i));
+  if (run.bundle) {
+    const entries = (run.bundle.entry ?? []).map((e) => `${e.request?.method} ${e.resource?.resourceType}`);
+    io.out(`A write would send one transaction of ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}: ${entries.join(', ') || 'nothing'} (see: map ${file})`);
+  }
+  return exitCodeOf(run);
+}

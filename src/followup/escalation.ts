@@ -1,0 +1,96 @@
+import type { Bundle, Communication, Task } from '@medplum/fhirtypes';
+import type { EscalationConfig } from '../config/followup-schema.js';
+import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
+import type { FhirClient } from '../fhir/client.js';
+import type { AnyReference } from '../mapping/context.js';
+import { recordTag } from '../mapping/identity.js';
+import { pathwayCoding } from '../mapping/resources/common.js';
+import { profileUrl } from '../mapping/vocabulary.js';
+import { followUpMark, type TaskOrigin } from './task-origin.js';
+
+/** What the follow-up rules read from mappings/. */
+export interface FollowUpRules {
+  site: SiteConfig;
+  codes: CodesConfig;
+  escalation: EscalationConfig;
+}
+
+/** Slot suffixes of what the scheduler raises for a Task: one of each, ever (conditional create). */
+export const escalationSuffix = 'escalation';
+export const reminderSuffix = 'reminder';
+
+function addHours(at: Date, hours: number): string {
+  return new Date(at.getTime() + hours * 3_600_000).toISOString();
+}
+
+/**
+ * The escalation of a clinical review nobody accepted in time: a new Task for the on-call route, part
+ * of the first, same focus and person, requested by the organization (the adapter acts for it, not the
+ * peer). It carries no clinical content: the first Task, which the on-call clinician can open, does.
+ */
+export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules: FollowUpRules): Task {
+  const rule = rules.escalation.clinicalReview;
+  return {
+    resourceType: 'Task',
+    meta: { profile: [profileUrl('peer-pathway-task')], tag: [recordTag(origin.source, origin.recordId)] },
+    identifier: [{ system: origin.source, value: `${origin.value}/${escalationSuffix}` }],
+    status: 'requested',
+    businessStatus: { coding: [pathwayCoding('escalation-raised')], text: 'escalation-raised' },
+    intent: 'order',
+    priority: rule.priority,
+    code: first.code,
+    description: `Escalated: clinical review Task/${first.id} was due ${first.restriction?.period?.end} and nobody has accepted it. Accept or reassign it.`,
+    partOf: [{ reference: `Task/${first.id}` }],
+    ...(first.focus ? { focus: first.focus } : {}),
+    for: first.for,
+    authoredOn: now.toISOString(),
+    requester: { ...rules.site.organization },
+    owner: { ...(rule.onCallRoute ?? rules.site.defaultClinicalRoute) },
+    restriction: { period: { end: addHours(now, rule.dueHours) } },
+  };
+}
+
+/**
+ * The reminder of a care-coordination review still not accepted well past its due time: a notification
+ * to the Task's owner about the Task, with no content beyond the Task's own reference and due time.
+ */
+export function reminderCommunication(first: Task, origin: TaskOrigin, now: Date, rules: FollowUpRules): Communication {
+  return {
+    resourceType: 'Communication',
+    meta: { tag: [recordTag(origin.source, origin.recordId)] },
+    identifier: [{ system: origin.source, value: `${origin.value}/${reminderSuffix}` }],
+    status: 'completed',
+    category: [{ coding: [rules.codes.communicationCategory] }],
+    priority: rules.escalation.careCoordinationReminder.priority,
+    ...(first.for ? { subject: first.for as AnyReference } : {}),
+    basedOn: [{ reference: `Task/${first.id}` }],
+    about: [{ reference: `Task/${first.id}` }],
+    recipient: first.owner ? [first.owner as AnyReference] : [],
+    sender: { ...rules.site.organization },
+    sent: now.toISOString(),
+    payload: [{ contentString: `Reminder: care-coordination review Task/${first.id} was due ${first.restriction?.period?.end} and has not been accepted.` }],
+  };
+}
+
+/**
+ * One atomic write: create what the scheduler raises (only if nothing has that identifier yet) and
+ * mark the first Task, If-Match its version. Two replicas racing, or a clinician accepting the Task
+ * in between, make the If-Match fail (412: WriteConflictError) and the whole write roll back, so a
+ * Task is followed up once and never after someone took it.
+ */
+export async function raiseAndMark(fhir: FhirClient, first: Task, raised: Task | Communication, mark: 'escalated' | 'reminder-sent'): Promise<void> {
+  const id = raised.identifier![0]!;
+  const marked: Task = { ...first, businessStatus: followUpMark(mark) };
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        resource: raised,
+        request: { method: 'POST', url: raised.resourceType, ifNoneExist: `identifier=${encodeURIComponent(id.system!)}|${encodeURIComponent(id.value!)}` },
+      },
+      { resource: marked, request: { method: 'PUT', url: `Task/${first.id}`, ifMatch: `W/"${first.meta?.versionId}"` } },
+    ],
+  };
+  await fhir.transaction(bundle);
+}

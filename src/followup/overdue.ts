@@ -1,0 +1,60 @@
+import type { Task } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import { WriteConflictError, type FhirClient } from '../fhir/client.js';
+import { systems } from '../mapping/vocabulary.js';
+import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
+import { searchPages } from './search-pages.js';
+import { dueTime, hasFollowUpMark, taskOrigin, type TaskOrigin } from './task-origin.js';
+
+/** What one pass of the follow-up rules did. */
+export interface FollowUpResult {
+  /** References of the first Tasks escalated / whose owners were reminded. */
+  escalated: string[];
+  reminded: string[];
+  /** Follow-ups another replica or a clinician got to first (the write was rolled back). */
+  conflicts: number;
+}
+
+/** A Task nobody accepted: still `requested`, the adapter's own, not a follow-up itself, not followed up yet. */
+async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<{ task: Task; origin: TaskOrigin }[]> {
+  const { resources, truncated } = await searchPages<Task>(fhir, 'Task', { code: `${systems.pathway}|${code}`, status: 'requested' });
+  if (truncated) log.warn({ code }, 'follow-up: open Task list truncated; the rest is seen on a later pass');
+  return resources.flatMap((task) => {
+    const origin = taskOrigin(task);
+    return origin && task.status === 'requested' && !task.partOf?.length && !hasFollowUpMark(task) ? [{ task, origin }] : [];
+  });
+}
+
+/**
+ * One pass of the follow-up rules at `now`, computed from the FHIR server alone (a restarted service
+ * catches up; several replicas may run it at once):
+ * - a clinical-review Task still `requested` after its due time is escalated once to the on-call route;
+ * - a care-coordination review still `requested` `afterHoursOverdue` hours after its due time gets one
+ *   reminder to its owner.
+ * The scheduler never changes a Task's status: status belongs to the clinicians.
+ */
+export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: Date, log: Logger): Promise<FollowUpResult> {
+  const result: FollowUpResult = { escalated: [], reminded: [], conflicts: 0 };
+  const reminderAfterMs = rules.escalation.careCoordinationReminder.afterHoursOverdue * 3_600_000;
+  const passes = [
+    { code: 'clinical-review', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated },
+    { code: 'care-coordination-review', graceMs: reminderAfterMs, mark: 'reminder-sent' as const, build: reminderCommunication, done: result.reminded },
+  ];
+  for (const pass of passes) {
+    for (const { task, origin } of await unaccepted(fhir, pass.code, log)) {
+      const due = dueTime(task);
+      if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
+      try {
+        await raiseAndMark(fhir, task, pass.build(task, origin, now, rules), pass.mark);
+        pass.done.push(`Task/${task.id}`);
+      } catch (err) {
+        if (!(err instanceof WriteConflictError)) throw err;
+        result.conflicts++;
+      }
+    }
+  }
+  if (result.escalated.length || result.reminded.length) {
+    log.info({ escalated: result.escalated, reminded: result.reminded, conflicts: result.conflicts }, 'follow-up: overdue Tasks followed up');
+  }
+  return result;
+}

@@ -1,0 +1,81 @@
+import type { Case, PersonEvent } from '../facts.js';
+import type { MeasureInput } from '../digest.js';
+import { daysBetween, inPeriod } from '../period.js';
+import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
+import { peerSupport, peerSupportStrata } from './engagement.js';
+
+/** Windows of spec §6, in local calendar days after the index day (day 0); the last day is included. */
+export const stepDownWindowDays = [30, 90] as const;
+export const crisisRecontactDays = 30;
+export const reconnectionDays = 14;
+
+/** Days from the index date to each of a person's events (other than the case itself). */
+function eventDays(events: PersonEvent[] | undefined, indexDate: string, self?: Case): { days: number; case: Case }[] {
+  return (events ?? [])
+    .filter((e) => e.case.reference !== self?.reference && e.date !== undefined)
+    .map((e) => ({ days: daysBetween(indexDate, e.date as string), case: e.case }));
+}
+
+/** A case's outcome over a window: an event is the numerator when `eventIsGood`, else it fails the case. */
+function windowed(days: number[], window: number, indexDate: string, today: string, eventIsGood: boolean): Outcome {
+  const o = windowOutcome(days, window, daysBetween(indexDate, today));
+  if (o === 'pending') return 'excluded';
+  return (o === 'event') === eventIsGood ? 'numerator' : 'not-met';
+}
+
+function inWindow(found: { days: number; case: Case }[], window: number): Case[] {
+  return found.filter((f) => f.days >= 0 && f.days <= window).map((f) => f.case);
+}
+
+/**
+ * Step-downs (peer support starting in the period) with no clinical-review Task and no crisis re-contact
+ * for the person within 30 / 90 days / step-downs. A window not over yet with no event so far is excluded.
+ */
+export function stepDownStability(input: MeasureInput): MeasureResult {
+  const { facts, period, today } = input;
+  const reviews = new Map<string, PersonEvent[]>();
+  for (const t of facts.tasks.filter((x) => x.code === 'clinical-review' && x.patient)) {
+    reviews.set(t.patient as string, [...(reviews.get(t.patient as string) ?? []), { patient: t.patient, date: t.authored, case: t.case }]);
+  }
+  const cases = facts.stepDown.filter((s) => inPeriod(s.startDate, period) && s.patient).map((s) => ({
+    ...s,
+    found: [...eventDays(reviews.get(s.patient as string), s.startDate as string), ...eventDays(facts.crisisEvents.get(s.patient as string), s.startDate as string)],
+  }));
+  return {
+    id: 'step-down-stability',
+    groups: stepDownWindowDays.map((w) => proportionGroup(`stable-${w}-days`, cases,
+      (c) => windowed(c.found.map((f) => f.days), w, c.startDate as string, today, false))),
+    evidence: cases.flatMap((c) => inWindow(c.found, Math.max(...stepDownWindowDays))),
+  };
+}
+
+/** Crisis transitions (discharge in the period) followed by a crisis re-contact within 30 days, with and without completed peer contact. */
+export function crisisRecontact(input: MeasureInput): MeasureResult {
+  const { facts, period, today } = input;
+  const cases = facts.crisis.filter((c) => inPeriod(c.dischargeDate, period) && c.patient).map((c) => ({
+    ...c,
+    found: eventDays(facts.crisisEvents.get(c.patient as string), c.dischargeDate as string, c.case),
+  }));
+  return {
+    id: 'crisis-recontact',
+    groups: [proportionGroup('recontact-30-days', cases,
+      (c) => windowed(c.found.map((f) => f.days), crisisRecontactDays, c.dischargeDate as string, today, true),
+      { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport })],
+    evidence: cases.flatMap((c) => inWindow(c.found, crisisRecontactDays)),
+  };
+}
+
+/** Concern-routing records (made in the period) with missed contacts, followed by a completed peer contact within 14 days. */
+export function missedContactReconnection(input: MeasureInput): MeasureResult {
+  const { facts, period, today } = input;
+  const cases = facts.concern.filter((c) => c.missedContacts > 0 && inPeriod(c.recorded, period) && c.patient).map((c) => ({
+    ...c,
+    found: eventDays(facts.peerContacts.get(c.patient as string), c.recorded as string),
+  }));
+  return {
+    id: 'missed-contact-reconnection',
+    groups: [proportionGroup('reconnected-14-days', cases,
+      (c) => windowed(c.found.map((f) => f.days), reconnectionDays, c.recorded as string, today, true))],
+    evidence: cases.flatMap((c) => inWindow(c.found, reconnectionDays)),
+  };
+}

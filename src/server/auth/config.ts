@@ -1,0 +1,43 @@
+import type { EnvConfig } from '../../config/env.js';
+import { clientsFilePath, loadClients } from '../../config/clients.js';
+import type { FhirConnection } from '../../fhir/client.js';
+import { SmartBackendAuth } from '../../fhir/smart-backend-auth.js';
+import type { AuthConfig } from './authenticate.js';
+import { createJwtVerifier } from './jwt.js';
+import { resolveStaticToken, type StaticToken } from './static-token.js';
+
+/** Raised at start-up for an auth configuration that would leave the adapter open or unusable. */
+export class AuthConfigError extends Error {}
+
+/** Builds the callers' authentication from the environment; a bad configuration stops start-up. */
+export function authConfigFromEnv(env: EnvConfig): { auth: AuthConfig; staticToken: StaticToken } {
+  const oauth = Boolean(env.authIssuer);
+  if (oauth && !env.authAudience) throw new AuthConfigError('AUTH_AUDIENCE is required with AUTH_ISSUER: without it a token for any other service would be accepted');
+  if (oauth && !env.authJwksUrl && !env.authJwksFile) throw new AuthConfigError('AUTH_JWKS_URL (or AUTH_JWKS_FILE) is required with AUTH_ISSUER');
+  if (!oauth && (env.authAudience || env.authJwksUrl || env.authJwksFile)) throw new AuthConfigError('AUTH_ISSUER is required with AUTH_AUDIENCE / AUTH_JWKS_URL / AUTH_JWKS_FILE');
+  const staticToken = resolveStaticToken(env.apiToken, env.dataDir, oauth);
+  const clients = loadClients(clientsFilePath(env.authClientsFile, env.mappingsDir), oauth);
+  const jwt = env.authIssuer && env.authAudience
+    ? createJwtVerifier({ issuer: env.authIssuer, audience: env.authAudience, jwksUrl: env.authJwksUrl, jwksFile: env.authJwksFile, clockSkewSeconds: env.authClockSkewSeconds })
+    : undefined;
+  return { auth: { staticToken: staticToken.token, jwt, clients }, staticToken };
+}
+
+/** How the adapter authenticates to an external FHIR server: SMART Backend Services, Medplum client credentials, or a static token. */
+export function fhirCredentialsFromEnv(env: EnvConfig): Pick<FhirConnection, 'clientId' | 'clientSecret' | 'accessToken' | 'tokenProvider'> {
+  if (!env.fhirTokenUrl) return { clientId: env.fhirClientId, clientSecret: env.fhirClientSecret, accessToken: env.fhirAccessToken };
+  if (!env.fhirClientId || !env.fhirPrivateKey || !env.fhirKeyId) {
+    throw new AuthConfigError('FHIR_TOKEN_URL (SMART Backend Services) needs FHIR_CLIENT_ID, FHIR_PRIVATE_KEY and FHIR_KEY_ID');
+  }
+  return {
+    tokenProvider: new SmartBackendAuth({
+      tokenUrl: env.fhirTokenUrl,
+      clientId: env.fhirClientId,
+      privateKey: env.fhirPrivateKey,
+      keyId: env.fhirKeyId,
+      alg: env.fhirKeyAlg,
+      scope: env.fhirScope,
+      timeoutMs: env.fhirTimeoutMs,
+    }),
+  };
+}

@@ -1,0 +1,122 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+
+/**
+ * Bad input never breaks the adapter: mutated records, random JSON and random bytes never get a 5xx,
+ * a rejected or blocked record never leaves a partial write, and memory stays flat. A bigger run lives in
+ * the bench (`npm run bench`); this one stays small enough for the normal suite.
+ */
+const runs = Number(process.env.FUZZ_RUNS ?? 1_000);
+/** Heap growth allowed over the whole run: the store legitimately grows by the accepted mutants. */
+const maxHeapGrowthBytes = 64 * 1024 * 1024;
+
+let svc: TestService;
+let sequence = 0;
+
+/** A full garbage collection, so that heapUsed counts live objects only (node runs without --expose-gc here). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+beforeAll(async () => {
+  svc = await startTestService({ RATE_LIMIT_PER_MINUTE: '0' });
+});
+afterAll(async () => {
+  await svc.close();
+});
+
+const pathways = ['crisis-transition', 'early-engagement', 'step-down', 'concern-routing'];
+
+/** Every path into a record (objects, arrays and leaves), as key lists. */
+function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(value)) return [prefix, ...value.flatMap((v, i) => paths(v, [...prefix, i]))];
+  if (value && typeof value === 'object') return [prefix, ...Object.entries(value).flatMap(([k, v]) => paths(v, [...prefix, k]))];
+  return [prefix];
+}
+
+type Mutation = { kind: 'set'; at: number; value: unknown } | { kind: 'delete'; at: number } | { kind: 'grow'; at: number; times: number };
+
+const oddValues = fc.constantFrom<unknown>(null, '', ' ', -1, 0, 1e308, Number.MAX_SAFE_INTEGER, true, false, [], {}, '2026-13-45', '2026-11-20T25:61:00Z',
+  'Patient/../../etc', 'PractitionerRole/example-peer', 'PractitionerRole/does-not-exist', '<script>alert(1)</script>', '\u0000\u202e', 'safety', 'granted', 'withdrawn',
+  { reference: 'Patient/example-person' }, { identifier: { system: 'urn:x', value: 'y' } }, '__proto__', { __proto__: { polluted: true } });
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.oneof(oddValues, fc.anything({ maxDepth: 2 }), fc.string({ maxLength: 300 })) }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('grow' as const), at: fc.nat(), times: fc.integer({ min: 2, max: 40 }) }),
+);
+
+function mutate(pathwayIndex: number, mutations: Mutation[]): string {
+  const record = fixture(pathways[pathwayIndex]!, `fuzz-${++sequence}`);
+  for (const m of mutations) {
+    const all = paths(record).filter((p) => p.length > 0);
+    const path = all[m.at % all.length]!;
+    const parent = path.slice(0, -1).reduce<any>((o, k) => o?.[k], record);
+    const key = path.at(-1)!;
+    if (!parent || typeof parent !== 'object') continue;
+    if (m.kind === 'delete') {
+      if (Array.isArray(parent)) parent.splice(Number(key), 1);
+      else delete parent[key];
+    } else if (m.kind === 'set') {
+      parent[key] = m.value;
+    } else {
+      // Repeats an array element or a string: the sizes schemas must bound.
+      const v = parent[key];
+      parent[key] = Array.isArray(v) ? Array.from({ length: v.length * m.times }, (_, i) => v[i % v.length]) : typeof v === 'string' ? v.repeat(m.times * 50) : v;
+    }
+  }
+  return JSON.stringify(record);
+}
+
+const body = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(fc.nat({ max: 3 }), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([p, ms]) => mutate(p, ms)) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }).map((bytes) => Buffer.from(bytes)) },
+);
+
+async function post(payload: string | Buffer): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${svc.url}/pathway-records`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json' },
+    body: typeof payload === 'string' ? payload : new Uint8Array(payload),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text };
+}
+
+describe('fuzzing POST /pathway-records', () => {
+  it(`${runs} mutated records, random JSON and random bytes: never a 5xx, never a partial write, memory flat`, async () => {
+    const repo = svc.service.embedded!.repo;
+    const statuses = new Map<number, number>();
+    // Warm-up so that lazy start-up allocations are not counted as growth.
+    for (const p of pathways) await post(JSON.stringify(fixture(p, `fuzz-warm-${p}`)));
+    collectGarbage();
+    const heapBefore = process.memoryUsage().heapUsed;
+    await fc.assert(fc.asyncProperty(body, async (payload) => {
+      const resources = repo.count();
+      const versions = repo.versionCount();
+      const res = await post(payload);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expect(res.status, res.body.slice(0, 500)).toBeLessThan(500);
+      if (res.status >= 400 && res.status !== 422) {
+        // Rejected: not a single write.
+        expect(repo.count()).toBe(resources);
+        expect(repo.versionCount()).toBe(versions);
+      }
+      if (res.status === 422) {
+        // Blocked: at most the audit of the block and a safety review, never the routine resources.
+        expect(repo.versionCount() - versions).toBeLessThanOrEqual(2);
+        expect(res.body).not.toContain('"CarePlan/');
+      }
+    }), { numRuns: runs });
+    collectGarbage();
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(maxHeapGrowthBytes);
+    // The mix reached every kind of answer, or the fuzzing was too timid to mean much.
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect([...statuses.keys()].some((s) => s === 200 || s === 201)).toBe(true);
+  }, Math.max(60_000, runs * 60));
+});
