@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { zodProblems } from './config-problems.js';
+import { readCheckedFile } from './checked-file.js';
 import { governanceSchema, type GovernanceConfig } from './governance-schema.js';
 import { defaultMappingsDir, MappingsError } from './mappings.js';
 
@@ -8,13 +8,5 @@ import { defaultMappingsDir, MappingsError } from './mappings.js';
 export function loadGovernanceConfig(dir: string = defaultMappingsDir): GovernanceConfig {
   const file = join(dir, 'governance.json');
   if (!existsSync(file)) throw new MappingsError([{ file, path: '', message: 'is missing: copy it from the project\'s mappings/governance.json' }]);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new MappingsError([{ file, path: '', message: `is not valid JSON (${(err as Error).message})` }]);
-  }
-  const parsed = governanceSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) throw new MappingsError(zodProblems(file, parsed.error.issues));
-  return parsed.data;
+  return readCheckedFile(file, governanceSchema);
 }

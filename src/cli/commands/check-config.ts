@@ -6,6 +6,7 @@ import { loadFollowUpConfig } from '../../config/followup.js';
 import { loadGovernanceConfig } from '../../config/governance.js';
 import { checkMappings, defaultMappingsDir, MappingsError } from '../../config/mappings.js';
 import { defaultProfilesDir, loadProfiles } from '../../gates/load-profiles.js';
+import { loadMeasureDefinitions } from '../../governance/definitions.js';
 import { openDryRunAdapter } from '../dry-run-adapter.js';
 import { exitCodes, parseCommandArgs, processIo, type CommandIo } from '../io.js';
 import { checkSiteReferences } from '../site-references.js';
@@ -40,6 +41,7 @@ export async function checkConfig(args: string[], io: CommandIo = processIo): Pr
     ...problemsOf(() => loadGovernanceConfig(dir), join(dir, 'governance.json')),
     ...problemsOf(() => loadClients(clientsFilePath(env.authClientsFile, dir), false), join(dir, 'clients.json')),
   );
+  problems.push(...problemsOf(() => loadMeasureDefinitions(join(profilesDir, 'measures')), join(profilesDir, 'measures')));
   let gates = 0;
   let profiles = 0;
   try {
