@@ -2,64 +2,49 @@
 // The generated cohort of tests/governance is posted once through POST /pathway-records; its resources
 // are then copied straight into the embedded repository under new ids and recordIds until the store
 // holds BENCH_GOVERNANCE_RECORDS records, and GET /governance/measures is timed over HTTP, as a client sees it.
-import type { Patient, Resource } from '@medplum/fhirtypes';
 import { readEnv } from '../src/config/env.js';
 import { startService } from '../src/server/start.js';
-import { cohortPersons, cohortSource, generateCohort, period } from '../tests/governance/cohort.js';
+import { cohortSource, period } from '../tests/governance/cohort.js';
+import { copyCohort, postCohort } from './cohort-store.js';
 
 const targetRecords = Number(process.env.BENCH_GOVERNANCE_RECORDS ?? 10_000);
 const runs = 3;
 const token = 'bench-governance-token-0123456789';
 const auth = { Authorization: `Bearer ${token}` };
-const types = ['CarePlan', 'Consent', 'Goal', 'Encounter', 'Task', 'Communication', 'AuditEvent', 'Provenance'];
 
 const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0' }), { host: '127.0.0.1' });
-const fhir = (path: string, init: RequestInit = {}) => fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json' } });
 
-const patients = new Map<string, string>();
-for (const key of cohortPersons) {
-  const res = await fhir('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
-  patients.set(key, `Patient/${((await res.json()) as Patient).id}`);
-}
-const cohort = generateCohort(1, (k) => patients.get(k) as string);
-for (const r of [...cohort.records, ...cohort.resends]) {
-  await fetch(`${service.url}/pathway-records`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(r) });
-}
-for (const r of [...cohort.encounters, ...cohort.tasks]) await fhir(r.resourceType, { method: 'POST', body: JSON.stringify(r) });
-
-// Everything the cohort wrote, to be copied.
-const template: Resource[] = [];
-for (const type of types) {
-  const res = await fhir(`${type}?_count=1000`);
-  template.push(...((await res.json()).entry ?? []).map((e: { resource: Resource }) => e.resource));
-}
-const recordsPerCopy = new Set(cohort.records.map((r) => r.recordId)).size;
-const ids = [...new Set([...template.map((r) => r.id as string), ...[...patients.values()].map((p) => p.split('/')[1] as string)])];
-const idPattern = new RegExp(ids.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+const template = await postCohort(service, token);
+const { recordsPerCopy } = template;
 const copies = Math.ceil(targetRecords / recordsPerCopy) - 1;
 const load = performance.now();
-for (let n = 1; n <= copies; n++) {
-  for (const r of template) {
-    let text = JSON.stringify(r).replaceAll('"gov-', `"c${n}-gov-`).replaceAll('"legacy-import-1/', `"c${n}-legacy-import-1/`);
-    text = text.replace(idPattern, (id) => `${id.slice(0, 24)}c${n}`);
-    await service.embedded!.repo.createResource(JSON.parse(text) as Resource, { assignedId: true } as never);
+for (let n = 1; n <= copies; n++) await copyCohort(service, template, n);
+const records = recordsPerCopy * (copies + 1);
+console.log(`store: ${records.toLocaleString('en-US')} records, ${(template.resources.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s)`);
+
+/** fetch, once more on a reset connection: the store load blocks the event loop past the server's keep-alive timeout. */
+async function get(url: string): Promise<Response> {
+  try {
+    return await fetch(url, { headers: auth });
+  } catch {
+    return fetch(url, { headers: auth });
   }
 }
-const records = recordsPerCopy * (copies + 1);
-console.log(`store: ${records.toLocaleString('en-US')} records, ${(template.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s)`);
 
+// The first run computes every search; later ones (store unchanged) page from the search result cache.
 async function time(label: string, path: string): Promise<void> {
   const times: number[] = [];
   let bytes = 0;
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    const res = await fetch(`${service.url}${path}`, { headers: auth });
+    const res = await get(`${service.url}${path}`);
     bytes = (await res.text()).length;
     if (!res.ok) throw new Error(`${path}: ${res.status}`);
     times.push(performance.now() - start);
   }
+  const first = times[0]!;
   times.sort((a, b) => a - b);
-  console.log(`${label}: median ${(times[Math.floor(runs / 2)]! / 1000).toFixed(2)} s (min ${(times[0]! / 1000).toFixed(2)} s, max ${(times[runs - 1]! / 1000).toFixed(2)} s), ${(bytes / 1_048_576).toFixed(1)} MiB`);
+  console.log(`${label}: first ${(first / 1000).toFixed(2)} s, median ${(times[Math.floor(runs / 2)]! / 1000).toFixed(2)} s (min ${(times[0]! / 1000).toFixed(2)} s, max ${(times[runs - 1]! / 1000).toFixed(2)} s), ${(bytes / 1_048_576).toFixed(1)} MiB`);
 }
 if (process.env.BENCH_GOVERNANCE_STAGES) {
   // Where the time goes: each search of readSources alone, one after the other.

@@ -4,6 +4,7 @@ import type { CapabilityStatement, OperationOutcome, Resource } from '@medplum/f
 import express from 'express';
 import { requireBearer, type TokenStore } from './auth.js';
 import type { EmbeddedRepository } from './repository.js';
+import { withSearchLinks } from './search-links.js';
 
 /** Largest accepted request body: a transaction Bundle of a pathway record fits easily. */
 export const MAX_BODY_SIZE = '5mb';
@@ -68,7 +69,7 @@ export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStor
         const base = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
         res.set('Location', `${base}/${resource.resourceType}/${resource.id}/_history/${versionId}`);
       }
-      send(res, status, resource);
+      send(res, status, withSearchLinks(fhirReq, resource, `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`));
       return;
     }
     send(res, status, outcome);

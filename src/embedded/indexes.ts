@@ -1,5 +1,6 @@
 import {
   convertToSearchableReferences,
+  convertToSearchableStrings,
   convertToSearchableTokens,
   evalFhirPathTyped,
   getSearchParameter,
@@ -27,47 +28,64 @@ export const INDEXED_SEARCH_PARAMS: readonly string[] = [
   'status',
   // Every resource of a record carries the record tag: the status view and audit lookups search it.
   '_tag',
+  // Governance reads (Goal by profile, CarePlan by category, Encounter and AuditEvent by type) and EHR
+  // worklists (Encounter?part-of, Task?focus, Communication?part-of).
+  '_profile',
+  'category',
+  'type',
+  'part-of',
+  'partof',
+  'focus',
 ];
 
-type Postings = Map<string, Set<string>>;
+/**
+ * Ids under each key: a bare id while a key has one resource (identifiers, _id: most keys), a Set beyond.
+ * A Set per key cost ~1 KB per stored resource at 100,000 resources.
+ */
+type Postings = Map<string, string | Set<string>>;
 
 /**
  * Hash indexes from (resourceType, search parameter, key) to resource ids.
- * Keys are deliberately coarse (lower-cased token value, last reference segment) so a lookup
+ * Keys are deliberately coarse (lower-cased token value or uri, last reference segment) so a lookup
  * returns a superset of Medplum's matches; the caller still runs matchesSearchRequest on them.
+ * No per-resource list of keys is kept (it cost more memory than the postings): a resource's keys are
+ * recomputed from the version that was indexed when it is removed.
  */
 export class SearchIndex {
   private readonly postings = new Map<string, Map<string, Postings>>();
-  private readonly keysByResource = new Map<string, [string, string][]>();
 
-  /** Indexes the current version of a resource (replacing its previous keys). */
+  /** Indexes a resource's current version; the caller removes the version it replaces first. */
   add(resource: Resource & { id: string }): void {
-    this.remove(resource.resourceType, resource.id);
-    const entries: [string, string][] = [];
-    for (const code of INDEXED_SEARCH_PARAMS) {
-      const param = getSearchParameter(resource.resourceType, code);
-      if (!param?.expression) {
-        continue;
-      }
+    for (const [code, param] of indexedParams(resource.resourceType)) {
       for (const key of resourceKeys(resource, code, param)) {
-        entries.push([code, key]);
-        this.postingsFor(resource.resourceType, code, key, true)?.add(resource.id);
+        const byKey = this.keysOf(resource.resourceType, code, true) as Postings;
+        const ids = byKey.get(key);
+        if (ids === undefined) byKey.set(key, resource.id);
+        else if (typeof ids !== 'string') ids.add(resource.id);
+        else if (ids !== resource.id) byKey.set(key, new Set([ids, resource.id]));
       }
     }
-    this.keysByResource.set(`${resource.resourceType}/${resource.id}`, entries);
   }
 
-  /** Drops a resource from every index. */
-  remove(resourceType: string, id: string): void {
-    const ref = `${resourceType}/${id}`;
-    for (const [code, key] of this.keysByResource.get(ref) ?? []) {
-      const set = this.postingsFor(resourceType, code, key, false);
-      set?.delete(id);
-      if (set?.size === 0) {
-        this.postings.get(resourceType)?.get(code)?.delete(key);
+  /** Drops the version of a resource that was indexed (the same object or a copy of it) from every index. */
+  remove(resource: Resource & { id: string }): void {
+    for (const [code, param] of indexedParams(resource.resourceType)) {
+      for (const key of resourceKeys(resource, code, param)) {
+        const byKey = this.keysOf(resource.resourceType, code, false);
+        const ids = byKey?.get(key);
+        if (ids === resource.id) {
+          byKey?.delete(key);
+        } else if (ids !== undefined && typeof ids !== 'string') {
+          ids.delete(resource.id);
+          if (ids.size === 1) byKey?.set(key, ids.values().next().value as string);
+        }
       }
     }
-    this.keysByResource.delete(ref);
+  }
+
+  /** Forgets every index. */
+  clear(): void {
+    this.postings.clear();
   }
 
   /**
@@ -82,10 +100,17 @@ export class SearchIndex {
         continue;
       }
       const union = new Set<string>();
-      for (const key of keys) {
-        for (const id of this.postingsFor(resourceType, filter.code, key, false) ?? []) {
-          union.add(id);
+      const add = (ids: string | Set<string> | undefined) => {
+        if (typeof ids === 'string') union.add(ids);
+        else for (const id of ids ?? []) union.add(id);
+      };
+      if (keys.kind === 'contains') {
+        // Medplum matches a uri filter anywhere in the value (case-insensitive): scan the distinct values.
+        for (const [key, ids] of this.postings.get(resourceType)?.get(filter.code) ?? []) {
+          if (keys.values.some((v) => key.includes(v))) add(ids);
         }
+      } else {
+        for (const key of keys.values) add(this.keysOf(resourceType, filter.code, false)?.get(key));
       }
       result = result ? intersect(result, union) : union;
       if (result.size === 0) {
@@ -95,7 +120,7 @@ export class SearchIndex {
     return result;
   }
 
-  private postingsFor(resourceType: string, code: string, key: string, create: boolean): Set<string> | undefined {
+  private keysOf(resourceType: string, code: string, create: boolean): Postings | undefined {
     let byCode = this.postings.get(resourceType);
     if (!byCode) {
       if (!create) return undefined;
@@ -103,17 +128,11 @@ export class SearchIndex {
       this.postings.set(resourceType, byCode);
     }
     let byKey = byCode.get(code);
-    if (!byKey) {
-      if (!create) return undefined;
+    if (!byKey && create) {
       byKey = new Map();
       byCode.set(code, byKey);
     }
-    let ids = byKey.get(key);
-    if (!ids && create) {
-      ids = new Set();
-      byKey.set(key, ids);
-    }
-    return ids;
+    return byKey;
   }
 }
 
@@ -134,6 +153,27 @@ function parsed(resourceType: string, code: string, param: SearchParameter): Fhi
   return atom;
 }
 
+/** The indexed parameters that exist for a type (with an expression), looked up once per type. */
+const paramsByType = new Map<string, [string, SearchParameter][]>();
+
+function indexedParams(resourceType: string): [string, SearchParameter][] {
+  let params = paramsByType.get(resourceType);
+  if (!params) {
+    params = [];
+    for (const code of INDEXED_SEARCH_PARAMS) {
+      const param = getSearchParameter(resourceType, code);
+      if (param?.expression && (code === '_id' || INDEXABLE_TYPES.includes(param.type ?? ''))) {
+        params.push([code, param]);
+      }
+    }
+    paramsByType.set(resourceType, params);
+  }
+  return params;
+}
+
+/** Search parameter types whose equality filters the indexes answer. */
+const INDEXABLE_TYPES: readonly string[] = ['reference', 'token', 'uri'];
+
 function resourceKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): Set<string> {
   const keys = new Set<string>();
   if (code === '_id') {
@@ -149,17 +189,27 @@ function resourceKeys(resource: Resource & { id: string }, code: string, param: 
     for (const token of convertToSearchableTokens(values)) {
       if (token.value) keys.add(token.value.toLowerCase());
     }
+  } else if (param.type === 'uri') {
+    for (const value of convertToSearchableStrings(values)) {
+      if (value) keys.add(value.toLowerCase());
+    }
   }
   return keys;
 }
 
+/** How a filter's keys are looked up: as exact keys, or as parts of the indexed values (uri). */
+interface FilterKeys {
+  kind: 'exact' | 'contains';
+  values: string[];
+}
+
 /** Index keys for one filter, or undefined when the filter cannot be answered from the index. */
-function filterKeys(resourceType: string, filter: Filter): string[] | undefined {
+function filterKeys(resourceType: string, filter: Filter): FilterKeys | undefined {
   if (filter.operator !== Operator.EQUALS || !INDEXED_SEARCH_PARAMS.includes(filter.code)) {
     return undefined;
   }
-  const param = getSearchParameter(resourceType, filter.code);
-  if (!param?.expression || (filter.code !== '_id' && param.type !== 'reference' && param.type !== 'token')) {
+  const param = indexedParams(resourceType).find(([code]) => code === filter.code)?.[1];
+  if (!param) {
     return undefined;
   }
   const keys: string[] = [];
@@ -169,6 +219,8 @@ function filterKeys(resourceType: string, filter: Filter): string[] | undefined 
       key = value.toLowerCase();
     } else if (param.type === 'reference') {
       key = lastSegment(value);
+    } else if (param.type === 'uri') {
+      key = value.toLowerCase();
     } else {
       // `system|` (any code in a system) has no value to look up.
       key = (value.includes('|') ? (value.split('|')[1] ?? '') : value).toLowerCase();
@@ -178,7 +230,7 @@ function filterKeys(resourceType: string, filter: Filter): string[] | undefined 
     }
     keys.push(key);
   }
-  return keys;
+  return { kind: param.type === 'uri' ? 'contains' : 'exact', values: keys };
 }
 
 function lastSegment(reference: string): string {

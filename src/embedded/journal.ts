@@ -60,6 +60,15 @@ export class Journal {
     await this.handle.datasync();
   }
 
+  /** Appends one unit given as its ops already serialized (the store keeps each version as JSON text). */
+  async appendSerialized(ops: readonly string[]): Promise<void> {
+    if (!this.handle) {
+      throw new Error('FHIR journal is closed');
+    }
+    await this.handle.appendFile(`[${ops.join(',')}]\n`);
+    await this.handle.datasync();
+  }
+
   /** Closes the file. */
   async close(): Promise<void> {
     const handle = this.handle;

@@ -3,16 +3,15 @@ import {
   allOk,
   badRequest,
   created,
-  deepClone,
-  evalFhirPath,
-  globalSchema,
+  generateId,
   matchesSearchRequest,
   multipleMatches,
   notFound,
   OperationOutcomeError,
+  preconditionFailed,
+  stringify,
   validateResource,
   type SearchRequest,
-  type SortRule,
   type WithId,
 } from '@medplum/core';
 import {
@@ -28,39 +27,64 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource, ResourceType } fr
 import { SearchIndex } from './indexes.js';
 import type { Journal, JournalOp } from './journal.js';
 import { Mutex } from './mutex.js';
+import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
+import { SearchResultCache } from './search-cache.js';
 
 type Stored = WithId<Resource>;
 
-/** What a resource looked like before the running unit first touched it. */
+/**
+ * One resource id of one type. Every version is held once, as its JSON text (a parsed FHIR resource takes
+ * 3-4 times its JSON size on the V8 heap, and each search or read returns a fresh copy anyway).
+ */
+interface Entry {
+  /** Creation order, the order of unsorted search results (Medplum's storage order). */
+  seq: number;
+  /** JSON text of every version, oldest first; unless deleted, the last one is the current version. */
+  versions: string[];
+  deleted: boolean;
+}
+
+/** What an id looked like before the running unit first touched it. */
 interface UndoEntry {
-  resourceType: ResourceType;
+  resourceType: string;
   id: string;
-  before: Stored | undefined;
-  seq: number | undefined;
-  historyLength: number;
+  /** The entry object itself (its versions array is only ever appended to), undefined if there was none. */
+  entry: Entry | undefined;
+  seq: number;
+  length: number;
+  deleted: boolean;
 }
 
 /** One write unit in progress: a single write or a whole transaction. */
 interface Unit {
   undo: Map<string, UndoEntry>;
-  ops: JournalOp[];
+  /** The unit's journal ops, already serialized. */
+  ops: string[];
+}
+
+/** A search match with its creation order, for ordering like Medplum's storage. */
+interface Candidate {
+  id: string;
+  seq: number;
+  resource: Stored;
 }
 
 const unitContext = new AsyncLocalStorage<Unit>();
 
 /**
- * Medplum's MemoryRepository with what a server holding real data needs: atomic, serialized write
- * units (rolled back on any error), validation on write, a durable journal and hash indexes.
- * Medplum's own storage stays the source for reads and chained searches; this class mirrors the
- * current versions (for indexed searches) and keeps history itself (Medplum's flips on each read).
+ * Medplum's MemoryRepository API with what a server holding real data needs: atomic, serialized write
+ * units (rolled back on any error), validation on write, a durable journal, hash indexes, a cache of
+ * recent search results (paging costs a page, not a search) and compact storage. Every storage method is
+ * overridden: MemoryRepository's own maps stay empty (they kept a second full copy of every version), and
+ * its search semantics (match, chained filters, sort, _count/_offset/total) are reproduced exactly.
  */
 export class EmbeddedRepository extends MemoryRepository {
-  private readonly current = new Map<string, Map<string, Stored>>();
-  private readonly seqs = new Map<string, number>();
-  private readonly versions = new Map<string, Stored[]>();
+  private readonly store = new Map<string, Map<string, Entry>>();
   private readonly index = new SearchIndex();
+  private readonly results = new SearchResultCache();
   private readonly writes = new Mutex();
   private nextSeq = 0;
+  private seedingNow = false;
 
   /** journal: where committed units go; none keeps everything in memory. */
   constructor(private readonly journal?: Journal) {
@@ -72,17 +96,11 @@ export class EmbeddedRepository extends MemoryRepository {
     for (const unit of units) {
       for (const op of unit) {
         if (op.op === 'put') {
-          const stored = await this.withSeeding(() => super.createResource(op.resource, undefined, true));
-          this.track(stored);
+          this.put(op.resource as Stored, JSON.stringify(op.resource));
         } else if (op.op === 'delete') {
-          await super.deleteResource(op.resourceType, op.id);
-          this.untrack(op.resourceType, op.id);
+          this.markDeleted(op.resourceType, op.id);
         } else {
-          await super.expungeResources(op.resourceType, op.ids);
-          for (const id of op.ids) {
-            this.untrack(op.resourceType, id);
-            this.versions.delete(`${op.resourceType}/${id}`);
-          }
+          for (const id of op.ids) this.drop(op.resourceType, id);
         }
       }
     }
@@ -91,15 +109,39 @@ export class EmbeddedRepository extends MemoryRepository {
   /** Number of current (not deleted) resources, all types. */
   count(): number {
     let n = 0;
-    for (const byId of this.current.values()) n += byId.size;
+    for (const byId of this.store.values()) {
+      for (const entry of byId.values()) if (!entry.deleted) n++;
+    }
     return n;
   }
 
   /** Number of stored versions, all resources (history size). */
   versionCount(): number {
     let n = 0;
-    for (const list of this.versions.values()) n += list.length;
+    for (const byId of this.store.values()) {
+      for (const entry of byId.values()) n += entry.versions.length;
+    }
     return n;
+  }
+
+  /** Forgets everything (as MemoryRepository.clear); not journaled. */
+  override clear(): void {
+    this.store.clear();
+    this.index.clear();
+    this.results.clear();
+  }
+
+  /** Runs fn with client-given meta.versionId/lastUpdated kept (as MemoryRepository.withSeeding). */
+  override async withSeeding<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.seedingNow) {
+      return fn();
+    }
+    this.seedingNow = true;
+    try {
+      return await fn();
+    } finally {
+      this.seedingNow = false;
+    }
   }
 
   /** Creates a resource; a client-supplied id is ignored unless the router assigned it (as on a real server). */
@@ -111,15 +153,44 @@ export class EmbeddedRepository extends MemoryRepository {
     return this.inUnit(async () => {
       const input = update || options?.assignedId ? resource : { ...resource, id: undefined };
       validate(input);
-      const stored = await super.createResource(input, options, update);
-      this.recordPut(stored);
-      return stored;
+      // As MemoryRepository: a JSON round trip, then the server's id and meta.
+      const parsed = JSON.parse(stringify(input)) as T;
+      const result = { ...parsed, id: parsed.id ?? this.generateId(), meta: parsed.meta ?? {} } as WithId<T>;
+      const meta = result.meta as NonNullable<Resource['meta']>;
+      if (!this.seedingNow) {
+        delete meta.versionId;
+        delete meta.lastUpdated;
+      }
+      meta.versionId ??= generateId();
+      meta.lastUpdated ??= new Date().toISOString();
+      if (!update && this.currentText(result.resourceType, result.id) !== undefined) {
+        throw new OperationOutcomeError(badRequest('Assigned ID is already in use'));
+      }
+      const text = JSON.stringify(result);
+      this.remember(result.resourceType, result.id);
+      this.put(result, text);
+      this.unit().ops.push(`{"op":"put","resource":${text}}`);
+      return result;
     });
   }
 
   /** Updates (or creates with the given id) a resource, honouring ifMatch, atomically. */
   override updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
-    return this.inUnit(() => super.updateResource(resource, options));
+    return this.inUnit(async () => {
+      if (!resource.id) {
+        throw new OperationOutcomeError(badRequest('Missing id'));
+      }
+      if (options?.ifMatch) {
+        const existing = this.current(resource.resourceType, resource.id);
+        if (!existing) {
+          throw new OperationOutcomeError(notFound);
+        }
+        if (existing.meta?.versionId !== options.ifMatch) {
+          throw new OperationOutcomeError(preconditionFailed);
+        }
+      }
+      return this.createResource(resource, undefined, true);
+    });
   }
 
   /** Patches a resource; the patched result is validated like any update. */
@@ -129,26 +200,39 @@ export class EmbeddedRepository extends MemoryRepository {
     return this.inUnit(() => super.patchResource<T>(...args));
   }
 
+  /** The current version (a fresh copy). */
+  override async readResource<T extends Resource>(resourceType: string, id: string): Promise<T> {
+    const resource = this.current(resourceType, id);
+    if (!resource) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return resource as unknown as T;
+  }
+
   /** Deletes a resource (its history stays, as in Medplum). */
   override deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
     return this.inUnit(async () => {
-      await super.deleteResource(resourceType, id, options);
-      this.remember(resourceType as ResourceType, id);
-      this.untrack(resourceType, id);
-      this.unit().ops.push({ op: 'delete', resourceType: resourceType as ResourceType, id });
+      const existing = this.current(resourceType, id);
+      if (!existing) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (options?.ifMatch && existing.meta?.versionId !== options.ifMatch) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      this.remember(resourceType, id);
+      this.markDeleted(resourceType, id);
+      this.unit().ops.push(JSON.stringify({ op: 'delete', resourceType: resourceType as ResourceType, id } satisfies JournalOp));
     });
   }
 
   /** Removes resources and their history for good. */
   override expungeResources(resourceType: string, ids: string[]): Promise<void> {
     return this.inUnit(async () => {
-      await super.expungeResources(resourceType, ids);
       for (const id of ids) {
-        this.remember(resourceType as ResourceType, id);
-        this.untrack(resourceType, id);
-        this.versions.delete(`${resourceType}/${id}`);
+        this.remember(resourceType, id);
+        this.drop(resourceType, id);
       }
-      this.unit().ops.push({ op: 'expunge', resourceType: resourceType as ResourceType, ids });
+      this.unit().ops.push(JSON.stringify({ op: 'expunge', resourceType: resourceType as ResourceType, ids } satisfies JournalOp));
     });
   }
 
@@ -182,7 +266,7 @@ export class EmbeddedRepository extends MemoryRepository {
     return this.inUnit(() => callback(this));
   }
 
-  /** History newest first, from this class's own version list. */
+  /** History newest first. */
   override async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
@@ -190,52 +274,59 @@ export class EmbeddedRepository extends MemoryRepository {
   ): Promise<Bundle<WithId<T>>> {
     await this.readResource(resourceType, id);
     const offset = options?.offset ?? 0;
-    const all = [...(this.versions.get(`${resourceType}/${id}`) ?? [])].reverse();
+    const all = [...(this.store.get(resourceType)?.get(id)?.versions ?? [])].reverse();
     const page = all.slice(offset, options?.limit === undefined ? undefined : offset + options.limit);
-    const entry = page.map((version) => ({ resource: deepClone(version) as WithId<T> }));
+    const entry = page.map((text) => ({ resource: JSON.parse(text) as WithId<T> }));
     return { resourceType: 'Bundle', type: 'history', ...(entry.length ? { entry } : undefined) };
   }
 
   /** One version of a resource. */
   override async readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
     await this.readResource(resourceType, id);
-    const version = this.versions.get(`${resourceType}/${id}`)?.find((v) => v.meta?.versionId === versionId);
-    if (!version) {
-      throw new OperationOutcomeError(notFound);
+    for (const text of this.store.get(resourceType)?.get(id)?.versions ?? []) {
+      const version = JSON.parse(text) as T;
+      if (version.meta?.versionId === versionId) {
+        return version;
+      }
     }
-    return deepClone(version) as T;
+    throw new OperationOutcomeError(notFound);
   }
 
   /**
-   * Same results as MemoryRepository.search, but candidates come from the hash indexes when a filter
-   * allows it. Chained and _has filters go to Medplum's own implementation.
+   * MemoryRepository.search's results, computed faster: candidates come from the hash indexes when a filter
+   * allows it, sort keys are evaluated once per resource, and the ordered matches of a search that has
+   * more pages are cached until a resource of its type changes, so each further page costs only itself.
    */
   override async search<T extends Resource>(
     searchRequest: SearchRequest<T>,
     _options?: SearchOptions,
   ): Promise<Bundle<WithId<T>>> {
-    if (searchRequest.filters?.some((f) => f.code.includes('.') || f.code.startsWith('_has:'))) {
-      return super.search(searchRequest);
+    const { plain, chains } = chainedFilters(searchRequest);
+    const offset = searchRequest.offset ?? 0;
+    const end = searchRequest.count === undefined ? undefined : offset + searchRequest.count;
+    const type = searchRequest.resourceType;
+    // A chained filter reads other types, whose changes the cache does not follow.
+    const cacheKey = chains.length ? undefined : SearchResultCache.key(searchRequest);
+    let page: Stored[];
+    let total: number;
+    const cached = cacheKey === undefined ? undefined : this.results.get(type, cacheKey);
+    if (cached) {
+      total = cached.length;
+      page = cached.slice(offset, end).map((id) => this.current(type, id) as Stored);
+    } else {
+      const matched = this.matches(plain, chains);
+      total = matched.length;
+      page = matched.slice(offset, end).map((m) => m.resource);
+      if (cacheKey !== undefined && end !== undefined && end < total) {
+        this.results.set(type, cacheKey, matched.map((m) => m.id));
+      }
     }
-    const matched = this.candidates(searchRequest).filter((r) => matchesSearchRequest(r, searchRequest));
-    let entry = matched.map((resource): BundleEntry<WithId<T>> => ({
-      search: { mode: 'match' },
-      resource: deepClone(resource) as WithId<T>,
-    }));
-    for (const sortRule of searchRequest.sortRules ?? []) {
-      entry = entry.sort((a, b) => sortComparator(a.resource as T, b.resource as T, sortRule));
-    }
-    if (searchRequest.offset !== undefined) {
-      entry = entry.slice(searchRequest.offset);
-    }
-    if (searchRequest.count !== undefined) {
-      entry = entry.slice(0, searchRequest.count);
-    }
+    const entry = page.map((resource): BundleEntry<WithId<T>> => ({ search: { mode: 'match' }, resource: resource as WithId<T> }));
     const bundle: Bundle<WithId<T>> = {
       resourceType: 'Bundle',
       type: 'searchset',
       entry: entry.length ? entry : undefined,
-      total: matched.length,
+      total,
     };
     if ((searchRequest.include || searchRequest.revInclude) && bundle.entry?.length) {
       // As in Medplum, `total` counts only the matches.
@@ -246,24 +337,91 @@ export class EmbeddedRepository extends MemoryRepository {
     return bundle;
   }
 
-  /** Current resources of the request's type in store order, narrowed by the indexes when possible. */
-  private candidates(searchRequest: SearchRequest): Stored[] {
-    const byId = this.current.get(searchRequest.resourceType);
+  /** Every match of a search in Medplum's order: storage order, then each sort rule in turn. */
+  private matches(plain: SearchRequest, chains: ChainedFilter[]): Candidate[] {
+    const byId = this.store.get(plain.resourceType);
     if (!byId) {
       return [];
     }
-    const ids = this.index.candidates(searchRequest.resourceType, searchRequest.filters);
-    if (!ids) {
-      return [...byId.values()];
+    const ids = this.index.candidates(plain.resourceType, plain.filters);
+    const found: Candidate[] = [];
+    const consider = (id: string, entry: Entry): void => {
+      if (entry.deleted) return;
+      const resource = JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored;
+      if (matchesSearchRequest(resource, plain) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
+        found.push({ id, seq: entry.seq, resource });
+      }
+    };
+    if (ids) {
+      for (const id of ids) {
+        const entry = byId.get(id);
+        if (entry) consider(id, entry);
+      }
+    } else {
+      for (const [id, entry] of byId) consider(id, entry);
     }
-    const found: Stored[] = [];
-    for (const id of ids) {
-      const r = byId.get(id);
-      if (r) found.push(r);
+    found.sort((a, b) => a.seq - b.seq);
+    return sortByRules(found, plain.sortRules);
+  }
+
+  /** The current version, parsed (a fresh object), or undefined when absent or deleted. */
+  private current(resourceType: string, id: string): Stored | undefined {
+    const text = this.currentText(resourceType, id);
+    return text === undefined ? undefined : (JSON.parse(text) as Stored);
+  }
+
+  private currentText(resourceType: string, id: string): string | undefined {
+    const entry = this.store.get(resourceType)?.get(id);
+    return !entry || entry.deleted ? undefined : entry.versions[entry.versions.length - 1];
+  }
+
+  /** Makes resource (serialized as text) the current version: history, indexes and search cache follow. */
+  private put(resource: Stored, text: string): void {
+    let byId = this.store.get(resource.resourceType);
+    if (!byId) {
+      byId = new Map();
+      this.store.set(resource.resourceType, byId);
     }
-    // Keep the unsorted order identical to a full scan: first-creation order.
-    const seq = (r: Stored): number => this.seqs.get(`${r.resourceType}/${r.id}`) ?? 0;
-    return found.sort((a, b) => seq(a) - seq(b));
+    const entry = byId.get(resource.id);
+    if (!entry) {
+      byId.set(resource.id, { seq: this.nextSeq++, versions: [text], deleted: false });
+    } else {
+      this.unindex(entry);
+      if (entry.deleted) {
+        // Re-created after a delete: Medplum's storage puts it last.
+        entry.seq = this.nextSeq++;
+        entry.deleted = false;
+      }
+      entry.versions.push(text);
+    }
+    this.index.add(resource);
+    this.results.invalidate(resource.resourceType);
+  }
+
+  private markDeleted(resourceType: string, id: string): void {
+    const entry = this.store.get(resourceType)?.get(id);
+    if (entry && !entry.deleted) {
+      this.unindex(entry);
+      entry.deleted = true;
+      this.results.invalidate(resourceType);
+    }
+  }
+
+  private drop(resourceType: string, id: string): void {
+    const byId = this.store.get(resourceType);
+    const entry = byId?.get(id);
+    if (entry) {
+      this.unindex(entry);
+      byId?.delete(id);
+      this.results.invalidate(resourceType);
+    }
+  }
+
+  /** Takes an entry's current version out of the indexes (its keys are recomputed, none are stored). */
+  private unindex(entry: Entry): void {
+    if (!entry.deleted && entry.versions.length) {
+      this.index.remove(JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored);
+    }
   }
 
   /** Runs fn inside the current unit, or as a new serialized unit committed to the journal. */
@@ -277,11 +435,11 @@ export class EmbeddedRepository extends MemoryRepository {
         try {
           const result = await fn();
           if (unit.ops.length && this.journal) {
-            await this.journal.append(unit.ops);
+            await this.journal.appendSerialized(unit.ops);
           }
           return result;
         } catch (err) {
-          await this.rollback(unit);
+          this.rollback(unit);
           throw err;
         }
       });
@@ -296,72 +454,42 @@ export class EmbeddedRepository extends MemoryRepository {
     return unit;
   }
 
-  private remember(resourceType: ResourceType, id: string): void {
+  private remember(resourceType: string, id: string): void {
     const key = `${resourceType}/${id}`;
     const undo = this.unit().undo;
     if (!undo.has(key)) {
+      const entry = this.store.get(resourceType)?.get(id);
       undo.set(key, {
         resourceType,
         id,
-        before: this.current.get(resourceType)?.get(id),
-        seq: this.seqs.get(key),
-        historyLength: this.versions.get(key)?.length ?? 0,
+        entry,
+        seq: entry?.seq ?? -1,
+        length: entry?.versions.length ?? 0,
+        deleted: entry?.deleted ?? false,
       });
     }
   }
 
-  private recordPut(stored: Stored): void {
-    this.remember(stored.resourceType, stored.id);
-    this.track(stored);
-    this.unit().ops.push({ op: 'put', resource: stored });
-  }
-
-  /** Makes stored the current version in the mirror, history and indexes. */
-  private track(stored: Stored): void {
-    const key = `${stored.resourceType}/${stored.id}`;
-    const copy = deepClone(stored);
-    let byId = this.current.get(stored.resourceType);
-    if (!byId) {
-      byId = new Map();
-      this.current.set(stored.resourceType, byId);
-    }
-    byId.set(stored.id, copy);
-    if (!this.seqs.has(key)) {
-      this.seqs.set(key, this.nextSeq++);
-    }
-    let list = this.versions.get(key);
-    if (!list) {
-      list = [];
-      this.versions.set(key, list);
-    }
-    list.push(copy);
-    this.index.add(copy);
-  }
-
-  private untrack(resourceType: string, id: string): void {
-    this.current.get(resourceType)?.delete(id);
-    this.seqs.delete(`${resourceType}/${id}`);
-    this.index.remove(resourceType, id);
-  }
-
-  /** Puts every resource the unit touched back as it was, through MemoryRepository's public API. */
-  private async rollback(unit: Unit): Promise<void> {
-    for (const entry of [...unit.undo.values()].reverse()) {
-      const key = `${entry.resourceType}/${entry.id}`;
-      await super.expungeResources(entry.resourceType, [entry.id]);
-      this.untrack(entry.resourceType, entry.id);
-      const list = this.versions.get(key) ?? [];
-      list.length = Math.min(list.length, entry.historyLength);
-      if (list.length === 0) {
-        this.versions.delete(key);
+  /** Puts every id the unit touched back as it was: storage, indexes and search cache. */
+  private rollback(unit: Unit): void {
+    for (const before of [...unit.undo.values()].reverse()) {
+      this.drop(before.resourceType, before.id);
+      const entry = before.entry;
+      if (entry) {
+        entry.versions.length = before.length;
+        entry.seq = before.seq;
+        entry.deleted = before.deleted;
+        let byId = this.store.get(before.resourceType);
+        if (!byId) {
+          byId = new Map();
+          this.store.set(before.resourceType, byId);
+        }
+        byId.set(before.id, entry);
+        if (!entry.deleted) {
+          this.index.add(JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored);
+        }
       }
-      const before = entry.before;
-      if (before) {
-        await this.withSeeding(() => super.createResource(before, undefined, true));
-        this.current.get(entry.resourceType)?.set(entry.id, before);
-        this.seqs.set(key, entry.seq ?? this.nextSeq++);
-        this.index.add(before);
-      }
+      this.results.invalidate(before.resourceType);
     }
     unit.undo.clear();
     unit.ops.length = 0;
@@ -371,15 +499,4 @@ export class EmbeddedRepository extends MemoryRepository {
 /** Refuses a resource that does not follow the base R4 structure (throws a 400 OperationOutcomeError). */
 function validate(resource: Resource): void {
   validateResource(resource);
-}
-
-// Medplum's MemoryRepository comparator (not exported), copied so sorting stays identical.
-function sortComparator<T extends Resource>(a: T, b: T, sortRule: SortRule): number {
-  const expression = globalSchema.types[a.resourceType]?.searchParams?.[sortRule.code]?.expression;
-  if (!expression) {
-    return 0;
-  }
-  const aStr = JSON.stringify(evalFhirPath(expression, a));
-  const bStr = JSON.stringify(evalFhirPath(expression, b));
-  return aStr.localeCompare(bStr) * (sortRule.descending ? -1 : 1);
 }

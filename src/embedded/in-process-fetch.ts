@@ -1,0 +1,129 @@
+import { badRequest, getStatus, normalizeOperationOutcome, serverError, unauthorized } from '@medplum/core';
+import { FhirRouter, type FhirRequest, type HttpMethod } from '@medplum/fhir-router';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { TOKEN_LIFETIME_SECONDS, type TokenStore } from './auth.js';
+import type { EmbeddedRepository } from './repository.js';
+import { withSearchLinks } from './search-links.js';
+
+/**
+ * Largest request body handled in process: the same 5 MB as the HTTP router (http.ts MAX_BODY_SIZE),
+ * so that the adapter meets the same limits whichever way it reaches the embedded server.
+ */
+const maxBodyBytes = 5 * 1024 * 1024;
+const FHIR_JSON = 'application/fhir+json';
+const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** What the in-process transport needs: the embedded server's repository, the tokens it accepts, and where it is mounted. */
+export interface InProcessFetchOptions {
+  repo: EmbeddedRepository;
+  /** Accepts the adapter's own client credentials (POST oauth2/token) and the tokens issued for them. */
+  tokens: TokenStore;
+  /** The service root the FhirClient is given (`http://127.0.0.1:<port>/`): FHIR at fhir/R4/, tokens at oauth2/token. */
+  baseUrl: string;
+}
+
+/**
+ * A `fetch` that answers the embedded FHIR server's requests in this process: the same FhirRouter over the
+ * same repository (same validation, same atomic transactions), the same bearer check and the same status,
+ * headers and bodies as over HTTP (src/embedded/http.ts), without the loopback socket, HTTP parsing and
+ * Express routing. Anything else (GET metadata, other hosts) goes to the real fetch.
+ */
+export function createInProcessFetch(opts: InProcessFetchOptions): typeof fetch {
+  const fhirRouter = new FhirRouter();
+  const fhirBase = new URL('fhir/R4/', opts.baseUrl).href;
+  const tokenUrl = new URL('oauth2/token', opts.baseUrl).href;
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const url = request.url.split('#')[0]!;
+    if (url === tokenUrl && request.method === 'POST') return token(opts.tokens, request);
+    if (!url.startsWith(fhirBase) || url.slice(fhirBase.length).startsWith('metadata')) return globalThis.fetch(request);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+    if (!bearer?.[1] || !opts.tokens.isValid(bearer[1])) {
+      return fhirResponse(401, unauthorized, { 'WWW-Authenticate': bearer ? 'Bearer error="invalid_token"' : 'Bearer' });
+    }
+    if (!METHODS.includes(request.method)) return fhirResponse(405, badRequest('Method not allowed'));
+    const body = await readJson(request);
+    if (body instanceof Response) return body;
+    return abortable(dispatch(fhirRouter, opts.repo, request, url.slice(fhirBase.length), body, fhirBase), request.signal);
+  };
+}
+
+/**
+ * Rejects as fetch does when the caller's signal fires (the FhirClient's timeout). As over HTTP, the
+ * request itself may still complete on the server: the caller re-reads before deciding anything.
+ */
+function abortable(answer: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The request body as JSON (undefined when empty), or the 413/400 answer the HTTP router would give. */
+async function readJson(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (!text) return undefined;
+  if (Buffer.byteLength(text) > maxBodyBytes) {
+    return fhirResponse(413, { ...badRequest('Request body too large'), issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }] });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fhirResponse(400, badRequest('Invalid JSON body'));
+  }
+}
+
+/** Runs one FHIR request through the router, and shapes its answer as http.ts does. */
+async function dispatch(router: FhirRouter, repo: EmbeddedRepository, request: Request, path: string, body: unknown, fhirBase: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, key) => { headers[key] = value; });
+  if (headers['if-match'] && !headers['if-match'].includes('"')) {
+    // Medplum only reads a quoted version; accept a bare one too rather than silently ignoring it.
+    headers['if-match'] = `W/"${headers['if-match']}"`;
+  }
+  const fhirReq: FhirRequest = {
+    method: request.method as HttpMethod, url: path, pathname: '', body, params: {}, query: {}, headers, config: { transactions: true },
+  };
+  let outcome: OperationOutcome;
+  let resource: Resource | undefined;
+  try {
+    [outcome, resource] = await router.handleRequest(fhirReq, repo);
+  } catch (err) {
+    outcome = normalizeOperationOutcome(err);
+  }
+  const status = getStatus(outcome);
+  // Never echo internals (stack traces, resource content) to the caller.
+  if (status >= 500) return fhirResponse(status, serverError(new Error('Internal server error')));
+  if (!resource || status >= 400) return fhirResponse(status, outcome);
+  const extra: Record<string, string> = {};
+  const versionId = resource.meta?.versionId;
+  if (versionId) extra.ETag = `W/"${versionId}"`;
+  if (resource.meta?.lastUpdated) extra['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  if (status === 201 && resource.id && versionId) extra.Location = `${fhirBase}${resource.resourceType}/${resource.id}/_history/${versionId}`;
+  return fhirResponse(status, withSearchLinks(fhirReq, resource, fhirBase), extra);
+}
+
+/** POST oauth2/token (client_credentials), as createOAuthRouter answers it: form body or HTTP Basic. */
+async function token(tokens: TokenStore, request: Request): Promise<Response> {
+  const form = new URLSearchParams(await request.text());
+  const basic = /^Basic\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : undefined;
+  const colon = decoded?.indexOf(':') ?? -1;
+  const clientId = decoded && colon >= 0 ? decoded.slice(0, colon) : (form.get('client_id') ?? '');
+  const clientSecret = decoded && colon >= 0 ? decoded.slice(colon + 1) : (form.get('client_secret') ?? '');
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers } });
+  if (form.get('grant_type') !== 'client_credentials') {
+    return json(400, { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported' });
+  }
+  if (!tokens.checkClient(clientId, clientSecret)) {
+    return json(401, { error: 'invalid_client', error_description: 'Invalid client credentials' }, { 'WWW-Authenticate': 'Basic realm="oauth2"' });
+  }
+  return json(200, { access_token: tokens.issue(), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS });
+}
+
+function fhirResponse(status: number, body: Resource, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': FHIR_JSON, ...headers } });
+}
