@@ -20,6 +20,8 @@ export interface FhirConnection {
   breakerCooldownMs?: number;
   /** SMART Backend Services (smart-backend-auth.ts): every request carries its token; one refresh on a 401. */
   tokenProvider?: AccessTokenProvider;
+  /** The transport under the status and token handling: real HTTP by default; the embedded server answers in process. */
+  transport?: typeof fetch;
 }
 
 /** Seconds a caller is told to wait before resending, when the FHIR server is down. */
@@ -51,15 +53,17 @@ class FhirStatusError extends Error {
 }
 
 /** fetch for MedplumClient that surfaces the statuses we act on before MedplumClient normalises them. */
-async function statusAwareFetch(url: string | URL | Request, init?: RequestInit): Promise<Response> {
-  // Look fetch up on each call so that test interceptors installed later still see it.
-  const res = await globalThis.fetch(url, init);
-  if (statusesWeAct.has(res.status) || res.status >= 500) {
-    const wait = requestedWaitMs(res.headers);
-    await res.body?.cancel();
-    throw new FhirStatusError(res.status, wait);
-  }
-  return res;
+function statusAware(transport?: typeof fetch) {
+  return async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    // Look fetch up on each call so that test interceptors installed later still see it.
+    const res = await (transport ?? globalThis.fetch)(url, init);
+    if (statusesWeAct.has(res.status) || res.status >= 500) {
+      const wait = requestedWaitMs(res.headers);
+      await res.body?.cancel();
+      throw new FhirStatusError(res.status, wait);
+    }
+    return res;
+  };
 }
 
 /** True for a failure that says the server is down or broken (it trips the breaker); 429 and 4xx do not. */
@@ -92,7 +96,7 @@ export class FhirClient {
       accessToken: conn.accessToken,
       maxRetries: 0,
       cacheTime: 0,
-      fetch: conn.tokenProvider ? withAccessToken(conn.tokenProvider, statusAwareFetch) : statusAwareFetch,
+      fetch: conn.tokenProvider ? withAccessToken(conn.tokenProvider, statusAware(conn.transport)) : statusAware(conn.transport),
     });
     // The half-open probe is a bare metadata read: it must not pass the breaker it is testing.
     this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), conn.breakerCooldownMs);

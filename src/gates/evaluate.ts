@@ -1,8 +1,11 @@
-import { validateResource } from '@medplum/core';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue } from '../outcomes/index.js';
 import { systems } from '../mapping/vocabulary.js';
 import type { Gate, Profile } from './load-profiles.js';
+import { StructureCache } from './structure-cache.js';
+
+/** Base-R4 verdicts by resource shape: the mapper's output per slot has few shapes, and validation is most of a record's CPU. */
+const baseR4 = new StructureCache();
 
 /** The result of one gate on one Bundle. */
 export interface GateResult {
@@ -101,7 +104,7 @@ export function structuralIssues(bundle: Bundle, profiles: ReadonlyMap<string, P
     const resource = entry.resource;
     if (!resource) return;
     const where = `Bundle.entry[${i}].resource(${resource.resourceType})`;
-    for (const base of validateResource(resource).filter((b) => !isBundleInternalReference(b))) {
+    for (const base of baseR4.validate(resource).filter((b) => !isBundleInternalReference(b))) {
       found.push({ ...base, expression: [`${where}.${(base.expression?.[0] ?? '').replace(/^[A-Za-z]+\./, '')}`] });
     }
     for (const url of resource.meta?.profile ?? []) {

@@ -8,6 +8,8 @@ import { loadMappings } from '../config/mappings.js';
 import { loadGovernanceConfig } from '../config/governance.js';
 import { loadMeasureDefinitions } from '../governance/definitions.js';
 import { createEmbeddedFhirServer, type EmbeddedFhirServer } from '../embedded/index.js';
+import { createInProcessFetch } from '../embedded/in-process-fetch.js';
+import { TokenStore } from '../embedded/auth.js';
 import { FhirClient } from '../fhir/client.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { FollowUp } from '../followup/follow-up.js';
@@ -70,7 +72,9 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
   const url = `http://127.0.0.1:${port}`;
   adapter.fhir = new FhirClient(env.fhirBaseUrl
     ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
-    : { baseUrl: `${url}/`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs });
+    : { baseUrl: `${url}/`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
+      // The embedded server is this process: its requests are answered in process, not over loopback HTTP.
+      transport: embedded && createInProcessFetch({ repo: embedded.repo, tokens: new TokenStore([], internal.clientId, internal.clientSecret), baseUrl: `${url}/` }) });
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
