@@ -1,15 +1,13 @@
-import { badRequest, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
-import { FhirRouter, type FhirRequest, type HttpMethod } from '@medplum/fhir-router';
-import type { CapabilityStatement, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { badRequest, serverError } from '@medplum/core';
+import { FhirRouter } from '@medplum/fhir-router';
+import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { requireBearer, type TokenStore } from './auth.js';
+import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import type { EmbeddedRepository } from './repository.js';
-import { withSearchLinks } from './search-links.js';
 
 /** Largest accepted request body: a transaction Bundle of a pathway record fits easily. */
 export const MAX_BODY_SIZE = '5mb';
-const FHIR_JSON = 'application/fhir+json';
-const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /**
  * The FHIR REST API over HTTP, to be mounted at /fhir/R4. GET /metadata is public (as on real FHIR
@@ -25,59 +23,15 @@ export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStor
   router.use(requireBearer(tokens));
   router.use(express.json({ type: ['application/json', FHIR_JSON], limit: MAX_BODY_SIZE }));
   router.use(async (req, res) => {
-    if (!METHODS.includes(req.method)) {
-      send(res, 405, badRequest('Method not allowed'));
-      return;
-    }
-    const headers = { ...req.headers };
-    if (headers['if-match'] && !headers['if-match'].includes('"')) {
-      // Medplum only reads a quoted version; accept a bare one too rather than silently ignoring it.
-      headers['if-match'] = `W/"${headers['if-match']}"`;
-    }
-    const fhirReq: FhirRequest = {
-      method: req.method as HttpMethod,
-      url: req.url.replace(/^\//, ''),
-      pathname: '',
-      body: req.body,
-      params: {},
-      query: {},
-      headers,
-      config: { transactions: true },
-    };
-    let outcome: OperationOutcome;
-    let resource: Resource | undefined;
-    try {
-      [outcome, resource] = await fhirRouter.handleRequest(fhirReq, repo);
-    } catch (err) {
-      outcome = normalizeOperationOutcome(err);
-    }
-    const status = getStatus(outcome);
-    if (status >= 500) {
-      // Never echo internals (stack traces, resource content) to the caller.
-      send(res, status, serverError(new Error('Internal server error')));
-      return;
-    }
-    if (resource && status < 400) {
-      const versionId = resource.meta?.versionId;
-      if (versionId) {
-        res.set('ETag', `W/"${versionId}"`);
-      }
-      if (resource.meta?.lastUpdated) {
-        res.set('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
-      }
-      if (status === 201 && resource.id && versionId) {
-        const base = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
-        res.set('Location', `${base}/${resource.resourceType}/${resource.id}/_history/${versionId}`);
-      }
-      send(res, status, withSearchLinks(fhirReq, resource, `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`));
-      return;
-    }
-    send(res, status, outcome);
+    const fhirBase = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`;
+    const answer = await answerFhirRequest(fhirRouter, repo, { method: req.method, path: req.url.replace(/^\//, ''), body: req.body, headers: req.headers }, fhirBase);
+    res.set(answer.headers);
+    send(res, answer.status, answer.body);
   });
   router.use(((err, _req, res, _next) => {
     const e = err as { status?: number; type?: string };
     if (e.type === 'entity.too.large') {
-      send(res, 413, { ...badRequest('Request body too large'), issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }] });
+      send(res, 413, tooLarge);
     } else if (e.status && e.status < 500) {
       send(res, 400, badRequest('Invalid JSON body'));
     } else {

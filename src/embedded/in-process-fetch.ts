@@ -1,17 +1,15 @@
-import { badRequest, getStatus, normalizeOperationOutcome, serverError, unauthorized } from '@medplum/core';
-import { FhirRouter, type FhirRequest, type HttpMethod } from '@medplum/fhir-router';
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { badRequest, unauthorized } from '@medplum/core';
+import { FhirRouter } from '@medplum/fhir-router';
+import type { Resource } from '@medplum/fhirtypes';
 import { TOKEN_LIFETIME_SECONDS, type TokenStore } from './auth.js';
+import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import type { EmbeddedRepository } from './repository.js';
-import { withSearchLinks } from './search-links.js';
 
 /**
  * Largest request body handled in process: the same 5 MB as the HTTP router (http.ts MAX_BODY_SIZE),
  * so that the adapter meets the same limits whichever way it reaches the embedded server.
  */
 const maxBodyBytes = 5 * 1024 * 1024;
-const FHIR_JSON = 'application/fhir+json';
-const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** What the in-process transport needs: the embedded server's repository, the tokens it accepts, and where it is mounted. */
 export interface InProcessFetchOptions {
@@ -41,10 +39,13 @@ export function createInProcessFetch(opts: InProcessFetchOptions): typeof fetch 
     if (!bearer?.[1] || !opts.tokens.isValid(bearer[1])) {
       return fhirResponse(401, unauthorized, { 'WWW-Authenticate': bearer ? 'Bearer error="invalid_token"' : 'Bearer' });
     }
-    if (!METHODS.includes(request.method)) return fhirResponse(405, badRequest('Method not allowed'));
     const body = await readJson(request);
     if (body instanceof Response) return body;
-    return abortable(dispatch(fhirRouter, opts.repo, request, url.slice(fhirBase.length), body, fhirBase), request.signal);
+    const headers: Record<string, string> = {};
+    request.headers.forEach((value, key) => { headers[key] = value; });
+    const answer = answerFhirRequest(fhirRouter, opts.repo, { method: request.method, path: url.slice(fhirBase.length), body, headers }, fhirBase)
+      .then((a) => fhirResponse(a.status, a.body, a.headers));
+    return abortable(answer, request.signal);
   };
 }
 
@@ -66,43 +67,13 @@ async function readJson(request: Request): Promise<unknown> {
   const text = await request.text();
   if (!text) return undefined;
   if (Buffer.byteLength(text) > maxBodyBytes) {
-    return fhirResponse(413, { ...badRequest('Request body too large'), issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }] });
+    return fhirResponse(413, tooLarge);
   }
   try {
     return JSON.parse(text);
   } catch {
     return fhirResponse(400, badRequest('Invalid JSON body'));
   }
-}
-
-/** Runs one FHIR request through the router, and shapes its answer as http.ts does. */
-async function dispatch(router: FhirRouter, repo: EmbeddedRepository, request: Request, path: string, body: unknown, fhirBase: string): Promise<Response> {
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, key) => { headers[key] = value; });
-  if (headers['if-match'] && !headers['if-match'].includes('"')) {
-    // Medplum only reads a quoted version; accept a bare one too rather than silently ignoring it.
-    headers['if-match'] = `W/"${headers['if-match']}"`;
-  }
-  const fhirReq: FhirRequest = {
-    method: request.method as HttpMethod, url: path, pathname: '', body, params: {}, query: {}, headers, config: { transactions: true },
-  };
-  let outcome: OperationOutcome;
-  let resource: Resource | undefined;
-  try {
-    [outcome, resource] = await router.handleRequest(fhirReq, repo);
-  } catch (err) {
-    outcome = normalizeOperationOutcome(err);
-  }
-  const status = getStatus(outcome);
-  // Never echo internals (stack traces, resource content) to the caller.
-  if (status >= 500) return fhirResponse(status, serverError(new Error('Internal server error')));
-  if (!resource || status >= 400) return fhirResponse(status, outcome);
-  const extra: Record<string, string> = {};
-  const versionId = resource.meta?.versionId;
-  if (versionId) extra.ETag = `W/"${versionId}"`;
-  if (resource.meta?.lastUpdated) extra['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
-  if (status === 201 && resource.id && versionId) extra.Location = `${fhirBase}${resource.resourceType}/${resource.id}/_history/${versionId}`;
-  return fhirResponse(status, withSearchLinks(fhirReq, resource, fhirBase), extra);
 }
 
 /** POST oauth2/token (client_credentials), as createOAuthRouter answers it: form body or HTTP Basic. */

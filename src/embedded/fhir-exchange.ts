@@ -1,0 +1,62 @@
+import { badRequest, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
+import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { EmbeddedRepository } from './repository.js';
+import { withSearchLinks } from './search-links.js';
+
+/** Media type of every answer of the embedded server. */
+export const FHIR_JSON = 'application/fhir+json';
+const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** One request to the embedded server, however it arrived (HTTP or in process). */
+export interface FhirExchangeRequest {
+  method: string;
+  /** Path relative to the FHIR base, e.g. `Task?owner=…`. */
+  path: string;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** The answer: status, FHIR body and the headers a FHIR server sends with it. */
+export interface FhirExchangeAnswer {
+  status: number;
+  body: Resource;
+  headers: Record<string, string>;
+}
+
+/** The 413 answer, the same for both ways in. */
+export const tooLarge: Resource = { ...badRequest('Request body too large'), issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }] };
+
+/**
+ * Runs one request through Medplum's router and shapes its answer: one place, so that the HTTP router
+ * (http.ts) and the adapter's in-process transport (in-process-fetch.ts) cannot drift apart.
+ */
+export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedRepository, req: FhirExchangeRequest, fhirBase: string): Promise<FhirExchangeAnswer> {
+  if (!METHODS.includes(req.method)) return { status: 405, body: badRequest('Method not allowed'), headers: {} };
+  const headers = { ...req.headers };
+  const ifMatch = headers['if-match'];
+  if (typeof ifMatch === 'string' && !ifMatch.includes('"')) {
+    // Medplum only reads a quoted version; accept a bare one too rather than silently ignoring it.
+    headers['if-match'] = `W/"${ifMatch}"`;
+  }
+  const fhirReq: FhirRequest = {
+    method: req.method as HttpMethod, url: req.path, pathname: '', body: req.body, params: {}, query: {}, headers, config: { transactions: true },
+  };
+  let outcome: OperationOutcome;
+  let resource: Resource | undefined;
+  try {
+    [outcome, resource] = await router.handleRequest(fhirReq, repo);
+  } catch (err) {
+    outcome = normalizeOperationOutcome(err);
+  }
+  const status = getStatus(outcome);
+  // Never echo internals (stack traces, resource content) to the caller.
+  if (status >= 500) return { status, body: serverError(new Error('Internal server error')), headers: {} };
+  if (!resource || status >= 400) return { status, body: outcome, headers: {} };
+  const extra: Record<string, string> = {};
+  const versionId = resource.meta?.versionId;
+  if (versionId) extra.ETag = `W/"${versionId}"`;
+  if (resource.meta?.lastUpdated) extra['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  if (status === 201 && resource.id && versionId) extra.Location = `${fhirBase}${resource.resourceType}/${resource.id}/_history/${versionId}`;
+  return { status, body: withSearchLinks(fhirReq, resource, fhirBase), headers: extra };
+}
