@@ -67,10 +67,33 @@ function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
+/** The answer of the token endpoint: status, RFC 6749 JSON body and headers. */
+export interface TokenAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
 /**
- * POST /token (client_credentials). Credentials are read from the form body (MedplumClient's default)
- * or HTTP Basic (MedplumClient with credentialsInHeader). Errors use RFC 6749 JSON, which OAuth clients parse.
+ * The client_credentials grant, for both the HTTP endpoint and the in-process transport. Credentials
+ * come from HTTP Basic (MedplumClient with credentialsInHeader) or the form (its default). Errors use
+ * RFC 6749 JSON, which OAuth clients parse.
  */
+export function answerTokenRequest(tokens: TokenStore, form: Record<string, unknown>, authorization: string | undefined | null): TokenAnswer {
+  const headers = { 'Cache-Control': 'no-store' };
+  if (form.grant_type !== 'client_credentials') {
+    return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported' }, headers };
+  }
+  const basic = parseBasic(authorization ?? undefined);
+  const clientId = basic?.id ?? (typeof form.client_id === 'string' ? form.client_id : '');
+  const clientSecret = basic?.secret ?? (typeof form.client_secret === 'string' ? form.client_secret : '');
+  if (!tokens.checkClient(clientId, clientSecret)) {
+    return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' }, headers: { ...headers, 'WWW-Authenticate': 'Basic realm="oauth2"' } };
+  }
+  return { status: 200, body: { access_token: tokens.issue(), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS }, headers };
+}
+
+/** POST /token (client_credentials) over HTTP. */
 export function createOAuthRouter(tokens: TokenStore): express.Router {
   const router = express.Router();
   router.post(
@@ -78,21 +101,8 @@ export function createOAuthRouter(tokens: TokenStore): express.Router {
     express.urlencoded({ extended: false, limit: '16kb' }),
     express.json({ limit: '16kb' }),
     (req, res) => {
-      res.set('Cache-Control', 'no-store');
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      if (body.grant_type !== 'client_credentials') {
-        res.status(400).json({ error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported' });
-        return;
-      }
-      const basic = parseBasic(req.get('authorization'));
-      const clientId = basic?.id ?? (typeof body.client_id === 'string' ? body.client_id : '');
-      const clientSecret = basic?.secret ?? (typeof body.client_secret === 'string' ? body.client_secret : '');
-      if (!tokens.checkClient(clientId, clientSecret)) {
-        res.status(401).set('WWW-Authenticate', 'Basic realm="oauth2"');
-        res.json({ error: 'invalid_client', error_description: 'Invalid client credentials' });
-        return;
-      }
-      res.json({ access_token: tokens.issue(), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS });
+      const answer = answerTokenRequest(tokens, (req.body ?? {}) as Record<string, unknown>, req.get('authorization'));
+      res.status(answer.status).set(answer.headers).json(answer.body);
     },
   );
   return router;

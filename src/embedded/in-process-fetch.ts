@@ -1,7 +1,7 @@
 import { badRequest, unauthorized } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
-import { TOKEN_LIFETIME_SECONDS, type TokenStore } from './auth.js';
+import { answerTokenRequest, type TokenStore } from './auth.js';
 import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import type { EmbeddedRepository } from './repository.js';
 
@@ -76,23 +76,11 @@ async function readJson(request: Request): Promise<unknown> {
   }
 }
 
-/** POST oauth2/token (client_credentials), as createOAuthRouter answers it: form body or HTTP Basic. */
+/** POST oauth2/token (client_credentials), answered as the HTTP endpoint answers it. */
 async function token(tokens: TokenStore, request: Request): Promise<Response> {
-  const form = new URLSearchParams(await request.text());
-  const basic = /^Basic\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-  const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : undefined;
-  const colon = decoded?.indexOf(':') ?? -1;
-  const clientId = decoded && colon >= 0 ? decoded.slice(0, colon) : (form.get('client_id') ?? '');
-  const clientSecret = decoded && colon >= 0 ? decoded.slice(colon + 1) : (form.get('client_secret') ?? '');
-  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers } });
-  if (form.get('grant_type') !== 'client_credentials') {
-    return json(400, { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported' });
-  }
-  if (!tokens.checkClient(clientId, clientSecret)) {
-    return json(401, { error: 'invalid_client', error_description: 'Invalid client credentials' }, { 'WWW-Authenticate': 'Basic realm="oauth2"' });
-  }
-  return json(200, { access_token: tokens.issue(), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS });
+  const form = Object.fromEntries(new URLSearchParams(await request.text()));
+  const answer = answerTokenRequest(tokens, form, request.headers.get('authorization'));
+  return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'Content-Type': 'application/json', ...answer.headers } });
 }
 
 function fhirResponse(status: number, body: Resource, headers: Record<string, string> = {}): Response {
