@@ -87,6 +87,11 @@ async function main(): Promise<void> {
     const burst = await faultBurst(service.url, token, basePort + 1, burstRecords, clients);
     await seed(service.url, targets.storedResources);
     const stored = await storedResources(service.url);
+    // Warm-up as for the rows above, not measured. The server closed the idle keep-alive connections
+    // (Node's 5 s) during the burst and the seed, and a busy Node server accepts a burst of 50 new
+    // connections about one per event-loop turn while serving those already open: without it the first
+    // wave waited for nearly the whole run (p99 ~3 s at any store size).
+    await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `full-warm-${i}`)), clients);
     const full = await runLoad(`${service.url}/pathway-records`, token,
       Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `full-${i}`)), clients);
     const rss = service.rss();
