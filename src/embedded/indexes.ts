@@ -42,7 +42,8 @@ export const INDEXED_SEARCH_PARAMS: readonly string[] = [
  * Ids under each key: a bare id while a key has one resource (identifiers, _id: most keys), a Set beyond.
  * A Set per key cost ~1 KB per stored resource at 100,000 resources.
  */
-type Postings = Map<string, string | Set<string>>;
+type Posting = string | Set<string>;
+type Postings = Map<string, Posting>;
 
 /**
  * Hash indexes from (resourceType, search parameter, key) to resource ids.
@@ -93,29 +94,42 @@ export class SearchIndex {
    * Several indexable filters are intersected (filters are ANDed).
    */
   candidates(resourceType: string, filters: readonly Filter[] | undefined): Set<string> | undefined {
-    let result: Set<string> | undefined;
+    // Each filter's postings are looked at in place; only the smallest filter's ids are copied, so a
+    // broad filter (status=requested over 100k Tasks) costs membership checks, not a copy.
+    const groups: Posting[][] = [];
     for (const filter of filters ?? []) {
       const keys = filterKeys(resourceType, filter);
       if (!keys) {
         continue;
       }
-      const union = new Set<string>();
-      const add = (ids: string | Set<string> | undefined) => {
-        if (typeof ids === 'string') union.add(ids);
-        else for (const id of ids ?? []) union.add(id);
-      };
+      const postings: Posting[] = [];
       if (keys.kind === 'contains') {
         // Medplum matches a uri filter anywhere in the value (case-insensitive): scan the distinct values.
         for (const [key, ids] of this.postings.get(resourceType)?.get(filter.code) ?? []) {
-          if (keys.values.some((v) => key.includes(v))) add(ids);
+          if (keys.values.some((v) => key.includes(v))) postings.push(ids);
         }
       } else {
-        for (const key of keys.values) add(this.keysOf(resourceType, filter.code, false)?.get(key));
+        for (const key of keys.values) {
+          const ids = this.keysOf(resourceType, filter.code, false)?.get(key);
+          if (ids !== undefined) postings.push(ids);
+        }
       }
-      result = result ? intersect(result, union) : union;
-      if (result.size === 0) {
-        return result;
+      groups.push(postings);
+    }
+    if (!groups.length) {
+      return undefined;
+    }
+    groups.sort((a, b) => sizeOf(a) - sizeOf(b));
+    const result = new Set<string>();
+    for (const ids of groups[0] ?? []) {
+      if (typeof ids === 'string') result.add(ids);
+      else for (const id of ids) result.add(id);
+    }
+    for (const group of groups.slice(1)) {
+      for (const id of result) {
+        if (!group.some((ids) => (typeof ids === 'string' ? ids === id : ids.has(id)))) result.delete(id);
       }
+      if (result.size === 0) break;
     }
     return result;
   }
@@ -237,11 +251,7 @@ function lastSegment(reference: string): string {
   return reference.slice(reference.lastIndexOf('/') + 1);
 }
 
-function intersect(a: Set<string>, b: Set<string>): Set<string> {
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  const out = new Set<string>();
-  for (const id of small) {
-    if (large.has(id)) out.add(id);
-  }
-  return out;
+/** How many ids a filter's postings hold (an upper bound of their union). */
+function sizeOf(postings: Posting[]): number {
+  return postings.reduce((n, ids) => n + (typeof ids === 'string' ? 1 : ids.size), 0);
 }
