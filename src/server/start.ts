@@ -20,6 +20,9 @@ import { createApp } from './app.js';
 import { authConfigFromEnv, fhirCredentialsFromEnv } from './auth/config.js';
 import { createLogger } from './logger.js';
 
+/** Idle keep-alive connections stay open this long (Node's default is 5 s). */
+const keepAliveTimeoutMs = 65_000;
+
 /** A running service. */
 export interface RunningService {
   url: string;
@@ -68,6 +71,10 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(env.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
+  // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
+  // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  server.headersTimeout = keepAliveTimeoutMs + 1_000;
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   adapter.fhir = new FhirClient(env.fhirBaseUrl
