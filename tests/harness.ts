@@ -5,6 +5,9 @@ import type { DestinationStream } from 'pino';
 import { readEnv } from '../src/config/env.js';
 import { startService, type RunningService } from '../src/server/start.js';
 
+/** The source system of the fixture records. */
+export const exampleSource = 'urn:example:peer-platform';
+
 /** The bearer token every test service accepts. */
 export const testToken = 'test-token-0123456789';
 
@@ -15,6 +18,8 @@ export interface TestService {
   post(record: unknown, path?: string): Promise<{ status: number; body: any; headers: Headers }>;
   fhir<T extends Resource = Resource>(query: string): Promise<T[]>;
   fhirRaw(path: string, init?: RequestInit): Promise<Response>;
+  /** The resources a record wrote in one slot, found by their business identifier `<recordId>/<slot>`. */
+  bySlot<T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem?: string): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -27,6 +32,12 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
   const auth = { Authorization: `Bearer ${testToken}` };
   const fhirRaw = (path: string, init: RequestInit = {}) =>
     fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) } });
+  const fhir = async <T extends Resource = Resource>(query: string): Promise<T[]> => {
+    const res = await fhirRaw(query);
+    if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
+    const bundle = (await res.json()) as Bundle<T>;
+    return (bundle.entry ?? []).map((e) => e.resource as T);
+  };
   return {
     url: service.url,
     service,
@@ -39,13 +50,11 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
     },
-    async fhir<T extends Resource = Resource>(query: string): Promise<T[]> {
-      const res = await fhirRaw(query);
-      if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
-      const bundle = (await res.json()) as Bundle<T>;
-      return (bundle.entry ?? []).map((e) => e.resource as T);
-    },
+    fhir,
     fhirRaw,
+    bySlot<T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem = exampleSource): Promise<T[]> {
+      return fhir<T>(`${type}?identifier=${encodeURIComponent(`${sourceSystem}|${recordId}/${slot}`)}`);
+    },
     close: () => service.close(),
   };
 }
@@ -61,6 +70,15 @@ export function fixture(name: string, recordId?: string): any {
 export function failedGates(outcome: any): string[] {
   return (outcome?.issue ?? [])
     .filter((i: any) => i.severity === 'error')
+    .flatMap((i: any) => i.details?.coding ?? [])
+    .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
+    .map((c: any) => c.code)
+    .sort();
+}
+
+/** The gate keys an accepted answer reports as passed. */
+export function passedGates(answer: any): string[] {
+  return (answer.operationOutcome?.issue ?? [])
     .flatMap((i: any) => i.details?.coding ?? [])
     .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
     .map((c: any) => c.code)

@@ -9,7 +9,6 @@ import { startFaultProxy } from './fault-proxy.js';
  * which nock answers: by forwarding to a real embedded FHIR server (`real`), or with a fault.
  */
 const fakeBase = 'http://fhir.test';
-const source = 'urn:example:peer-platform';
 let real: TestService;
 let adapter: TestService;
 
@@ -57,7 +56,7 @@ function serve(onTransaction: (body: any) => 'error' | 'forward') {
 }
 
 async function count(type: string, recordId: string, slot: string): Promise<number> {
-  return (await real.fhir(`${type}?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`)).length;
+  return (await real.bySlot(type, recordId, slot)).length;
 }
 
 describe('an unavailable FHIR server', () => {

@@ -1,8 +1,8 @@
 import type { Task } from '@medplum/fhirtypes';
-import { fixture, type TestService } from '../harness.js';
+import { exampleSource, fixture, type TestService } from '../harness.js';
 
 /** The source system of every fixture. */
-export const source = 'urn:example:peer-platform';
+export const source = exampleSource;
 /** The site's on-call route (mappings/site.json defaultClinicalRoute). */
 export const onCall = 'PractitionerRole/example-on-call';
 
@@ -19,7 +19,7 @@ export function safetyRecord(recordId: string, recordedAt: string): any {
 
 /** Every Task with the business identifier `<recordId>/<slot>`. */
 export function tasksBySlot(svc: TestService, recordId: string, slot: string): Promise<Task[]> {
-  return svc.fhir<Task>(`Task?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`);
+  return svc.bySlot<Task>('Task', recordId, slot);
 }
 
 /** The one Task of a slot (throws when there is not exactly one). */

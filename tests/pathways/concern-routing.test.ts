@@ -4,7 +4,6 @@ import { failedGates, fixture, startTestService, type TestService } from '../har
 
 const pathway = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
 const sd = 'http://peer-pathways.example.org/fhir/StructureDefinition/';
-const source = 'urn:example:peer-platform';
 let svc: TestService;
 
 beforeAll(async () => {
@@ -20,12 +19,8 @@ function record(id: string, change: (r: any) => void = () => undefined): any {
   return r;
 }
 
-async function bySlot<T extends Resource>(type: string, recordId: string, slot: string): Promise<T[]> {
-  return svc.fhir<T>(`${type}?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`);
-}
-
 async function one<T extends Resource>(type: string, recordId: string, slot: string): Promise<T> {
-  const found = await bySlot<T>(type, recordId, slot);
+  const found = await svc.bySlot<T>(type, recordId, slot);
   expect(found, `${type} ${recordId}/${slot}`).toHaveLength(1);
   return found[0] as T;
 }
@@ -120,8 +115,8 @@ describe('concern-routing gates', () => {
       const gateIssue = res.body.issue.find((i: any) => i.severity === 'error');
       expect(gateIssue.diagnostics).toContain(c.key);
       expect(gateIssue.details.text.length).toBeGreaterThan(20);
-      expect(await bySlot('CarePlan', `cr-${c.key}-fail`, 'careplan')).toHaveLength(0);
-      expect(await bySlot('Task', `cr-${c.key}-fail`, 'task/clinical-review')).toHaveLength(0);
+      expect(await svc.bySlot('CarePlan', `cr-${c.key}-fail`, 'careplan')).toHaveLength(0);
+      expect(await svc.bySlot('Task', `cr-${c.key}-fail`, 'task/clinical-review')).toHaveLength(0);
       expect(await communicationsOf(`cr-${c.key}-fail`)).toHaveLength(0);
     });
   }
@@ -162,7 +157,7 @@ describe('transparency and duty of care', () => {
     const safety = await one<Task>('Task', 'cr-not-informed-safety', 'task/safety-review');
     expect(safety.priority).toBe('stat');
     // The person did not agree to sharing: only the categories travel, never the summaries.
-    const written = JSON.stringify([...(await communicationsOf('cr-not-informed-safety')), ...(await bySlot('Task', 'cr-not-informed-safety', 'task/clinical-review'))]);
+    const written = JSON.stringify([...(await communicationsOf('cr-not-informed-safety')), ...(await svc.bySlot('Task', 'cr-not-informed-safety', 'task/clinical-review'))]);
     expect(written).not.toContain('Much quieter');
     expect(written).not.toContain('sleeping in their car');
   });
@@ -191,7 +186,7 @@ describe('transparency and duty of care', () => {
     expect(extValue(comms[0], `${sd}duty-of-care-exception`)?.valueBoolean).toBe(true);
     expect(extValue(comms[0]?.payload?.[0], `${sd}concern-category`)?.valueCoding?.code).toBe('safety');
     expect(JSON.stringify([task, ...comms])).not.toContain(canary);
-    expect(await bySlot('Task', 'cr-safety-declined', 'task/care-coordination-review')).toHaveLength(0);
+    expect(await svc.bySlot('Task', 'cr-safety-declined', 'task/care-coordination-review')).toHaveLength(0);
   });
 
   it('one Task per channel takes the most urgent priority and the soonest due time of its concerns', async () => {
@@ -223,7 +218,7 @@ describe('safety first', () => {
     expect(task.priority).toBe('stat');
     expect(task.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(task.owner?.reference).toBe('PractitionerRole/example-on-call');
-    expect(await bySlot('Task', 'cr-safety-blocked', 'task/clinical-review')).toHaveLength(0);
+    expect(await svc.bySlot('Task', 'cr-safety-blocked', 'task/clinical-review')).toHaveLength(0);
   });
 });
 
@@ -256,7 +251,7 @@ describe('resend', () => {
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('unchanged');
     for (const [type, slot] of [['CarePlan', 'careplan'], ['Task', 'task/clinical-review'], ['Task', 'task/care-coordination-review'], ['Communication', 'communication/clinical-review'], ['Encounter', 'encounter/peer-contact']] as const) {
-      expect(await bySlot(type, 'cr-resend', slot)).toHaveLength(1);
+      expect(await svc.bySlot(type, 'cr-resend', slot)).toHaveLength(1);
     }
   });
 
@@ -283,7 +278,7 @@ describe('resend', () => {
     const after = (await (await svc.fhirRaw(ref)).json()) as Task;
     expect(after.status).toBe('in-progress');
     expect(after.description).toBe(task.description);
-    expect(await bySlot('Task', 'cr-clinician', 'task/clinical-review')).toHaveLength(1);
+    expect(await svc.bySlot('Task', 'cr-clinician', 'task/clinical-review')).toHaveLength(1);
   });
 });
 

@@ -20,7 +20,7 @@ function record(id: string, change: (r: any) => void = () => undefined): any {
 }
 
 async function countByIdentifier(type: string, recordId: string, slot: string): Promise<number> {
-  return (await svc.fhir(`${type}?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`)).length;
+  return (await svc.bySlot(type, recordId, slot)).length;
 }
 
 describe('crisis-transition: the seed\'s Example Three', () => {

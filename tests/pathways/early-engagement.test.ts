@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, CarePlan, Communication, Consent, Encounter, Extension, Resource, Task } from '@medplum/fhirtypes';
-import { failedGates, fixture, startTestService, type TestService } from '../harness.js';
+import { failedGates, fixture, passedGates, startTestService, type TestService } from '../harness.js';
 
 const source = 'urn:example:peer-platform';
 const pathwaySystem = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
@@ -24,26 +24,14 @@ function record(recordId: string): any {
 }
 
 /** Every stored resource of a type written for one slot of a record, found by its business identifier. */
-function bySlot<T extends Resource>(type: string, recordId: string, slot: string): Promise<T[]> {
-  return svc.fhir<T>(`${type}?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`);
-}
-
 async function one<T extends Resource>(type: string, recordId: string, slot: string): Promise<T> {
-  const found = await bySlot<T>(type, recordId, slot);
+  const found = await svc.bySlot<T>(type, recordId, slot);
   expect(found).toHaveLength(1);
   return found[0] as T;
 }
 
 function activity(plan: CarePlan, code: string) {
   return plan.activity?.find((a) => a.detail?.code?.coding?.some((c) => c.code === code));
-}
-
-function passedGates(body: any): string[] {
-  return (body.operationOutcome?.issue ?? [])
-    .flatMap((i: any) => i.details?.coding ?? [])
-    .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
-    .map((c: any) => c.code)
-    .sort();
 }
 
 describe('early-engagement: the example record', () => {
@@ -109,7 +97,7 @@ describe('early-engagement gates', () => {
     const res = await svc.post(r);
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['ee-consent']);
-    expect(await bySlot('CarePlan', r.recordId, 'careplan')).toHaveLength(0);
+    expect(await svc.bySlot('CarePlan', r.recordId, 'careplan')).toHaveLength(0);
   });
 
   it('ee-consent fails when something was shared while sharing is declined', async () => {
@@ -129,7 +117,7 @@ describe('early-engagement gates', () => {
       const res = await svc.post(r);
       expect(res.status).toBe(422);
       expect(failedGates(res.body)).toEqual(['ee-consent']);
-      expect(await bySlot('Communication', r.recordId, 'communication/shared-0')).toHaveLength(0);
+      expect(await svc.bySlot('Communication', r.recordId, 'communication/shared-0')).toHaveLength(0);
     }
   });
 
@@ -189,8 +177,8 @@ describe('early-engagement safety first', () => {
     expect(review.priority).toBe('stat');
     expect(review.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(review.owner?.reference).toBe('PractitionerRole/example-on-call');
-    expect(await bySlot('CarePlan', r.recordId, 'careplan')).toHaveLength(0);
-    expect(await bySlot('Task', r.recordId, 'task/follow-up-action')).toHaveLength(0);
+    expect(await svc.bySlot('CarePlan', r.recordId, 'careplan')).toHaveLength(0);
+    expect(await svc.bySlot('Task', r.recordId, 'task/follow-up-action')).toHaveLength(0);
   });
 
   it('When a safety concern is disclosed, the CarePlan is put on hold and routine engagement stops', async () => {
@@ -215,7 +203,7 @@ describe('early-engagement resends', () => {
     expect(again.body.outcome).toBe('unchanged');
     for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Encounter', 'encounter/peer-contact'],
       ['Communication', 'communication/shared-0'], ['Task', 'task/follow-up-action'], ['Task', 'task/first-appointment-tracking']] as const) {
-      expect(await bySlot(type, r.recordId, slot), `${type} ${slot}`).toHaveLength(1);
+      expect(await svc.bySlot(type, r.recordId, slot), `${type} ${slot}`).toHaveLength(1);
     }
   });
 
@@ -252,7 +240,7 @@ describe('early-engagement resends', () => {
   it('When the appointment is missed, a follow-up Task goes to the appointment owner', async () => {
     const r = record('ee-resend-missed');
     await svc.post(r);
-    expect(await bySlot('Task', r.recordId, 'task/missed-appointment-follow-up')).toHaveLength(0);
+    expect(await svc.bySlot('Task', r.recordId, 'task/missed-appointment-follow-up')).toHaveLength(0);
     r.nextAppointment.status = 'missed';
     r.recordedAt = '2026-11-19T17:00:00Z';
     expect((await svc.post(r)).status).toBe(200);
@@ -298,8 +286,8 @@ describe('early-engagement consent and privacy', () => {
     const res = await svc.post(r);
     expect(res.status).toBe(201);
     const communications = [
-      ...await bySlot<Communication>('Communication', r.recordId, 'communication/shared-0'),
-      ...await bySlot<Communication>('Communication', r.recordId, 'communication/shared-1'),
+      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared-0'),
+      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared-1'),
     ];
     expect(communications).toHaveLength(2);
     expect(communications.map((c) => c.recipient?.[0]?.reference)).toEqual([team.reference, clinician.reference]);
@@ -350,7 +338,7 @@ describe('early-engagement consent and privacy', () => {
     const r = record('ee-no-contact');
     r.peerContact = { completed: false, attempts: 2 };
     expect((await svc.post(r)).status).toBe(201);
-    expect(await bySlot('Encounter', r.recordId, 'encounter/peer-contact')).toHaveLength(0);
+    expect(await svc.bySlot('Encounter', r.recordId, 'encounter/peer-contact')).toHaveLength(0);
     const plan = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(activity(plan, 'peer-contact')?.detail?.status).toBe('in-progress');
   });

@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CarePlan, Communication, Goal, Resource, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failedGates, fixture, startTestService, type TestService } from '../harness.js';
+import { failedGates, fixture, passedGates, startTestService, type TestService } from '../harness.js';
 
 const pathwaySystem = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
 const sd = 'http://peer-pathways.example.org/fhir/StructureDefinition/';
-const source = 'urn:example:peer-platform';
 const person = 'Patient/example-person';
 const clinician = 'PractitionerRole/example-clinician';
 const peer = 'PractitionerRole/example-peer';
@@ -24,10 +23,6 @@ function record(recordId: string, edit: (r: any) => void = () => {}): any {
 }
 
 /** The one resource of a slot of a record, found by its business identifier as an EHR would. */
-async function bySlot<T extends Resource>(type: string, recordId: string, slot: string): Promise<T[]> {
-  return svc.fhir<T>(`${type}?identifier=${encodeURIComponent(`${source}|${recordId}/${slot}`)}`);
-}
-
 function ofRecord<T extends Resource>(resources: T[], recordId: string): T[] {
   return resources.filter((r) => (r as { identifier?: { value?: string }[] }).identifier?.some((i) => i.value?.startsWith(`${recordId}/`)));
 }
@@ -38,14 +33,6 @@ function subExt(carePlan: CarePlan, name: string, part: string) {
 
 function activityCodes(carePlan: CarePlan): string[] {
   return (carePlan.activity ?? []).map((a) => a.detail?.code?.coding?.[0]?.code ?? '');
-}
-
-function passedGates(answer: any): string[] {
-  return (answer.operationOutcome?.issue ?? [])
-    .flatMap((i: any) => i.details?.coding ?? [])
-    .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
-    .map((c: any) => c.code)
-    .sort();
 }
 
 describe('step-down: the example record', () => {
@@ -65,7 +52,7 @@ describe('step-down: the example record', () => {
     expect(outcome).toHaveLength(1);
     expect(outcome[0]?.restriction?.period?.end).toBe('2027-02-08');
 
-    const [carePlan] = await bySlot<CarePlan>('CarePlan', 'sd-example', 'careplan');
+    const [carePlan] = await svc.bySlot<CarePlan>('CarePlan', 'sd-example', 'careplan');
     expect(carePlan?.status).toBe('active');
     expect(carePlan?.period).toEqual({ start: '2026-11-16', end: '2027-02-08' });
     expect(carePlan?.description).toBe('Build a weekly recovery routine, find community supports, practise re-entry planning.');
@@ -95,14 +82,14 @@ describe('step-down: the example record', () => {
     const cooking = goals.find((g) => g.description.text?.startsWith('Cook'));
     expect(cooking?.lifecycleStatus).toBe('completed');
     expect(cooking?.achievementStatus?.coding?.[0]?.code).toBe('achieved');
-    const [carePlan] = await bySlot<CarePlan>('CarePlan', 'sd-goals', 'careplan');
+    const [carePlan] = await svc.bySlot<CarePlan>('CarePlan', 'sd-goals', 'careplan');
     expect(carePlan?.goal?.map((g) => g.reference).sort()).toEqual(goals.map((g) => `Goal/${g.id}`).sort());
   });
 
   it('keeps the person\'s feedback on the CarePlan, where governance reads it', async () => {
     const res = await svc.post(record('sd-feedback', (r) => { r.personFeedback = { score: 4, collectedAt: '2027-02-08T10:00:00Z' }; }));
     expect(res.status).toBe(201);
-    const [carePlan] = await bySlot<CarePlan>('CarePlan', 'sd-feedback', 'careplan');
+    const [carePlan] = await svc.bySlot<CarePlan>('CarePlan', 'sd-feedback', 'careplan');
     expect(subExt(carePlan!, 'person-feedback', 'score')?.valueInteger).toBe(4);
     expect(subExt(carePlan!, 'person-feedback', 'collectedAt')?.valueDateTime).toBe('2027-02-08T10:00:00Z');
   });
@@ -167,7 +154,7 @@ describe('step-down gates', () => {
         expect(res.status).toBe(422);
         expect(res.body.resourceType).toBe('OperationOutcome');
         expect(failedGates(res.body)).toEqual([key]);
-        expect(await bySlot('CarePlan', id, 'careplan')).toHaveLength(0);
+        expect(await svc.bySlot('CarePlan', id, 'careplan')).toHaveLength(0);
       });
     });
   }
@@ -179,7 +166,7 @@ describe('step-down gates', () => {
 });
 
 describe('step-down reviews and triggers', () => {
-  const reviewOf = async (id: string) => (await bySlot<Task>('Task', id, 'task/clinical-review'))[0];
+  const reviewOf = async (id: string) => (await svc.bySlot<Task>('Task', id, 'task/clinical-review'))[0];
 
   it('When therapy sessions are missed at the threshold, a clinical review goes to the clinical owner', async () => {
     const res = await svc.post(record('sd-missed-1', (r) => { r.monitoring.missedTherapySessions = 1; }));
@@ -249,10 +236,10 @@ describe('step-down reviews and triggers', () => {
 
   it('The outcome review is due at the review date when there is no end, or the earlier of the two', async () => {
     await svc.post(record('sd-review-only', (r) => { delete r.peerSupportPeriod.end; r.peerSupportPeriod.reviewDate = '2027-01-10'; }));
-    expect((await bySlot<Task>('Task', 'sd-review-only', 'task/outcome-review'))[0]?.restriction?.period?.end).toBe('2027-01-10');
+    expect((await svc.bySlot<Task>('Task', 'sd-review-only', 'task/outcome-review'))[0]?.restriction?.period?.end).toBe('2027-01-10');
     await svc.post(record('sd-review-and-end', (r) => { r.peerSupportPeriod.reviewDate = '2027-01-20'; }));
-    expect((await bySlot<Task>('Task', 'sd-review-and-end', 'task/outcome-review'))[0]?.restriction?.period?.end).toBe('2027-01-20');
-    const [carePlan] = await bySlot<CarePlan>('CarePlan', 'sd-review-and-end', 'careplan');
+    expect((await svc.bySlot<Task>('Task', 'sd-review-and-end', 'task/outcome-review'))[0]?.restriction?.period?.end).toBe('2027-01-20');
+    const [carePlan] = await svc.bySlot<CarePlan>('CarePlan', 'sd-review-and-end', 'careplan');
     expect(carePlan?.extension?.find((e) => e.url === `${sd}peer-support-review-date`)?.valueDate).toBe('2027-01-20');
   });
 });
@@ -265,12 +252,12 @@ describe('step-down safety, resends and privacy', () => {
     }));
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['sd-person-agreement']);
-    const [task] = await bySlot<Task>('Task', 'sd-safety-blocked', 'task/safety-review');
+    const [task] = await svc.bySlot<Task>('Task', 'sd-safety-blocked', 'task/safety-review');
     expect(task?.priority).toBe('stat');
     expect(task?.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(task?.owner?.reference).toBe(clinician);
-    expect(await bySlot('CarePlan', 'sd-safety-blocked', 'careplan')).toHaveLength(0);
-    expect(await bySlot('Task', 'sd-safety-blocked', 'task/scheduled-clinical-review')).toHaveLength(0);
+    expect(await svc.bySlot('CarePlan', 'sd-safety-blocked', 'careplan')).toHaveLength(0);
+    expect(await svc.bySlot('Task', 'sd-safety-blocked', 'task/scheduled-clinical-review')).toHaveLength(0);
   });
 
   it('When a safety concern is disclosed on an accepted record, the stat review is raised beside the pathway', async () => {
@@ -287,38 +274,38 @@ describe('step-down safety, resends and privacy', () => {
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('unchanged');
     for (const [type, slot] of [['CarePlan', 'careplan'], ['Goal', 'goal/0'], ['Consent', 'consent'], ['Task', 'task/scheduled-clinical-review'], ['Task', 'task/outcome-review']]) {
-      expect(await bySlot(type!, 'sd-resend', slot!)).toHaveLength(1);
+      expect(await svc.bySlot(type!, 'sd-resend', slot!)).toHaveLength(1);
     }
   });
 
   it('When a corrected record is sent, its resources are updated in place', async () => {
     await svc.post(record('sd-corrected'));
-    const [before] = await bySlot<Task>('Task', 'sd-corrected', 'task/scheduled-clinical-review');
+    const [before] = await svc.bySlot<Task>('Task', 'sd-corrected', 'task/scheduled-clinical-review');
     const res = await svc.post(record('sd-corrected', (r) => {
       r.clinicalReviewDate = '2026-12-21';
       r.recoveryGoals[0].status = 'achieved';
     }));
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('updated');
-    const after = await bySlot<Task>('Task', 'sd-corrected', 'task/scheduled-clinical-review');
+    const after = await svc.bySlot<Task>('Task', 'sd-corrected', 'task/scheduled-clinical-review');
     expect(after).toHaveLength(1);
     expect(after[0]?.id).toBe(before?.id);
     expect(after[0]?.restriction?.period?.end).toBe('2026-12-21');
     expect(after[0]?.meta?.versionId).not.toBe(before?.meta?.versionId);
-    const goals = await bySlot<Goal>('Goal', 'sd-corrected', 'goal/0');
+    const goals = await svc.bySlot<Goal>('Goal', 'sd-corrected', 'goal/0');
     expect(goals).toHaveLength(1);
     expect(goals[0]?.achievementStatus?.coding?.[0]?.code).toBe('achieved');
   });
 
   it('When a clinician has set a review in progress, a resend leaves it in progress', async () => {
     await svc.post(record('sd-in-progress'));
-    const [task] = await bySlot<Task>('Task', 'sd-in-progress', 'task/scheduled-clinical-review');
+    const [task] = await svc.bySlot<Task>('Task', 'sd-in-progress', 'task/scheduled-clinical-review');
     const put = await svc.fhirRaw(`Task/${task?.id}`, { method: 'PUT', body: JSON.stringify({ ...task, status: 'in-progress' }) });
     expect(put.ok).toBe(true);
     const res = await svc.post(record('sd-in-progress', (r) => { r.clinicalReviewDate = '2026-12-28'; }));
     expect(res.status).toBe(200);
     expect(res.body.resources.find((r: any) => r.slot === 'task/scheduled-clinical-review')?.action).toBe('kept');
-    const [after] = await bySlot<Task>('Task', 'sd-in-progress', 'task/scheduled-clinical-review');
+    const [after] = await svc.bySlot<Task>('Task', 'sd-in-progress', 'task/scheduled-clinical-review');
     expect(after?.status).toBe('in-progress');
     expect(after?.restriction?.period?.end).toBe('2026-12-14');
   });
@@ -330,7 +317,7 @@ describe('step-down safety, resends and privacy', () => {
     }));
     const comms = ofRecord(await svc.fhir<Communication>(`Communication?subject=${person}&_count=200`), 'sd-no-comms');
     expect(comms).toHaveLength(0);
-    const [review] = await bySlot<Task>('Task', 'sd-no-comms', 'task/clinical-review');
+    const [review] = await svc.bySlot<Task>('Task', 'sd-no-comms', 'task/clinical-review');
     expect(review?.description).toBe('Step-down monitoring raised a clinical review (worsening-symptoms).');
   });
 
