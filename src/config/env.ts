@@ -61,7 +61,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     authJwksFile: env.AUTH_JWKS_FILE?.trim() || undefined,
     authClockSkewSeconds: Number(env.AUTH_CLOCK_SKEW_SECONDS ?? 60),
     authClientsFile: env.AUTH_CLIENTS_FILE?.trim() || undefined,
-    rateLimitPerMinute: Number(env.RATE_LIMIT_PER_MINUTE ?? 600),
+    // 100 requests/s per client: a guard against a runaway sender, not a throttle on an integration engine's backlog.
+    rateLimitPerMinute: Number(env.RATE_LIMIT_PER_MINUTE ?? 6_000),
     fhirTokenUrl: env.FHIR_TOKEN_URL?.trim() || undefined,
     fhirPrivateKey: env.FHIR_PRIVATE_KEY?.trim() || undefined,
     fhirKeyId: env.FHIR_KEY_ID?.trim() || undefined,
