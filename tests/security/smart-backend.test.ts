@@ -11,9 +11,10 @@ import { assertionLifetimeSeconds, SmartBackendAuth } from '../../src/fhir/smart
 import { AdapterError } from '../../src/outcomes/index.js';
 import { AuthConfigError, fhirCredentialsFromEnv } from '../../src/server/auth/config.js';
 
-const authBase = 'https://auth.fhir.test.example';
+// Plain http: nock's interception of TLS sockets in undici is flaky (an unhandled error after a mocked 401).
+const authBase = 'http://auth.fhir.test.example';
 const tokenUrl = `${authBase}/oauth2/token`;
-const fhirBase = 'https://fhir.test.example/';
+const fhirBase = 'http://fhir.test.example/';
 const clientId = 'peer-pathways-adapter';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

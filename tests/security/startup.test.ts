@@ -83,17 +83,18 @@ describe('start-up refuses an auth configuration that would be open or unusable'
 describe('keys from the IdP\'s JWKS URL', () => {
   it('verifies tokens against a fetched JWKS, and answers 503 (not 401) while the keys cannot be fetched', async () => {
     const idp = await createTestIdp({ remote: true });
-    const jwksUrl = 'https://idp.test.example/realms/care/protocol/openid-connect/certs';
+    // Plain http: nock's interception of TLS sockets in undici is flaky.
+    const jwksUrl = 'http://idp.test.example/realms/care/protocol/openid-connect/certs';
     const svc = await startTestService({ ...idp.env, AUTH_JWKS_URL: jwksUrl });
     try {
-      nock('https://idp.test.example').get('/realms/care/protocol/openid-connect/certs').reply(503);
+      nock('http://idp.test.example').get('/realms/care/protocol/openid-connect/certs').reply(503);
       const token = await idp.mint('ct-submitter', 'pathway-records.validate');
       const call = () => fetch(`${svc.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
       const down = await call();
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toBeTruthy();
       expect(((await down.json()) as any).issue[0].details.coding[0].code).toBe('auth-unavailable');
-      nock('https://idp.test.example').get('/realms/care/protocol/openid-connect/certs').reply(200, idp.jwks);
+      nock('http://idp.test.example').get('/realms/care/protocol/openid-connect/certs').reply(200, idp.jwks);
       expect((await call()).status).toBe(200);
     } finally {
       await svc.close();
