@@ -9,7 +9,7 @@ import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { buildTask } from './resources/task.js';
-import { activityStatusOfAppointment } from './appointment-status.js';
+import { appointmentActivity } from './appointment-status.js';
 import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
 import { extensions } from './vocabulary.js';
 
@@ -81,16 +81,7 @@ function activities(ctx: MappingContext, r: CrisisTransitionRecord, contactDone:
       performer: [ctx.peer],
       ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
     },
-  }, {
-    detail: {
-      kind: 'Appointment',
-      code: { coding: [pathwayCoding('first-appointment', 'First outpatient appointment')] },
-      status: activityStatusOfAppointment(r.firstAppointment.status),
-      statusReason: { coding: [pathwayCoding(`appointment-${r.firstAppointment.status}`)] },
-      scheduledString: r.firstAppointment.date,
-      performer: [ctx.ref(r.firstAppointment.clinician)].filter((x) => x !== undefined),
-    },
-  }];
+  }, appointmentActivity('first-appointment', 'First outpatient appointment', r.firstAppointment, ctx.ref(r.firstAppointment.clinician))];
   if (r.clinicalFollowUp.planned) {
     list.push({
       detail: {

@@ -1,7 +1,7 @@
 import type { CarePlanActivity, CodeableConcept, Extension } from '@medplum/fhirtypes';
 import type { EarlyEngagementRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
-import { activityStatusOfAppointment } from './appointment-status.js';
+import { appointmentActivity } from './appointment-status.js';
 import { buildDisclosureAudit } from './resources/audit.js';
 import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
@@ -107,16 +107,7 @@ function activities(ctx: MappingContext, r: EarlyEngagementRecord, contactDone: 
       performer: [ctx.peer],
       ...(r.peerContact.attempts !== undefined ? { description: `Contact attempts: ${r.peerContact.attempts}` } : {}),
     },
-  }, {
-    detail: {
-      kind: 'Appointment',
-      code: { coding: [pathwayCoding('next-appointment', 'First therapy appointment')] },
-      status: activityStatusOfAppointment(r.nextAppointment.status),
-      statusReason: { coding: [pathwayCoding(`appointment-${r.nextAppointment.status}`)] },
-      scheduledString: r.nextAppointment.date,
-      performer: [ctx.ref(r.nextAppointment.owner)].filter((x): x is AnyReference => x !== undefined),
-    },
-  }];
+  }, appointmentActivity('next-appointment', 'First therapy appointment', r.nextAppointment, ctx.ref(r.nextAppointment.owner))];
   // Follow-up actions are Tasks; the CarePlan points at them (an activity is a reference or a detail, cpl-3).
   for (const slot of taskSlots.filter((s) => s === followUpSlot || s === missedFollowUpSlot)) {
     list.push({ reference: { reference: ctx.slotRef(slot) } });
