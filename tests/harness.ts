@@ -20,6 +20,8 @@ export interface TestService {
   fhirRaw(path: string, init?: RequestInit): Promise<Response>;
   /** The resources a record wrote in one slot, found by their business identifier `<recordId>/<slot>`. */
   bySlot<T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem?: string): Promise<T[]>;
+  /** The one resource of a slot; fails when there is not exactly one. */
+  one<T extends Resource = Resource>(type: string, recordId: string, slot: string): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
     const bundle = (await res.json()) as Bundle<T>;
     return (bundle.entry ?? []).map((e) => e.resource as T);
   };
+  const bySlot = <T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem = exampleSource): Promise<T[]> =>
+    fhir<T>(`${type}?identifier=${encodeURIComponent(`${sourceSystem}|${recordId}/${slot}`)}`);
   return {
     url: service.url,
     service,
@@ -52,17 +56,21 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
     },
     fhir,
     fhirRaw,
-    bySlot<T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem = exampleSource): Promise<T[]> {
-      return fhir<T>(`${type}?identifier=${encodeURIComponent(`${sourceSystem}|${recordId}/${slot}`)}`);
+    bySlot,
+    async one<T extends Resource = Resource>(type: string, recordId: string, slot: string): Promise<T> {
+      const found = await bySlot<T>(type, recordId, slot);
+      if (found.length !== 1) throw new Error(`${type} ${recordId}/${slot}: expected exactly one, found ${found.length}`);
+      return found[0] as T;
     },
     close: () => service.close(),
   };
 }
 
-/** A fresh deep copy of a fixture record (tests/fixtures/<name>.json), optionally with a new recordId. */
-export function fixture(name: string, recordId?: string): any {
+/** A fresh deep copy of a fixture record (tests/fixtures/<name>.json), optionally with a new recordId and a change. */
+export function fixture(name: string, recordId?: string, change: (record: any) => void = () => undefined): any {
   const record = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
   if (recordId) record.recordId = recordId;
+  change(record);
   return record;
 }
 

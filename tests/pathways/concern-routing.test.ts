@@ -13,17 +13,7 @@ afterAll(async () => {
   await svc.close();
 });
 
-function record(id: string, change: (r: any) => void = () => undefined): any {
-  const r = fixture('concern-routing', id);
-  change(r);
-  return r;
-}
-
-async function one<T extends Resource>(type: string, recordId: string, slot: string): Promise<T> {
-  const found = await svc.bySlot<T>(type, recordId, slot);
-  expect(found, `${type} ${recordId}/${slot}`).toHaveLength(1);
-  return found[0] as T;
-}
+const record = (id: string, change?: (r: any) => void): any => fixture('concern-routing', id, change);
 
 /** Every Communication written for a record, found as an EHR would: by the person. */
 async function communicationsOf(recordId: string): Promise<Communication[]> {
@@ -70,7 +60,7 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
 
   it('records engagement and the person\'s awareness on one CarePlan, and the contact as an Encounter without reasons', async () => {
     await svc.post(record('cr-e2e-2'));
-    const plan = await one<CarePlan>('CarePlan', 'cr-e2e-2', 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', 'cr-e2e-2', 'careplan');
     expect(plan.category?.[1]?.coding?.[0]?.code).toBe('concern-routing');
     expect(extValue(plan, `${sd}escalation-route`)).toBeDefined();
     const engagement = extValue(plan, `${sd}engagement`);
@@ -78,7 +68,7 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
     const aware = extValue(plan, `${sd}person-aware`);
     expect(aware.extension).toEqual([{ url: 'informed', valueBoolean: true }, { url: 'agreesToSharing', valueBoolean: true }]);
     expect(plan.partOf).toBeUndefined();
-    const encounter = await one<Encounter>('Encounter', 'cr-e2e-2', 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', 'cr-e2e-2', 'encounter/peer-contact');
     expect(encounter.class?.code).toBe('AMB');
     expect(encounter.reasonCode).toBeUndefined();
   });
@@ -151,10 +141,10 @@ describe('transparency and duty of care', () => {
     }));
     expect(res.status).toBe(201);
     for (const slot of ['task/clinical-review', 'task/care-coordination-review']) {
-      const task = await one<Task>('Task', 'cr-not-informed-safety', slot);
+      const task = await svc.one<Task>('Task', 'cr-not-informed-safety', slot);
       expect(extValue(task, `${sd}transparency-exception`)?.valueBoolean).toBe(true);
     }
-    const safety = await one<Task>('Task', 'cr-not-informed-safety', 'task/safety-review');
+    const safety = await svc.one<Task>('Task', 'cr-not-informed-safety', 'task/safety-review');
     expect(safety.priority).toBe('stat');
     // The person did not agree to sharing: only the categories travel, never the summaries.
     const written = JSON.stringify([...(await communicationsOf('cr-not-informed-safety')), ...(await svc.bySlot('Task', 'cr-not-informed-safety', 'task/clinical-review'))]);
@@ -164,7 +154,7 @@ describe('transparency and duty of care', () => {
 
   it('an informed person leaves no transparency exception', async () => {
     await svc.post(record('cr-informed'));
-    const task = await one<Task>('Task', 'cr-informed', 'task/clinical-review');
+    const task = await svc.one<Task>('Task', 'cr-informed', 'task/clinical-review');
     expect(extValue(task, `${sd}transparency-exception`)).toBeUndefined();
   });
 
@@ -175,7 +165,7 @@ describe('transparency and duty of care', () => {
       r.concerns = [{ category: 'safety', summary: canary }];
     }));
     expect(res.status).toBe(201);
-    const task = await one<Task>('Task', 'cr-safety-declined', 'task/clinical-review');
+    const task = await svc.one<Task>('Task', 'cr-safety-declined', 'task/clinical-review');
     expect(task.priority).toBe('stat');
     expect(hours('2026-11-21T11:00:00Z', task.restriction?.period?.end)).toBe(1);
     expect(task.owner?.reference).toBe('PractitionerRole/example-clinician');
@@ -195,7 +185,7 @@ describe('transparency and duty of care', () => {
       r.concerns.push({ category: 'substance-use', summary: 'Drinking more.' }, { category: 'safety', summary: 'Said they feel unsafe at night.' });
     }));
     expect(res.status).toBe(201);
-    const task = await one<Task>('Task', 'cr-mixed', 'task/clinical-review');
+    const task = await svc.one<Task>('Task', 'cr-mixed', 'task/clinical-review');
     expect(task.priority).toBe('stat');
     expect(hours('2026-11-21T11:00:00Z', task.restriction?.period?.end)).toBe(1);
     expect(task.reasonCode?.coding?.map((c) => c.code)).toEqual(['clinical-deterioration', 'substance-use', 'safety']);
@@ -214,7 +204,7 @@ describe('safety first', () => {
     }));
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['cr-escalation-route']);
-    const task = await one<Task>('Task', 'cr-safety-blocked', 'task/safety-review');
+    const task = await svc.one<Task>('Task', 'cr-safety-blocked', 'task/safety-review');
     expect(task.priority).toBe('stat');
     expect(task.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(task.owner?.reference).toBe('PractitionerRole/example-on-call');
@@ -229,10 +219,10 @@ describe('an existing pathway CarePlan', () => {
     const res = await svc.post(record('cr-plan-child', (r) => { r.carePlan = { reference: planRef }; }));
     expect(res.status).toBe(201);
     for (const slot of ['task/clinical-review', 'task/care-coordination-review']) {
-      expect((await one<Task>('Task', 'cr-plan-child', slot)).focus?.reference).toBe(planRef);
+      expect((await svc.one<Task>('Task', 'cr-plan-child', slot)).focus?.reference).toBe(planRef);
     }
     for (const c of await communicationsOf('cr-plan-child')) expect(c.about?.map((a) => a.reference)).toEqual([planRef]);
-    const own = await one<CarePlan>('CarePlan', 'cr-plan-child', 'careplan');
+    const own = await svc.one<CarePlan>('CarePlan', 'cr-plan-child', 'careplan');
     expect(own.partOf?.[0]?.reference).toBe(planRef);
   });
 
@@ -263,7 +253,7 @@ describe('resend', () => {
     const comm = (b: any) => b.resources.find((r: any) => r.slot === 'communication/care-coordination-review');
     expect(comm(second.body).reference).toBe(comm(first.body).reference);
     expect(comm(second.body).versionId).not.toBe(comm(first.body).versionId);
-    const stored = await one<Communication>('Communication', 'cr-correct', 'communication/care-coordination-review');
+    const stored = await svc.one<Communication>('Communication', 'cr-correct', 'communication/care-coordination-review');
     expect(stored.payload?.[0]?.contentString).toBe('Has been sleeping in their car for a week.');
   });
 

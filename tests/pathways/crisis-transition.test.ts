@@ -13,11 +13,7 @@ afterAll(async () => {
   await svc.close();
 });
 
-function record(id: string, change: (r: any) => void = () => undefined): any {
-  const r = fixture('crisis-transition', id);
-  change(r);
-  return r;
-}
+const record = (id: string, change?: (r: any) => void): any => fixture('crisis-transition', id, change);
 
 async function countByIdentifier(type: string, recordId: string, slot: string): Promise<number> {
   return (await svc.bySlot(type, recordId, slot)).length;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent, CarePlan, Communication, Consent, Encounter, Extension, Resource, Task } from '@medplum/fhirtypes';
+import type { AuditEvent, CarePlan, Communication, Consent, Encounter, Extension, Task } from '@medplum/fhirtypes';
 import { failedGates, fixture, passedGates, startTestService, type TestService } from '../harness.js';
 
 const source = 'urn:example:peer-platform';
@@ -23,13 +23,6 @@ function record(recordId: string): any {
   return fixture('early-engagement', recordId);
 }
 
-/** Every stored resource of a type written for one slot of a record, found by its business identifier. */
-async function one<T extends Resource>(type: string, recordId: string, slot: string): Promise<T> {
-  const found = await svc.bySlot<T>(type, recordId, slot);
-  expect(found).toHaveLength(1);
-  return found[0] as T;
-}
-
 function activity(plan: CarePlan, code: string) {
   return plan.activity?.find((a) => a.detail?.code?.coding?.some((c) => c.code === code));
 }
@@ -42,7 +35,7 @@ describe('early-engagement: the example record', () => {
     expect(passedGates(res.body)).toEqual(['ee-appointment-owner', 'ee-consent', 'ee-escalation-route', 'peer-not-clinical-owner']);
     const id = 'ee-2026-0311';
 
-    const plan = await one<CarePlan>('CarePlan', id, 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', id, 'careplan');
     expect(plan.status).toBe('active');
     const intake = plan.extension?.find((e) => e.url === `${sd}/intake`) as Extension;
     expect(intake.extension?.find((e) => e.url === 'eligible')?.valueBoolean).toBe(true);
@@ -56,12 +49,12 @@ describe('early-engagement: the example record', () => {
     expect(next?.detail?.status).toBe('scheduled');
     expect(next?.detail?.performer?.[0]?.reference).toBe(clinician.reference);
 
-    const encounter = await one<Encounter>('Encounter', id, 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', id, 'encounter/peer-contact');
     expect(encounter.class.code).toBe('VR');
     expect(encounter.reasonCode?.map((r) => r.coding?.[0]?.code)).toEqual(['overwhelmed-by-process', 'unsure-what-therapy-involves']);
     expect(activity(plan, 'peer-contact')?.outcomeReference?.[0]?.reference).toBe(`Encounter/${encounter.id}`);
 
-    const shared = await one<Communication>('Communication', id, 'communication/shared-0');
+    const shared = await svc.one<Communication>('Communication', id, 'communication/shared-0');
     expect(shared.recipient?.[0]?.reference).toBe(team.reference);
     expect(shared.sent).toBe('2026-11-12T16:00:00Z');
     const audits = await svc.fhir<AuditEvent>(`AuditEvent?_tag=${encodeURIComponent(`${source}|${id}/audit/disclosure/communication/shared-0`)}`);
@@ -87,7 +80,7 @@ describe('early-engagement gates', () => {
     r.informationShared = [];
     const res = await svc.post(r);
     expect(res.status).toBe(201);
-    expect((await one<Consent>('Consent', r.recordId, 'consent')).status).toBe('rejected');
+    expect((await svc.one<Consent>('Consent', r.recordId, 'consent')).status).toBe('rejected');
   });
 
   it('ee-consent fails when information sharing has not been discussed', async () => {
@@ -126,7 +119,7 @@ describe('early-engagement gates', () => {
     r.nextAppointment.owner = team;
     const res = await svc.post(r);
     expect(res.status).toBe(201);
-    expect((await one<Task>('Task', r.recordId, 'task/first-appointment-tracking')).owner?.reference).toBe(team.reference);
+    expect((await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking')).owner?.reference).toBe(team.reference);
   });
 
   it('ee-appointment-owner fails when the next appointment has no owner', async () => {
@@ -173,7 +166,7 @@ describe('early-engagement safety first', () => {
     const res = await svc.post(r);
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['ee-escalation-route']);
-    const review = await one<Task>('Task', r.recordId, 'task/safety-review');
+    const review = await svc.one<Task>('Task', r.recordId, 'task/safety-review');
     expect(review.priority).toBe('stat');
     expect(review.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(review.owner?.reference).toBe('PractitionerRole/example-on-call');
@@ -186,11 +179,11 @@ describe('early-engagement safety first', () => {
     r.safety = { immediateConcernDisclosed: true, summary: 'Disclosed thoughts of self-harm.' };
     const res = await svc.post(r);
     expect(res.status).toBe(201);
-    expect((await one<CarePlan>('CarePlan', r.recordId, 'careplan')).status).toBe('on-hold');
-    const review = await one<Task>('Task', r.recordId, 'task/safety-review');
+    expect((await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan')).status).toBe('on-hold');
+    const review = await svc.one<Task>('Task', r.recordId, 'task/safety-review');
     expect(review.priority).toBe('stat');
     expect(review.owner?.reference).toBe(clinician.reference);
-    expect((await one<Task>('Task', r.recordId, 'task/follow-up-action')).status).toBe('on-hold');
+    expect((await svc.one<Task>('Task', r.recordId, 'task/follow-up-action')).status).toBe('on-hold');
   });
 });
 
@@ -210,12 +203,12 @@ describe('early-engagement resends', () => {
   it('When a corrected record is sent again, the same resources are updated in place', async () => {
     const r = record('ee-resend-corrected');
     await svc.post(r);
-    const before = await one<Task>('Task', r.recordId, 'task/follow-up-action');
+    const before = await svc.one<Task>('Task', r.recordId, 'task/follow-up-action');
     r.followUpAction.due = '2026-11-17';
     const res = await svc.post(r);
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('updated');
-    const after = await one<Task>('Task', r.recordId, 'task/follow-up-action');
+    const after = await svc.one<Task>('Task', r.recordId, 'task/follow-up-action');
     expect(after.id).toBe(before.id);
     expect(after.restriction?.period?.end).toBe('2026-11-17');
   });
@@ -223,15 +216,15 @@ describe('early-engagement resends', () => {
   it('When the appointment is attended, the same activity is updated and the tracking Task is completed', async () => {
     const r = record('ee-resend-attended');
     await svc.post(r);
-    const planBefore = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
-    const trackingBefore = await one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
+    const planBefore = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
+    const trackingBefore = await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
     r.nextAppointment.status = 'attended';
     expect((await svc.post(r)).status).toBe(200);
-    const plan = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(plan.id).toBe(planBefore.id);
     expect(plan.activity?.filter((a) => a.detail?.code?.coding?.[0]?.code === 'next-appointment')).toHaveLength(1);
     expect(activity(plan, 'next-appointment')?.detail?.status).toBe('completed');
-    const tracking = await one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
+    const tracking = await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
     expect(tracking.id).toBe(trackingBefore.id);
     expect(tracking.status).toBe('completed');
     expect(tracking.businessStatus?.coding?.[0]?.code).toBe('appointment-attended');
@@ -244,15 +237,15 @@ describe('early-engagement resends', () => {
     r.nextAppointment.status = 'missed';
     r.recordedAt = '2026-11-19T17:00:00Z';
     expect((await svc.post(r)).status).toBe(200);
-    const tracking = await one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
+    const tracking = await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
     expect(tracking.status).toBe('requested');
     expect(tracking.businessStatus?.coding?.[0]?.code).toBe('appointment-missed');
-    const followUp = await one<Task>('Task', r.recordId, 'task/missed-appointment-follow-up');
+    const followUp = await svc.one<Task>('Task', r.recordId, 'task/missed-appointment-follow-up');
     expect(followUp.owner?.reference).toBe(clinician.reference);
     expect(followUp.code?.coding?.[0]?.code).toBe('follow-up-action');
     expect(followUp.priority).toBe('routine');
     expect(followUp.restriction?.period?.end).toBe('2026-11-21T17:00:00.000Z');
-    const plan = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(activity(plan, 'next-appointment')?.detail?.status).toBe('stopped');
     expect(plan.activity?.some((a) => a.reference?.reference === `Task/${followUp.id}`)).toBe(true);
   });
@@ -260,14 +253,14 @@ describe('early-engagement resends', () => {
   it('When a clinician has set the tracking Task in progress, a resend leaves it in progress', async () => {
     const r = record('ee-resend-clinician');
     await svc.post(r);
-    const task = await one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
+    const task = await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
     const put = await svc.fhirRaw(`Task/${task.id}`, { method: 'PUT', body: JSON.stringify({ ...task, status: 'in-progress' }) });
     expect(put.ok).toBe(true);
     r.nextAppointment.status = 'attended';
     const res = await svc.post(r);
     expect(res.status).toBe(200);
     expect(res.body.resources.find((x: any) => x.slot === 'task/first-appointment-tracking')?.action).toBe('kept');
-    const after = await one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
+    const after = await svc.one<Task>('Task', r.recordId, 'task/first-appointment-tracking');
     expect(after.status).toBe('in-progress');
     expect(after.businessStatus?.coding?.[0]?.code).toBe('appointment-booked');
   });
@@ -296,9 +289,9 @@ describe('early-engagement consent and privacy', () => {
     expect(categories).toEqual(['appointment-status', 'appointment-status']);
     expect(JSON.stringify(communications)).not.toContain('engagement-barriers');
     expect(JSON.stringify(communications)).not.toContain('BARRIER-TEXT');
-    const encounter = await one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
     expect(encounter.reasonCode).toEqual([{ coding: [expect.objectContaining({ code: 'other' })] }]);
-    const plan = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(JSON.stringify(plan)).not.toContain('BARRIER-TEXT');
   });
 
@@ -307,7 +300,7 @@ describe('early-engagement consent and privacy', () => {
     r.engagementBarriers = ['other'];
     r.engagementBarriersText = 'Worried about being seen at the clinic.';
     expect((await svc.post(r)).status).toBe(201);
-    const encounter = await one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
     expect(encounter.reasonCode?.[0]?.text).toBe('Worried about being seen at the clinic.');
   });
 
@@ -330,7 +323,7 @@ describe('early-engagement consent and privacy', () => {
     const res = await svc.post(blocked);
     expect(res.status).toBe(422);
     expect(JSON.stringify(res.body)).not.toContain(secret);
-    const review = await one<Task>('Task', blocked.recordId, 'task/safety-review');
+    const review = await svc.one<Task>('Task', blocked.recordId, 'task/safety-review');
     expect(JSON.stringify(review)).not.toContain(secret);
   });
 
@@ -339,7 +332,7 @@ describe('early-engagement consent and privacy', () => {
     r.peerContact = { completed: false, attempts: 2 };
     expect((await svc.post(r)).status).toBe(201);
     expect(await svc.bySlot('Encounter', r.recordId, 'encounter/peer-contact')).toHaveLength(0);
-    const plan = await one<CarePlan>('CarePlan', r.recordId, 'careplan');
+    const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(activity(plan, 'peer-contact')?.detail?.status).toBe('in-progress');
   });
 });

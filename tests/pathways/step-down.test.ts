@@ -16,11 +16,7 @@ beforeAll(async () => { svc = await startTestService(); });
 afterAll(async () => { await svc?.close(); });
 
 /** The example record under its own recordId, changed by `edit`. */
-function record(recordId: string, edit: (r: any) => void = () => {}): any {
-  const r = fixture('step-down', recordId);
-  edit(r);
-  return r;
-}
+const record = (recordId: string, edit?: (r: any) => void): any => fixture('step-down', recordId, edit);
 
 /** The one resource of a slot of a record, found by its business identifier as an EHR would. */
 function ofRecord<T extends Resource>(resources: T[], recordId: string): T[] {
