@@ -2,6 +2,7 @@ import { badRequest, getStatus, normalizeOperationOutcome, serverError } from '@
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { EmbeddedRepository } from './repository.js';
+import { compartmentSearchPath } from './compartment.js';
 import { withSearchLinks } from './search-links.js';
 
 /** Media type of every answer of the embedded server. */
@@ -40,7 +41,7 @@ export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedReposi
     headers['if-match'] = `W/"${ifMatch}"`;
   }
   const fhirReq: FhirRequest = {
-    method: req.method as HttpMethod, url: req.path, pathname: '', body: req.body, params: {}, query: {}, headers, config: { transactions: true },
+    method: req.method as HttpMethod, url: (req.method === 'GET' && compartmentSearchPath(req.path)) || req.path, pathname: '', body: req.body, params: {}, query: {}, headers, config: { transactions: true },
   };
   let outcome: OperationOutcome;
   let resource: Resource | undefined;

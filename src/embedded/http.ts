@@ -1,9 +1,11 @@
 import { badRequest, serverError } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
-import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { requireBearer, type TokenStore } from './auth.js';
+import type { CapabilityStatementBuilder } from './capability.js';
 import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
+import { smartConfiguration } from './smart-configuration.js';
 import type { EmbeddedRepository } from './repository.js';
 
 /** Largest accepted request body: a transaction Bundle of a pathway record fits easily. */
@@ -13,12 +15,16 @@ export const MAX_BODY_SIZE = '5mb';
  * The FHIR REST API over HTTP, to be mounted at /fhir/R4. GET /metadata is public (as on real FHIR
  * servers, so clients can discover the server); everything else needs a bearer token.
  */
-export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStore): express.Router {
+export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStore, capability: CapabilityStatementBuilder): express.Router {
   const fhirRouter = new FhirRouter();
   const router = express.Router();
 
-  router.get('/metadata', (_req, res) => {
-    send(res, 200, capabilityStatement());
+  router.get('/metadata', (req, res) => {
+    const root = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    res.status(200).type(FHIR_JSON).end(capability.json(`${root}${req.baseUrl}`, root));
+  });
+  router.get('/.well-known/smart-configuration', (req, res) => {
+    res.status(200).type('application/json').end(JSON.stringify(smartConfiguration(`${req.protocol}://${req.get('host') ?? 'localhost'}`)));
   });
   router.use(requireBearer(tokens));
   router.use(express.json({ type: ['application/json', FHIR_JSON], limit: MAX_BODY_SIZE }));
@@ -44,26 +50,4 @@ export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStor
 /** Writes a FHIR JSON body with res.end, bypassing Express's automatic ETag and freshness handling. */
 function send(res: express.Response, status: number, body: Resource): void {
   res.status(status).type(FHIR_JSON).end(JSON.stringify(body));
-}
-
-function capabilityStatement(): CapabilityStatement {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
-    date: '2025-01-01',
-    kind: 'instance',
-    fhirVersion: '4.0.1',
-    format: ['json'],
-    software: { name: 'peer-pathways-fhir embedded FHIR server (Medplum FHIR router)' },
-    rest: [
-      {
-        mode: 'server',
-        security: {
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
-          description: 'Bearer token (static API token or OAuth 2.0 client_credentials at /oauth2/token)',
-        },
-        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
-      },
-    ],
-  };
 }

@@ -1,6 +1,9 @@
 import type express from 'express';
 import { createOAuthRouter, TokenStore } from './auth.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
+import type { Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { CapabilityStatementBuilder } from './capability.js';
+import { preloadConformanceResources, readConformanceResources } from './conformance-preload.js';
 import { loadDemoDirectoryIfEmpty } from './demo-directory.js';
 import { createFhirHttpRouter } from './http.js';
 import { Journal } from './journal.js';
@@ -23,6 +26,11 @@ export interface EmbeddedFhirOptions {
   clientSecret: string;
   /** Load the demo directory when the store is empty (default true). */
   loadDemoDirectory?: boolean;
+  /**
+   * The conformance resources held from start-up (profiles, terminology, Measures; default: read from
+   * profiles/): readable by canonical URL, and the profiles are the CapabilityStatement's supportedProfile.
+   */
+  conformanceResources?: Resource[];
 }
 
 /** A running embedded FHIR server: routers to mount, its repository, and close(). */
@@ -47,9 +55,13 @@ export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promi
   if (opts.loadDemoDirectory !== false) {
     await loadDemoDirectoryIfEmpty(repo);
   }
+  // After the demo directory, which loads only into an empty store.
+  const conformance = opts.conformanceResources ?? readConformanceResources();
+  await preloadConformanceResources(repo, conformance);
+  const profiles = conformance.filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition').map((sd) => ({ url: sd.url, type: sd.type }));
   const tokens = new TokenStore(opts.accessTokens, opts.clientId, opts.clientSecret);
   return {
-    fhirRouter: createFhirHttpRouter(repo, tokens),
+    fhirRouter: createFhirHttpRouter(repo, tokens, new CapabilityStatementBuilder({ profiles })),
     oauthRouter: createOAuthRouter(tokens),
     repo,
     async close() {

@@ -6,8 +6,10 @@ import type { EmbeddedFhirServer } from '../embedded/index.js';
 import type { Adapter } from '../pipeline/process-record.js';
 import { accessLog } from './access-log.js';
 import { authenticate, type AuthConfig } from './auth/authenticate.js';
-import { requireRouteScope } from './auth/authorize.js';
+import { requireRouteScope, requireScope } from './auth/authorize.js';
+import { scopes } from './auth/scopes.js';
 import { correlationId, errorHandler, notFound } from './errors.js';
+import { evaluateMeasureRouter } from '../governance/evaluate-measure.js';
 import { governanceRouter } from '../governance/router.js';
 import { healthRouter } from './routes/health.js';
 import { openApiRouter } from './routes/openapi.js';
@@ -41,6 +43,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(correlationId);
   app.use(accessLog(deps.log));
   if (deps.embedded) {
+    if (deps.governance) {
+      // FHIR $evaluate-measure on the governance Measures: ahead of the store's router, which knows no governance.
+      const guard = [authenticate(deps.auth), rateLimitPerClient(deps.rateLimitPerMinute), requireScope(scopes.governance)];
+      app.use('/fhir/R4', evaluateMeasureRouter(deps.adapter, deps.governance.config, deps.governance.measures, guard));
+    }
     app.use('/fhir/R4', deps.embedded.fhirRouter);
     app.use('/oauth2', deps.embedded.oauthRouter);
   }

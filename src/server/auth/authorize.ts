@@ -85,3 +85,14 @@ export function authorizeRecord(mode: 'write' | 'validate'): RequestHandler {
     next();
   };
 }
+
+/**
+ * Refuses (403) a caller without `scope`, for an endpoint mounted outside the paths routeNeed knows
+ * (FHIR operations beside the embedded server, e.g. Measure/$evaluate-measure needs governance.read).
+ */
+export function requireScope(scope: string): RequestHandler {
+  return (req, res, next) => {
+    const caller = requireCaller(res);
+    next(caller.scopes.has(scope) ? undefined : forbidden(res, `This client lacks the scope "${scope}" for ${req.method} ${req.path}.`, undefined, scope));
+  };
+}
