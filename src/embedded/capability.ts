@@ -118,6 +118,8 @@ export class CapabilityStatementBuilder {
   build(fhirBase: string, serviceRoot: string): CapabilityStatement {
     return {
       resourceType: 'CapabilityStatement',
+      name: 'PeerPathwaysEmbeddedFhirServer',
+      title: `${packageJson.name} embedded FHIR R4 server`,
       status: 'active',
       date: this.date,
       publisher: packageJson.name,

@@ -27,7 +27,8 @@ export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStor
     res.status(200).type('application/json').end(JSON.stringify(smartConfiguration(`${req.protocol}://${req.get('host') ?? 'localhost'}`)));
   });
   router.use(requireBearer(tokens));
-  router.use(express.json({ type: ['application/json', FHIR_JSON], limit: MAX_BODY_SIZE }));
+  // JSON Patch (RFC 6902) is how a FHIR client sends PATCH: without its media type the body would be lost.
+  router.use(express.json({ type: ['application/json', FHIR_JSON, 'application/json-patch+json'], limit: MAX_BODY_SIZE }));
   router.use(async (req, res) => {
     const fhirBase = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`;
     const answer = await answerFhirRequest(fhirRouter, repo, { method: req.method, path: req.url.replace(/^\//, ''), body: req.body, headers: req.headers }, fhirBase);

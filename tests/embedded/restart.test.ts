@@ -54,7 +54,7 @@ describe('durability across a restart', () => {
   });
 
   it('writes nothing to disk with :memory:', async () => {
-    const h = await startHarness({ dataDir: ':memory:', loadDemoDirectory: false });
+    const h = await startHarness({ dataDir: ':memory:', loadDemoDirectory: false, conformanceResources: [] });
     expect(h.fhir.repo.count()).toBe(0);
     await h.stop();
   });
