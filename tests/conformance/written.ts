@@ -27,7 +27,7 @@ export function recordVariants(): { name: string; record: any }[] {
   const ct: [string, Change][] = [
     ...['booked', 'attended', 'missed', 'cancelled', 'rescheduled'].map((s): [string, Change] => [`crisis-transition appointment ${s}`, (r) => { r.firstAppointment.status = s; }]),
     ...['reached-and-prepared', 'reached-concerns-raised', 'not-reached'].map((o): [string, Change] => [`crisis-transition ${o}`, (r) => { r.peerContact.outcome = o; }]),
-    ['crisis-transition risk and concerns', (r) => { r.recentCrisisRiskActive = true; r.concernsRouted = [{ category: 'housing', summary: 'No stable place to stay after discharge.' }]; }],
+    ['crisis-transition risk and concerns', (r) => { r.recentCrisisRiskActive = true; r.concernsRouted = [{ category: 'housing', routedTo: { reference: 'PractitionerRole/example-clinician' }, routedAt: r.recordedAt }]; }],
     ['crisis-transition blocked', (r) => { r.receivingClinicianNotification.notified = false; }],
   ];
   ct.forEach(([name, change], i) => out.push({ name, record: fixture('crisis-transition', `ct-variant-${i}`, change) }));
@@ -43,25 +43,31 @@ export function recordVariants(): { name: string; record: any }[] {
       r.concerns = ['clinical-deterioration', 'safety', 'housing', 'practical-needs', 'substance-use'].map((category) => ({ category, summary: `About ${category}.` }));
     }],
     ['concern-routing safety', (r) => { r.safety = { immediateConcernDisclosed: true, disclosedAt: r.recordedAt, summary: 'Disclosed a plan to harm themselves.' }; }],
-    ['concern-routing blocked', (r) => { r.personAware = { informed: false }; }],
+    ['concern-routing blocked', (r) => { r.personAware = { informed: false, agreesToSharing: false }; }],
   ];
   cr.forEach(([name, change], i) => out.push({ name, record: fixture('concern-routing', `cr-variant-${i}`, change) }));
   return out;
 }
 
-/** Posts every variant (accepted, blocked or refused alike) and returns every resource then on the server of the written types. */
-export async function writeVariants(svc: TestService): Promise<{ statuses: Record<string, number>; resources: Resource[]; bundles: Bundle[] }> {
+/**
+ * Posts every variant ($validate, then the write; accepted, blocked or refused alike) and returns every
+ * resource then on the server of the written types, the mapped Bundles and every answer body.
+ */
+export async function writeVariants(svc: TestService): Promise<{ statuses: Record<string, number>; resources: Resource[]; bundles: Bundle[]; answers: unknown[] }> {
   const statuses: Record<string, number> = {};
   const bundles: Bundle[] = [];
+  const answers: unknown[] = [];
   for (const { name, record } of recordVariants()) {
     const dry = await svc.post(record, '/pathway-records/$validate');
     const bundle = dry.body?.parameter?.find((p: any) => p.name === 'bundle')?.resource as Bundle | undefined;
     if (bundle) bundles.push(bundle);
-    statuses[name] = (await svc.post(record)).status;
+    const answer = await svc.post(record);
+    statuses[name] = answer.status;
+    answers.push(dry.body, answer.body);
   }
   const resources: Resource[] = [];
   for (const type of writtenTypes) resources.push(...await svc.fhir(`${type}?_count=1000`));
-  return { statuses, resources, bundles };
+  return { statuses, resources, bundles, answers };
 }
 
 /** Every Coding anywhere in a value (CodeableConcepts, valueCodings, AuditEvent.type…). */
