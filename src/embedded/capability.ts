@@ -62,9 +62,15 @@ function includesOf(type: string, declared: CapabilityStatementRestResourceSearc
   return declared.filter((p) => p.type === 'reference' && !p.name.startsWith('_')).map((p) => `${type}:${p.name}`);
 }
 
+/**
+ * Types Medplum's definitions add that are not R4 4.0.1 resources (SubscriptionStatus is R4B, 4.3.0):
+ * an R4 client would reject them in `rest.resource.type` (required binding to resource-types).
+ */
+const notR4Types = new Set(['SubscriptionStatus']);
+
 /** Builds the per-type part once: it depends only on the FHIR definitions and the project's profiles. */
 function restResources(input: CapabilityInput): CapabilityStatementRestResource[] {
-  const types = getResourceTypes().filter((t) => globalSchema.types[t]?.searchParams).sort();
+  const types = getResourceTypes().filter((t) => globalSchema.types[t]?.searchParams && !notR4Types.has(t)).sort();
   const declared = new Map(types.map((t) => [t, declaredSearchParams(t)]));
   // Reverse includes: every reference parameter of any type that may point at this type.
   const revIncludes = new Map<string, string[]>(types.map((t) => [t, []]));
