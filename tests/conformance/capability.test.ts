@@ -99,7 +99,7 @@ describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
     for (const p of ['owner', 'status', 'code', 'patient', 'identifier', 'focus', '_lastUpdated']) expect(tool.resourceSearch('Task', p), p).toBe(true);
     expect(tool.capabilityContents({ resourceType: 'Task', capabilityType: 'searchInclude' })).toEqual(expect.arrayContaining(['Task:owner', 'Task:focus', 'Task:patient']));
     expect(tool.capabilityContents({ resourceType: 'Patient', capabilityType: 'searchRevInclude' })).toEqual(expect.arrayContaining(['Task:patient', 'CarePlan:patient']));
-    const found = await client.search({ resourceType: 'Task', searchParams: { _include: 'Task:owner', _count: '5' } }) as Bundle;
+    const found = await client.search({ resourceType: 'Task', searchParams: { _include: 'Task:owner', _count: '5' } }) as unknown as Bundle;
     expect(found.entry?.some((e) => e.search?.mode === 'include')).toBe(true);
   });
 });

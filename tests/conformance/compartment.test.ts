@@ -51,7 +51,7 @@ describe('GET /fhir/R4/Patient/{id}/{type}: patient compartment search', () => {
 
   it('is what fhir-kit-client\'s compartment search asks for', async () => {
     const client = new Client({ baseUrl: `${svc.url}/fhir/R4`, customHeaders: { Authorization: `Bearer ${testToken}` } });
-    const bundle = await client.compartmentSearch({ resourceType: 'CarePlan', compartment: { resourceType: 'Patient', id: 'example-person' } }) as Bundle;
+    const bundle = await client.compartmentSearch({ resourceType: 'CarePlan', compartment: { resourceType: 'Patient', id: 'example-person' } }) as unknown as Bundle;
     expect(bundle.entry?.map((e) => `CarePlan/${e.resource?.id}`)).toEqual(await ids('CarePlan?patient=Patient/example-person'));
   });
 

@@ -23,10 +23,10 @@ afterAll(async () => {
   await svc.close();
 });
 
-async function evaluate(path: string, init: RequestInit = {}): Promise<{ status: number; body: MeasureReport & OperationOutcome }> {
+async function evaluate(path: string, init: RequestInit = {}): Promise<{ status: number; body: MeasureReport & Pick<OperationOutcome, 'issue'> }> {
   const res = await fetch(`${svc.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
   expect(res.headers.get('content-type')).toContain('application/fhir+json');
-  return { status: res.status, body: (await res.json()) as MeasureReport & OperationOutcome };
+  return { status: res.status, body: (await res.json()) as MeasureReport & Pick<OperationOutcome, 'issue'> };
 }
 
 describe('FHIR $evaluate-measure answers what GET /governance/measures answers', () => {
