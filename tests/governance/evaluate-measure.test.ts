@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Bundle, Measure, MeasureReport, OperationOutcome } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureIds } from '../../src/governance/compute.js';
+import { loadMeasureDefinitions } from '../../src/governance/definitions.js';
 import { startTestService, testToken, type TestService } from '../harness.js';
 import { period } from './cohort.js';
 import { loadCohort } from './load-cohort.js';
@@ -85,5 +87,24 @@ describe('FHIR $evaluate-measure answers what GET /governance/measures answers',
     expect(subject.body.issue?.[0]?.expression).toEqual(['reportType']);
     const anonymous = await fetch(`${svc.url}/fhir/R4/Measure/crisis-recontact/$evaluate-measure?periodStart=${period.start}&periodEnd=${period.end}`);
     expect(anonymous.status).toBe(401);
+  });
+});
+
+describe('the Measures are valid R4 and say how they are computed', () => {
+  it('every population and stratifier has a criteria naming a definition of the README\'s "How the numbers are computed"', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### How the numbers are computed'), readme.indexOf('### Reading a report'));
+    const defined = new Set([...section.matchAll(/^\| (.+?) \| /gm)].flatMap((m) => [...(m[1] as string).matchAll(/`([^`]+)`/g)].map((n) => n[1])));
+    const named: string[] = [];
+    for (const m of loadMeasureDefinitions()) {
+      for (const g of m.group ?? []) {
+        for (const c of [...(g.population ?? []).map((p) => p.criteria), ...(g.stratifier ?? []).map((st) => st.criteria)]) {
+          expect(c?.language, m.id).toBe('text/cql-identifier');
+          named.push(c?.expression as string);
+        }
+      }
+    }
+    expect(named.length).toBeGreaterThan(45);
+    expect(named.filter((n) => !defined.has(n))).toEqual([]);
   });
 });
