@@ -113,6 +113,7 @@ function restResources(input: CapabilityInput): CapabilityStatementRestResource[
 export class CapabilityStatementBuilder {
   private readonly resources: CapabilityStatementRestResource[];
   private readonly cache = new Map<string, string>();
+  private readonly operations: { type: string; name: string; definition: string }[] = [];
 
   private readonly date = new Date().toISOString().slice(0, 10);
 
@@ -120,8 +121,22 @@ export class CapabilityStatementBuilder {
     this.resources = restResources(input);
   }
 
+  /**
+   * Declares an operation that another layer answers beside this server (e.g. Measure/$evaluate-measure,
+   * mounted by the server layer ahead of the FHIR router): `name` without `$`, `definition` its
+   * OperationDefinition's canonical URL.
+   */
+  declareOperation(type: string, name: string, definition: string): void {
+    this.operations.push({ type, name, definition });
+    this.cache.clear();
+  }
+
   /** The statement for a FHIR base (`http://host/fhir/R4`) and service root (`http://host`). */
   build(fhirBase: string, serviceRoot: string): CapabilityStatement {
+    const resources = this.resources.map((r) => {
+      const ops = this.operations.filter((o) => o.type === r.type).map((o) => ({ name: o.name, definition: o.definition }));
+      return ops.length ? { ...r, operation: ops } : r;
+    });
     return {
       resourceType: 'CapabilityStatement',
       name: 'PeerPathwaysEmbeddedFhirServer',
@@ -144,7 +159,7 @@ export class CapabilityStatementBuilder {
           ] }],
           description: 'Bearer token: the static API token, or an OAuth 2.0 client_credentials token from the token endpoint (SMART backend services). GET metadata is public.',
         },
-        resource: this.resources,
+        resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
         compartment: [patientCompartment],
       }],

@@ -40,6 +40,8 @@ export interface EmbeddedFhirServer {
   /** Mount at '/oauth2' (POST /oauth2/token). */
   oauthRouter: express.Router;
   repo: EmbeddedRepository;
+  /** Its CapabilityStatement: a layer that answers an operation beside the server declares it here. */
+  capability: CapabilityStatementBuilder;
   /** Waits for in-flight writes and closes the journal. */
   close(): Promise<void>;
 }
@@ -60,8 +62,10 @@ export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promi
   await preloadConformanceResources(repo, conformance);
   const profiles = conformance.filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition').map((sd) => ({ url: sd.url, type: sd.type }));
   const tokens = new TokenStore(opts.accessTokens, opts.clientId, opts.clientSecret);
+  const capability = new CapabilityStatementBuilder({ profiles });
   return {
-    fhirRouter: createFhirHttpRouter(repo, tokens, new CapabilityStatementBuilder({ profiles })),
+    fhirRouter: createFhirHttpRouter(repo, tokens, capability),
+    capability,
     oauthRouter: createOAuthRouter(tokens),
     repo,
     async close() {

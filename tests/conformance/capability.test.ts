@@ -84,6 +84,11 @@ describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
     }
   });
 
+  it('declares Measure $evaluate-measure, which the server layer answers beside the store', () => {
+    expect(resourceOf('Measure').operation).toEqual([{ name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure' }]);
+    expect(resourceOf('Task').operation).toBeUndefined();
+  });
+
   it('lists the project profiles as supportedProfile of their types', () => {
     const profiles = readdirJson('profiles').filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition');
     expect(profiles.length).toBeGreaterThan(10);
