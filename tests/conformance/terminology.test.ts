@@ -96,6 +96,9 @@ describe('terminology: every code the project writes is defined', () => {
     const constraints = profiles.flatMap((p) => p.differential?.element.flatMap((e) => e.constraint ?? []) ?? []);
     expect(constraints.length).toBeGreaterThan(15);
     for (const c of constraints) expect(gates.concept?.find((g) => g.code === c.key)?.definition, c.key).toBe(c.human);
+    // Blocked records are stratified by gate key: each is a stratum too.
+    const strata = codesOf(codeSystems.get(`${projectSystems}measure-stratum`) as CodeSystem);
+    expect(constraints.filter((c) => !strata.has(c.key as string)).map((c) => c.key)).toEqual([]);
     const source = readFileSync(join(root, 'src/outcomes/index.ts'), 'utf8');
     const union = source.slice(source.indexOf('export type AdapterIssueCode'), source.indexOf(';', source.indexOf('export type AdapterIssueCode')));
     const issueCodes = [...union.matchAll(/'([a-z-]+)'/g)].map((m) => m[1]);
