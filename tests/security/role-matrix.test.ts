@@ -70,6 +70,12 @@ const endpoints: Endpoint[] = [
     call: (token) => send('GET', '/governance/measures?start=2026-01-01&end=2026-12-31', token),
     expect: { ...denied, right: 200 },
   },
+  {
+    name: 'GET /fhir/R4/Measure/{id}/$evaluate-measure',
+    client: 'governance', scope: 'governance.read', scopeWithout: '',
+    call: (token) => send('GET', '/fhir/R4/Measure/role-integrity/$evaluate-measure?periodStart=2026-01-01&periodEnd=2026-12-31', token),
+    expect: { ...denied, right: 200 },
+  },
 ];
 
 async function tokenFor(role: Role, e: Endpoint): Promise<string | undefined> {
