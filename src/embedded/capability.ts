@@ -111,15 +111,14 @@ function restResources(input: CapabilityInput): CapabilityStatementRestResource[
  * the server is reached (implementation.url, the token endpoint) are filled in per request by `forBase`.
  */
 export class CapabilityStatementBuilder {
-  private readonly resources: CapabilityStatementRestResource[];
+  /** Built on first use (~35 ms): a process that is never asked for metadata does not pay for it. */
+  private resources: CapabilityStatementRestResource[] | undefined;
   private readonly cache = new Map<string, string>();
   private readonly operations: { type: string; name: string; definition: string }[] = [];
 
   private readonly date = new Date().toISOString().slice(0, 10);
 
-  constructor(input: CapabilityInput) {
-    this.resources = restResources(input);
-  }
+  constructor(private readonly input: CapabilityInput) {}
 
   /**
    * Declares an operation that another layer answers beside this server (e.g. Measure/$evaluate-measure,
@@ -133,6 +132,7 @@ export class CapabilityStatementBuilder {
 
   /** The statement for a FHIR base (`http://host/fhir/R4`) and service root (`http://host`). */
   build(fhirBase: string, serviceRoot: string): CapabilityStatement {
+    this.resources ??= restResources(this.input);
     const resources = this.resources.map((r) => {
       const ops = this.operations.filter((o) => o.type === r.type).map((o) => ({ name: o.name, definition: o.definition }));
       return ops.length ? { ...r, operation: ops } : r;
