@@ -19,6 +19,7 @@ function coreDefinitions(): Map<string, StructureDefinition> {
  * so that a profile the generator cannot express is never published with a wrong snapshot.
  */
 export function withSnapshot(profile: StructureDefinition): StructureDefinition {
+  if (profile.type === 'Extension') return withExtensionSnapshot(profile);
   const parent = coreDefinitions().get(profile.baseDefinition as string);
   if (!parent?.snapshot) throw new Error(`${profile.url}: base ${profile.baseDefinition} is not an R4 core definition with a snapshot`);
   const elements: ElementDefinition[] = structuredClone(parent.snapshot.element);
@@ -32,5 +33,45 @@ export function withSnapshot(profile: StructureDefinition): StructureDefinition 
     }
     if (diff.constraint) target.constraint = [...(target.constraint ?? []), ...diff.constraint.map((c) => ({ ...c, source: profile.url }))];
   }
+  return { ...profile, snapshot: { element: elements } };
+}
+
+/** What a differential element of an extension may set on the element it constrains. */
+const extensionKeys = ['min', 'max', 'short', 'definition', 'fixedUri', 'type', 'binding', 'slicing', 'sliceName'] as const;
+
+/**
+ * The snapshot of an extension definition in the shape profiles/extensions/ uses: either a simple one
+ * (`Extension.extension` max 0, `Extension.url` fixed, `Extension.value[x]` typed) or a complex one whose
+ * `Extension.extension` is sliced by url, each slice `Extension.extension:<name>` with its own fixed url
+ * and typed value (FHIR R4 §2.22.0.1 "Extension" and the Extension StructureDefinition's snapshot). Throws on
+ * any other differential element, so that nothing is published with a wrong snapshot.
+ */
+function withExtensionSnapshot(profile: StructureDefinition): StructureDefinition {
+  const parent = coreDefinitions().get('http://hl7.org/fhir/StructureDefinition/Extension') as StructureDefinition;
+  const baseOf = (path: string) => structuredClone(parent.snapshot?.element.find((e) => e.path === path)) as ElementDefinition;
+  const diffs = new Map((profile.differential?.element ?? []).map((e) => [e.id as string, e]));
+  const used = new Set<string>();
+  const merged = (base: ElementDefinition, id: string, path: string): ElementDefinition => {
+    const out: ElementDefinition = { ...base, id, path };
+    const diff = diffs.get(id);
+    if (diff) {
+      used.add(id);
+      for (const key of extensionKeys) if (diff[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = structuredClone(diff[key]);
+    }
+    return out;
+  };
+  const children = ['id', 'extension', 'url', 'value[x]'];
+  const elements: ElementDefinition[] = [merged(baseOf('Extension'), 'Extension', 'Extension'), merged(baseOf('Extension.id'), 'Extension.id', 'Extension.id'),
+    merged(baseOf('Extension.extension'), 'Extension.extension', 'Extension.extension')];
+  for (const slice of (profile.differential?.element ?? []).filter((e) => e.sliceName && e.path === 'Extension.extension')) {
+    const sliceId = slice.id as string;
+    const head = merged(baseOf('Extension.extension'), sliceId, 'Extension.extension');
+    delete head.slicing;
+    elements.push(head);
+    for (const child of children) elements.push(merged(baseOf(`Extension.${child}`), `${sliceId}.${child}`, `Extension.extension.${child}`));
+  }
+  elements.push(merged(baseOf('Extension.url'), 'Extension.url', 'Extension.url'), merged(baseOf('Extension.value[x]'), 'Extension.value[x]', 'Extension.value[x]'));
+  const unused = [...diffs.keys()].filter((id) => !used.has(id));
+  if (unused.length) throw new Error(`${profile.url}: cannot generate a snapshot for ${unused.join(', ')}`);
   return { ...profile, snapshot: { element: elements } };
 }

@@ -4,19 +4,19 @@ import { OperationOutcomeError, isGone, isNotFound } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { EmbeddedRepository } from './repository.js';
 
-/** The project's conformance resources: profiles/ (StructureDefinitions), profiles/terminology/, profiles/measures/. */
+/** The project's conformance resources: profiles/ (StructureDefinitions), profiles/extensions/, profiles/terminology/, profiles/measures/. */
 export const conformanceDir = resolve(import.meta.dirname, '../../profiles');
 
 /** Resource types published from the conformance folders; any other JSON file there is not one of them. */
 const published = new Set(['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure', 'ConceptMap']);
 
 /**
- * Every conformance resource (canonical `url`, fixed `id`) in a profiles folder and its `terminology/`
- * and `measures/` subfolders, in file order. Throws naming the file when one is not JSON.
+ * Every conformance resource (canonical `url`, fixed `id`) in a profiles folder and its `extensions/`,
+ * `terminology/` and `measures/` subfolders, in file order. Throws naming the file when one is not JSON.
  */
 export function readConformanceResources(dir: string = conformanceDir): Resource[] {
   const out: Resource[] = [];
-  for (const sub of ['', 'terminology', 'measures']) {
+  for (const sub of ['', 'extensions', 'terminology', 'measures']) {
     const folder = join(dir, sub);
     let names: string[];
     try {

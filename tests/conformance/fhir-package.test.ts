@@ -51,7 +51,12 @@ describe('the FHIR NPM package (npm run fhir-package)', () => {
     for (const f of index.files) {
       const r = JSON.parse(readFileSync(join(dir, f.filename), 'utf8'));
       expect({ resourceType: r.resourceType, id: r.id, url: r.url }).toEqual({ resourceType: f.resourceType, id: f.id, url: f.url });
-      if (r.resourceType === 'StructureDefinition') expect((r as StructureDefinition).snapshot?.element.length, f.filename).toBeGreaterThan(10);
+      if (r.resourceType === 'StructureDefinition') {
+        const sd = r as StructureDefinition;
+        // An extension's snapshot: Extension, id, extension (and its slices), url fixed to the canonical, value[x].
+        if (sd.type === 'Extension') expect(sd.snapshot?.element.find((e) => e.id === 'Extension.url')?.fixedUri, f.filename).toBe(sd.url);
+        else expect(sd.snapshot?.element.length, f.filename).toBeGreaterThan(10);
+      }
       expect(fhir.validate(r, { errorOnUnexpected: true }).messages.filter((m) => m.severity === 'error'), f.filename).toEqual([]);
     }
     const task = JSON.parse(readFileSync(join(dir, 'StructureDefinition-peer-pathway-task.json'), 'utf8')) as StructureDefinition;
@@ -68,7 +73,7 @@ describe('the FHIR NPM package (npm run fhir-package)', () => {
     expect(() => buildFhirPackage('fhir.site.example/')).toThrow(/absolute http\(s\) URL/);
   });
 
-  it('SUSHI loads it as a dependency and builds a site profile on its Task profile and ValueSet: 0 errors', async () => {
+  it('SUSHI loads it as a dependency and builds a site profile on its Task profile and ValueSet, and instances with its extensions: 0 errors', async () => {
     const project = join(home, 'site-ig');
     mkdirSync(join(project, 'input', 'fsh'), { recursive: true });
     writeFileSync(join(project, 'sushi-config.yaml'), [
@@ -86,6 +91,13 @@ describe('the FHIR NPM package (npm run fhir-package)', () => {
       '* code = $pp#clinical-review', '* businessStatus = $pp#concern-routed',
       '* identifier.system = "urn:example:peer-platform"', '* identifier.value = "cr-1/task/clinical-review"',
       '* for = Reference(Patient/example-person)', '* owner = Reference(PractitionerRole/example-clinician)', '* requester = Reference(PractitionerRole/example-peer)',
+      // SUSHI resolves the project's extension from the package (by its snapshot) to set it.
+      '* extension[http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception].valueBoolean = true',
+      'Instance: ExampleCarePlanExtensions',
+      'InstanceOf: CarePlan',
+      '* status = #active', '* intent = #plan', '* subject = Reference(Patient/example-person)',
+      '* extension[http://peer-pathways.example.org/fhir/StructureDefinition/escalation-route].extension[clinicalOwner].valueReference = Reference(PractitionerRole/example-clinician)',
+      '* extension[http://peer-pathways.example.org/fhir/StructureDefinition/escalation-route].extension[instructions].valueString = "Call the duty clinician"',
       '',
     ].join('\n'));
     const { errors, output } = await tool('sushi', ['build', '.'], project);
@@ -93,6 +105,10 @@ describe('the FHIR NPM package (npm run fhir-package)', () => {
     expect(errors, output.slice(-3000)).toBe(0);
     const generated = JSON.parse(readFileSync(join(project, 'fsh-generated', 'resources', 'StructureDefinition-SiteClinicalTask.json'), 'utf8')) as StructureDefinition;
     expect(generated.baseDefinition).toBe('http://peer-pathways.example.org/fhir/StructureDefinition/peer-pathway-task');
+    const plan = JSON.parse(readFileSync(join(project, 'fsh-generated', 'resources', 'CarePlan-ExampleCarePlanExtensions.json'), 'utf8'));
+    expect(plan.extension).toEqual([{ url: 'http://peer-pathways.example.org/fhir/StructureDefinition/escalation-route', extension: [
+      { url: 'clinicalOwner', valueReference: { reference: 'PractitionerRole/example-clinician' } }, { url: 'instructions', valueString: 'Call the duty clinician' },
+    ] }]);
   }, 120_000);
 
   it('GoFSH turns every resource into FSH (0 errors), and SUSHI builds that FSH again (0 errors)', async () => {

@@ -23,7 +23,7 @@ const read = <T,>(file: string) => JSON.parse(readFileSync(join(root, file), 'ut
 const terminology = jsonFiles('profiles/terminology').map((f) => read<CodeSystem | ValueSet>(f));
 const codeSystems = new Map(terminology.filter((r): r is CodeSystem => r.resourceType === 'CodeSystem').map((cs) => [cs.url as string, cs]));
 const valueSets = new Map(terminology.filter((r): r is ValueSet => r.resourceType === 'ValueSet').map((vs) => [vs.url as string, vs]));
-const profiles = jsonFiles('profiles').filter((f) => !f.includes('/terminology/') && !f.includes('/measures/')).map((f) => read<StructureDefinition>(f));
+const profiles = jsonFiles('profiles').filter((f) => !/\/(terminology|measures|extensions)\//.test(f)).map((f) => read<StructureDefinition>(f));
 const measures = jsonFiles('profiles/measures').map((f) => read<Measure>(f));
 
 function codesOf(cs: CodeSystem): Set<string> {
@@ -135,13 +135,65 @@ describe('terminology: every code the project writes is defined', () => {
   });
 });
 
+/** Every project extension instance in a value: the element path it sits on (`CarePlan`, `Communication.payload`…) and the extension. */
+function extensionsIn(value: unknown, path: string, found: { path: string; ext: Record<string, any> }[] = []): { path: string; ext: Record<string, any> }[] {
+  if (Array.isArray(value)) value.forEach((v) => extensionsIn(v, path, found));
+  else if (value && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'extension' && Array.isArray(v)) {
+        for (const e of v) if (typeof e?.url === 'string' && e.url.startsWith('http://peer-pathways.example.org/')) found.push({ path, ext: e });
+      } else if (key !== 'resource' && key !== 'contained') {
+        extensionsIn(v, `${path}.${key}`, found);
+      }
+    }
+    // A nested resource starts its own path.
+    if (typeof (value as Resource).resourceType === 'string' && path.includes('.')) extensionsIn({ ...(value as object), resourceType: undefined }, (value as Resource).resourceType, found);
+  }
+  return found;
+}
+
+describe('extensions: every project extension written is defined in profiles/extensions/, and used as defined', () => {
+  const definitions = new Map(jsonFiles('profiles/extensions').map((f) => read<StructureDefinition>(f)).map((sd) => [sd.url as string, sd]));
+  const valueKey = (e: Record<string, any>) => Object.keys(e).find((k) => k.startsWith('value'));
+
+  it('in written resources, MeasureReports and the profiles (context, value type, sub-extensions)', async () => {
+    const res = await fetch(`${svc.url}/governance/measures?start=2026-01-01&end=2026-12-31`, { headers: { Authorization: 'Bearer test-token-0123456789' } });
+    const reports = ((await res.json()) as Bundle).entry?.map((e) => e.resource as Resource) ?? [];
+    const found = [...written.resources, ...reports].flatMap((r) => extensionsIn(r, r.resourceType));
+    for (const p of profiles) for (const el of p.differential?.element ?? []) found.push(...extensionsIn(el.constraint ?? [], 'ElementDefinition.constraint'));
+    expect(new Set(found.map((f) => f.ext.url)).size).toBeGreaterThan(15);
+    const problems: string[] = [];
+    for (const { path, ext } of found) {
+      const sd = definitions.get(ext.url);
+      if (!sd) { problems.push(`${ext.url}: no definition`); continue; }
+      // The path of an element inside a resource, without array positions: CarePlan, Communication.payload.
+      if (!sd.context?.some((c) => c.expression === path)) problems.push(`${ext.url} used on ${path}, defined for ${sd.context?.map((c) => c.expression).join()}`);
+      const elements = sd.differential?.element ?? [];
+      const value = elements.find((e) => e.id === 'Extension.value[x]');
+      if (value?.max === '0') {
+        for (const sub of ext.extension ?? []) {
+          const slice = elements.find((e) => e.id === `Extension.extension:${sub.url}`);
+          const type = elements.find((e) => e.id === `Extension.extension:${sub.url}.value[x]`)?.type?.[0]?.code;
+          if (!slice) problems.push(`${ext.url}: undefined sub-extension ${sub.url}`);
+          else if (valueKey(sub) !== `value${type?.[0]?.toUpperCase()}${type?.slice(1)}`) problems.push(`${ext.url}#${sub.url}: ${valueKey(sub)} but defined ${type}`);
+          else if (slice.max !== '*' && (ext.extension ?? []).filter((x: any) => x.url === sub.url).length > Number(slice.max)) problems.push(`${ext.url}#${sub.url}: more than ${slice.max}`);
+        }
+      } else {
+        const type = value?.type?.[0]?.code as string;
+        if (ext.extension?.length || valueKey(ext) !== `value${type[0]?.toUpperCase()}${type.slice(1)}`) problems.push(`${ext.url}: ${valueKey(ext)} but defined ${type}`);
+      }
+    }
+    expect([...new Set(problems)]).toEqual([]);
+  });
+});
+
 describe('the embedded server holds the conformance resources from start-up', () => {
   const all = readConformanceResources();
   const byUrl = async (s: TestService, r: Resource & { url?: string }) => s.fhir(`${r.resourceType}?url=${encodeURIComponent(r.url as string)}`);
 
   it('a client reads every CodeSystem, ValueSet, profile and Measure by canonical URL', async () => {
     expect(new Set(all.map((r) => r.resourceType))).toEqual(new Set(['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure']));
-    expect(all.length).toBe(profiles.length + terminology.length + measures.length);
+    expect(all.length).toBe(profiles.length + jsonFiles('profiles/extensions').length + terminology.length + measures.length);
     for (const r of all) {
       const found = await byUrl(svc, r);
       expect(found.map((f) => f.id), (r as { url?: string }).url).toEqual([r.id]);
