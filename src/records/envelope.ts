@@ -1,17 +1,21 @@
 import { z } from 'zod';
-import { consentCategory, date, dateTime, maxUriLength, recipientKind, reference, text } from './primitives.js';
+import { consentCategory, dateTime, fhirUri, recipientKind, reference, text } from './primitives.js';
 
 /** The four pathways of the contract (spec §2). */
 export const pathwayCodes = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing'] as const;
 export type PathwayCode = (typeof pathwayCodes)[number];
 
+/** Each consent category and recipient kind at most once over: the lists are bounded by their vocabularies. */
+const consentCategoryCount = 10;
+const recipientKindCount = 4;
+
 export const consentSchema = z.object({
   informationSharing: z.enum(['granted', 'declined', 'not-yet-discussed', 'withdrawn']),
-  categories: z.array(consentCategory),
-  recipients: z.array(recipientKind),
+  categories: z.array(consentCategory).max(consentCategoryCount),
+  recipients: z.array(recipientKind).max(recipientKindCount),
   recordedAt: dateTime.optional(),
   recordedBy: reference.optional(),
-  expires: z.union([dateTime, date]).optional(),
+  expires: dateTime.optional(),
 }).strict();
 
 /**
@@ -21,7 +25,11 @@ export const consentSchema = z.object({
 export const envelopeShape = {
   recordId: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9\-._:]+$/, 'letters, digits and - . _ : only'),
   recordedAt: dateTime,
-  source: z.object({ system: z.string().max(maxUriLength).url({ error: 'expected a URI such as urn:example:peer-platform' }).or(z.string().max(maxUriLength).regex(/^urn:[a-z0-9-]+:.+$/i)), organization: reference.optional() }).strict(),
+  source: z.object({
+    // An absolute URI (FHIR Identifier.system): the identifier system of everything written for the record.
+    system: fhirUri.regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'expected an absolute URI such as urn:example:peer-platform'),
+    organization: reference.optional(),
+  }).strict(),
   person: reference,
   peerSpecialist: reference,
   consent: consentSchema,

@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
-import { unsafeJson } from './security-json.js';
+import { parseJsonText } from '../records/json-text.js';
 
 const jsonTypes = ['application/json', 'application/fhir+json'];
 
@@ -15,12 +15,23 @@ export const requireJson: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Parses JSON bodies up to `limit` bytes, then refuses prototype-pollution keys and excess depth
- * (security-json.ts); size and syntax errors become OperationOutcomes in the error handler.
+ * Reads JSON bodies up to `limit` bytes and parses them with the one input-cleaning step of every way in
+ * (records/json-text.ts: BOM, UTF-8, Unicode, control characters, duplicate keys, depth); a refusal is a
+ * 400 naming what and where. Size errors become OperationOutcomes in the error handler.
  */
 export function jsonBody(limit: number): RequestHandler {
-  const parse = express.json({ type: jsonTypes, limit, strict: false });
-  return (req, res, next) => parse(req, res, (err?: unknown) => next(err ?? unsafeJson(req.body)));
+  const read = express.raw({ type: jsonTypes, limit });
+  return (req, res, next) => read(req, res, (err?: unknown) => {
+    if (err) return next(err);
+    const charset = req.get('content-type')?.match(/charset\s*=\s*"?([^";\s]+)/i)?.[1]?.toLowerCase();
+    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+      return next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')])));
+    }
+    const parsed = parseJsonText(Buffer.isBuffer(req.body) ? req.body : new Uint8Array());
+    if (!parsed.ok) return next(new AdapterError(400, outcome(parsed.issues)));
+    req.body = parsed.value;
+    next();
+  });
 }
 
 /** Turns body-parser errors into the adapter's outcomes (no parser text: it can echo the body). */
