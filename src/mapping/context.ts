@@ -3,6 +3,7 @@ import type { Mappings } from '../config/mappings-schema.js';
 import type { ConsentCategory, RecipientKind } from '../config/mappings-schema.js';
 import type { PathwayRecord } from '../records/index.js';
 import type { Reference } from '../records/primitives.js';
+import { collectReferences } from '../records/references.js';
 import { slotFullUrl, slotIdentifier } from './identity.js';
 
 /**
@@ -18,10 +19,6 @@ export interface ResolvedReference {
   resource: Resource;
 }
 
-/** Canonical key of a record reference, used to look up its resolution. */
-export function referenceKey(ref: Reference): string {
-  return ref.reference ?? `${ref.type ?? ''}?identifier=${ref.identifier?.system}|${ref.identifier?.value}`;
-}
 
 /** One mapped resource, with the slot that makes its identifier. */
 export interface MappedResource {
@@ -31,19 +28,28 @@ export interface MappedResource {
 
 /** What mapping needs besides the record: the site's configuration and what the FHIR server told us. */
 export class MappingContext {
+  /** Each reference object of the record → what it resolved to (resolution checked its type for its field). */
+  private readonly resolved: ReadonlyMap<Reference, ResolvedReference>;
+
   constructor(
     readonly record: PathwayRecord,
     readonly mappings: Mappings,
-    private readonly resolved: ReadonlyMap<string, ResolvedReference>,
+    /** Field path → resolution (fhir/resolve.ts): only references that resolved to an allowed type. */
+    resolvedByPath: ReadonlyMap<string, ResolvedReference>,
     /** Literal references that are peer roles (spec §3.5). */
     readonly peerRoles: readonly string[],
     /** Slot → `Type/id` of resources this record already wrote; other slots get a urn:uuid. */
     private readonly existing: ReadonlyMap<string, string> = new Map(),
-  ) {}
+  ) {
+    this.resolved = new Map(collectReferences(record).flatMap(({ path, ref }) => {
+      const r = resolvedByPath.get(path);
+      return r ? [[ref, r] as const] : [];
+    }));
+  }
 
   /** The literal `Type/id` a record reference resolved to, if it did. */
   literal(ref: Reference | undefined): string | undefined {
-    return ref ? this.resolved.get(referenceKey(ref))?.literal : undefined;
+    return ref ? this.resolved.get(ref)?.literal : undefined;
   }
 
   /** A FHIR Reference for a record reference (with its display), if it resolved. */

@@ -53,11 +53,7 @@ export interface Evaluation {
 }
 
 function referenceIssues(resolution: Resolution): OperationOutcomeIssue[] {
-  return resolution.unresolved.map((path) => issue('reference-unresolved', 'not-found',
-    path === 'person'
-      ? 'The person does not resolve on the FHIR server: send an existing Patient reference or an identifier that matches exactly one Patient.'
-      : `"${path}" does not resolve to exactly one resource on the FHIR server: check the reference or identifier.`,
-    [path]));
+  return resolution.problems;
 }
 
 function gateOutcome(gates: GateResult[], blockers: OperationOutcomeIssue[]): OperationOutcome {

@@ -1,0 +1,160 @@
+import type { CarePlan, Communication, Task } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { escapeSearchValue, tokenSearchValue } from '../../src/fhir/search-values.js';
+import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+
+/**
+ * Issue 11 "Trust nothing from outside": each failing input of the issue, with its right value.
+ * Each kind's wider coverage lives beside it (tests/trust/*.test.ts and the property test).
+ */
+let svc: TestService;
+
+beforeAll(async () => {
+  svc = await startTestService({ RATE_LIMIT_PER_MINUTE: '0' });
+});
+afterAll(async () => {
+  await svc.close();
+});
+
+const expressions = (body: any): string[] => (body?.issue ?? []).flatMap((i: any) => i.expression ?? []);
+const codes = (body: any): string[] => (body?.issue ?? []).flatMap((i: any) => i.details?.coding ?? []).map((c: any) => c.code);
+
+async function createPatient(system: string, value: string): Promise<string> {
+  const res = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system, value }], name: [{ family: 'Test' }] }) });
+  expect(res.status).toBe(201);
+  return `Patient/${((await res.json()) as { id: string }).id}`;
+}
+
+async function validate(record: unknown): Promise<{ status: number; body: any }> {
+  const res = await svc.post(record, '/pathway-records/$validate');
+  return res;
+}
+
+describe('kind 1: identity is checked, not trusted', () => {
+  it('escapes \\ , | $ by FHIR search rules', () => {
+    expect(escapeSearchValue('a\\b,c|d$e')).toBe('a\\\\b\\,c\\|d\\$e');
+    expect(tokenSearchValue('urn:x|y', 'A-7|B')).toBe('urn:x\\|y|A-7\\|B');
+  });
+
+  it('person.identifier A-7|B is written against the patient that carries A-7|B, not A-7', async () => {
+    const system = 'urn:test:mrn-kind1';
+    const first = await createPatient(system, 'A-7');
+    const second = await createPatient(system, 'A-7|B');
+    const res = await svc.post(fixture('early-engagement', 'trust-id-pipe', (r) => { r.person = { identifier: { system, value: 'A-7|B' } }; }));
+    expect(res.status).toBe(201);
+    const plan = await svc.one<CarePlan>('CarePlan', 'trust-id-pipe', 'careplan');
+    expect(plan.subject?.reference).toBe(second);
+    expect(plan.subject?.reference).not.toBe(first);
+  });
+
+  it('an identifier is matched case-sensitively: a-7 does not find A-7 (422 on person)', async () => {
+    const system = 'urn:test:mrn-case';
+    await createPatient(system, 'A-7');
+    const res = await svc.post(fixture('early-engagement', 'trust-id-case', (r) => { r.person = { identifier: { system, value: 'a-7' } }; }));
+    expect(res.status).toBe(422);
+    expect(expressions(res.body)).toContain('person');
+    expect(codes(res.body)).toContain('reference-unresolved');
+  });
+
+  it('two patients with exactly the identifier asked: 422 on person saying it is ambiguous', async () => {
+    const system = 'urn:test:mrn-twice';
+    await createPatient(system, 'Z-1');
+    await createPatient(system, 'Z-1');
+    const res = await svc.post(fixture('early-engagement', 'trust-id-twice', (r) => { r.person = { identifier: { system, value: 'Z-1' } }; }));
+    expect(res.status).toBe(422);
+    expect(codes(res.body)).toContain('reference-ambiguous');
+    expect(expressions(res.body)).toContain('person');
+  });
+
+  for (const system of ['urn:test:src|pipe', 'urn:test:src,comma', 'urn:test:src$dollar', 'urn:test:src\\backslash', 'urn:test:ünïcödé|,$\\', 'https://example.org/a%20b?x=1|2']) {
+    it(`source.system ${JSON.stringify(system)} resends idempotently and has a status view`, async () => {
+      const recordId = 'trust.src:1_-';
+      const record = fixture('early-engagement', recordId, (r) => { r.source.system = system; });
+      const first = await svc.post(record);
+      expect(first.status).toBe(201);
+      const again = await svc.post(record);
+      expect(again.status).toBe(200);
+      expect(again.body.outcome).toBe('unchanged');
+      expect(await svc.bySlot('CarePlan', recordId, 'careplan', system)).toHaveLength(1);
+      expect(await svc.bySlot('Task', recordId, 'task/follow-up-action', system)).toHaveLength(1);
+      const status = await fetch(`${svc.url}/pathway-records/${encodeURIComponent(recordId)}?source=${encodeURIComponent(system)}`, { headers: { Authorization: `Bearer ${testToken}` } });
+      expect(status.status).toBe(200);
+      const view: any = await status.json();
+      expect(view.state).toBe('accepted');
+      expect(view.source).toBe(system);
+    });
+  }
+});
+
+describe('kind 2: the schema follows FHIR', () => {
+  it('peerContact.date with offset +15:00 is a 400 naming peerContact.date, on POST and on $validate', async () => {
+    const record = fixture('early-engagement', 'trust-offset', (r) => { r.peerContact.date = '2026-11-12T10:00:00+15:00'; });
+    const res = await svc.post(record);
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toEqual(['peerContact.date']);
+    const dry = await validate(record);
+    expect(dry.status).toBe(200);
+    const outcome = dry.body.parameter.find((p: any) => p.name === 'outcome').resource;
+    expect(dry.body.parameter.find((p: any) => p.name === 'result').valueCode).toBe('rejected');
+    expect(expressions(outcome)).toEqual(['peerContact.date']);
+    expect(await svc.bySlot('CarePlan', 'trust-offset', 'careplan')).toHaveLength(0);
+  });
+});
+
+describe('kind 3: references are checked for their kind', () => {
+  it('peerSpecialist pointing at an existing CareTeam is a 422 on peerSpecialist', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-peer-careteam', (r) => { r.peerSpecialist = { reference: 'CareTeam/example-outpatient-team' }; }));
+    expect(res.status).toBe(422);
+    expect(expressions(res.body)).toContain('peerSpecialist');
+    expect(codes(res.body)).toContain('reference-wrong-type');
+  });
+
+  it('escalationRoute.clinicalOwner pointing at a Patient: 422 on that field, the stat Task goes to the site clinical route', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-owner-patient', (r) => {
+      r.escalationRoute.clinicalOwner = { reference: 'Patient/example-person' };
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+    }));
+    expect(res.status).toBe(422);
+    expect(expressions(res.body)).toContain('escalationRoute.clinicalOwner');
+    const task = await svc.one<Task>('Task', 'trust-owner-patient', 'task/safety-review');
+    expect(task.priority).toBe('stat');
+    expect(task.owner?.reference).toBe('PractitionerRole/example-on-call');
+  });
+
+  it('5,000 warningSigns is a 400 naming warningSigns', async () => {
+    const res = await svc.post(fixture('step-down', 'trust-huge', (r) => { r.warningSigns = Array.from({ length: 5000 }, (_, i) => `sign ${i}`); }));
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toContain('warningSigns');
+  });
+});
+
+describe('kind 4: ambiguous JSON text is refused', () => {
+  it('a duplicated immediateConcernDisclosed (true, then false) is a 400 naming the key and its path', async () => {
+    const text = JSON.stringify(fixture('early-engagement', 'trust-dup')).replace(
+      '"safety":{"immediateConcernDisclosed":false}', '"safety":{"immediateConcernDisclosed":true,"immediateConcernDisclosed":false}');
+    expect(text).toContain('"immediateConcernDisclosed":true,"immediateConcernDisclosed":false');
+    const res = await svc.post(text);
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toEqual(['safety.immediateConcernDisclosed']);
+    expect(codes(res.body)).toEqual(['duplicate-key']);
+    expect(await svc.bySlot('CarePlan', 'trust-dup', 'careplan')).toHaveLength(0);
+  });
+
+  it('a leading byte-order mark is ignored', async () => {
+    const res = await svc.post(`\uFEFF${JSON.stringify(fixture('early-engagement', 'trust-bom'))}`);
+    expect(res.status).toBe(201);
+  });
+
+  it('a lone surrogate, raw or escaped, and an escaped control character are 400s naming the field', async () => {
+    for (const [bad, code] of [['\\uD800', 'invalid-text'], ['\\u0007', 'invalid-text']] as const) {
+      const text = JSON.stringify(fixture('early-engagement', 'trust-text')).replace('"adult-anxiety-depression"', `"adult${bad}"`);
+      const res = await svc.post(text);
+      expect(res.status, bad).toBe(400);
+      expect(codes(res.body)).toEqual([code]);
+      expect(expressions(res.body)).toEqual(['intake.service']);
+    }
+  });
+});
+
+export { createPatient };
+export type { Communication };
