@@ -44,7 +44,7 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
   ];
   for (const pass of passes) {
     for (const { task, origin } of await unaccepted(fhir, pass.code, log)) {
-      const due = dueTime(task);
+      const due = dueTime(task, rules.site.timeZone);
       if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
       try {
         await raiseAndMark(fhir, task, pass.build(task, origin, now, rules), pass.mark);

@@ -1,7 +1,8 @@
 import type { CarePlan, Communication, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeSearchValue, tokenSearchValue } from '../../src/fhir/search-values.js';
-import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { tempMappings, type TempMappings } from '../config/temp-mappings.js';
+import { failedGates, fixture, startTestService, testToken, type TestService } from '../harness.js';
 
 /**
  * Issue 11 "Trust nothing from outside": each failing input of the issue, with its right value.
@@ -156,5 +157,117 @@ describe('kind 4: ambiguous JSON text is refused', () => {
   });
 });
 
+describe('kind 5: time is applied in one place, in the site zone', () => {
+  it('consent.expires 2026-10-15 and recordedAt 2026-11-21: 422 on cr-consent-aligned naming the expiry, no Communication, safety still routed', async () => {
+    const res = await svc.post(fixture('concern-routing', 'trust-expired', (r) => {
+      r.consent.expires = '2026-10-15';
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z' };
+    }));
+    expect(res.status).toBe(422);
+    expect(failedGates(res.body)).toEqual(['cr-consent-aligned']);
+    const gate = res.body.issue.find((i: any) => i.details?.coding?.some((c: any) => c.code === 'cr-consent-aligned'));
+    expect(gate.details.text).toContain('expired 2026-10-15');
+    expect(gate.expression).toContain('consent.expires');
+    const comms = (await svc.fhir<Communication>('Communication?subject=Patient/example-person&_count=500'))
+      .filter((c) => c.identifier?.[0]?.value?.startsWith('trust-expired/'));
+    expect(comms).toHaveLength(0);
+    const safety = await svc.one<Task>('Task', 'trust-expired', 'task/safety-review');
+    expect(safety.priority).toBe('stat');
+  });
+
+  it('the same consent before its expiry is in force: accepted, and the Consent carries the window', async () => {
+    const res = await svc.post(fixture('concern-routing', 'trust-in-force', (r) => { r.consent.expires = '2026-12-15'; }));
+    expect(res.status).toBe(201);
+    const consent = await svc.one<any>('Consent', 'trust-in-force', 'consent');
+    expect(consent.provision.period).toEqual({ start: '2026-10-02T10:00:00Z', end: '2026-12-15T00:00:00.000Z' });
+  });
+
+  it('a consent recorded after the disclosure grants nothing (ee-consent)', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-late-consent', (r) => { r.consent.recordedAt = '2026-11-13T09:00:00Z'; }));
+    expect(res.status).toBe(422);
+    expect(failedGates(res.body)).toEqual(['ee-consent']);
+    expect(res.body.issue[0].details.text).toContain('recorded 2026-11-13T09:00:00Z');
+  });
+});
+
+describe('kind 5 at a site in America/Los_Angeles', () => {
+  let la: TestService;
+  let mappings: TempMappings;
+  beforeAll(async () => {
+    mappings = tempMappings();
+    mappings.edit('site.json', (site) => { site.timeZone = 'America/Los_Angeles'; });
+    la = await startTestService({ RATE_LIMIT_PER_MINUTE: '0', MAPPINGS_DIR: mappings.dir });
+  });
+  afterAll(async () => {
+    await la.close();
+    mappings.remove();
+  });
+
+  it('a disclosure dated 2026-11-21 (date only) is due one hour after that local day began: 2026-11-21T09:00Z', async () => {
+    const res = await la.post(fixture('early-engagement', 'trust-la', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21' };
+      r.recordedAt = '2026-11-21T17:00:00Z';
+    }));
+    expect(res.status).toBe(201);
+    const task = await la.one<Task>('Task', 'trust-la', 'task/safety-review');
+    expect(Date.parse(task.restriction?.period?.end ?? '')).toBe(Date.parse('2026-11-21T09:00:00Z'));
+  });
+});
+
+describe('safety first, independent of everything after it', () => {
+  it('a schema error elsewhere: 400 that says the stat review was raised; the corrected resend keeps that one Task', async () => {
+    const broken = fixture('early-engagement', 'trust-safety-400', (r) => {
+      r.safety = { immediateConcernDisclosed: true, summary: 'Said they have a plan.', disclosedAt: '2026-11-14T08:30:00Z' };
+      r.nextAppointment.status = 'no-such-status';
+      r.intake.eligible = 'yes';
+    });
+    const res = await svc.post(broken);
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toEqual(expect.arrayContaining(['nextAppointment.status', 'intake.eligible']));
+    expect(codes(res.body)).toContain('safety-review-raised');
+    const [task] = await svc.bySlot<Task>('Task', 'trust-safety-400', 'task/safety-review');
+    expect(task?.priority).toBe('stat');
+    expect(task?.owner?.reference).toBe('PractitionerRole/example-clinician');
+    expect(task?.description).toContain('Said they have a plan.');
+    expect(await svc.bySlot('CarePlan', 'trust-safety-400', 'careplan')).toHaveLength(0);
+
+    const fixed = fixture('early-engagement', 'trust-safety-400', (r) => {
+      r.safety = { immediateConcernDisclosed: true, summary: 'Said they have a plan.', disclosedAt: '2026-11-14T08:30:00Z' };
+    });
+    expect((await svc.post(fixed)).status).toBe(201);
+    const after = await svc.bySlot<Task>('Task', 'trust-safety-400', 'task/safety-review');
+    expect(after).toHaveLength(1);
+    expect(after[0]?.id).toBe(task?.id);
+  });
+
+  it('a refused record without a disclosure writes nothing', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-quiet-400', (r) => { r.intake.eligible = 'yes'; }));
+    expect(res.status).toBe(400);
+    expect(codes(res.body)).not.toContain('safety-review-raised');
+    const tagged = await svc.fhir(`Task?_tag=${encodeURIComponent(tokenSearchValue('urn:example:peer-platform', 'trust-quiet-400'))}`);
+    expect(tagged).toHaveLength(0);
+  });
+
+  it('a mapping failure (consent expiring before it was recorded) is a 400 on consent.expires, the review raised anyway', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-safety-mapping', (r) => {
+      r.consent.expires = '2026-11-01';
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+    }));
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toContain('consent.expires');
+    expect(codes(res.body)).toContain('safety-review-raised');
+    expect(await svc.bySlot('Task', 'trust-safety-mapping', 'task/safety-review')).toHaveLength(1);
+  });
+
+  it('a disclosure and a routed safety concern in one record raise one stat Task', async () => {
+    const res = await svc.post(fixture('concern-routing', 'trust-one-task', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z', summary: 'Unsafe tonight.' };
+      r.concerns.push({ category: 'safety', summary: 'Unsafe tonight.' });
+    }));
+    expect(res.status).toBe(201);
+    const tagged = await svc.fhir<Task>(`Task?_tag=${encodeURIComponent(tokenSearchValue('urn:example:peer-platform', 'trust-one-task'))}`);
+    expect(tagged.filter((t) => t.priority === 'stat')).toHaveLength(1);
+  });
+});
+
 export { createPatient };
-export type { Communication };
