@@ -15,6 +15,11 @@ function routedSafety(ctx: MappingContext<EnvelopeRecord>): { summary?: string }
   return [];
 }
 
+/** True when a concern-routing record says the person was not told of the routing. */
+function notInformed(ctx: MappingContext<EnvelopeRecord>): boolean {
+  return (ctx.record as EnvelopeRecord & { personAware?: { informed: boolean } }).personAware?.informed === false;
+}
+
 /**
  * True when the record discloses an immediate safety concern, or routes a concern of category safety:
  * one event, one `stat` Task (spec §4) — the routed concern is carried by this Task, not a second one.
@@ -56,6 +61,10 @@ export function buildSafetyTask(ctx: MappingContext<EnvelopeRecord>, opts: { blo
     businessStatus: 'safety-concern-disclosed',
     due: ctx.time.addHours(at, rule.dueHours, atField),
     focusCarePlan: !opts.blocked,
-    extension: ext(extensions.dutyOfCareException, consented ? undefined : { valueBoolean: true }),
+    extension: [
+      ...ext(extensions.dutyOfCareException, consented ? undefined : { valueBoolean: true }),
+      // Spec §3.5 cr-transparent: routed without telling the person only under an immediate safety concern.
+      ...ext(extensions.transparencyException, disclosed && notInformed(ctx) ? { valueBoolean: true } : undefined),
+    ],
   });
 }
