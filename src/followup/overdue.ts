@@ -4,6 +4,7 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { tokenSearchValue } from '../fhir/search-values.js';
 import { systems } from '../mapping/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
+import { gatedEscalation } from './escalation-owner.js';
 import { searchPages } from './search-pages.js';
 import { dueTime, hasFollowUpMark, pathwayCode, taskOrigin, type TaskOrigin } from './task-origin.js';
 
@@ -46,8 +47,14 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
     for (const { task, origin } of await unaccepted(fhir, pass.code, log)) {
       const due = dueTime(task, rules.site.timeZone);
       if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
+      const built = pass.build(task, origin, now, rules);
+      const raised = built.resourceType === 'Task' ? await gatedEscalation(fhir, task, built, rules) : built;
+      if (!raised) {
+        log.error({ task: `Task/${task.id}` }, 'follow-up: no escalation owner passes the Task gates (on-call and default clinical route are peer roles); not escalated');
+        continue;
+      }
       try {
-        await raiseAndMark(fhir, task, pass.build(task, origin, now, rules), pass.mark);
+        await raiseAndMark(fhir, task, raised, pass.mark);
         pass.done.push(`Task/${task.id}`);
       } catch (err) {
         if (!(err instanceof WriteConflictError)) throw err;

@@ -1,5 +1,6 @@
 import { evalFhirPath } from '@medplum/core';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/existing.js';
@@ -29,6 +30,8 @@ export interface Adapter {
   mappings: Mappings;
   profiles: ReadonlyMap<string, Profile>;
   lock: RecordLock;
+  /** mappings/escalation.json, when the service runs the escalation job: its on-call route is checked by /ready. */
+  escalation?: EscalationConfig;
 }
 
 /** The answer to one record. */
