@@ -27,7 +27,12 @@ export const forbiddenJsonKeys: ReadonlySet<string> = new Set(['__proto__', 'con
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const controlCharacter = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
-export type JsonTextResult = { ok: true; value: unknown } | { ok: false; issues: OperationOutcomeIssue[] };
+/**
+ * A refusal may still carry `partial`: the value without every refused member (duplicated keys — both
+ * occurrences —, broken text, forbidden keys), when the text was JSON at all. Nothing ambiguous is in it;
+ * safety first reads the envelope from it (spec §4), nothing else does.
+ */
+export type JsonTextResult = { ok: true; value: unknown } | { ok: false; issues: OperationOutcomeIssue[]; partial?: unknown };
 
 /** A surrogate half without its partner: text that is not well-formed UTF-16 (and so has no UTF-8 form). */
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -65,7 +70,7 @@ export function parseJsonText(input: string | Uint8Array): JsonTextResult {
   }
   const issues: OperationOutcomeIssue[] = [];
   const value = build(ast.body, [], issues);
-  return issues.length ? refused(issues) : { ok: true, value };
+  return issues.length ? { ok: false, issues, partial: value } : { ok: true, value };
 }
 
 function refused(issues: OperationOutcomeIssue[]): JsonTextResult {
@@ -94,13 +99,18 @@ export function jsonPath(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${p}`)).join('');
 }
 
-function checkString(s: string, path: (string | number)[], issues: OperationOutcomeIssue[]): void {
+/** Checks one string (key or value); false when it is refused. */
+function checkString(s: string, path: (string | number)[], issues: OperationOutcomeIssue[]): boolean {
   const field = jsonPath(path) || '(root)';
   if (loneSurrogate.test(s)) {
     issues.push(issue('invalid-text', 'structure', `"${field}" holds a lone surrogate half (e.g. an escaped \\uD800): send well-formed Unicode.`, [field]));
-  } else if (controlCharacter.test(s)) {
-    issues.push(issue('invalid-text', 'structure', `"${field}" holds a control character (only tab, line feed and carriage return are allowed).`, [field]));
+    return false;
   }
+  if (controlCharacter.test(s)) {
+    issues.push(issue('invalid-text', 'structure', `"${field}" holds a control character (only tab, line feed and carriage return are allowed).`, [field]));
+    return false;
+  }
+  return true;
 }
 
 function build(node: AnyNode, path: (string | number)[], issues: OperationOutcomeIssue[]): unknown {
@@ -108,29 +118,35 @@ function build(node: AnyNode, path: (string | number)[], issues: OperationOutcom
     case 'Object': {
       const out: Record<string, unknown> = {};
       const seen = new Set<string>();
+      const duplicated = new Set<string>();
       for (const member of node.members) {
         const key = member.name.type === 'String' ? member.name.value : member.name.name;
         const at = [...path, key];
-        checkString(key, at, issues);
+        if (!checkString(key, at, issues)) continue;
         if (forbiddenJsonKeys.has(key)) {
           issues.push(issue('unsafe-json', 'security', `The key "${key}" is not accepted in a record (it could alter object prototypes); remove it.`, [jsonPath(at)]));
           continue;
         }
         if (seen.has(key)) {
-          issues.push(issue('duplicate-key', 'structure',
-            `"${key}" occurs twice in ${path.length ? `"${jsonPath(path)}"` : 'the record'}: JSON keys must be unique (FHIR JSON forbids duplicates); send it once.`, [jsonPath(at)]));
+          if (!duplicated.has(key)) {
+            issues.push(issue('duplicate-key', 'structure',
+              `"${key}" occurs twice in ${path.length ? `"${jsonPath(path)}"` : 'the record'}: JSON keys must be unique (FHIR JSON forbids duplicates); send it once.`, [jsonPath(at)]));
+          }
+          duplicated.add(key);
           continue;
         }
         seen.add(key);
-        out[key] = build(member.value, at, issues);
+        const value = build(member.value, at, issues);
+        if (value !== undefined) out[key] = value;
       }
+      // Neither occurrence of a duplicated key is kept: which one was meant is unknown.
+      for (const key of duplicated) delete out[key];
       return out;
     }
     case 'Array':
-      return node.elements.map((e, i) => build(e.value, [...path, i], issues));
+      return node.elements.map((e, i) => build(e.value, [...path, i], issues)).filter((v) => v !== undefined);
     case 'String':
-      checkString(node.value, path, issues);
-      return node.value;
+      return checkString(node.value, path, issues) ? node.value : undefined;
     case 'Number':
     case 'Boolean':
       return node.value;

@@ -1,4 +1,5 @@
 import express, { type RequestHandler } from 'express';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import { parseJsonText } from '../records/json-text.js';
 
@@ -14,6 +15,11 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** The input-cleaning issues of a body that was refused but parsed (see jsonBody), if any. */
+export function refusedTextOf(res: { locals: Record<string, unknown> }): OperationOutcomeIssue[] | undefined {
+  return res.locals.refusedText as OperationOutcomeIssue[] | undefined;
+}
+
 /**
  * Reads JSON bodies up to `limit` bytes and parses them with the one input-cleaning step of every way in
  * (records/json-text.ts: BOM, UTF-8, Unicode, control characters, duplicate keys, depth); a refusal is a
@@ -28,8 +34,11 @@ export function jsonBody(limit: number): RequestHandler {
       return next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')])));
     }
     const parsed = parseJsonText(Buffer.isBuffer(req.body) ? req.body : new Uint8Array());
-    if (!parsed.ok) return next(new AdapterError(400, outcome(parsed.issues)));
-    req.body = parsed.value;
+    if (!parsed.ok && parsed.partial === undefined) return next(new AdapterError(400, outcome(parsed.issues)));
+    // A refused text that was JSON goes on, marked: the route answers 400 with these issues, and safety
+    // first may still read its unambiguous envelope (spec §4). Nothing else reads the partial value.
+    if (!parsed.ok) res.locals.refusedText = parsed.issues;
+    req.body = parsed.ok ? parsed.value : parsed.partial;
     next();
   });
 }

@@ -1,6 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CarePlan, Communication, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBatch } from '../../src/cli/commands/import.js';
+import { validate as validateCommand } from '../../src/cli/commands/validate.js';
 import { escapeSearchValue, tokenSearchValue } from '../../src/fhir/search-values.js';
+import { captureIo } from '../cli/capture.js';
 import { tempMappings, type TempMappings } from '../config/temp-mappings.js';
 import { failedGates, fixture, startTestService, testToken, type TestService } from '../harness.js';
 
@@ -157,6 +163,42 @@ describe('kind 4: ambiguous JSON text is refused', () => {
   });
 });
 
+describe('kind 4 on every way in: the CLI', () => {
+  it('import takes line 1 of a file with a byte-order mark, and refuses a duplicated key naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ppf-trust-'));
+    try {
+      const file = join(dir, 'batch.ndjson');
+      const dup = JSON.stringify(fixture('early-engagement', 'trust-cli-dup')).replace('"eligible":true', '"eligible":true,"eligible":false');
+      writeFileSync(file, `\uFEFF${JSON.stringify(fixture('early-engagement', 'trust-cli-bom'))}\n${dup}\n`);
+      const io = captureIo();
+      await importBatch([file, '--url', svc.url, '--token', testToken, '--no-progress'], io);
+      expect(await svc.bySlot('CarePlan', 'trust-cli-bom', 'careplan')).toHaveLength(1);
+      const failed = readFileSync(join(dir, 'batch.ndjson.failed.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(failed).toHaveLength(1);
+      expect(failed[0].line).toBe(2);
+      expect(failed[0].status).toBe(400);
+      expect(expressions(failed[0].outcome)).toEqual(['intake.eligible']);
+      expect(codes(failed[0].outcome)).toEqual(['duplicate-key']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('validate refuses a duplicated key as HTTP does (exit 3, the key named)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ppf-trust-'));
+    try {
+      const file = join(dir, 'record.json');
+      writeFileSync(file, JSON.stringify(fixture('early-engagement', 'trust-cli-validate')).replace('"eligible":true', '"eligible":true,"eligible":false'));
+      const io = captureIo();
+      expect(await validateCommand([file, '--json'], io)).toBe(3);
+      const outcome = JSON.parse(io.stdout.join('\n')).parameter.find((p: any) => p.name === 'outcome').resource;
+      expect(expressions(outcome)).toEqual(['intake.eligible']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('kind 5: time is applied in one place, in the site zone', () => {
   it('consent.expires 2026-10-15 and recordedAt 2026-11-21: 422 on cr-consent-aligned naming the expiry, no Communication, safety still routed', async () => {
     const res = await svc.post(fixture('concern-routing', 'trust-expired', (r) => {
@@ -238,6 +280,27 @@ describe('safety first, independent of everything after it', () => {
     const after = await svc.bySlot<Task>('Task', 'trust-safety-400', 'task/safety-review');
     expect(after).toHaveLength(1);
     expect(after[0]?.id).toBe(task?.id);
+  });
+
+  it('a duplicated key outside the envelope: 400 naming it, and the disclosure still raises its review', async () => {
+    const text = JSON.stringify(fixture('early-engagement', 'trust-safety-dup', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+    })).replace('"eligible":true', '"eligible":true,"eligible":false');
+    const res = await svc.post(text);
+    expect(res.status).toBe(400);
+    expect(expressions(res.body)).toContain('intake.eligible');
+    expect(codes(res.body)).toEqual(['duplicate-key', 'safety-review-raised']);
+    expect(await svc.bySlot('Task', 'trust-safety-dup', 'task/safety-review')).toHaveLength(1);
+  });
+
+  it('a duplicated immediateConcernDisclosed is ambiguous: 400, and no review is guessed', async () => {
+    const text = JSON.stringify(fixture('early-engagement', 'trust-safety-ambiguous', (r) => {
+      r.safety = { immediateConcernDisclosed: true };
+    })).replace('"immediateConcernDisclosed":true', '"immediateConcernDisclosed":true,"immediateConcernDisclosed":true');
+    const res = await svc.post(text);
+    expect(res.status).toBe(400);
+    expect(codes(res.body)).toEqual(['duplicate-key']);
+    expect(await svc.bySlot('Task', 'trust-safety-ambiguous', 'task/safety-review')).toHaveLength(0);
   });
 
   it('a refused record without a disclosure writes nothing', async () => {

@@ -11,6 +11,12 @@ export interface BatchLine {
   raw?: string;
   /** Why the input-cleaning step refused the line (records/json-text.ts), when it did. */
   issues?: OperationOutcomeIssue[];
+  /**
+   * The line's own text, sent as it is when the cleaning step refused JSON it could read (a duplicated
+   * key, broken text): the adapter answers the 400 itself, and raises a disclosed safety concern whose
+   * envelope is unambiguous (spec §4), which a refusal here could not.
+   */
+  text?: string;
   /** Lines with the same key are sent in file order, one after the other (updates of the same record). */
   key: string;
 }
@@ -55,7 +61,8 @@ export async function readBatch(file: string): Promise<BatchLine[]> {
     const raw = lineBytes.toString('utf8');
     if (!raw.replace(/^\uFEFF/, '').trim()) return [];
     const parsed = parseJsonText(lineBytes);
-    if (!parsed.ok) return [{ line, raw, issues: parsed.issues, key: `line:${line}` }];
+    if (!parsed.ok && parsed.partial === undefined) return [{ line, raw, issues: parsed.issues, key: `line:${line}` }];
+    if (!parsed.ok) return [{ line, raw, record: parsed.partial, issues: parsed.issues, text: raw.replace(/^\uFEFF/, ''), key: keyOf(parsed.partial, line) }];
     const value = parsed.value;
     if (isFailedLine(value)) {
       const retried = value.record;

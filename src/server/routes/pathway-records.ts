@@ -7,15 +7,15 @@ import { safetyEnvelopeOf } from '../../records/envelope.js';
 import { parseContractShaped, toSenderIssue, type SourceApplied } from '../../records/aliases/index.js';
 import type { PathwayRecord } from '../../records/index.js';
 import { authorizeRecord } from '../auth/authorize.js';
-import { jsonBody, requireJson } from '../body.js';
+import { jsonBody, refusedTextOf, requireJson } from '../body.js';
 import { contractShape, sourceAppliedOf } from '../source-mapping.js';
 
 /**
  * The record, or the 400 naming every field; safety first (spec §4): when the refused record's envelope
  * is valid and discloses an immediate safety concern, the stat review is raised anyway and the 400 says so.
  */
-async function parsed(adapter: Adapter, applied: SourceApplied): Promise<PathwayRecord> {
-  const result = parseContractShaped(applied);
+async function parsed(adapter: Adapter, applied: SourceApplied, refusedText: OperationOutcomeIssue[] | undefined): Promise<PathwayRecord> {
+  const result = refusedText ? { ok: false as const, issues: refusedText } : parseContractShaped(applied);
   if (result.ok) return result.record;
   const refused = new AdapterError(400, outcome(result.issues));
   const envelope = safetyEnvelopeOf(applied.value, new Date());
@@ -39,11 +39,13 @@ function blockedOutcome(answer: RecordAnswer, applied: SourceApplied): Operation
 export function pathwayRecordsRouter(adapter: Adapter, maxBodyBytes: number): Router {
   const router = Router();
   router.post('/pathway-records/\\$validate', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('validate'), async (req, res) => {
-    res.status(200).json(dryRunParameters(await dryRunShaped(adapter, sourceAppliedOf(res, req.body))));
+    const refusedText = refusedTextOf(res);
+    const run = refusedText ? { result: 'rejected' as const, outcome: outcome(refusedText) } : await dryRunShaped(adapter, sourceAppliedOf(res, req.body));
+    res.status(200).json(dryRunParameters(run));
   });
   router.post('/pathway-records', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('write'), async (req, res) => {
     const applied = sourceAppliedOf(res, req.body);
-    const answer = await processRecord(adapter, await parsed(adapter, applied));
+    const answer = await processRecord(adapter, await parsed(adapter, applied, refusedTextOf(res)));
     if (answer.status === 422) {
       res.status(422).type('application/fhir+json').json(blockedOutcome(answer, applied));
       return;
