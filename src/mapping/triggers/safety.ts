@@ -29,6 +29,18 @@ export function safetyRaised(ctx: MappingContext<EnvelopeRecord>): boolean {
 }
 
 /**
+ * The review's due time. Safety first never fails on a date: a due time FHIR cannot hold (past year
+ * 9999) leaves the due time out rather than the review; the record's own answer names the field.
+ */
+function dueOf(ctx: MappingContext<EnvelopeRecord>, at: string, hours: number, field: string): { due?: string } {
+  try {
+    return { due: ctx.time.addHours(at, hours, field) };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * The stat clinical-review Task of safety first (spec §4), built from the envelope alone so that it can
  * be written whatever else is wrong with the record. It carries the minimum to act: that an immediate
  * safety concern was disclosed in peer contact, when, by whom (the requester, the peer's role), and —
@@ -59,7 +71,7 @@ export function buildSafetyTask(ctx: MappingContext<EnvelopeRecord>, opts: { blo
     owner: ctx.clinicalReviewOwner,
     description: lines.filter(Boolean).join(' '),
     businessStatus: 'safety-concern-disclosed',
-    due: ctx.time.addHours(at, rule.dueHours, atField),
+    ...dueOf(ctx, at, rule.dueHours, atField),
     focusCarePlan: !opts.blocked,
     extension: [
       ...ext(extensions.dutyOfCareException, consented ? undefined : { valueBoolean: true }),
