@@ -1,6 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
+import { safetyEnvelopeOf } from '../records/envelope.js';
 import { parseJsonText } from '../records/json-text.js';
 
 const jsonTypes = ['application/json', 'application/fhir+json'];
@@ -26,9 +27,19 @@ export function refusedTextOf(res: { locals: Record<string, unknown> }): Operati
  * 400 naming what and where. Size errors become OperationOutcomes in the error handler.
  */
 export function jsonBody(limit: number): RequestHandler {
-  const read = express.raw({ type: jsonTypes, limit });
+  // Bodies up to this are read even past `limit`, only so that a too-large record's disclosure can still
+  // raise its safety review (spec §4 "a size limit"); beyond it nothing is read.
+  const read = express.raw({ type: jsonTypes, limit: Math.max(limit * 4, 1_000_000) });
   return (req, res, next) => read(req, res, (err?: unknown) => {
     if (err) return next(err);
+    if (Buffer.isBuffer(req.body) && req.body.length > limit) {
+      const parsed = parseJsonText(req.body);
+      const value = parsed.ok ? parsed.value : parsed.partial;
+      if (!safetyEnvelopeOf(value, new Date())?.safety.immediateConcernDisclosed) return next(tooLarge());
+      res.locals.tooLarge = true;
+      req.body = value;
+      return next();
+    }
     const charset = req.get('content-type')?.match(/charset\s*=\s*"?([^";\s]+)/i)?.[1]?.toLowerCase();
     if (charset && charset !== 'utf-8' && charset !== 'utf8') {
       return next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')])));
@@ -43,12 +54,20 @@ export function jsonBody(limit: number): RequestHandler {
   });
 }
 
+/** The 413 of a body over MAX_BODY_BYTES. */
+export function tooLarge(): AdapterError {
+  return new AdapterError(413, outcome([issue('payload-too-large', 'too-costly', 'The record is larger than this adapter accepts; send one record per request.')]));
+}
+
+/** True when the body was over MAX_BODY_BYTES but read for its safety disclosure (see jsonBody): the route answers 413. */
+export function bodyTooLarge(res: { locals: Record<string, unknown> }): boolean {
+  return res.locals.tooLarge === true;
+}
+
 /** Turns body-parser errors into the adapter's outcomes (no parser text: it can echo the body). */
 export function bodyError(err: unknown): AdapterError | undefined {
   const type = (err as { type?: string })?.type;
-  if (type === 'entity.too.large') {
-    return new AdapterError(413, outcome([issue('payload-too-large', 'too-costly', 'The record is larger than this adapter accepts; send one record per request.')]));
-  }
+  if (type === 'entity.too.large') return tooLarge();
   if (type === 'entity.parse.failed') {
     return new AdapterError(400, outcome([issue('invalid-json', 'structure', 'The body is not valid JSON.')]));
   }

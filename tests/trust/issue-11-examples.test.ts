@@ -303,6 +303,21 @@ describe('safety first, independent of everything after it', () => {
     expect(await svc.bySlot('Task', 'trust-safety-ambiguous', 'task/safety-review')).toHaveLength(0);
   });
 
+  it('a record over the body size limit: 413, and its disclosure still raises the review', async () => {
+    const big = fixture('early-engagement', 'trust-safety-413', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+      r.peerNotes = 'n'.repeat(300 * 1024);
+    });
+    const res = await svc.post(big);
+    expect(res.status).toBe(413);
+    expect(codes(res.body)).toEqual(['payload-too-large', 'safety-review-raised']);
+    expect(await svc.bySlot('Task', 'trust-safety-413', 'task/safety-review')).toHaveLength(1);
+    expect(await svc.bySlot('CarePlan', 'trust-safety-413', 'careplan')).toHaveLength(0);
+    const quiet = await svc.post(fixture('early-engagement', 'trust-quiet-413', (r) => { r.peerNotes = 'n'.repeat(300 * 1024); }));
+    expect(quiet.status).toBe(413);
+    expect(await svc.bySlot('Task', 'trust-quiet-413', 'task/safety-review')).toHaveLength(0);
+  });
+
   it('a refused record without a disclosure writes nothing', async () => {
     const res = await svc.post(fixture('early-engagement', 'trust-quiet-400', (r) => { r.intake.eligible = 'yes'; }));
     expect(res.status).toBe(400);
