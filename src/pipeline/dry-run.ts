@@ -1,7 +1,7 @@
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Parameters, Task } from '@medplum/fhirtypes';
 import type { SourceMapping } from '../config/source-schema.js';
 import { gatePassedIssue } from '../gates/evaluate.js';
-import { issue, outcome } from '../outcomes/index.js';
+import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import { parseContractShaped, toContractShape, toSenderIssue, type SourceApplied } from '../records/aliases/index.js';
 import { evaluateRecord, type Adapter } from './process-record.js';
 
@@ -38,7 +38,16 @@ export async function dryRun(adapter: Adapter, body: unknown, requestedSource?: 
 export async function dryRunShaped(adapter: Adapter, applied: SourceApplied): Promise<DryRun> {
   const parsed = parseContractShaped(applied);
   if (!parsed.ok) return { result: 'rejected', outcome: outcome(parsed.issues) };
-  const ev = await evaluateRecord(adapter, parsed.record);
+  let ev;
+  try {
+    ev = await evaluateRecord(adapter, parsed.record);
+  } catch (err) {
+    // A field the mapping could not turn into FHIR, or a transaction too large: the record is refused, as a write would refuse it.
+    if (err instanceof AdapterError && (err.status === 400 || err.status === 413)) {
+      return { result: 'rejected', outcome: outcome(inSenderTerms(parsed.source, err.outcome.issue ?? [])) };
+    }
+    throw err;
+  }
   const blocked = ev.blockers.length > 0;
   const issues = [
     ...ev.blockers,

@@ -91,6 +91,12 @@ export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): P
   const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, mapped, existing);
   const bundle = transactionOf(plan, (slot) => slotFullUrl(record.source.system, record.recordId, slot), full.meta?.profile?.[0]);
+  const limits = transactionLimitProblems(bundle);
+  if (limits.length) {
+    // The schema bounds every list, so this should not happen; were it to, the sender hears it (413), not a 500.
+    throw new AdapterError(413, outcome([issue('payload-too-large', 'too-costly',
+      `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`)]));
+  }
   return { ctx, mapped, existing, gates, blockers, plan, bundle };
 }
 
@@ -241,11 +247,6 @@ async function send(adapter: Adapter, bundle: Bundle): Promise<Bundle> {
 
 async function writeOnce(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
   const ev = await evaluateRecord(adapter, record);
-  const limits = transactionLimitProblems(ev.bundle);
-  if (limits.length) {
-    throw new AdapterError(413, outcome([issue('payload-too-large', 'too-costly',
-      `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`)]));
-  }
   const response = ev.bundle.entry?.length ? await send(adapter, ev.bundle) : undefined;
   const { resources, tasks } = summarise(ev.plan, response);
   const blocked = ev.blockers.length > 0;

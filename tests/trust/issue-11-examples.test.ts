@@ -337,6 +337,17 @@ describe('safety first, independent of everything after it', () => {
     expect(await svc.bySlot('Task', 'trust-safety-mapping', 'task/safety-review')).toHaveLength(1);
   });
 
+  it('$validate answers the same mapping failure as a rejection naming consent.expires, writing nothing', async () => {
+    const res = await validate(fixture('early-engagement', 'trust-validate-mapping', (r) => {
+      r.consent.expires = '2026-11-01';
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+    }));
+    expect(res.status).toBe(200);
+    expect(res.body.parameter.find((p: any) => p.name === 'result').valueCode).toBe('rejected');
+    expect(expressions(res.body.parameter.find((p: any) => p.name === 'outcome').resource)).toContain('consent.expires');
+    expect(await svc.bySlot('Task', 'trust-validate-mapping', 'task/safety-review')).toHaveLength(0);
+  });
+
   it('a disclosure and a routed safety concern in one record raise one stat Task', async () => {
     const res = await svc.post(fixture('concern-routing', 'trust-one-task', (r) => {
       r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z', summary: 'Unsafe tonight.' };
