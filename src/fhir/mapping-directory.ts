@@ -30,28 +30,39 @@ export function mappingDirectory(mappings: Pick<Mappings, 'site'>, escalation?: 
   ];
 }
 
+/** One owner or recipient of mappings/ that cannot be used, and why (its reference is named, never record content). */
+export interface DirectoryProblem {
+  entry: DirectoryEntry;
+  message: string;
+}
+
 /**
  * Reads every owner and recipient of mappings/ on the FHIR server in one batch: each must exist, be of a
  * type its role allows, and a clinical route must not be a peer role. Otherwise Tasks and notifications
- * would go to owners nobody sees. One issue per entry, naming the file and path.
+ * would go to owners nobody sees. The one check behind /ready and `check-config --resolve`.
  */
-export async function directoryProblems(fhir: FhirClient, entries: DirectoryEntry[], peerRoleCodes: Mappings['site']['peerRoleCodes']): Promise<OperationOutcomeIssue[]> {
+export async function directoryProblems(fhir: FhirClient, entries: DirectoryEntry[], peerRoleCodes: Mappings['site']['peerRoleCodes']): Promise<DirectoryProblem[]> {
   if (!entries.length) return [];
   const answer: Bundle = await fhir.batch({ resourceType: 'Bundle', type: 'batch', entry: entries.map((e) => ({ request: { method: 'GET' as const, url: e.reference } })) });
-  return entries.flatMap((e, i) => {
-    const r: Resource | undefined = answer.entry?.[i]?.resource;
-    const where = `mappings/${e.file} ${e.path}`;
-    if (!r || r.resourceType === 'OperationOutcome' || `${r.resourceType}/${r.id}` !== e.reference) {
-      return [issue('configuration-unresolved', 'not-found', `${where} names ${e.reference}, which does not exist on the FHIR server: Tasks and notifications to it would reach nobody.`, [`${e.file}#${e.path}`])];
+  return entries.flatMap((entry, i): DirectoryProblem[] => {
+    const answered = answer.entry?.[i];
+    const r: Resource | undefined = answered?.resource;
+    if (!answered?.response?.status?.startsWith('2') || !r || r.resourceType === 'OperationOutcome' || `${r.resourceType}/${r.id}` !== entry.reference) {
+      return [{ entry, message: `${entry.reference} does not exist on the FHIR server (${answered?.response?.status ?? 'no answer'}): Tasks and notifications to it would reach nobody` }];
     }
-    if (!e.types.includes(r.resourceType)) {
-      return [issue('configuration-unresolved', 'invalid', `${where} names a ${r.resourceType}; it must be a ${e.types.join(', ')}.`, [`${e.file}#${e.path}`])];
+    if (!entry.types.includes(r.resourceType)) {
+      return [{ entry, message: `${entry.reference} is a ${r.resourceType}; it must be a ${entry.types.join(', ')} (spec §1)` }];
     }
     const peer = r.resourceType === 'PractitionerRole'
       && (r as PractitionerRole).code?.some((c) => c.coding?.some((cd) => peerRoleCodes.some((p) => p.system === cd.system && p.code === cd.code)));
-    if (e.clinical && peer) {
-      return [issue('configuration-unresolved', 'business-rule', `${where} names a peer specialist's role; a clinical route is never a peer role.`, [`${e.file}#${e.path}`])];
+    if (entry.clinical && peer) {
+      return [{ entry, message: `${entry.reference} is a peer role: a peer role never owns clinical review; name a clinician, team or on-call route` }];
     }
     return [];
   });
+}
+
+/** A directory problem as an OperationOutcome issue naming the file and path (for /ready). */
+export function directoryIssue(p: DirectoryProblem): OperationOutcomeIssue {
+  return issue('configuration-unresolved', 'not-found', `mappings/${p.entry.file} ${p.entry.path}: ${p.message}.`, [`${p.entry.file}#${p.entry.path}`]);
 }

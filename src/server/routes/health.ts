@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { retryAfterSeconds } from '../../fhir/client.js';
-import { directoryProblems, mappingDirectory } from '../../fhir/mapping-directory.js';
+import { directoryIssue, directoryProblems, mappingDirectory } from '../../fhir/mapping-directory.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import type { Adapter } from '../../pipeline/process-record.js';
 
@@ -45,7 +45,7 @@ async function directoryCheck(adapter: Adapter): Promise<OperationOutcomeIssue[]
   const verified = directoryVerifiedAt.get(adapter);
   if (verified !== undefined && Date.now() - verified < directoryTtlMs) return [];
   try {
-    const problems = await directoryProblems(adapter.fhir, mappingDirectory(adapter.mappings, adapter.escalation), adapter.mappings.site.peerRoleCodes);
+    const problems = (await directoryProblems(adapter.fhir, mappingDirectory(adapter.mappings, adapter.escalation), adapter.mappings.site.peerRoleCodes)).map(directoryIssue);
     if (!problems.length) directoryVerifiedAt.set(adapter, Date.now());
     return problems;
   } catch {
