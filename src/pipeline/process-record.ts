@@ -4,7 +4,7 @@ import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/existing.js';
-import { resolveReferences, type Resolution } from '../fhir/resolve.js';
+import { resolveReferences } from '../fhir/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/transaction-limits.js';
@@ -58,10 +58,6 @@ export interface Evaluation {
   bundle: Bundle;
 }
 
-function referenceIssues(resolution: Resolution): OperationOutcomeIssue[] {
-  return resolution.problems;
-}
-
 function gateOutcome(gates: GateResult[], blockers: OperationOutcomeIssue[]): OperationOutcome {
   const passed = gates.filter((g) => g.passed).map((g) => ({
     ...issue('gate-passed', 'informational', `Gate ${g.key} passed.`, undefined, 'information'),
@@ -79,7 +75,7 @@ export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): P
   const ctx = new MappingContext(record, adapter.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
   const mapped = mapRecord(ctx);
   const full = gateBundle(ctx, mapped);
-  const references = referenceIssues(resolution);
+  const references = resolution.problems;
   // With an unresolved reference the record is blocked anyway; its mapped resources are never written.
   const structural = references.length ? [] : structuralIssues(full, adapter.profiles);
   if (structural.length) {

@@ -33,6 +33,22 @@ describe('the overdue-escalation Task passes the same gates as every Task', () =
     expect((raised as Task).owner?.reference).toBe('PractitionerRole/example-on-call');
   });
 
+  it('a source.system holding | , $ \\ escalates exactly once: the conditional create finds its escaped identifier', async () => {
+    const system = 'urn:test:esc|src,$\\';
+    const t0 = '2026-12-05T09:00:00Z';
+    const record = safetyRecord('trust-esc-nasty', t0);
+    record.source.system = system;
+    expect((await svc.post(record)).status).toBe(201);
+    const { site, codes } = svc.service.adapter.mappings;
+    const rules: FollowUpRules = { site, codes, escalation: loadFollowUpConfig().escalation };
+    const [review] = await svc.bySlot<Task>('Task', 'trust-esc-nasty', 'task/safety-review', system);
+    const first = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-05T12:00:00Z'), silent);
+    expect(first.escalated).toContain(`Task/${review!.id}`);
+    const again = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-05T13:00:00Z'), silent);
+    expect(again.escalated).not.toContain(`Task/${review!.id}`);
+    expect(await svc.bySlot('Task', 'trust-esc-nasty', 'task/safety-review/escalation', system)).toHaveLength(1);
+  });
+
   it('when every route is a peer role nothing is escalated to a peer', async () => {
     const t0 = '2026-12-04T09:00:00Z';
     expect((await svc.post(safetyRecord('trust-esc-none', t0))).status).toBe(201);
