@@ -107,7 +107,7 @@ function leaves(value: unknown, path = ''): [string, unknown][] {
  * Names the record field behind a FHIR element that failed base-R4 validation (spec §8: never a 500):
  * the element's value is looked up among the record's values. `peerNotes` is never named (never leaves).
  */
-function traceToRecord(structural: OperationOutcomeIssue[], bundle: Bundle, record: PathwayRecord): OperationOutcomeIssue[] {
+export function traceToRecord(structural: OperationOutcomeIssue[], bundle: Bundle, record: PathwayRecord): OperationOutcomeIssue[] {
   const fields = leaves(record).filter(([path]) => path !== 'peerNotes');
   return structural.map((s) => {
     const at = s.expression?.[0] ?? '';

@@ -152,6 +152,14 @@ describe('kind 4: ambiguous JSON text is refused', () => {
     expect(res.status).toBe(201);
   });
 
+  it('a raw control character is refused too (400 invalid-text)', async () => {
+    const text = JSON.stringify(fixture('early-engagement', 'trust-raw-control')).replace('"adult-anxiety-depression"', '"adult\u0007"'); // a raw BEL inside the string
+    expect(text).toContain('\u0007');
+    const res = await svc.post(text);
+    expect(res.status).toBe(400);
+    expect(codes(res.body)).toEqual(['invalid-text']);
+  });
+
   it('a lone surrogate, raw or escaped, and an escaped control character are 400s naming the field', async () => {
     for (const [bad, code] of [['\\uD800', 'invalid-text'], ['\\u0007', 'invalid-text']] as const) {
       const text = JSON.stringify(fixture('early-engagement', 'trust-text')).replace('"adult-anxiety-depression"', `"adult${bad}"`);
@@ -229,6 +237,22 @@ describe('kind 5: time is applied in one place, in the site zone', () => {
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['ee-consent']);
     expect(res.body.issue[0].details.text).toContain('recorded 2026-11-13T09:00:00Z');
+  });
+});
+
+describe('kind 5 in every consent gate', () => {
+  it('crisis-transition: a consent expired before the notification is a 422 on ct-consent-aligned naming the expiry', async () => {
+    const res = await svc.post(fixture('crisis-transition', 'trust-ct-expired', (r) => { r.consent.expires = '2026-11-01'; r.consent.recordedAt = '2026-10-01T10:00:00Z'; }));
+    expect(res.status).toBe(422);
+    expect(failedGates(res.body)).toEqual(['ct-consent-aligned']);
+    expect(res.body.issue[0].details.text).toContain('expired 2026-11-01');
+  });
+
+  it('early-engagement: information shared after the consent expired is a 422 on ee-consent naming the expiry', async () => {
+    const res = await svc.post(fixture('early-engagement', 'trust-ee-expired', (r) => { r.consent.expires = '2026-11-12T12:00:00Z'; }));
+    expect(res.status).toBe(422);
+    expect(failedGates(res.body)).toEqual(['ee-consent']);
+    expect(res.body.issue[0].details.text).toContain('expired 2026-11-12T12:00:00Z');
   });
 });
 

@@ -6,7 +6,8 @@ import type { FollowUpRules } from '../../src/followup/escalation.js';
 import { runFollowUp } from '../../src/followup/overdue.js';
 import { tempMappings, type TempMappings } from '../config/temp-mappings.js';
 import { safetyRecord, taskOf, tasksBySlot } from '../followup/helpers.js';
-import { startTestService, type TestService } from '../harness.js';
+import { startFaultProxy } from '../fhir/fault-proxy.js';
+import { fixture, startTestService, testToken, type TestService } from '../harness.js';
 
 /** Issue 11, safety independent of everything after it: the escalation job's Task gates, and /ready's directory check. */
 const silent = pino({ level: 'silent' });
@@ -97,5 +98,34 @@ describe('/ready: every owner and recipient named in mappings/ resolves to an al
     } finally {
       await ok.close();
     }
+  });
+});
+
+describe('a transaction the FHIR server refuses: the safety review is written on its own', () => {
+  let real: TestService;
+  let adapter: TestService;
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  beforeAll(async () => {
+    real = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
+    // A fault a real server cannot be made to show on demand: it refuses the record's routine transaction (the one with a CarePlan).
+    proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && body.entry?.some((e: any) => e.resource?.resourceType === 'CarePlan') ? { status: 400 } : 'forward'));
+    adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000', ESCALATION_INTERVAL_MS: '0' });
+  });
+  afterAll(async () => {
+    await adapter.close();
+    await proxy.close();
+    await real.close();
+  });
+
+  it('the answer says the review was raised, and only the review is on the server', async () => {
+    const res = await adapter.post(fixture('early-engagement', 'trust-refused-tx', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+    }));
+    expect(res.status).toBe(502);
+    const codes = res.body.issue.flatMap((i: any) => i.details?.coding ?? []).map((c: any) => c.code);
+    expect(codes, JSON.stringify(res.body)).toEqual(['fhir-rejected', 'safety-review-raised']);
+    const [task] = await real.bySlot<Task>('Task', 'trust-refused-tx', 'task/safety-review');
+    expect(task?.priority).toBe('stat');
+    expect(await real.bySlot('CarePlan', 'trust-refused-tx', 'careplan')).toHaveLength(0);
   });
 });
