@@ -27,7 +27,7 @@ export const envelopeShape = {
   recordedAt: dateTime,
   source: z.object({
     // An absolute URI (FHIR Identifier.system): the identifier system of everything written for the record.
-    system: fhirUri.regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'expected an absolute URI such as urn:example:peer-platform'),
+    system: fhirUri.regex(/^[A-Za-z][A-Za-z0-9+.-]*:./, 'expected an absolute URI such as urn:example:peer-platform'),
     organization: reference.optional(),
   }).strict(),
   person: reference,
