@@ -32,7 +32,7 @@ export async function readRecordFile(file: string | undefined, usageLine: string
 export async function dryRunFile(args: string[], usageLine: string): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
   const { values, positionals } = parseCommandArgs(args, dryRunOptions, usageLine);
   const text = await readRecordFile(positionals[0], usageLine);
-  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file: positionals[0] as string, json: values.json ?? false, fhir: 'nothing (the file was refused before any lookup)' };
+  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file: positionals[0] as string, json: values.json ?? false, fhir: 'no FHIR server: the text was refused first' };
   const record = text.value;
   const local = await openDryRunAdapter({ server: values.server, mappingsDir: values.mappings });
   try {
