@@ -342,6 +342,16 @@ describe('safety first, independent of everything after it', () => {
     expect(await svc.bySlot('Task', 'trust-quiet-413', 'task/safety-review')).toHaveLength(0);
   });
 
+  it('$validate of the same refused record says the review would be raised, and writes nothing', async () => {
+    const res = await validate(fixture('early-engagement', 'trust-validate-400', (r) => {
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+      r.intake.eligible = 'yes';
+    }));
+    expect(res.body.parameter.find((p: any) => p.name === 'result').valueCode).toBe('rejected');
+    expect(codes(res.body.parameter.find((p: any) => p.name === 'outcome').resource)).toEqual(['schema-invalid', 'safety-review-raised']);
+    expect(await svc.bySlot('Task', 'trust-validate-400', 'task/safety-review')).toHaveLength(0);
+  });
+
   it('a refused record without a disclosure writes nothing', async () => {
     const res = await svc.post(fixture('early-engagement', 'trust-quiet-400', (r) => { r.intake.eligible = 'yes'; }));
     expect(res.status).toBe(400);

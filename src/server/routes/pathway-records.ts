@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
-import { dryRunParameters, dryRunShaped } from '../../pipeline/dry-run.js';
+import { dryRunParameters, dryRunShaped, rejectedRun } from '../../pipeline/dry-run.js';
 import { lockKey, processRecord, withSafetyFirst, type Adapter, type RecordAnswer } from '../../pipeline/process-record.js';
 import { safetyEnvelopeOf } from '../../records/envelope.js';
 import { parseContractShaped, toSenderIssue, type SourceApplied } from '../../records/aliases/index.js';
@@ -41,7 +41,7 @@ export function pathwayRecordsRouter(adapter: Adapter, maxBodyBytes: number): Ro
   router.post('/pathway-records/\\$validate', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('validate'), async (req, res) => {
     if (bodyTooLarge(res)) throw tooLarge();
     const refusedText = refusedTextOf(res);
-    const run = refusedText ? { result: 'rejected' as const, outcome: outcome(refusedText) } : await dryRunShaped(adapter, sourceAppliedOf(res, req.body));
+    const run = refusedText ? rejectedRun(refusedText, sourceAppliedOf(res, req.body).value) : await dryRunShaped(adapter, sourceAppliedOf(res, req.body));
     res.status(200).json(dryRunParameters(run));
   });
   router.post('/pathway-records', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('write'), async (req, res) => {
