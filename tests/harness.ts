@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { DestinationStream } from 'pino';
 import { readEnv } from '../src/config/env.js';
+import { tokenSearchValue } from '../src/fhir/search-values.js';
 import { startService, type RunningService } from '../src/server/start.js';
 
 /** The source system of the fixture records. */
@@ -41,7 +42,7 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
     return (bundle.entry ?? []).map((e) => e.resource as T);
   };
   const bySlot = <T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem = exampleSource): Promise<T[]> =>
-    fhir<T>(`${type}?identifier=${encodeURIComponent(`${sourceSystem}|${recordId}/${slot}`)}`);
+    fhir<T>(`${type}?identifier=${encodeURIComponent(tokenSearchValue(sourceSystem, `${recordId}/${slot}`))}`);
   return {
     url: service.url,
     service,

@@ -28,7 +28,15 @@ export const siteSchema = z.object({
     'psychiatric-provider': reference,
   }).strict(),
   peerRoleCodes: z.array(coding.omit({ display: true })).min(1),
-  timeZone: z.string().min(1),
+  /** IANA zone of the site: date-only record values are days in this zone (spec §8). */
+  timeZone: z.string().min(1).refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: 'expected an IANA time zone such as Europe/London or America/Los_Angeles' }),
 }).strict();
 
 const concernRule = z.object({

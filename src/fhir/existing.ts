@@ -1,15 +1,29 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { MappedResource } from '../mapping/context.js';
 import type { FhirClient } from './client.js';
+import { tokenSearchValue } from './search-values.js';
 
 /** Types without an `identifier` element in R4: their business identity is a meta.tag. */
 const taggedTypes = new Set(['AuditEvent', 'Provenance']);
 
-/** The token that finds a mapped resource again: its identifier, or its tag for audit types. */
-export function identityToken(resource: Resource): string {
+/** The business identity of a mapped resource: its identifier, or its tag for audit types. */
+function identityOf(resource: Resource): { system: string; value: string } {
   const withId = resource as { identifier?: { system?: string; value?: string }[] };
-  const id = withId.identifier?.[0] ?? { system: resource.meta?.tag?.[0]?.system, value: resource.meta?.tag?.[0]?.code };
-  return `${id.system}|${id.value}`;
+  const id = taggedTypes.has(resource.resourceType)
+    ? { system: resource.meta?.tag?.[0]?.system, value: resource.meta?.tag?.[0]?.code }
+    : withId.identifier?.[0];
+  return { system: id?.system ?? '', value: id?.value ?? '' };
+}
+
+/** The search token that finds a mapped resource again, escaped by FHIR's rules (search-values.ts). */
+export function identityToken(resource: Resource): string {
+  const id = identityOf(resource);
+  return tokenSearchValue(id.system, id.value);
+}
+
+/** A key no two different identities share (a system may hold `|`). */
+function identityKey(id: { system: string; value: string }): string {
+  return JSON.stringify([id.system, id.value]);
 }
 
 /**
@@ -30,7 +44,8 @@ export async function findExisting(fhir: FhirClient, mapped: MappedResource[]): 
     }),
   };
   const response = await fhir.batch(batch);
-  const slotByToken = new Map(mapped.map((m) => [identityToken(m.resource), m.slot]));
+  // Every match is checked against exactly the identity asked for: searches match tokens loosely.
+  const slotByIdentity = new Map(mapped.map((m) => [identityKey(identityOf(m.resource)), m.slot]));
   const existing = new Map<string, Resource>();
   response.entry?.forEach((entry, i) => {
     const result = entry.resource;
@@ -38,8 +53,14 @@ export async function findExisting(fhir: FhirClient, mapped: MappedResource[]): 
       throw new Error(`existing-resource search for ${types[i]} did not answer a searchset`);
     }
     for (const match of (result as Bundle).entry ?? []) {
-      const slot = match.resource && slotByToken.get(identityToken(match.resource));
-      if (slot && match.resource) existing.set(slot, match.resource);
+      const r = match.resource;
+      if (!r) continue;
+      const ids = taggedTypes.has(r.resourceType)
+        ? (r.meta?.tag ?? []).map((t) => ({ system: t.system ?? '', value: t.code ?? '' }))
+        : ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).map((i) => ({ system: i.system ?? '', value: i.value ?? '' }));
+      // Keyed by system and value character for character: a case-insensitive or escape-blind match finds nothing.
+      const slot = ids.map((id) => slotByIdentity.get(identityKey(id))).find((x) => x !== undefined);
+      if (slot) existing.set(slot, r);
     }
   });
   return existing;

@@ -1,62 +1,99 @@
-import type { Bundle, BundleEntry, CodeableConcept, PractitionerRole, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CodeableConcept, OperationOutcomeIssue, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config/mappings-schema.js';
-import { referenceKey, type ResolvedReference } from '../mapping/context.js';
-import type { PathwayRecord } from '../records/index.js';
+import type { ResolvedReference } from '../mapping/context.js';
+import { issue } from '../outcomes/index.js';
 import type { Reference } from '../records/primitives.js';
+import { allowedTypes, collectReferences } from '../records/references.js';
 import type { FhirClient } from './client.js';
+import { hasIdentifier, tokenSearchValue } from './search-values.js';
 
-/** Types an identifier-only reference may point to, by field: the person is a Patient, the rest are actors. */
-const actorTypes = ['PractitionerRole', 'Practitioner', 'CareTeam', 'Organization'];
-const referenceKeys = new Set(['reference', 'type', 'identifier', 'display']);
-
-/** Every reference in a record, with the field path it sits at. */
-export function collectReferences(value: unknown, path = ''): { path: string; ref: Reference }[] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => collectReferences(v, `${path}[${i}]`));
-  if (typeof value !== 'object' || value === null) return [];
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  if ((typeof obj.reference === 'string' || typeof obj.identifier === 'object') && keys.every((k) => referenceKeys.has(k))) {
-    return [{ path, ref: obj as Reference }];
-  }
-  return keys.flatMap((k) => collectReferences(obj[k], path ? `${path}.${k}` : k));
-}
+export { collectReferences } from '../records/references.js';
 
 /**
- * True when a resolved resource has a type its field can hold: the person is a Patient, `carePlan` a
- * CarePlan, every other reference an actor. A literal `Type/id` of another type exists on the server but
- * would make an invalid resource (e.g. a PractitionerRole as Consent.patient): it is unresolved (422).
+ * Matches read per identifier search. More exact matches than one are ambiguous anyway; a full page of
+ * loose matches (servers match tokens case-insensitively) without a decision is treated as ambiguous too.
  */
-function fitsField(path: string, resourceType: string): boolean {
-  if (path === 'person') return resourceType === 'Patient';
-  if (path === 'carePlan') return resourceType === 'CarePlan';
-  return actorTypes.includes(resourceType);
-}
-
-function lookups(path: string, ref: Reference): string[] {
-  if (ref.reference) return [ref.reference];
-  const types = ref.type ? [ref.type] : path === 'person' ? ['Patient'] : actorTypes;
-  const token = encodeURIComponent(`${ref.identifier?.system}|${ref.identifier?.value}`);
-  return types.map((t) => `${t}?identifier=${token}&_count=2`);
-}
-
-function firstResource(entry: BundleEntry | undefined): Resource | undefined {
-  const r = entry?.resource;
-  if (!r) return undefined;
-  if (r.resourceType === 'Bundle') {
-    const matches = (r as Bundle).entry ?? [];
-    // An identifier that matches two resources is ambiguous: treat it as unresolved, never guess.
-    return matches.length === 1 ? matches[0]?.resource : undefined;
-  }
-  return r.resourceType === 'OperationOutcome' ? undefined : r;
-}
+const identifierPage = 20;
 
 /** The outcome of resolving a record's references on the FHIR server. */
 export interface Resolution {
+  /** Field path → what it resolved to; only references that resolved to exactly one resource of an allowed type. */
   resolved: Map<string, ResolvedReference>;
-  /** Field paths whose reference did not resolve to exactly one resource. */
+  /** One 422 issue per field that did not resolve, resolved to several, or to a type its role does not allow. */
+  problems: OperationOutcomeIssue[];
+  /** Field paths with a problem. */
   unresolved: string[];
   /** Literal references that are peer roles (spec §3.5). */
   peerRoles: string[];
+}
+
+interface Lookup {
+  key: string;
+  ref: Reference;
+  types: readonly string[];
+  urls: string[];
+}
+
+function typeList(types: readonly string[]): string {
+  return types.length === 1 ? types[0]! : `${types.slice(0, -1).join(', ')} or ${types.at(-1)}`;
+}
+
+function lookupOf(path: string, ref: Reference): Lookup {
+  const types = ref.type ? [ref.type] : allowedTypes(path);
+  if (ref.reference) return { key: `lit:${ref.reference}`, ref, types, urls: [ref.reference] };
+  const token = encodeURIComponent(tokenSearchValue(ref.identifier!.system, ref.identifier!.value));
+  return {
+    key: `id:${JSON.stringify([types, ref.identifier!.system, ref.identifier!.value])}`,
+    ref,
+    types,
+    urls: types.map((t) => `${t}?identifier=${token}&_count=${identifierPage}`),
+  };
+}
+
+type Found = { kind: 'one'; resource: Resource } | { kind: 'none' } | { kind: 'several'; count: number };
+
+/** What one lookup found, every search match checked against the identifier asked for, exactly. */
+function foundOf(lookup: Lookup, answers: (BundleEntry | undefined)[]): Found {
+  if (lookup.ref.reference) {
+    const r = answers[0]?.resource;
+    return r && r.resourceType !== 'OperationOutcome' && r.resourceType !== 'Bundle' ? { kind: 'one', resource: r } : { kind: 'none' };
+  }
+  const { system, value } = lookup.ref.identifier!;
+  const matches: Resource[] = [];
+  let undecided = false;
+  for (const answer of answers) {
+    const r = answer?.resource;
+    if (r?.resourceType !== 'Bundle') continue;
+    const entries = (r as Bundle).entry ?? [];
+    if (entries.length >= identifierPage) undecided = true;
+    for (const e of entries) if (e.resource && hasIdentifier(e.resource, system, value)) matches.push(e.resource);
+  }
+  if (matches.length > 1 || (undecided && matches.length <= 1)) return { kind: 'several', count: Math.max(matches.length, identifierPage) };
+  return matches.length === 1 ? { kind: 'one', resource: matches[0]! } : { kind: 'none' };
+}
+
+function problem(path: string, ref: Reference, found: Found, types: readonly string[]): OperationOutcomeIssue | undefined {
+  // Never the identifier itself in the answer: an MRN is PHI (the field path says which one).
+  const asked = ref.reference ? 'the reference given' : `the identifier given (${path}.identifier), character for character`;
+  if (ref.type && !types.includes(ref.type)) {
+    return issue('reference-wrong-type', 'business-rule', `"${path}" says type ${ref.type}; this field must be a ${typeList(types)}.`, [path]);
+  }
+  if (found.kind === 'none') {
+    return issue('reference-unresolved', 'not-found', path === 'person'
+      ? `The person does not resolve on the FHIR server: no Patient matches ${asked}. Send an existing Patient reference or an identifier that matches exactly one Patient.`
+      : `"${path}" does not resolve on the FHIR server: no ${typeList(types)} matches ${asked}. Check the reference or identifier.`, [path]);
+  }
+  if (found.kind === 'several') {
+    return issue('reference-ambiguous', 'multiple-matches',
+      `"${path}": ${found.count > 2 ? 'many' : found.count} resources match ${asked}; it must match exactly one ${typeList(types)}. Send a literal reference instead.`, [path]);
+  }
+  const actual = found.resource.resourceType;
+  const literalType = ref.reference?.split('/')[0];
+  if (!types.includes(actual) || (ref.type && literalType && ref.type !== literalType)) {
+    return issue('reference-wrong-type', 'business-rule',
+      `"${path}" points to a ${actual}; this field must be a ${typeList(types)} (spec §1). Point it at the right kind of resource.`, [path]);
+  }
+  return undefined;
 }
 
 function hasPeerCode(role: PractitionerRole, site: SiteConfig): boolean {
@@ -66,41 +103,45 @@ function hasPeerCode(role: PractitionerRole, site: SiteConfig): boolean {
 
 /**
  * Resolves every reference of a record in one batch round trip (conditional references are not
- * resolved by servers inside transactions: fhir-servers.md), and finds which of them are peer roles.
+ * resolved by servers inside transactions: fhir-servers.md), checks each against the types its field
+ * may hold (spec §1) and, for an identifier, against exactly the identifier asked (spec §8), and finds
+ * which of them are peer roles. This is the one place a reference's target is checked.
  */
-export async function resolveReferences(fhir: FhirClient, record: PathwayRecord, site: SiteConfig): Promise<Resolution> {
-  const refs = collectReferences(record);
-  const unique = new Map<string, { path: string; ref: Reference }>();
-  for (const r of refs) if (!unique.has(referenceKey(r.ref))) unique.set(referenceKey(r.ref), r);
-  const plan = [...unique.entries()].map(([key, r]) => ({ key, urls: lookups(r.path, r.ref) }));
-  const batch: Bundle = {
-    resourceType: 'Bundle',
-    type: 'batch',
-    entry: plan.flatMap((p) => p.urls.map((url) => ({ request: { method: 'GET' as const, url } }))),
-  };
-  const response = await fhir.batch(batch);
-  const resolved = new Map<string, ResolvedReference>();
+export async function resolveReferences(fhir: FhirClient, record: unknown, site: SiteConfig): Promise<Resolution> {
+  const refs = collectReferences(record).map((r) => ({ ...r, lookup: lookupOf(r.path, r.ref) }));
+  const lookups = new Map<string, Lookup>();
+  for (const r of refs) if (!lookups.has(r.lookup.key)) lookups.set(r.lookup.key, r.lookup);
+  const plan = [...lookups.values()];
+  const response = plan.length
+    ? await fhir.batch({ resourceType: 'Bundle', type: 'batch', entry: plan.flatMap((p) => p.urls.map((url) => ({ request: { method: 'GET' as const, url } }))) })
+    : { resourceType: 'Bundle' as const, type: 'batch-response' as const, entry: [] };
+  const found = new Map<string, Found>();
   let i = 0;
   for (const p of plan) {
-    const found = p.urls.map(() => firstResource(response.entry?.[i++])).filter((r): r is Resource => !!r);
-    if (found.length === 1 && found[0]?.id) resolved.set(p.key, { literal: `${found[0].resourceType}/${found[0].id}`, resource: found[0] });
+    const answers = p.urls.map(() => response.entry?.[i++]);
+    found.set(p.key, foundOf(p, answers));
   }
-  const unresolved = refs.filter((r) => {
-    const found = resolved.get(referenceKey(r.ref));
-    return !found || !fitsField(r.path, found.resource.resourceType);
-  }).map((r) => r.path);
-  return { resolved, unresolved, peerRoles: peerRolesOf(record, resolved, site) };
+  const resolved = new Map<string, ResolvedReference>();
+  const problems: OperationOutcomeIssue[] = [];
+  for (const { path, ref, lookup } of refs) {
+    const f = found.get(lookup.key)!;
+    const bad = problem(path, ref, f, allowedTypes(path));
+    if (bad) problems.push(bad);
+    else if (f.kind === 'one') resolved.set(path, { literal: `${f.resource.resourceType}/${f.resource.id}`, resource: f.resource });
+  }
+  return { resolved, problems, unresolved: problems.flatMap((p) => p.expression ?? []), peerRoles: peerRolesOf(resolved, site) };
 }
 
-function peerRolesOf(record: PathwayRecord, resolved: Map<string, ResolvedReference>, site: SiteConfig): string[] {
+function peerRolesOf(resolved: Map<string, ResolvedReference>, site: SiteConfig): string[] {
   const peers = new Set<string>();
-  const peer = resolved.get(referenceKey(record.peerSpecialist));
+  const peer = resolved.get('peerSpecialist');
   if (peer) peers.add(peer.literal);
   for (const { literal, resource } of resolved.values()) {
-    if (resource.resourceType === 'PractitionerRole' && (literal === peer?.literal || hasPeerCode(resource, site))) {
+    if (resource.resourceType === 'PractitionerRole' && (literal === peer?.literal || hasPeerCode(resource as PractitionerRole, site))) {
       peers.add(literal);
       // The peer's own Practitioner is the same person as the peer role: never a clinical owner either.
-      if (resource.practitioner?.reference) peers.add(resource.practitioner.reference);
+      const practitioner = (resource as PractitionerRole).practitioner?.reference;
+      if (practitioner) peers.add(practitioner);
     }
   }
   return [...peers];

@@ -2,6 +2,7 @@ import type { Bundle, Communication, Task } from '@medplum/fhirtypes';
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
+import { tokenSearchValue } from '../fhir/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../mapping/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';
@@ -87,7 +88,7 @@ export async function raiseAndMark(fhir: FhirClient, first: Task, raised: Task |
     entry: [
       {
         resource: raised,
-        request: { method: 'POST', url: raised.resourceType, ifNoneExist: `identifier=${encodeURIComponent(id.system!)}|${encodeURIComponent(id.value!)}` },
+        request: { method: 'POST', url: raised.resourceType, ifNoneExist: `identifier=${encodeURIComponent(tokenSearchValue(id.system!, id.value!))}` },
       },
       { resource: marked, request: { method: 'PUT', url: `Task/${first.id}`, ifMatch: `W/"${first.meta?.versionId}"` } },
     ],

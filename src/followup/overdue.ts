@@ -1,10 +1,12 @@
 import type { Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
+import { tokenSearchValue } from '../fhir/search-values.js';
 import { systems } from '../mapping/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
+import { gatedEscalation } from './escalation-owner.js';
 import { searchPages } from './search-pages.js';
-import { dueTime, hasFollowUpMark, taskOrigin, type TaskOrigin } from './task-origin.js';
+import { dueTime, hasFollowUpMark, pathwayCode, taskOrigin, type TaskOrigin } from './task-origin.js';
 
 /** What one pass of the follow-up rules did. */
 export interface FollowUpResult {
@@ -17,11 +19,12 @@ export interface FollowUpResult {
 
 /** A Task nobody accepted: still `requested`, the adapter's own, not a follow-up itself, not followed up yet. */
 async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<{ task: Task; origin: TaskOrigin }[]> {
-  const { resources, truncated } = await searchPages<Task>(fhir, 'Task', { code: `${systems.pathway}|${code}`, status: 'requested' });
+  const { resources, truncated } = await searchPages<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' });
   if (truncated) log.warn({ code }, 'follow-up: open Task list truncated; the rest is seen on a later pass');
   return resources.flatMap((task) => {
     const origin = taskOrigin(task);
-    return origin && task.status === 'requested' && !task.partOf?.length && !hasFollowUpMark(task) ? [{ task, origin }] : [];
+    // Checked, not trusted: a token search may match codes loosely (case, escapes).
+    return origin && pathwayCode(task) === code && task.status === 'requested' && !task.partOf?.length && !hasFollowUpMark(task) ? [{ task, origin }] : [];
   });
 }
 
@@ -42,10 +45,16 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
   ];
   for (const pass of passes) {
     for (const { task, origin } of await unaccepted(fhir, pass.code, log)) {
-      const due = dueTime(task);
+      const due = dueTime(task, rules.site.timeZone);
       if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
+      const built = pass.build(task, origin, now, rules);
+      const raised = built.resourceType === 'Task' ? await gatedEscalation(fhir, task, built, rules) : built;
+      if (!raised) {
+        log.error({ task: `Task/${task.id}` }, 'follow-up: no escalation owner passes the Task gates (on-call and default clinical route are peer roles); not escalated');
+        continue;
+      }
       try {
-        await raiseAndMark(fhir, task, pass.build(task, origin, now, rules), pass.mark);
+        await raiseAndMark(fhir, task, raised, pass.mark);
         pass.done.push(`Task/${task.id}`);
       } catch (err) {
         if (!(err instanceof WriteConflictError)) throw err;

@@ -1,5 +1,6 @@
 import type { AuditEvent, Bundle, CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
+import { hasTag, tokenSearchValue } from '../fhir/search-values.js';
 import { recordTag } from '../mapping/identity.js';
 import { systems } from '../mapping/vocabulary.js';
 import { taskView, type RaisedTask } from '../pipeline/summary.js';
@@ -40,14 +41,14 @@ export interface RecordStatus {
  */
 export async function recordStatus(fhir: FhirClient, source: string, recordId: string): Promise<RecordStatus | undefined> {
   const tag = recordTag(source, recordId);
-  const token = `_tag=${encodeURIComponent(`${tag.system}|${tag.code}`)}&_count=${maxPerType}`;
+  const token = `_tag=${encodeURIComponent(tokenSearchValue(tag.system!, tag.code!))}&_count=${maxPerType}`;
   const answer = await fhir.batch({
     resourceType: 'Bundle',
     type: 'batch',
     entry: [`CarePlan?${token}`, `Task?${token}`, `AuditEvent?${token}`].map((url) => ({ request: { method: 'GET' as const, url } })),
   });
   // Tag search may match codes case-insensitively: keep exactly this record's resources.
-  const ofRecord = (i: number) => matches(answer.entry?.[i]?.resource).filter((r) => hasTag(r, tag.system, tag.code));
+  const ofRecord = (i: number) => matches(answer.entry?.[i]?.resource).filter((r) => hasTag(r, tag.system!, tag.code!));
   const [carePlans, tasks, audits] = [ofRecord(0), ofRecord(1), ofRecord(2)];
   const blocks = (audits as AuditEvent[]).filter((a) => a.type?.system === systems.pathway && a.type.code === 'record-blocked')
     .sort((a, b) => (a.recorded ?? '').localeCompare(b.recorded ?? ''));
@@ -79,9 +80,6 @@ function matches(resource: Resource | undefined): Resource[] {
   return resource?.resourceType === 'Bundle' ? ((resource as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])) : [];
 }
 
-function hasTag(r: Resource, system: string | undefined, code: string | undefined): boolean {
-  return r.meta?.tag?.some((t) => t.system === system && t.code === code) ?? false;
-}
 
 function pathwayOf(carePlan: CarePlan | undefined, block: AuditEvent | undefined): string | undefined {
   const fromPlan = carePlan?.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === systems.pathway)?.code;

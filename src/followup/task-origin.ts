@@ -1,4 +1,5 @@
 import type { Coding, Task } from '@medplum/fhirtypes';
+import { SiteTime } from '../mapping/instants.js';
 import { followUpMarks, profileUrl, systems } from '../mapping/vocabulary.js';
 
 /** Where an adapter Task came from: its record and slot, read back from its business identifier. */
@@ -43,12 +44,12 @@ export function followUpMark(code: (typeof followUpMarks)[number]): Task['busine
 }
 
 /**
- * When the Task is due: restriction.period.end. A date without a time is due at the end of that day
- * (UTC): nobody is overdue before the day is over.
+ * When the Task is due: restriction.period.end. A date without a time is due at the end of that day in
+ * the site's time zone (spec §8, mapping/instants.ts): nobody is overdue before their local day is over.
  */
-export function dueTime(task: Task): Date | undefined {
+export function dueTime(task: Task, timeZone: string): Date | undefined {
   const end = task.restriction?.period?.end;
   if (!end) return undefined;
-  const due = new Date(end.length === 10 ? `${end}T23:59:59.999Z` : end);
+  const due = new Date(new SiteTime(timeZone).dueMs(end));
   return Number.isNaN(due.getTime()) ? undefined : due;
 }

@@ -1,3 +1,4 @@
+import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue } from '../outcomes/index.js';
 import { systems } from '../mapping/vocabulary.js';
@@ -94,6 +95,16 @@ function isBundleInternalReference(issue: OperationOutcomeIssue): boolean {
   return issue.severity === 'warning' && /^Invalid reference: got "urn:uuid:/.test(issue.details?.text ?? '');
 }
 
+/** Base-R4 issues of one resource: Medplum's validator throws on errors; they are returned here like its warnings. */
+function baseR4Issues(resource: Resource): OperationOutcomeIssue[] {
+  try {
+    return baseR4.validate(resource);
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) return err.outcome.issue ?? [];
+    throw err;
+  }
+}
+
 /**
  * Structural checks before anything is written: base R4 (Medplum's validator) and the cardinalities of
  * each resource's profile. A failure here is a mapping or configuration bug, never the worker's input.
@@ -104,7 +115,7 @@ export function structuralIssues(bundle: Bundle, profiles: ReadonlyMap<string, P
     const resource = entry.resource;
     if (!resource) return;
     const where = `Bundle.entry[${i}].resource(${resource.resourceType})`;
-    for (const base of baseR4.validate(resource).filter((b) => !isBundleInternalReference(b))) {
+    for (const base of baseR4Issues(resource).filter((b) => !isBundleInternalReference(b))) {
       found.push({ ...base, expression: [`${where}.${(base.expression?.[0] ?? '').replace(/^[A-Za-z]+\./, '')}`] });
     }
     for (const url of resource.meta?.profile ?? []) {

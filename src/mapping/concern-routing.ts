@@ -1,7 +1,7 @@
 import type { CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { ConcernRoutingRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
-import { buildChannelCommunication, buildChannelTask, channelTaskSlot, channelsOf, type Channel } from './concern-routing/channels.js';
+import { buildChannelCommunication, buildChannelTask, channelTaskSlot, channelsOf, hasTask, type Channel } from './concern-routing/channels.js';
 import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
@@ -33,7 +33,9 @@ export function mapConcernRouting(ctx: MappingContext, r: ConcernRoutingRecord):
   const channels = channelsOf(ctx, r.concerns);
   out.push(carePlan(ctx, r, channels, contactDone, pathwayPlan));
   for (const ch of channels) {
-    out.push(...buildChannelCommunication(ctx, r, ch, pathwayPlan), buildChannelTask(ctx, r, ch, pathwayPlan));
+    out.push(...buildChannelCommunication(ctx, r, ch, pathwayPlan));
+    const task = buildChannelTask(ctx, r, ch, pathwayPlan);
+    if (task) out.push(task);
   }
   if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
@@ -71,7 +73,7 @@ function carePlanExtensions(r: ConcernRoutingRecord): Extension[] {
 }
 
 function activities(ctx: MappingContext, r: ConcernRoutingRecord, channels: Channel[], contactDone: boolean): CarePlanActivity[] {
-  const routed: CarePlanActivity[] = channels.map((ch) => ({ reference: { reference: ctx.slotRef(channelTaskSlot(ch.code)) } }));
+  const routed: CarePlanActivity[] = channels.filter(hasTask).map((ch) => ({ reference: { reference: ctx.slotRef(channelTaskSlot(ch.code)) } }));
   if (!r.peerContact) return routed;
   return [{
     ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(contactSlot) }] } : {}),

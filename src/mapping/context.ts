@@ -1,9 +1,12 @@
 import type { Reference as FhirReference, Resource } from '@medplum/fhirtypes';
 import type { Mappings } from '../config/mappings-schema.js';
 import type { ConsentCategory, RecipientKind } from '../config/mappings-schema.js';
+import type { EnvelopeRecord } from '../records/envelope.js';
 import type { PathwayRecord } from '../records/index.js';
 import type { Reference } from '../records/primitives.js';
+import { collectReferences } from '../records/references.js';
 import { slotFullUrl, slotIdentifier } from './identity.js';
+import { SiteTime } from './instants.js';
 
 /**
  * A reference whose target type is checked at run time (resolution), not by the compiler: Medplum's
@@ -18,10 +21,6 @@ export interface ResolvedReference {
   resource: Resource;
 }
 
-/** Canonical key of a record reference, used to look up its resolution. */
-export function referenceKey(ref: Reference): string {
-  return ref.reference ?? `${ref.type ?? ''}?identifier=${ref.identifier?.system}|${ref.identifier?.value}`;
-}
 
 /** One mapped resource, with the slot that makes its identifier. */
 export interface MappedResource {
@@ -29,21 +28,37 @@ export interface MappedResource {
   resource: Resource;
 }
 
-/** What mapping needs besides the record: the site's configuration and what the FHIR server told us. */
-export class MappingContext {
+/**
+ * What mapping needs besides the record: the site's configuration and what the FHIR server told us.
+ * `R` is the whole pathway record, or only its envelope when the safety review is raised for a record
+ * the schema refused (spec §4): builders that need only the envelope take `MappingContext<EnvelopeRecord>`.
+ */
+export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
+  /** Record dates as instants, in the site's time zone (spec §8). */
+  readonly time: SiteTime;
+  /** Each reference object of the record → what it resolved to (resolution checked its type for its field). */
+  private readonly resolved: ReadonlyMap<Reference, ResolvedReference>;
+
   constructor(
-    readonly record: PathwayRecord,
+    readonly record: R,
     readonly mappings: Mappings,
-    private readonly resolved: ReadonlyMap<string, ResolvedReference>,
+    /** Field path → resolution (fhir/resolve.ts): only references that resolved to an allowed type. */
+    resolvedByPath: ReadonlyMap<string, ResolvedReference>,
     /** Literal references that are peer roles (spec §3.5). */
     readonly peerRoles: readonly string[],
     /** Slot → `Type/id` of resources this record already wrote; other slots get a urn:uuid. */
     private readonly existing: ReadonlyMap<string, string> = new Map(),
-  ) {}
+  ) {
+    this.time = new SiteTime(mappings.site.timeZone);
+    this.resolved = new Map(collectReferences(record).flatMap(({ path, ref }) => {
+      const r = resolvedByPath.get(path);
+      return r ? [[ref, r] as const] : [];
+    }));
+  }
 
   /** The literal `Type/id` a record reference resolved to, if it did. */
   literal(ref: Reference | undefined): string | undefined {
-    return ref ? this.resolved.get(referenceKey(ref))?.literal : undefined;
+    return ref ? this.resolved.get(ref)?.literal : undefined;
   }
 
   /** A FHIR Reference for a record reference (with its display), if it resolved. */
@@ -90,10 +105,20 @@ export class MappingContext {
     return this.existing.get(slot) ?? slotFullUrl(this.record.source.system, this.record.recordId, slot);
   }
 
-  /** Whether the recorded consent lets a category go to a kind of recipient (spec §2, §3.5). */
-  consents(category: ConsentCategory, recipient: RecipientKind): boolean {
+  /**
+   * Whether the consent was in force at a disclosure (spec §3.5 "Consent in force"): not expired before it
+   * (`expires`: a date-only value expires at the start of that local day) and not recorded after it.
+   */
+  consentInForce(at: string = this.record.recordedAt): boolean {
+    const { expires, recordedAt } = this.record.consent;
+    const when = this.time.ms(at);
+    return (expires === undefined || when < this.time.ms(expires)) && (recordedAt === undefined || this.time.ms(recordedAt) <= when);
+  }
+
+  /** Whether the consent in force at `at` (default: the record's recordedAt) lets a category go to a kind of recipient (spec §2, §3.5). */
+  consents(category: ConsentCategory, recipient: RecipientKind, at?: string): boolean {
     const c = this.record.consent;
-    return c.informationSharing === 'granted' && c.categories.includes(category) && c.recipients.includes(recipient);
+    return c.informationSharing === 'granted' && c.categories.includes(category) && c.recipients.includes(recipient) && this.consentInForce(at);
   }
 
   /** The site's reference for a kind of recipient, or a record-specific one. */

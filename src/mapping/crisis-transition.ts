@@ -4,7 +4,7 @@ import type { MappingContext, MappedResource } from './context.js';
 import { allSafety, concernItem, concernRule, consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
 import { buildCarePlan } from './resources/careplan.js';
-import { addHours, ext, pathwayCoding } from './resources/common.js';
+import { ext, pathwayCoding } from './resources/common.js';
 import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
@@ -64,7 +64,7 @@ export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionReco
       owner: ctx.clinicalReviewOwner,
       description: `Peer support routed concerns for clinical review: ${[...new Set(clinicalConcerns.map((c) => c.category))].join(', ')}.`,
       businessStatus: 'concern-routed',
-      due: addHours(r.recordedAt, rule.dueHours),
+      due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt'),
     }));
   }
   if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));

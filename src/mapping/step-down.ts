@@ -3,7 +3,7 @@ import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildCarePlan } from './resources/careplan.js';
-import { addHours, ext, pathwayCoding } from './resources/common.js';
+import { ext, pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
 import { buildTask } from './resources/task.js';
@@ -181,7 +181,7 @@ function triggeredReview(ctx: MappingContext, r: StepDownRecord): MappedResource
     owner: ctx.clinicalReviewOwner,
     description: [`Step-down monitoring raised a clinical review (${reasons.join(', ')}).`, ...details.map((d) => d.text)].join(' '),
     businessStatus: 'step-down-monitoring-trigger',
-    due: addHours(r.recordedAt, rule.dueHours),
+    due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt'),
     reasonCode: { coding: reasons.map((code) => pathwayCoding(code)) },
   });
 }

@@ -9,7 +9,7 @@ export type AdapterIssueCode =
   | 'invalid-json' | 'unsupported-media-type' | 'payload-too-large' | 'schema-invalid' | 'unknown-field'
   | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'gate-passed' | 'safety-review-raised' | 'fhir-unavailable'
   | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict'
-  | 'unsafe-json' | 'rate-limited' | 'auth-unavailable'
+  | 'unsafe-json' | 'duplicate-key' | 'invalid-text' | 'rate-limited' | 'auth-unavailable' | 'mapping-invalid' | 'reference-wrong-type' | 'reference-ambiguous' | 'configuration-unresolved'
   | 'fhir-not-atomic';
 
 /** Builds one issue with our stable code in `details.coding`. */

@@ -1,8 +1,9 @@
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Parameters, Task } from '@medplum/fhirtypes';
 import type { SourceMapping } from '../config/source-schema.js';
 import { gatePassedIssue } from '../gates/evaluate.js';
-import { issue, outcome } from '../outcomes/index.js';
+import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import { parseContractShaped, toContractShape, toSenderIssue, type SourceApplied } from '../records/aliases/index.js';
+import { safetyEnvelopeOf } from '../records/envelope.js';
 import { evaluateRecord, type Adapter } from './process-record.js';
 
 /** What a dry run found: the verdict, every issue and gate result, and the Bundle a write would send. */
@@ -37,8 +38,17 @@ export async function dryRun(adapter: Adapter, body: unknown, requestedSource?: 
 /** dryRun for a record its source mapping was already applied to (the HTTP route does that first). */
 export async function dryRunShaped(adapter: Adapter, applied: SourceApplied): Promise<DryRun> {
   const parsed = parseContractShaped(applied);
-  if (!parsed.ok) return { result: 'rejected', outcome: outcome(parsed.issues) };
-  const ev = await evaluateRecord(adapter, parsed.record);
+  if (!parsed.ok) return rejectedRun(parsed.issues, applied.value);
+  let ev;
+  try {
+    ev = await evaluateRecord(adapter, parsed.record);
+  } catch (err) {
+    // A field the mapping could not turn into FHIR, or a transaction too large: the record is refused, as a write would refuse it.
+    if (err instanceof AdapterError && (err.status === 400 || err.status === 413)) {
+      return { result: 'rejected', outcome: outcome(inSenderTerms(parsed.source, err.outcome.issue ?? [])) };
+    }
+    throw err;
+  }
   const blocked = ev.blockers.length > 0;
   const issues = [
     ...ev.blockers,
@@ -46,6 +56,17 @@ export async function dryRunShaped(adapter: Adapter, applied: SourceApplied): Pr
     ...(blocked ? raisedDespiteBlock(ev.bundle) : []),
   ];
   return { result: blocked ? 'blocked' : 'accepted', outcome: outcome(inSenderTerms(parsed.source, issues)), bundle: ev.bundle };
+}
+
+/**
+ * A refused record's dry run. As the write would (spec §4), it says when the stat review would still be
+ * raised: the refused value's envelope is valid and discloses an immediate safety concern.
+ */
+export function rejectedRun(issues: OperationOutcomeIssue[], value: unknown): DryRun {
+  const disclosed = safetyEnvelopeOf(value, new Date())?.safety.immediateConcernDisclosed === true;
+  const note = disclosed ? [issue('safety-review-raised', 'informational',
+    'Would be raised despite the refusal (safety first): a stat clinical-review Task, when the person resolves on the FHIR server.', undefined, 'information')] : [];
+  return { result: 'rejected', outcome: outcome([...issues, ...note]) };
 }
 
 /** A dry run as the FHIR Parameters answer of $validate: result, outcome, bundle. */

@@ -1,10 +1,13 @@
+import { evalFhirPath } from '@medplum/core';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/existing.js';
-import { resolveReferences, type Resolution } from '../fhir/resolve.js';
+import { resolveReferences } from '../fhir/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
+import { transactionLimitProblems } from '../fhir/transaction-limits.js';
 import { evaluateGates, gateIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';
@@ -15,6 +18,7 @@ import { buildSafetyTask, safetyRaised } from '../mapping/triggers/safety.js';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import type { PathwayRecord } from '../records/index.js';
 import { RecordLock } from './record-lock.js';
+import { raiseSafetyAlone, safetyIssue } from './safety-first.js';
 import { summarise, type RaisedTask, type WrittenResource } from './summary.js';
 
 /** How often a write that met a concurrent change (409/412) is re-read and re-applied. */
@@ -26,6 +30,8 @@ export interface Adapter {
   mappings: Mappings;
   profiles: ReadonlyMap<string, Profile>;
   lock: RecordLock;
+  /** mappings/escalation.json, when the service runs the escalation job: its on-call route is checked by /ready. */
+  escalation?: EscalationConfig;
 }
 
 /** The answer to one record. */
@@ -52,14 +58,6 @@ export interface Evaluation {
   bundle: Bundle;
 }
 
-function referenceIssues(resolution: Resolution): OperationOutcomeIssue[] {
-  return resolution.unresolved.map((path) => issue('reference-unresolved', 'not-found',
-    path === 'person'
-      ? 'The person does not resolve on the FHIR server: send an existing Patient reference or an identifier that matches exactly one Patient.'
-      : `"${path}" does not resolve to exactly one resource on the FHIR server: check the reference or identifier.`,
-    [path]));
-}
-
 function gateOutcome(gates: GateResult[], blockers: OperationOutcomeIssue[]): OperationOutcome {
   const passed = gates.filter((g) => g.passed).map((g) => ({
     ...issue('gate-passed', 'informational', `Gate ${g.key} passed.`, undefined, 'information'),
@@ -77,20 +75,75 @@ export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): P
   const ctx = new MappingContext(record, adapter.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
   const mapped = mapRecord(ctx);
   const full = gateBundle(ctx, mapped);
-  const references = referenceIssues(resolution);
+  const references = resolution.problems;
   // With an unresolved reference the record is blocked anyway; its mapped resources are never written.
   const structural = references.length ? [] : structuralIssues(full, adapter.profiles);
   if (structural.length) {
-    // A mapped resource that breaks its profile is our bug or a bad mappings/ file, never the worker's.
-    throw new AdapterError(500, outcome([issue('internal', 'exception',
-      'The adapter produced a resource that does not meet its profile; nothing was written. Check mappings/ or report this.',
-      structural.flatMap((s) => s.expression ?? []))]));
+    // The schema follows FHIR's types, so this should not happen; were it to, the record's field is named (400).
+    throw new AdapterError(400, outcome(traceToRecord(structural, full, record)));
   }
   const gates = evaluateGates(full, adapter.profiles, { peerRoles: resolution.peerRoles });
-  const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue)];
+  const window = consentWindowNote(ctx, mapped);
+  const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, mapped, existing);
   const bundle = transactionOf(plan, (slot) => slotFullUrl(record.source.system, record.recordId, slot), full.meta?.profile?.[0]);
+  const limits = transactionLimitProblems(bundle);
+  if (limits.length) {
+    // The schema bounds every list, so this should not happen; were it to, the sender hears it (413), not a 500.
+    throw new AdapterError(413, outcome([issue('payload-too-large', 'too-costly',
+      `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`)]));
+  }
   return { ctx, mapped, existing, gates, blockers, plan, bundle };
+}
+
+/** Record leaf values by path, to find the field a FHIR element came from. */
+function leaves(value: unknown, path = ''): [string, unknown][] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => leaves(v, path ? `${path}.${k}` : k));
+  return [[path, value]];
+}
+
+/**
+ * Names the record field behind a FHIR element that failed base-R4 validation (spec §8: never a 500):
+ * the element's value is looked up among the record's values. `peerNotes` is never named (never leaves).
+ */
+export function traceToRecord(structural: OperationOutcomeIssue[], bundle: Bundle, record: PathwayRecord): OperationOutcomeIssue[] {
+  const fields = leaves(record).filter(([path]) => path !== 'peerNotes');
+  return structural.map((s) => {
+    const at = s.expression?.[0] ?? '';
+    const m = /^Bundle\.entry\[(\d+)\]\.resource\([A-Za-z]+\)\.(.*)$/.exec(at);
+    const resource = m ? bundle.entry?.[Number(m[1])]?.resource : undefined;
+    let values: unknown[] = [];
+    try {
+      values = resource && m?.[2] ? evalFhirPath(m[2], resource) : [];
+    } catch {
+      values = [];
+    }
+    const named = fields.filter(([, v]) => values.some((x) => x === v || (typeof x === 'string' && typeof v === 'string' && v.length > 3 && x.includes(v)))).map(([p]) => p);
+    return issue('mapping-invalid', 'value', named.length
+      ? `"${named.join('", "')}": the value does not make valid FHIR (${s.details?.text ?? 'invalid'}); correct it.`
+      : `The record maps to a resource FHIR refuses at ${at} (${s.details?.text ?? 'invalid'}); check the record's dates, codes and texts.`, named.length ? named : [at]);
+  });
+}
+
+/** The consent window, said in words, when a disclosure falls outside it (spec §3.5): added to a failed consent gate. */
+function consentWindowNote(ctx: MappingContext, mapped: MappedResource[]): string | undefined {
+  const { expires, recordedAt } = ctx.record.consent;
+  const sent = mapped.flatMap((m) => (m.resource.resourceType === 'Communication' && m.resource.sent ? [m.resource.sent] : []));
+  const times = sent.length ? sent : [ctx.record.recordedAt];
+  const after = expires !== undefined ? times.find((t) => ctx.time.ms(t) >= ctx.time.ms(expires)) : undefined;
+  const before = recordedAt !== undefined ? times.find((t) => ctx.time.ms(t) < ctx.time.ms(recordedAt)) : undefined;
+  const notes = [
+    after !== undefined ? `The consent expired ${expires} (consent.expires), before the disclosure at ${after}: it grants nothing then.` : undefined,
+    before !== undefined ? `The consent was recorded ${recordedAt} (consent.recordedAt), after the disclosure at ${before}: it grants nothing then.` : undefined,
+  ].filter((n): n is string => n !== undefined);
+  return notes.length ? notes.join(' ') : undefined;
+}
+
+function withConsentWindow(i: OperationOutcomeIssue, note: string | undefined): OperationOutcomeIssue {
+  if (!note || !i.expression?.includes('consent')) return i;
+  const text = `${i.details?.text ?? ''} ${note}`;
+  return { ...i, details: { ...i.details, text } };
 }
 
 /** The safety slot must be looked up even when the accepted mapping does not raise it (blocked path). */
@@ -114,7 +167,36 @@ function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates
 
 /** Processes one record: evaluates it, then writes the accepted resources, or the blocked record's safety review and audit. */
 export async function processRecord(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
-  return adapter.lock.run(`${record.source.system}|${record.recordId}`, () => writeWithRetries(adapter, record));
+  return adapter.lock.run(lockKey(record), async () => {
+    try {
+      return await writeWithRetries(adapter, record);
+    } catch (err) {
+      throw await withSafetyFirst(adapter, { record }, err);
+    }
+  });
+}
+
+/** The key of a record's lock: one send of a record at a time, safety-only writes included. */
+export function lockKey(record: { source: { system: string }; recordId: string }): string {
+  return JSON.stringify([record.source.system, record.recordId]);
+}
+
+/**
+ * Safety first when the routine write failed for anything but a busy or unreachable server (spec §4):
+ * a field the mapping could not turn into FHIR (400), a size limit (413), a transaction the server
+ * refused (502), a bug (500). The stat review is written on its own and the answer says so.
+ */
+export async function withSafetyFirst(adapter: Adapter, from: Parameters<typeof raiseSafetyAlone>[1], err: unknown): Promise<unknown> {
+  const status = err instanceof AdapterError ? err.status : 500;
+  if ([401, 403, 409, 429, 503].includes(status) || err instanceof TransientFhirError) return err;
+  let note: OperationOutcomeIssue | undefined;
+  try {
+    note = safetyIssue(await raiseSafetyAlone(adapter, from));
+  } catch {
+    note = safetyIssue({ state: 'not-raised', reason: 'the FHIR server did not take the review either' });
+  }
+  if (!note || !(err instanceof AdapterError)) return err;
+  return new AdapterError(err.status, outcome([...(err.outcome.issue ?? []), note]), err.retryAfter);
 }
 
 /** A transaction that failed in a way worth another try; its answer may have been lost after a commit. */

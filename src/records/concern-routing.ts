@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
-import { concernCategory, date, dateTime, reference, text } from './primitives.js';
+import { concernCategory, dateTime, maxListItems, reference, text, unsignedInt } from './primitives.js';
 
 export const observedChanges = [
   'withdrawn-or-quieter', 'missed-group-session', 'missed-appointment', 'housing-instability',
@@ -11,12 +11,12 @@ export const observedChanges = [
 export const concernRoutingSchema = z.object({
   ...envelopeShape,
   pathway: z.literal('concern-routing'),
-  observedChanges: z.array(z.enum(observedChanges)),
+  observedChanges: z.array(z.enum(observedChanges)).max(observedChanges.length),
   observedChangesText: text.optional(),
-  concerns: z.array(z.object({ category: concernCategory, summary: text.max(500) }).strict()).min(1, 'at least one concern'),
+  concerns: z.array(z.object({ category: concernCategory, summary: text.max(500) }).strict()).min(1, 'at least one concern').max(maxListItems),
   personAware: z.object({ informed: z.boolean(), agreesToSharing: z.boolean() }).strict(),
-  lastEngagedAt: date.or(dateTime),
-  missedContacts: z.number().int().min(0),
+  lastEngagedAt: dateTime,
+  missedContacts: unsignedInt,
   peerContact: z.object({
     completed: z.boolean(),
     date: dateTime,

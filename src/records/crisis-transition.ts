@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
-import { concernCategory, date, dateTime, reference, text } from './primitives.js';
+import { concernCategory, dateTime, reference, text } from './primitives.js';
 
 /**
  * Each routed concern becomes a Communication and an AuditEvent in the record's one transaction, which a
@@ -37,7 +37,7 @@ export const crisisTransitionSchema = z.object({
     confirmedBy: reference.optional(),
     at: dateTime.optional(),
   }).strict(),
-  clinicalFollowUp: z.object({ planned: z.boolean(), date: date.or(dateTime).optional(), clinician: reference.optional() }).strict(),
+  clinicalFollowUp: z.object({ planned: z.boolean(), date: dateTime.optional(), clinician: reference.optional() }).strict(),
 }).strict();
 
 export type CrisisTransitionRecord = z.infer<typeof crisisTransitionSchema>;

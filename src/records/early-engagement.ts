@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
-import { consentCategory, date, dateTime, recipientKind, reference, text } from './primitives.js';
+import { consentCategory, date, dateTime, maxListItems, recipientKind, reference, text, unsignedInt } from './primitives.js';
 
 /**
  * Each disclosure becomes a Communication and an AuditEvent in the record's one transaction, which a
@@ -16,16 +16,16 @@ export const engagementBarriers = [
 export const earlyEngagementSchema = z.object({
   ...envelopeShape,
   pathway: z.literal('early-engagement'),
-  intake: z.object({ date, service: text, eligible: z.boolean(), criteria: z.array(text) }).strict(),
+  intake: z.object({ date, service: text, eligible: z.boolean(), criteria: z.array(text).max(maxListItems) }).strict(),
   peerSupportOffer: z.object({ offered: z.boolean(), offeredAt: dateTime.optional(), reasonNotOffered: text.optional() }).strict(),
   personPreference: z.enum(['accepted', 'declined', 'undecided']),
-  engagementBarriers: z.array(z.enum(engagementBarriers)),
+  engagementBarriers: z.array(z.enum(engagementBarriers)).max(engagementBarriers.length),
   engagementBarriersText: text.optional(),
   peerContact: z.object({
     completed: z.boolean(),
     date: dateTime.optional(),
     mode: z.enum(['in-person', 'phone', 'video', 'text']).optional(),
-    attempts: z.number().int().min(0).optional(),
+    attempts: unsignedInt.optional(),
   }).strict(),
   informationShared: z.array(z.object({ category: consentCategory, recipient: recipientKind, sharedAt: dateTime }).strict()).max(maxInformationShared),
   nextAppointment: z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envelopeShape } from './envelope.js';
-import { date, dateTime, fhirCode, fhirString, maxUriLength, reference, text } from './primitives.js';
+import { date, dateTime, fhirCode, fhirString, fhirUri, maxListItems, reference, text, unsignedInt } from './primitives.js';
 
 /**
  * Each recovery goal becomes a Goal in the record's one transaction, which a Medplum server caps at
@@ -13,7 +13,7 @@ export const stepDownSchema = z.object({
   ...envelopeShape,
   pathway: z.literal('step-down'),
   stepDownReason: text,
-  stepDownReasonCode: z.object({ system: fhirString(maxUriLength).min(1), code: fhirCode, display: fhirString(200).optional() }).strict().optional(),
+  stepDownReasonCode: z.object({ system: fhirUri, code: fhirCode, display: fhirString(200).optional() }).strict().optional(),
   fromService: z.object({ service: text, owner: reference.optional() }).strict(),
   receivingPathway: z.object({
     service: text,
@@ -30,12 +30,12 @@ export const stepDownSchema = z.object({
     targetDate: date.optional(),
     status: z.enum(['in-progress', 'achieved', 'not-achieved']).optional(),
   }).strict()).max(maxRecoveryGoals),
-  warningSigns: z.array(text).min(1, 'at least one relapse warning sign'),
+  warningSigns: z.array(text).min(1, 'at least one relapse warning sign').max(maxListItems),
   communityConnectionPlan: z.array(z.object({ activity: text, schedule: text.optional(), contact: text.optional() }).strict())
-    .min(1, 'at least one community connection'),
+    .min(1, 'at least one community connection').max(maxListItems),
   clinicalReviewDate: date,
   peerSupportPeriod: z.object({ start: date, end: date.optional(), reviewDate: date.optional() }).strict(),
-  monitoring: z.object({ missedTherapySessions: z.number().int().min(0), worseningSymptomsReported: z.boolean() }).strict(),
+  monitoring: z.object({ missedTherapySessions: unsignedInt, worseningSymptomsReported: z.boolean() }).strict(),
   personFeedback: z.object({ score: z.number().int().min(1).max(5), collectedAt: dateTime }).strict().optional(),
 }).strict();
 

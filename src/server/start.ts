@@ -60,7 +60,7 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
   });
   // The FHIR client is made once the port is known (the embedded server is this very process);
   // no request can be handled before the listen promise's continuation runs.
-  const adapter: Adapter = { fhir: undefined as unknown as FhirClient, mappings, profiles, lock: new RecordLock() };
+  const adapter: Adapter = { fhir: undefined as unknown as FhirClient, mappings, profiles, lock: new RecordLock(), escalation: followUpConfig.escalation };
   const followUp = new FollowUp({
     fhir: () => adapter.fhir, rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation }, webhooks: followUpConfig.webhooks,
     escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,

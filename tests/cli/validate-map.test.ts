@@ -65,8 +65,10 @@ describe('validate <record.json>', () => {
     expect(io.text()).toContain('✗ ee-appointment-owner  [nextAppt.with]');
   });
 
-  it('a file that is not JSON, or no file, is a usage error', async () => {
-    await expect(validate([recordFile('bad.json', '{')], captureIo())).rejects.toThrow(new UsageError(`${join(dir, 'bad.json')} is not valid JSON.`));
+  it('a file that is not JSON is rejected as HTTP rejects it (exit 3, invalid-json); no file is a usage error', async () => {
+    const io = captureIo();
+    expect(await validate([recordFile('bad.json', '{')], io)).toBe(3);
+    expect(io.text()).toContain('invalid-json');
     await expect(validate([], captureIo())).rejects.toBeInstanceOf(UsageError);
     await expect(validate(['x.json', '--nope'], captureIo())).rejects.toThrow(/Unknown option '--nope'/);
   });

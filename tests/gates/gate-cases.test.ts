@@ -6,7 +6,7 @@ import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
 import { evaluateGates } from '../../src/gates/evaluate.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
-import { MappingContext, referenceKey, type ResolvedReference } from '../../src/mapping/context.js';
+import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';
 import { gateBundle, mapRecord } from '../../src/mapping/index.js';
 import { parseRecord } from '../../src/records/index.js';
 import { collectReferences } from '../../src/fhir/resolve.js';
@@ -48,8 +48,8 @@ function evaluate(c: GateCase) {
   const mappings = loadMappings();
   Object.assign(mappings.site, c.site ?? {});
   // Resolution without a server: each literal reference resolves to itself.
-  const resolved = new Map<string, ResolvedReference>(collectReferences(parsed.record).map(({ ref }) => [
-    referenceKey(ref),
+  const resolved = new Map<string, ResolvedReference>(collectReferences(parsed.record).map(({ path, ref }) => [
+    path,
     { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource },
   ]));
   const ctx = new MappingContext(parsed.record, mappings, resolved, peerRoles);

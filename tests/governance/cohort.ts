@@ -88,6 +88,9 @@ export function generateCohort(seed: number, patient: (key: string) => string): 
     r.source = { system: cohortSource };
     r.person = { reference: patient(person) };
     r.recordedAt = recordedAt;
+    // The fixtures' consents were recorded in 2026; these records are dated earlier, and a consent recorded
+    // after a disclosure grants nothing (spec §3.5): leave its recording time out, as a sender may.
+    delete r.consent.recordedAt;
     delete r.peerNotes;
     return r;
   };

@@ -165,7 +165,9 @@ describe('transparency and duty of care', () => {
       r.concerns = [{ category: 'safety', summary: canary }];
     }));
     expect(res.status).toBe(201);
-    const task = await svc.one<Task>('Task', 'cr-safety-declined', 'task/clinical-review');
+    // One event, one Task (spec §4): the routed safety concern is the safety review, not a second stat Task.
+    expect(await svc.bySlot('Task', 'cr-safety-declined', 'task/clinical-review')).toHaveLength(0);
+    const task = await svc.one<Task>('Task', 'cr-safety-declined', 'task/safety-review');
     expect(task.priority).toBe('stat');
     expect(hours('2026-11-21T11:00:00Z', task.restriction?.period?.end)).toBe(1);
     expect(task.owner?.reference).toBe('PractitionerRole/example-clinician');
@@ -186,11 +188,16 @@ describe('transparency and duty of care', () => {
     }));
     expect(res.status).toBe(201);
     const task = await svc.one<Task>('Task', 'cr-mixed', 'task/clinical-review');
-    expect(task.priority).toBe('stat');
-    expect(hours('2026-11-21T11:00:00Z', task.restriction?.period?.end)).toBe(1);
-    expect(task.reasonCode?.coding?.map((c) => c.code)).toEqual(['clinical-deterioration', 'substance-use', 'safety']);
+    // The safety concern is carried by the one stat safety review (spec §4): this channel Task has the rest.
+    expect(task.priority).toBe('urgent');
+    expect(hours('2026-11-21T11:00:00Z', task.restriction?.period?.end)).toBe(24);
+    expect(task.reasonCode?.coding?.map((c) => c.code)).toEqual(['clinical-deterioration', 'substance-use']);
+    const safety = await svc.one<Task>('Task', 'cr-mixed', 'task/safety-review');
+    expect(safety.priority).toBe('stat');
+    expect(hours('2026-11-21T11:00:00Z', safety.restriction?.period?.end)).toBe(1);
     // Consent covers safety concerns to the care team: the summary may travel, so no exception.
-    expect(extValue(task, `${sd}duty-of-care-exception`)).toBeUndefined();
+    expect(safety.description).toContain('Said they feel unsafe at night.');
+    expect(extValue(safety, `${sd}duty-of-care-exception`)).toBeUndefined();
     const comm = (await communicationsOf('cr-mixed')).find((c) => c.identifier?.[0]?.value?.endsWith('/clinical-review'));
     expect(comm?.payload).toHaveLength(3);
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxTransactionBytes, maxTransactionEntries, transactionLimitProblems } from '../../src/fhir/transaction-limits.js';
 import { maxConcernsRouted } from '../../src/records/crisis-transition.js';
 import { maxInformationShared } from '../../src/records/early-engagement.js';
+import { maxListItems } from '../../src/records/primitives.js';
 import { maxRecoveryGoals } from '../../src/records/step-down.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
 
@@ -42,7 +43,8 @@ function envelope(r: any): any {
 const largest: Record<string, () => any> = {
   'early-engagement': () => {
     const r = envelope(fixture('early-engagement', 'largest-ee'));
-    r.intake.criteria = Array.from({ length: 10 }, () => long(1000));
+    r.intake.criteria = Array.from({ length: maxListItems }, () => long(1000));
+    r.engagementBarriers = ['overwhelmed-by-process', 'unsure-what-therapy-involves', 'mistrust-of-services', 'practical-barrier', 'none-identified', 'other'];
     r.engagementBarriersText = long(4000);
     r.informationShared = Array.from({ length: maxInformationShared }, (_, i) => ({ category: 'engagement-barriers', recipient: i % 2 ? 'care-team' : 'case-manager', sharedAt: at }));
     r.followUpAction.description = long(4000);
@@ -53,8 +55,8 @@ const largest: Record<string, () => any> = {
     r.stepDownReason = long(4000);
     r.peerSupportPurpose = long(4000);
     r.recoveryGoals = Array.from({ length: maxRecoveryGoals }, (_, i) => ({ description: `${i} ${long(1500)}`, targetDate: '2027-01-15', status: 'in-progress' }));
-    r.warningSigns = Array.from({ length: 10 }, () => long(1000));
-    r.communityConnectionPlan = Array.from({ length: 10 }, () => ({ activity: long(500), schedule: long(200), contact: long(200) }));
+    r.warningSigns = Array.from({ length: maxListItems }, () => long(1000));
+    r.communityConnectionPlan = Array.from({ length: maxListItems }, () => ({ activity: long(500), schedule: long(200), contact: long(200) }));
     r.personFeedback = { score: 4, collectedAt: at };
     return r;
   },
@@ -70,7 +72,8 @@ const largest: Record<string, () => any> = {
     r.observedChangesText = long(4000);
     const categories = ['clinical-deterioration', 'safety', 'housing', 'practical-needs', 'substance-use'];
     // Concerns share one Task and one Communication per channel: their number does not add entries.
-    r.concerns = Array.from({ length: 10 }, (_, i) => ({ category: categories[i % categories.length], summary: long(500) }));
+    r.concerns = Array.from({ length: maxListItems }, (_, i) => ({ category: categories[i % categories.length], summary: long(500) }));
+    r.observedChanges = ['withdrawn-or-quieter', 'missed-group-session', 'missed-appointment', 'housing-instability', 'substance-use-change', 'physical-health-change', 'other'];
     r.carePlan = undefined;
     return r;
   },
@@ -91,6 +94,8 @@ describe('every transaction fits a real Medplum server', () => {
   for (const [pathway, build] of Object.entries(largest)) {
     it(`${pathway}: the largest accepted record yields at most ${maxTransactionEntries} plain entries and under 1 MB`, async () => {
       const record = build();
+      // It is also a body the adapter takes (MAX_BODY_BYTES default 256 KiB).
+      expect(Buffer.byteLength(JSON.stringify(record))).toBeLessThan(256 * 1024);
       const { result, bundle, body } = await validate(record);
       expect(result, JSON.stringify(body).slice(0, 2000)).toBe('accepted');
       const entries = bundle.entry ?? [];
@@ -111,6 +116,14 @@ describe('every transaction fits a real Medplum server', () => {
       ['early-engagement', (r) => r.informationShared.push(r.informationShared[0]), 'informationShared'],
       ['step-down', (r) => r.recoveryGoals.push(r.recoveryGoals[0]), 'recoveryGoals'],
       ['crisis-transition', (r) => r.concernsRouted.push(r.concernsRouted[0]), 'concernsRouted'],
+      // Issue 11: every list that becomes FHIR content is bounded (5,000 warning signs answered 500 before).
+      ['step-down', (r) => r.warningSigns.push('one more'), 'warningSigns'],
+      ['step-down', (r) => r.communityConnectionPlan.push(r.communityConnectionPlan[0]), 'communityConnectionPlan'],
+      ['early-engagement', (r) => r.intake.criteria.push('one more'), 'intake.criteria'],
+      ['early-engagement', (r) => r.engagementBarriers.push('other'), 'engagementBarriers'],
+      ['concern-routing', (r) => r.concerns.push(r.concerns[0]), 'concerns'],
+      ['concern-routing', (r) => r.observedChanges.push('other'), 'observedChanges'],
+      ['early-engagement', (r) => r.consent.recipients.push('care-team'), 'consent.recipients'],
     ];
     for (const [pathway, grow, field] of over) {
       const record = largest[pathway]!();

@@ -70,10 +70,10 @@ export async function importBatch(args: string[], io: CommandIo = processIo, hoo
 
   const handle = async (entry: BatchLine): Promise<void> => {
     const result: SendResult = entry.record === undefined
-      ? { status: 400, attempts: 0, body: localOutcome('invalid-json', 'The line is not valid JSON: fix it and resend.') as SendResult['body'] }
+      ? { status: 400, attempts: 0, body: (entry.issues ? { resourceType: 'OperationOutcome', issue: entry.issues } : localOutcome('invalid-json', 'The line is not valid JSON: fix it and resend.')) as SendResult['body'] }
       : refused
         ? { status: 0, attempts: 0, error: 'not sent: the adapter refused the token (401) for an earlier line' }
-        : await sendRecord(entry.record, send);
+        : await sendRecord(entry.record, send, entry.text);
     if (result.status === 401) refused = true;
     const verdict = verdictOf(result);
     tally[verdict]++;

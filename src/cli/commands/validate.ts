@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { outcome } from '../../outcomes/index.js';
+import { parseJsonText, type JsonTextResult } from '../../records/json-text.js';
 import { dryRun, dryRunParameters, type DryRun } from '../../pipeline/dry-run.js';
 import { openDryRunAdapter } from '../dry-run-adapter.js';
 import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
@@ -14,23 +16,24 @@ export const dryRunOptions = {
   json: { type: 'boolean' },
 } as const;
 
-/** Reads one record file as JSON; a file that is not JSON is a usage error naming the file. */
-export async function readRecordFile(file: string | undefined, usageLine: string): Promise<unknown> {
+/**
+ * Reads one record file through the one input-cleaning step of every way in (records/json-text.ts), as
+ * bytes: text HTTP would refuse (duplicate keys, broken Unicode…) is refused here too, as a rejection.
+ */
+export async function readRecordFile(file: string | undefined, usageLine: string): Promise<JsonTextResult> {
   if (!file) throw new UsageError(`Name a record file.\nUsage: ${usageLine}`);
-  const text = await readFile(file, 'utf8').catch(() => {
+  const bytes = await readFile(file).catch(() => {
     throw new UsageError(`Cannot read ${file}.`);
   });
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UsageError(`${file} is not valid JSON.`);
-  }
+  return parseJsonText(bytes);
 }
 
 /** Runs the same dry run as POST /pathway-records/$validate on a record file. */
 export async function dryRunFile(args: string[], usageLine: string): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
   const { values, positionals } = parseCommandArgs(args, dryRunOptions, usageLine);
-  const record = await readRecordFile(positionals[0], usageLine);
+  const text = await readRecordFile(positionals[0], usageLine);
+  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file: positionals[0] as string, json: values.json ?? false, fhir: 'no FHIR server: the text was refused first' };
+  const record = text.value;
   const local = await openDryRunAdapter({ server: values.server, mappingsDir: values.mappings });
   try {
     return { run: await dryRun(local.adapter, record, values.source), file: positionals[0] as string, json: values.json ?? false, fhir: local.fhir };

@@ -62,9 +62,10 @@ function parseBody(text: string): SendResult['body'] {
  * POSTs one record, retrying 503/429 (honouring Retry-After) and lost connections. A resend is safe:
  * the same recordId updates the same resources, never doubles them (spec §4).
  */
-export async function sendRecord(record: unknown, opts: SendOptions): Promise<SendResult> {
+export async function sendRecord(record: unknown, opts: SendOptions, text?: string): Promise<SendResult> {
   const sleep = opts.sleep ?? realSleep;
-  const body = JSON.stringify(record);
+  // The line's own text when given (the adapter judges it: input rules, safety first), else the record.
+  const body = text ?? JSON.stringify(record);
   for (let attempt = 1; ; attempt++) {
     let res: Response;
     try {

@@ -37,7 +37,8 @@ export function failedLine(entry: BatchLine, result: SendResult, verdict: Failed
   const outcome = result.body?.resourceType === 'OperationOutcome'
     ? (result.body as OperationOutcome)
     : localOutcome(result.status === 0 ? 'not-sent' : 'unexpected-answer', result.error ?? `The adapter answered ${result.status} after ${result.attempts} attempt(s).`);
-  return { line: entry.line, status: result.status, verdict, outcome, ...(entry.record !== undefined ? { record: entry.record } : { raw: entry.raw }) };
+  // A line whose text was refused is kept as text: its parsed form would hide what to fix.
+  return { line: entry.line, status: result.status, verdict, outcome, ...(entry.record !== undefined && entry.text === undefined ? { record: entry.record } : { raw: entry.raw }) };
 }
 
 /** Counts per verdict. */

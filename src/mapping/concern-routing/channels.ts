@@ -4,7 +4,7 @@ import type { ConcernRoutingRecord } from '../../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { allSafety, concernItem, concernRule } from '../consent-scope.js';
 import { buildDisclosureAudit } from '../resources/audit.js';
-import { addHours, ext } from '../resources/common.js';
+import { ext } from '../resources/common.js';
 import { buildCommunication } from '../resources/communication.js';
 import { buildTask } from '../resources/task.js';
 import { extensions, systems } from '../vocabulary.js';
@@ -68,12 +68,27 @@ function taskExtensions(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channe
   ];
 }
 
-/** The one Task of a channel: the most urgent priority and the soonest due time of its concerns. */
-export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, focus?: AnyReference): MappedResource {
-  const rules = ch.concerns.map((c) => concernRule(ctx, c.category));
+/**
+ * The concerns a channel's Task carries: all but `safety`, which the record's one stat safety review
+ * carries (spec §4 "one event, one Task"); its Communication still names it.
+ */
+function taskConcerns(ch: Channel): Concern[] {
+  return ch.concerns.filter((c) => c.category !== 'safety');
+}
+
+/** True when a channel raises a Task of its own (it routes a concern other than safety). */
+export function hasTask(ch: Channel): boolean {
+  return taskConcerns(ch).length > 0;
+}
+
+/** The one Task of a channel: the most urgent priority and the soonest due time of its concerns (none for safety alone). */
+export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, focus?: AnyReference): MappedResource | undefined {
+  const concerns = taskConcerns(ch);
+  if (!concerns.length) return undefined;
+  const rules = concerns.map((c) => concernRule(ctx, c.category));
   const priority = urgency[Math.max(...rules.map((x) => urgency.indexOf(x.priority)))];
-  const categories = [...new Set(ch.concerns.map((c) => c.category))];
-  const lines = ch.concerns.map((c) => (summaryMayTravel(ctx, r, c.category) ? `${c.category}: ${c.summary}` : c.category));
+  const categories = [...new Set(concerns.map((c) => c.category))];
+  const lines = concerns.map((c) => (summaryMayTravel(ctx, r, c.category) ? `${c.category}: ${c.summary}` : c.category));
   const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
   return buildTask(ctx, {
     slot: channelTaskSlot(ch.code),
@@ -82,9 +97,9 @@ export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, c
     owner: ch.code === 'clinical-review' ? ctx.clinicalReviewOwner : ctx.recipient('case-manager'),
     description: `Peer support routed concerns for ${label}: ${lines.join('; ')}.`,
     businessStatus: 'concern-routed',
-    due: addHours(r.recordedAt, Math.min(...rules.map((x) => x.dueHours))),
+    due: ctx.time.addHours(r.recordedAt, Math.min(...rules.map((x) => x.dueHours)), 'recordedAt'),
     reasonCode: reasonCode(categories),
-    extension: taskExtensions(ctx, r, ch),
+    extension: taskExtensions(ctx, r, { ...ch, concerns }),
     ...(focus ? { focus } : {}),
   });
 }

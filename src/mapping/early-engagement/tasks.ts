@@ -1,7 +1,6 @@
 import type { Task } from '@medplum/fhirtypes';
 import type { EarlyEngagementRecord } from '../../records/index.js';
 import type { MappingContext, MappedResource } from '../context.js';
-import { addHours } from '../resources/common.js';
 import { buildTask } from '../resources/task.js';
 import { safetyRaised } from '../triggers/safety.js';
 
@@ -66,7 +65,7 @@ export function appointmentTasks(ctx: MappingContext, r: EarlyEngagementRecord):
       owner,
       description: `The first therapy appointment on ${appointment.date} was missed: contact the person to re-engage and offer a new appointment.`,
       businessStatus: 'appointment-missed',
-      ...(rule.dueHours !== undefined ? { due: addHours(r.recordedAt, rule.dueHours) } : {}),
+      ...(rule.dueHours !== undefined ? { due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt') } : {}),
       status: routineStatus(ctx),
     }));
   }

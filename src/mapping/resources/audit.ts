@@ -3,7 +3,6 @@ import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { recordTag } from '../identity.js';
 import { profileUrl, systems } from '../vocabulary.js';
-import { toInstant } from './common.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);
@@ -37,7 +36,7 @@ export function buildProvenance(ctx: MappingContext, targets: AnyReference[]): M
     meta: { profile: [profileUrl('peer-pathway-provenance')] },
     target: targets,
     occurredDateTime: ctx.record.recordedAt,
-    recorded: toInstant(ctx.record.recordedAt),
+    recorded: ctx.time.instant(ctx.record.recordedAt, 'recordedAt'),
     agent: [
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
@@ -76,7 +75,7 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
     type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
     subtype: [{ system: systems.pathway, code: 'disclosure', display: 'Information disclosed to a care recipient' }],
     action: 'C',
-    recorded: toInstant(ctx.record.recordedAt),
+    recorded: ctx.time.instant(ctx.record.recordedAt, 'recordedAt'),
     outcome: '0',
     agent: [
       { who: bare(ctx.peer, 'Peer specialist'), requestor: true },

@@ -52,7 +52,7 @@ export function buildCommunication(ctx: MappingContext, spec: CommunicationSpec)
     category: [{ coding: [ctx.mappings.codes.communicationCategory] }],
     subject: ctx.person,
     about: spec.about ?? [{ reference: ctx.slotRef('careplan') }],
-    sent: spec.sent,
+    sent: ctx.time.instant(spec.sent, 'recordedAt'),
     sender: ctx.peer,
     recipient: [spec.recipient],
     payload: [

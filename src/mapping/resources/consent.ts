@@ -1,6 +1,7 @@
 import type { Consent } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { systems } from '../vocabulary.js';
+import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { recordIdentity } from './common.js';
 
 const statusBySharing = {
@@ -9,6 +10,26 @@ const statusBySharing = {
   withdrawn: 'inactive',
   'not-yet-discussed': 'proposed',
 } as const satisfies Record<string, Consent['status']>;
+
+/**
+ * The consent's window as FHIR instants (spec §3.5 "Consent in force"): from when it was recorded to when
+ * it expires (a date-only `expires` at the start of that local day). The consent gates compare each
+ * disclosure's time with it. A consent recorded after its own expiry is a 400 on `consent.expires`.
+ */
+function consentWindow(ctx: MappingContext): { period?: { start?: string; end?: string } } {
+  const { recordedAt, expires } = ctx.record.consent;
+  if (recordedAt === undefined && expires === undefined) return {};
+  if (recordedAt !== undefined && expires !== undefined && ctx.time.ms(expires) < ctx.time.ms(recordedAt)) {
+    throw new AdapterError(400, outcome([issue('schema-invalid', 'value',
+      `"consent.expires" (${expires}) is before "consent.recordedAt" (${recordedAt}) in the site's time zone: a consent cannot expire before it was recorded.`, ['consent.expires'])]));
+  }
+  return {
+    period: {
+      ...(recordedAt !== undefined ? { start: ctx.time.instant(recordedAt, 'consent.recordedAt') } : {}),
+      ...(expires !== undefined ? { end: ctx.time.instant(expires, 'consent.expires') } : {}),
+    },
+  };
+}
 
 /**
  * The recorded information-sharing consent (spec §5): scope patient-privacy, category IDSCL, one permit
@@ -33,7 +54,7 @@ export function buildConsent(ctx: MappingContext, receivingClinician?: AnyRefere
     policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: c.informationSharing === 'granted' ? 'OPTIN' : 'OPTOUT' }] },
     provision: {
       type: c.informationSharing === 'granted' ? 'permit' : 'deny',
-      ...(c.expires ? { period: { end: c.expires } } : {}),
+      ...consentWindow(ctx),
       actor: c.recipients.map((kind) => ({
         role: { coding: [{ system: systems.recipientKind, code: kind }] },
         reference: actorRef(kind),

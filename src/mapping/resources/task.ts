@@ -1,5 +1,6 @@
 import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
+import type { EnvelopeRecord } from '../../records/envelope.js';
 import type { TaskCode } from '../vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';
 
@@ -30,7 +31,7 @@ export interface TaskSpec {
 }
 
 /** A pathway Task (spec §5): intent order, requested by the peer, owned by whoever acts on it. */
-export function buildTask(ctx: MappingContext, spec: TaskSpec): MappedResource {
+export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): MappedResource {
   const task: Task = {
     resourceType: 'Task',
     ...recordIdentity(ctx, spec.slot, 'peer-pathway-task'),

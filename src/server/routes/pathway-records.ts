@@ -1,18 +1,26 @@
 import { Router } from 'express';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
-import { dryRunParameters, dryRunShaped } from '../../pipeline/dry-run.js';
-import { processRecord, type Adapter, type RecordAnswer } from '../../pipeline/process-record.js';
+import { dryRunParameters, dryRunShaped, rejectedRun } from '../../pipeline/dry-run.js';
+import { lockKey, processRecord, withSafetyFirst, type Adapter, type RecordAnswer } from '../../pipeline/process-record.js';
+import { safetyEnvelopeOf } from '../../records/envelope.js';
 import { parseContractShaped, toSenderIssue, type SourceApplied } from '../../records/aliases/index.js';
 import type { PathwayRecord } from '../../records/index.js';
 import { authorizeRecord } from '../auth/authorize.js';
-import { jsonBody, requireJson } from '../body.js';
+import { bodyTooLarge, jsonBody, refusedTextOf, requireJson, tooLarge } from '../body.js';
 import { contractShape, sourceAppliedOf } from '../source-mapping.js';
 
-function parsed(applied: SourceApplied): PathwayRecord {
-  const result = parseContractShaped(applied);
-  if (!result.ok) throw new AdapterError(400, outcome(result.issues));
-  return result.record;
+/**
+ * The record, or the 400 naming every field; safety first (spec §4): when the refused record's envelope
+ * is valid and discloses an immediate safety concern, the stat review is raised anyway and the 400 says so.
+ */
+async function parsed(adapter: Adapter, applied: SourceApplied, refusedText: OperationOutcomeIssue[] | undefined, tooLargeBody: boolean): Promise<PathwayRecord> {
+  const result = tooLargeBody || refusedText ? { ok: false as const, issues: refusedText ?? [] } : parseContractShaped(applied);
+  if (result.ok) return result.record;
+  const refused = tooLargeBody ? tooLarge() : new AdapterError(400, outcome(result.issues));
+  const envelope = safetyEnvelopeOf(applied.value, new Date());
+  if (!envelope?.safety.immediateConcernDisclosed) throw refused;
+  throw await adapter.lock.run(lockKey(envelope), () => withSafetyFirst(adapter, { value: applied.value }, refused));
 }
 
 /** A blocked record's answer is an OperationOutcome: the failed gates, then what was raised anyway. */
@@ -31,11 +39,14 @@ function blockedOutcome(answer: RecordAnswer, applied: SourceApplied): Operation
 export function pathwayRecordsRouter(adapter: Adapter, maxBodyBytes: number): Router {
   const router = Router();
   router.post('/pathway-records/\\$validate', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('validate'), async (req, res) => {
-    res.status(200).json(dryRunParameters(await dryRunShaped(adapter, sourceAppliedOf(res, req.body))));
+    if (bodyTooLarge(res)) throw tooLarge();
+    const refusedText = refusedTextOf(res);
+    const run = refusedText ? rejectedRun(refusedText, sourceAppliedOf(res, req.body).value) : await dryRunShaped(adapter, sourceAppliedOf(res, req.body));
+    res.status(200).json(dryRunParameters(run));
   });
   router.post('/pathway-records', requireJson, jsonBody(maxBodyBytes), contractShape(adapter), authorizeRecord('write'), async (req, res) => {
     const applied = sourceAppliedOf(res, req.body);
-    const answer = await processRecord(adapter, parsed(applied));
+    const answer = await processRecord(adapter, await parsed(adapter, applied, refusedTextOf(res), bodyTooLarge(res)));
     if (answer.status === 422) {
       res.status(422).type('application/fhir+json').json(blockedOutcome(answer, applied));
       return;
