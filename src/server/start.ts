@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { EnvConfig } from '../config/env.js';
@@ -23,6 +23,39 @@ import { createLogger } from './logger.js';
 /** Idle keep-alive connections stay open this long (Node's default is 5 s). */
 const keepAliveTimeoutMs = 65_000;
 
+/**
+ * Socket limits (https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener). Node's
+ * defaults let a client that trickles its headers hold a socket for 60 s and its body for 300 s, and
+ * check only every 30 s; nothing caps connections.
+ */
+export const socketLimits = {
+  /** Complete headers within 10 s: a real client sends them in one packet; a slowloris never does. */
+  headersTimeoutMs: 10_000,
+  /**
+   * The whole request (headers and body, at most MAX_BODY_BYTES) within 30 s: a record of 256 KB takes
+   * well under a second even on a slow link; a body that trickles in is an attack or a broken sender.
+   * It bounds receiving only: processing the record (FHIR calls) is bounded by FHIR_TIMEOUT_MS.
+   */
+  requestTimeoutMs: 30_000,
+  /** How often those two are checked (Node's default of 30 s would let a 10 s limit run to 40 s). */
+  checkIntervalMs: 1_000,
+  /**
+   * Open connections at most: integration engines keep a small pool each; past this, new connections
+   * are refused at once, before the process runs out of file descriptors (often 1,024) that the store
+   * and the calls to the FHIR server need too.
+   */
+  maxConnections: 512,
+};
+
+/** Options of one start (tests shorten the limits to see them act). */
+export interface StartOptions {
+  /** Overrides HOST. */
+  host?: string;
+  logDestination?: DestinationStream;
+  clock?: () => Date;
+  limits?: Partial<typeof socketLimits>;
+}
+
 /** A running service. */
 export interface RunningService {
   url: string;
@@ -35,6 +68,15 @@ export interface RunningService {
   generatedApiToken?: string;
   /** Where a generated API token is kept (DATA_DIR/api-token), when it is. */
   apiTokenFile?: string;
+  /** Where the server is bound (`127.0.0.1`, `0.0.0.0`, `::`…), as the socket reports it. */
+  address: string;
+  /**
+   * Graceful stop (SIGTERM): stops accepting connections, answers every request in flight, stops the
+   * jobs, closes the store. Resolves true when everything was answered within SHUTDOWN_GRACE_MS, false
+   * when the grace ran out and the remaining connections were cut.
+   */
+  shutdown(reason?: string): Promise<boolean>;
+  /** Immediate stop for tests: open connections are cut, then jobs and store are closed. */
   close(): Promise<void>;
 }
 
@@ -42,7 +84,7 @@ export interface RunningService {
  * Starts the service: checks mappings/ and profiles/ (either failing stops start-up), starts the
  * embedded FHIR server when FHIR_BASE_URL is unset, and listens.
  */
-export async function startService(env: EnvConfig, opts: { host?: string; logDestination?: DestinationStream; clock?: () => Date } = {}): Promise<RunningService> {
+export async function startService(env: EnvConfig, opts: StartOptions = {}): Promise<RunningService> {
   const log = createLogger(env.logLevel, opts.logDestination);
   const mappings = loadMappings(env.mappingsDir);
   const followUpConfig = loadFollowUpConfig(env.mappingsDir);
@@ -67,16 +109,29 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
     clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
   });
   const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded, governance });
-  const host = opts.host ?? '0.0.0.0';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(env.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  const host = opts.host ?? env.host;
+  const limits = { ...socketLimits, ...opts.limits };
+  const drain = new Drain();
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
+    // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
+    keepAliveTimeout: keepAliveTimeoutMs,
+  }, (req, res) => drain.track(req, res, app));
+  server.maxConnections = limits.maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
-  // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
-  server.keepAliveTimeout = keepAliveTimeoutMs;
-  server.headersTimeout = keepAliveTimeoutMs + 1_000;
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const bound = server.address() as AddressInfo;
+  const port = bound.port;
+  // The adapter's own calls (and tests) connect over loopback whatever the bound address is.
+  const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
   adapter.fhir = new FhirClient(env.fhirBaseUrl
     ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
     : { baseUrl: `${url}/`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
@@ -85,7 +140,14 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
-  log.info({ port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' }, 'peer-pathways-fhir listening');
+  const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}`;
+  const everyInterface = bound.address === '0.0.0.0' || bound.address === '::';
+  log.info({ address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' },
+    `peer-pathways-fhir listening on ${listening}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`);
+  if (staticToken.token) {
+    log.warn({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : 'environment') },
+      'API_TOKEN is a static token for local use: it holds every adapter scope and system/*.cruds on the embedded FHIR server. Production callers use OAuth access tokens (AUTH_ISSUER).');
+  }
   log.info({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : staticToken.token ? 'environment' : 'none'), oauth: Boolean(auth.jwt), registeredClients: auth.clients.clients.length,
     fhirAuth: fhirCredentials?.tokenProvider ? 'smart-backend-services' : fhirCredentials?.clientSecret ? 'client-credentials' : fhirCredentials?.accessToken ? 'static-token' : env.fhirBaseUrl ? 'none' : 'embedded' }, 'authentication');
   return {
@@ -96,11 +158,77 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
     followUp,
     generatedApiToken: staticToken.generated ? staticToken.token : undefined,
     apiTokenFile: staticToken.file,
+    address: bound.address,
+    async shutdown(reason = 'shutdown') {
+      const started = Date.now();
+      const deadline = started + env.shutdownGraceMs;
+      log.info({ reason, inFlight: drain.inFlight, graceMs: env.shutdownGraceMs }, 'stopping: no new connections; answering the requests in flight');
+      const [answered] = await Promise.all([
+        drain.close(server, deadline),
+        withDeadline(followUp.stop(), deadline),
+      ]);
+      // The store closes last: requests and jobs in flight write through it until they are done.
+      const closed = await withDeadline(embedded?.close() ?? Promise.resolve(), deadline);
+      const clean = answered && closed;
+      (clean ? log.info.bind(log) : log.warn.bind(log))({ durationMs: Date.now() - started, cut: drain.cut },
+        clean ? 'stopped: every request in flight was answered' : `stopped after SHUTDOWN_GRACE_MS (${env.shutdownGraceMs} ms): ${drain.cut} connection(s) cut`);
+      return clean;
+    },
     async close() {
       await followUp.stop();
-      server.closeAllConnections?.();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await embedded?.close();
     },
   };
+}
+
+/** Resolves true when `work` settles before `deadline` (epoch ms), false otherwise. */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Counts requests in flight and, once stopping, tells each caller the connection closes after its
+ * answer (`Connection: close`), so that keep-alive clients reconnect elsewhere instead of reusing a
+ * socket that is about to go.
+ */
+class Drain {
+  inFlight = 0;
+  cut = 0;
+  private stopping = false;
+
+  track(req: IncomingMessage, res: ServerResponse, app: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.inFlight++;
+    res.once('close', () => { this.inFlight--; });
+    if (this.stopping) res.setHeader('Connection', 'close');
+    app(req, res);
+  }
+
+  /**
+   * Stops listening and waits for every connection to end: idle ones are closed at once and again
+   * every 50 ms (a keep-alive socket becomes idle once its last answer is out); at `deadline` the rest
+   * are cut. Resolves true when nothing had to be cut.
+   */
+  async close(server: Server, deadline: number): Promise<boolean> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.closeIdleConnections();
+    try {
+      if (await withDeadline(closed, deadline)) return true;
+      this.cut = this.inFlight;
+      server.closeAllConnections();
+      await closed;
+      return false;
+    } finally {
+      clearInterval(sweep);
+    }
+  }
 }
