@@ -38,9 +38,9 @@ async function reports(values: GovernanceValues, start: string, end: string): Pr
   const res = await fetch(`${endpoint}?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}`, {
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/fhir+json' },
     signal: AbortSignal.timeout(requestTimeoutMs),
-  }).catch((err: Error & { cause?: { code?: string } }) => {
+  }).catch((err: Error & { cause?: { code?: string; message?: string } }) => {
     // fetch says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, a timeout) is what to act on.
-    const why = err.name === 'TimeoutError' ? `no answer within ${requestTimeoutMs / 1000} s` : err.cause?.code ?? err.message;
+    const why = err.name === 'TimeoutError' ? `no answer within ${requestTimeoutMs / 1000} s` : err.cause?.code ?? err.cause?.message ?? err.message;
     throw new Error(`Cannot reach the adapter at ${url} (${why}): start it (npm start) or name a running one with --url.`);
   });
   const body = await res.json().catch(() => ({})) as Bundle<MeasureReport> & { issue?: { details?: { text?: string } }[] };
