@@ -134,7 +134,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
   adapter.fhir = new FhirClient(env.fhirBaseUrl
     ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
-    : { baseUrl: `${url}/`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
+    : { baseUrl: `${url}/fhir/R4`, tokenUrl: `${url}/oauth2/token`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
       // The embedded server is this process: its requests are answered in process, not over loopback HTTP.
       transport: embedded && createInProcessFetch({ repo: embedded.repo, tokens: new TokenStore([], internal.clientId, internal.clientSecret), baseUrl: `${url}/` }) });
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
