@@ -9,7 +9,8 @@ import { loadGovernanceConfig } from '../config/governance.js';
 import { loadMeasureDefinitions } from '../governance/definitions.js';
 import { createEmbeddedFhirServer, type EmbeddedFhirServer } from '../embedded/index.js';
 import { createInProcessFetch } from '../embedded/in-process-fetch.js';
-import { TokenStore } from '../embedded/auth.js';
+import { createOAuthRouter, TokenStore } from '../embedded/auth.js';
+import { createFhirHttpRouter } from '../embedded/http.js';
 import { FhirClient } from '../fhir/client.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { FollowUp } from '../followup/follow-up.js';
@@ -18,6 +19,7 @@ import { RecordLock } from '../pipeline/record-lock.js';
 import type { Adapter } from '../pipeline/process-record.js';
 import { createApp } from './app.js';
 import { authConfigFromEnv, fhirCredentialsFromEnv } from './auth/config.js';
+import { embeddedFhirTokens } from './auth/fhir-grant.js';
 import { createLogger } from './logger.js';
 
 /** Idle keep-alive connections stay open this long (Node's default is 5 s). */
@@ -108,7 +110,13 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
     escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,
     clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
   });
-  const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded, governance });
+  // The embedded server's HTTP routers take the same callers as the adapter: the static API_TOKEN
+  // (local use), the adapter's own client, and the IdP's tokens with SMART system scopes.
+  const fhirTokens = new TokenStore(staticToken.token ? [staticToken.token] : [], internal.clientId, internal.clientSecret);
+  const verifyIdpToken = embeddedFhirTokens(auth);
+  if (verifyIdpToken) fhirTokens.acceptExternal(verifyIdpToken);
+  const served = embedded && { ...embedded, fhirRouter: createFhirHttpRouter(embedded.repo, fhirTokens), oauthRouter: createOAuthRouter(fhirTokens) };
+  const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded: served, governance });
   const host = opts.host ?? env.host;
   const limits = { ...socketLimits, ...opts.limits };
   const drain = new Drain();

@@ -57,8 +57,10 @@ describe('early-engagement: the example record', () => {
     const shared = await svc.one<Communication>('Communication', id, 'communication/shared-0');
     expect(shared.recipient?.[0]?.reference).toBe(team.reference);
     expect(shared.sent).toBe('2026-11-12T16:00:00Z');
-    const audits = await svc.fhir<AuditEvent>(`AuditEvent?_tag=${encodeURIComponent(`${source}|${id}/audit/disclosure/communication/shared-0`)}`);
+    // Found as an auditor finds it: the disclosure audit of that Communication.
+    const audits = await svc.fhir<AuditEvent>(`AuditEvent?entity=Communication/${shared.id}`);
     expect(audits).toHaveLength(1);
+    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(new RegExp(`^${id}/audit/disclosure/communication/shared-0/`));
 
     const tracking = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathwaySystem}|first-appointment-tracking`)}&owner=${clinician.reference}&status=requested`);
     const mine = tracking.filter((t) => t.identifier?.[0]?.value === `${id}/task/first-appointment-tracking`);
