@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, CarePlan, Communication, Consent, Encounter, Extension, Task } from '@medplum/fhirtypes';
 import { failedGates, fixture, passedGates, startTestService, type TestService } from '../harness.js';
 
-const source = 'urn:example:peer-platform';
 const pathwaySystem = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
 const sd = 'http://peer-pathways.example.org/fhir/StructureDefinition';
 const peer = { reference: 'PractitionerRole/example-peer' };
