@@ -89,5 +89,5 @@ describe('README', () => {
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);
     service = undefined;
-  });
+  }, 180_000);
 });

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,7 +34,8 @@ async function send(url: string, record: unknown): Promise<number | string> {
 describe('SIGTERM', () => {
   it('answers every request in flight of a burst, and every record answered 2xx is written', async () => {
     const dir = dataDir();
-    const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], { PORT: '0', DATA_DIR: dir, API_TOKEN: token, ESCALATION_INTERVAL_MS: '0' });
+    // A generous grace: on a loaded machine the drain may take a while, and this test is about answering all of it.
+    const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], { PORT: '0', DATA_DIR: dir, API_TOKEN: token, ESCALATION_INTERVAL_MS: '0', SHUTDOWN_GRACE_MS: '60000' });
     const ids = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
     let first!: () => void;
     const firstAnswer = new Promise<void>((resolve) => { first = resolve; });
@@ -41,14 +44,12 @@ describe('SIGTERM', () => {
       return status;
     }));
     await firstAnswer;
-    const signalledAt = Date.now();
     svc.child.kill('SIGTERM');
     const statuses = await Promise.all(answers);
     const code = await svc.exited;
 
     expect(statuses.filter((s) => typeof s !== 'number')).toEqual([]);
     expect(code).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(10_000);
     expect(svc.output()).toContain('stopped: every request in flight was answered');
     // The service stopped while most of the burst was still being written: the test saw a drain, not a quiet stop.
     expect(/"inFlight":(\d+)/.exec(svc.output())?.[1]).not.toBe('0');
@@ -68,6 +69,21 @@ describe('SIGTERM', () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('cuts what is still running when SHUTDOWN_GRACE_MS runs out, says so, and exits 1', async () => {
+    const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], { PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, ESCALATION_INTERVAL_MS: '0', SHUTDOWN_GRACE_MS: '300' });
+    // A request that never completes: its body never arrives.
+    const stuck = connect(Number(new URL(svc.url).port), '127.0.0.1');
+    stuck.on('error', () => undefined);
+    await once(stuck, 'connect');
+    stuck.write(`POST /pathway-records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalledAt = Date.now();
+    svc.child.kill('SIGTERM');
+    expect(await svc.exited).toBe(1);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(svc.output()).toMatch(/stopped after SHUTDOWN_GRACE_MS \(300 ms\): 1 connection\(s\) cut/);
   });
 
   it('sent to `npm start` reaches the service itself, which stops and frees its port', async () => {
