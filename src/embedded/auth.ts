@@ -185,6 +185,9 @@ export function requireBearer(tokens: TokenStore): express.RequestHandler {
 /** Resource types whose instances are never changed or removed through the FHIR API, by anyone. */
 export const appendOnlyTypes: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
 
+/** Types whose operations ($expand, $lookup, $translate, $validate-code) read nothing but terminology. */
+const terminologyTypes: ReadonlySet<string> = new Set(['ValueSet', 'CodeSystem', 'ConceptMap']);
+
 const permissionNames: Record<SmartPermission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /** The interaction one request asks for: the resource type (`*` system-wide) and the SMART permissions it needs. */
@@ -198,8 +201,9 @@ interface Interaction {
 /**
  * The interaction of `method path` (path relative to the FHIR base, query included), by the FHIR REST
  * API (https://hl7.org/fhir/R4/http.html): read/vread/history of an instance need `r`, a type or
- * system search `s`, create `c`, update and patch `u`, delete `d` (conditional forms also `s`), an
- * operation (`$name`) `r` on its type.
+ * system search `s`, create `c`, update and patch `u`, delete `d` (conditional forms also `s`); an
+ * operation (`$name`) `r` on ValueSet, CodeSystem or ConceptMap for terminology, else `r` and `s` on
+ * every type (`system/*.rs`), since it may read across types.
  */
 function interactionOf(method: string, path: string): Interaction {
   const [where = '', query] = path.split('?', 2) as [string, string | undefined];
@@ -207,7 +211,11 @@ function interactionOf(method: string, path: string): Interaction {
   const type = parts[0] && /^[A-Z][A-Za-z]+$/.test(parts[0]) ? parts[0] : '*';
   const conditional = query !== undefined;
   const change = (p: SmartPermission): Interaction => ({ resourceType: type, needs: conditional && parts.length === 1 ? [p, 's'] : [p], changes: true });
-  if (parts.some((p) => p.startsWith('$'))) return { resourceType: type, needs: ['r'], changes: false };
+  if (parts.some((p) => p.startsWith('$'))) {
+    // Terminology operations read only their own resources; any other ($evaluate-measure, $everything…)
+    // may read across types, so it needs read and search on every type.
+    return terminologyTypes.has(type) ? { resourceType: type, needs: ['r'], changes: false } : { resourceType: '*', needs: ['r', 's'], changes: false };
+  }
   if (method === 'PUT' || method === 'PATCH') return change('u');
   if (method === 'DELETE') return change('d');
   if (method === 'POST') {
@@ -234,7 +242,7 @@ function check(grant: SmartGrant, method: string, path: string, where?: string):
   }
   const missing = i.needs.find((p) => !grant.allows(i.resourceType, p));
   if (!missing) return undefined;
-  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[missing]} ${i.resourceType === '*' ? 'across all resource types' : i.resourceType}: it needs the SMART scope system/${i.resourceType}.${missing} (or system/*.${missing}).`, where);
+  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[missing]} ${i.resourceType === '*' ? 'across all resource types' : i.resourceType}: it needs the SMART scope system/${i.resourceType}.${missing}${i.resourceType === '*' ? '' : ` (or system/*.${missing})`}.`, where);
 }
 
 /** A Bundle entry's request URL relative to the FHIR base (absolute URLs on this server are cut to their path below it). */

@@ -111,6 +111,10 @@ describe('a caller\'s token gets the SMART system scopes it carries and its regi
     expect((await as(token, 'PUT', `Task/${created.body.id}`, { ...created.body, status: 'accepted' })).status).toBe(403);
     expect((await as(token, 'GET', 'Patient')).status).toBe(403);
     expect((await as(token, 'GET', '')).status).toBe(403);
+    // An operation may read across types: it needs system/*.rs, not only its own type's scope.
+    const operation = await as(token, 'GET', `Task/${created.body.id}/$everything`);
+    expect(operation.status).toBe(403);
+    expect(text(operation.body)).toContain('system/*.r');
   });
 
   it('checks every entry of a batch: a read of Tasks passes, a create in the same batch does not', async () => {
