@@ -58,10 +58,17 @@ export class TokenStore {
 
   /** What a bearer token may do: full scopes for a static or issued token, an external token's own grant, else undefined. */
   async grantFor(token: string): Promise<SmartGrant | undefined> {
-    if (this.staticTokens.some((t) => safeEqual(t, token))) return grantOf(staticTokenClientId, fullScopes);
-    if (this.isValid(token)) return grantOf(this.clientId, fullScopes);
+    if (this.staticTokens.some((t) => safeEqual(t, token))) return this.staticGrant;
+    if (this.isValid(token)) return this.clientGrant;
     return this.external?.(token);
   }
+
+  private readonly staticGrant = grantOf(staticTokenClientId, fullScopes);
+  private get clientGrant(): SmartGrant {
+    this.ownGrant ??= grantOf(this.clientId, fullScopes);
+    return this.ownGrant;
+  }
+  private ownGrant?: SmartGrant;
 
   /** True when the client id and secret are the configured ones. */
   checkClient(clientId: string, clientSecret: string): boolean {
