@@ -72,6 +72,8 @@ export interface RunningService {
   apiTokenFile?: string;
   /** Where the server is bound (`127.0.0.1`, `0.0.0.0`, `::`…), as the socket reports it. */
   address: string;
+  /** The bound address as a URL (`http://0.0.0.0:8080`), and what it means, for the start-up lines. */
+  listening: string;
   /**
    * Graceful stop (SIGTERM): stops accepting connections, answers every request in flight, stops the
    * jobs, closes the store. Resolves true when everything was answered within SHUTDOWN_GRACE_MS, false
@@ -148,10 +150,9 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
-  const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}`;
   const everyInterface = bound.address === '0.0.0.0' || bound.address === '::';
-  log.info({ address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' },
-    `peer-pathways-fhir listening on ${listening}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`);
+  const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`;
+  log.info({ address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' }, `peer-pathways-fhir listening on ${listening}`);
   if (staticToken.token) {
     log.warn({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : 'environment') },
       'API_TOKEN is a static token for local use: it holds every adapter scope and system/*.cruds on the embedded FHIR server. Production callers use OAuth access tokens (AUTH_ISSUER).');
@@ -167,6 +168,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
     generatedApiToken: staticToken.generated ? staticToken.token : undefined,
     apiTokenFile: staticToken.file,
     address: bound.address,
+    listening,
     async shutdown(reason = 'shutdown') {
       const started = Date.now();
       const deadline = started + env.shutdownGraceMs;

@@ -21,7 +21,8 @@ export const serveCommand: CliCommand = {
     } else if (service.apiTokenFile) {
       io.out(`No API_TOKEN was set; the token generated at first start is in ${service.apiTokenFile}.`);
     }
-    io.out(`peer-pathways-fhir listening on ${service.url}${service.embedded ? ` (embedded FHIR server at ${service.url}/fhir/R4)` : ''}`);
+    io.out(`peer-pathways-fhir listening on ${service.listening}`);
+    if (service.embedded) io.out(`Embedded FHIR server: ${service.url}/fhir/R4 (FHIR base), token endpoint ${service.url}/oauth2/token`);
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       // A second signal while draining changes nothing: the grace period already bounds the wait.
