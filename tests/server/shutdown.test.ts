@@ -89,6 +89,11 @@ describe('SIGTERM', () => {
   it('sent to `npm start` reaches the service itself, which stops and frees its port', async () => {
     const svc = await startProcess('npm', ['start', '--silent'], { PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, ESCALATION_INTERVAL_MS: '0' });
     expect((await fetch(`${svc.url}/health`)).status).toBe(200);
+    // The compiled service finds what it reads at run time beside its modules in dist/ (scripts, JSON).
+    const asset = await fetch(`${svc.url}/governance/assets/governance-page.js`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(asset.status).toBe(200);
+    expect(await asset.text()).toContain('Chart');
+    expect((await fetch(`${svc.url}/fhir/R4/PractitionerRole/example-peer`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     svc.child.kill('SIGTERM');
     expect(await svc.exited).toBe(0);
     expect(svc.output()).toContain('stopped: every request in flight was answered');
