@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { EnvConfig } from '../config/env.js';
 import { loadFollowUpConfig } from '../config/followup.js';
@@ -131,6 +131,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
     keepAliveTimeout: keepAliveTimeoutMs,
   }, (req, res) => drain.track(req, res, app));
   server.maxConnections = limits.maxConnections;
+  drain.watch(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.port, host, () => {
@@ -204,41 +205,79 @@ async function withDeadline(work: Promise<unknown>, deadline: number): Promise<b
   }
 }
 
+/** How long a connection without a request in progress may stay open once stopping: long enough for a request already on its way to arrive. */
+const drainIdleWindowMs = 250;
+
+/** Resolves after the event loop has passed its I/O (poll) phase once more. */
+async function afterNextPoll(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
- * Counts requests in flight and, once stopping, tells each caller the connection closes after its
- * answer (`Connection: close`), so that keep-alive clients reconnect elsewhere instead of reusing a
- * socket that is about to go.
+ * Counts requests in flight per connection and, once stopping, tells each caller the connection
+ * closes after its answer (`Connection: close`), so that keep-alive clients reconnect elsewhere
+ * instead of reusing a socket that is about to go.
  */
 class Drain {
   inFlight = 0;
   cut = 0;
-  private stopping = false;
+  private stoppedAt = 0;
+  private readonly sockets = new Map<Socket, { active: number; idleSince: number }>();
+
+  /** Follows every connection of `server` from its start: one that has not sent its request yet is not idle. */
+  watch(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.set(socket, { active: 0, idleSince: Date.now() });
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
 
   track(req: IncomingMessage, res: ServerResponse, app: (req: IncomingMessage, res: ServerResponse) => void): void {
     this.inFlight++;
-    res.once('close', () => { this.inFlight--; });
-    if (this.stopping) res.setHeader('Connection', 'close');
+    const state = this.sockets.get(req.socket);
+    if (state) state.active++;
+    res.once('close', () => {
+      this.inFlight--;
+      if (state) {
+        state.active--;
+        state.idleSince = Date.now();
+      }
+    });
+    if (this.stoppedAt) res.setHeader('Connection', 'close');
     app(req, res);
   }
 
   /**
-   * Stops listening and waits for every connection to end: idle ones are closed at once and again
-   * every 50 ms (a keep-alive socket becomes idle once its last answer is out); at `deadline` the rest
-   * are cut. Resolves true when nothing had to be cut.
+   * Stops listening and waits for every connection to end; at `deadline` the rest are cut. Resolves
+   * true when nothing had to be cut. Two gaps of a plain `server.close()` are closed: connections the
+   * kernel has already completed are accepted first (closing the listener would reset them), and a
+   * connection whose request has not been read yet is not taken for idle (Node's http close shuts
+   * every idle connection at once); only a connection idle for drainIdleWindowMs is closed.
    */
   async close(server: Server, deadline: number): Promise<boolean> {
-    this.stopping = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    server.closeIdleConnections();
+    this.stoppedAt = Date.now();
+    await afterNextPoll();
+    // net.Server's close: stop listening, without http.Server's immediate closing of idle connections.
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    // Decided after the poll phase (setImmediate), so that a request that has arrived is read first.
+    const sweep = setInterval(() => setImmediate(() => this.closeIdle()), 50);
     try {
       if (await withDeadline(closed, deadline)) return true;
       this.cut = this.inFlight;
       server.closeAllConnections();
+      for (const socket of this.sockets.keys()) socket.destroy();
       await closed;
       return false;
     } finally {
       clearInterval(sweep);
+    }
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [socket, state] of this.sockets) {
+      if (state.active === 0 && now - Math.max(state.idleSince, this.stoppedAt) >= drainIdleWindowMs) socket.destroy();
     }
   }
 }
