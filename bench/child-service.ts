@@ -12,9 +12,9 @@ export interface ChildService {
   stop(): Promise<void>;
 }
 
-/** Starts `src/cli/main.ts serve` under this Node with `env` added, and waits until /health answers. */
+/** Starts the compiled service (`bin/peer-pathways-fhir.mjs serve`, as `npm start` does) under this Node with `env` added, and waits until /health answers. */
 export async function startChild(port: number, env: Record<string, string>): Promise<ChildService> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'serve'], {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'peer-pathways-fhir.mjs'), 'serve'], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -33,7 +33,7 @@ function decide(body: { type?: string; entry?: unknown[] } | undefined, method: 
 export async function faultBurst(fhirUrl: string, token: string, port: number, records: number, clients: number): Promise<BurstResult> {
   const counts = { faults: 0 };
   const proxy = await startFaultProxy(fhirUrl, (body, req) => decide(body, req.method ?? 'GET', counts));
-  const adapter = await startChild(port, { FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: token, API_TOKEN: token, DATA_DIR: ':memory:' });
+  const adapter = await startChild(port, { FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: token, API_TOKEN: token, DATA_DIR: ':memory:' });
   const started = performance.now();
   try {
     const ids = Array.from({ length: records }, (_, i) => ({ id: `burst-${i}`, pathway: pathways[i % pathways.length]! }));

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   let worstRatio = 0;
   let slowestInProcess = Infinity;
   try {
-    const fhir = new FhirClient({ baseUrl: `${service.url}/`, accessToken: token, timeoutMs: 10_000 });
+    const fhir = new FhirClient({ baseUrl: `${service.url}/fhir/R4`, accessToken: token, timeoutMs: 10_000 });
     for (const pathway of pathways) {
       const inProcess = await measureInProcess(fhir, pathway, inProcessRuns);
       const e2eBodies = Array.from({ length: recordsPerPathway }, (_, i) => recordText(pathway, `e2e-${pathway}-${i}`));

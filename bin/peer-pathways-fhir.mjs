@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx peer-pathways-fhir …` needs no build step.
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The CLI (and `npm start`) run the compiled JavaScript in dist/ with plain node, in this very process:
+// a SIGTERM sent to it reaches the service itself, with no wrapper in between. dist/ is built first
+// when it is missing or older than src/ (a fresh clone after `npm ci`).
+import { ensureBuilt } from '../scripts/build.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+// @medplum/* need Node ^22.18; the project brings its own in node_modules/.bin, which npm and npx use.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(`peer-pathways-fhir needs Node 22.18 or later; this is ${process.versions.node}. Run it through npm (npm start, npx peer-pathways-fhir …), which uses the project's Node 22 from npm ci.\n`);
+  process.exit(2);
+}
+
+try {
+  if (ensureBuilt()) process.stderr.write('Built dist/ from src/.\n');
+} catch (err) {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+}
+await import('../dist/cli/main.js');

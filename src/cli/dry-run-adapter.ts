@@ -42,8 +42,8 @@ export async function openDryRunAdapter(opts: { server?: string; mappingsDir?: s
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const fhir = new FhirClient({ baseUrl: url, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fhir = new FhirClient({ baseUrl: `${url}/fhir/R4`, tokenUrl: `${url}/oauth2/token`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs });
   return {
     adapter: { fhir, mappings, profiles, lock },
     fhir: 'in-memory embedded FHIR server with the demo directory',

@@ -1,45 +1,62 @@
+import { Command } from 'commander';
+import { EnvError } from '../config/env.js';
 import { MappingsError } from '../config/mappings.js';
-import { checkConfig } from './commands/check-config.js';
-import { governance } from './commands/governance.js';
-import { importBatch } from './commands/import.js';
-import { map } from './commands/map.js';
-import { schemas } from './commands/schemas.js';
-import { serve } from './commands/serve.js';
-import { validate } from './commands/validate.js';
-import { exitCodes, UsageError } from './io.js';
+import { AuthConfigError } from '../server/auth/config.js';
+import { packageVersion } from '../server/routes/openapi.js';
+import { checkConfigCommand } from './commands/check-config.js';
+import { governanceCommand } from './commands/governance.js';
+import { importCommandLine } from './commands/import.js';
+import { mapCommand } from './commands/map.js';
+import { schemasCommand } from './commands/schemas.js';
+import { serveCommand } from './commands/serve.js';
+import { validateCommand } from './commands/validate.js';
+import { exitCodes, processIo, UsageError } from './io.js';
+import { commanderOf, fromCommanderError } from './program.js';
 
-/** A CLI command: resolves to an exit code, or undefined for a long-running command. */
-type Command = (args: string[]) => Promise<number | undefined>;
+const exitCodeHelp = `
+Exit codes: 0 OK / accepted, 1 blocked or failures, 2 bad command line, environment or configuration,
+3 rejected (schema). Configuration comes from environment variables (PORT, HOST, FHIR_BASE_URL…): see
+the README's Configuration section.`;
 
-/** The CLI's commands, one file each under commands/. */
-const commands: Record<string, { run: Command; help: string }> = {
-  serve: { run: serve, help: 'run the adapter (embedded FHIR server unless FHIR_BASE_URL is set)' },
-  validate: { run: (a) => validate(a), help: 'validate <record.json>: gate results and issues of a record, nothing written (exit 0 accepted, 1 blocked, 3 rejected)' },
-  map: { run: (a) => map(a), help: 'map <record.json>: print the transaction Bundle a write would send' },
-  'check-config': { run: (a) => checkConfig(a), help: 'check mappings/ and profiles/ as start-up does [--resolve: site.json references exist]' },
-  import: { run: (a) => importBatch(a), help: 'import <file.ndjson> --url --token: send a batch to a running adapter; failures to <file>.failed.ndjson' },
-  governance: { run: (a) => governance(a), help: 'governance --start --end [--format json|csv] [--out file]: the governance MeasureReports of a period' },
-  schemas: { run: (a) => schemas(a), help: 'schemas --out <dir>: JSON Schema of each pathway record, and openapi.json' },
+/** Errors whose message is the whole story for an operator: printed as one line, with exit code 2. */
+function isUsage(err: unknown): boolean {
+  return err instanceof UsageError || err instanceof EnvError || err instanceof MappingsError || err instanceof AuthConfigError;
+}
+
+function fail(err: unknown): never {
+  // Messages of these errors are written for people and never hold record content.
+  const message = err instanceof Error ? err.message : String(err);
+  processIo.err(message);
+  process.exit(isUsage(err) ? exitCodes.usage : 1);
+}
+
+const io = processIo;
+const program = new Command('peer-pathways-fhir')
+  .description('FHIR R4 adapter for peer support in community mental health pathways.')
+  .version(packageVersion)
+  .exitOverride()
+  .configureOutput({ writeOut: (t) => io.out(t.trimEnd()), writeErr: (t) => io.err(t.trimEnd()), outputError: () => undefined })
+  .addHelpText('after', exitCodeHelp);
+
+const finish = (code: number | undefined) => {
+  if (code !== undefined) process.exit(code);
 };
-
-function usage(): string {
-  return `Usage: peer-pathways-fhir <command> [options]\n\n${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.help}`).join('\n')}`;
+for (const c of [serveCommand, checkConfigCommand, validateCommand, mapCommand, importCommandLine, governanceCommand, schemasCommand]) {
+  program.addCommand(commanderOf(c, io, finish));
 }
 
-const [name = 'serve', ...args] = process.argv.slice(2);
-if (name === '--help' || name === 'help' || name === '-h') {
-  console.log(usage());
-  process.exit(0);
+const args = process.argv.slice(2);
+if (args.length === 0) {
+  // No command: say what there is (never start a server by default).
+  io.err(program.helpInformation().trimEnd());
+  process.exit(exitCodes.usage);
 }
-const command = commands[name];
-if (!command) {
-  console.error(`Unknown command "${name}".\n${usage()}`);
-  process.exit(2);
-}
-command.run(args).then(
-  (code) => { if (code !== undefined) process.exit(code); },
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(err instanceof UsageError || err instanceof MappingsError ? exitCodes.usage : 1);
-  },
-);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  let code: number;
+  try {
+    code = fromCommanderError(err);
+  } catch (usage) {
+    fail(usage);
+  }
+  process.exit(code);
+});

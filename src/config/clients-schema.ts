@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSystemScope } from '../fhir/smart-scopes.js';
 import { knownScopes } from '../server/auth/scopes.js';
 
 /** A source system as records name it in `source.system`: a URI (spec §2). */
@@ -13,8 +14,9 @@ export const clientSchema = z.object({
   clientId: z.string().min(1),
   description: z.string().optional(),
   sourceSystems: z.array(sourceSystem),
-  scopes: z.array(z.string().refine((s) => knownScopes.includes(s), {
-    error: (i) => `unknown scope "${String(i.input)}"; known: ${knownScopes.join(', ')}`,
+  // The adapter's own scopes, and SMART system scopes for the embedded FHIR server (system/Task.rs…).
+  scopes: z.array(z.string().refine((s) => knownScopes.includes(s) || isSystemScope(s), {
+    error: (i) => `unknown scope "${String(i.input)}"; known: ${knownScopes.join(', ')}, or a SMART system scope such as system/Task.rs`,
   })).min(1),
 }).strict();
 

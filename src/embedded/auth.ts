@@ -1,6 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { unauthorized } from '@medplum/core';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
+import { grantOf, type SmartGrant, type SmartPermission } from '../fhir/smart-scopes.js';
 
 /** Lifetime of an issued client_credentials token (the OAuth default clients expect). */
 export const TOKEN_LIFETIME_SECONDS = 3600;
@@ -9,9 +11,21 @@ export const MAX_ISSUED_TOKENS = 10_000;
 /** Random bytes per issued token (256 bits: unguessable). */
 const TOKEN_BYTES = 32;
 
+/** The client id the static tokens (API_TOKEN) are logged under. */
+export const staticTokenClientId = 'api-token';
+/**
+ * What the static API_TOKEN and the adapter's own client may do: everything SMART can say. The audit
+ * trail stays append-only even for them (authorizeFhirRequest).
+ */
+export const fullScopes = ['system/*.cruds'];
+
+/** Checks a token this store did not issue (an OAuth JWT from the site's IdP): its grant, or undefined. */
+export type ExternalTokenVerifier = (token: string) => Promise<SmartGrant | undefined>;
+
 /** Static and issued bearer tokens, and the one OAuth client allowed to get the latter. */
 export class TokenStore {
   private readonly issued = new Map<string, number>();
+  private external?: ExternalTokenVerifier;
 
   constructor(
     private readonly staticTokens: readonly string[],
@@ -35,6 +49,26 @@ export class TokenStore {
     }
     return true;
   }
+
+  /** Also accepts tokens `verify` vouches for, with the grant it gives (the IdP's JWTs with SMART system scopes). */
+  acceptExternal(verify: ExternalTokenVerifier): this {
+    this.external = verify;
+    return this;
+  }
+
+  /** What a bearer token may do: full scopes for a static or issued token, an external token's own grant, else undefined. */
+  async grantFor(token: string): Promise<SmartGrant | undefined> {
+    if (this.staticTokens.some((t) => safeEqual(t, token))) return this.staticGrant;
+    if (this.isValid(token)) return this.clientGrant;
+    return this.external?.(token);
+  }
+
+  private readonly staticGrant = grantOf(staticTokenClientId, fullScopes);
+  private get clientGrant(): SmartGrant {
+    this.ownGrant ??= grantOf(this.clientId, fullScopes);
+    return this.ownGrant;
+  }
+  private ownGrant?: SmartGrant;
 
   /** True when the client id and secret are the configured ones. */
   checkClient(clientId: string, clientSecret: string): boolean {
@@ -122,18 +156,130 @@ function parseBasic(header: string | undefined): { id: string; secret: string } 
   return { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
-/** Express middleware: 401 OperationOutcome with WWW-Authenticate unless a valid bearer token is sent. */
+/** Where the grant of the request's token is kept (res.locals), for the authorization and the access log. */
+export const grantLocal = 'fhirGrant';
+
+/**
+ * Express middleware: 401 OperationOutcome with WWW-Authenticate unless a valid bearer token is sent;
+ * the token's grant and client id go to res.locals (`fhirGrant`, `clientId`) for the checks and the log.
+ */
 export function requireBearer(tokens: TokenStore): express.RequestHandler {
   return (req, res, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    if (match?.[1] && tokens.isValid(match[1])) {
-      next();
+    const refuse = () => {
+      res
+        .status(401)
+        .set('WWW-Authenticate', match ? 'Bearer error="invalid_token"' : 'Bearer')
+        .type('application/fhir+json')
+        .end(JSON.stringify(unauthorized));
+    };
+    if (!match?.[1]) {
+      refuse();
       return;
     }
-    res
-      .status(401)
-      .set('WWW-Authenticate', match ? 'Bearer error="invalid_token"' : 'Bearer')
-      .type('application/fhir+json')
-      .end(JSON.stringify(unauthorized));
+    tokens.grantFor(match[1]).then((grant) => {
+      if (!grant) {
+        refuse();
+        return;
+      }
+      res.locals[grantLocal] = grant;
+      res.locals.clientId = grant.clientId;
+      next();
+    }, next);
   };
+}
+
+/** Resource types whose instances are never changed or removed through the FHIR API, by anyone. */
+export const appendOnlyTypes: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
+
+/** Types whose operations ($expand, $lookup, $translate, $validate-code) read nothing but terminology. */
+const terminologyTypes: ReadonlySet<string> = new Set(['ValueSet', 'CodeSystem', 'ConceptMap']);
+
+const permissionNames: Record<SmartPermission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/** The interaction one request asks for: the resource type (`*` system-wide) and the SMART permissions it needs. */
+interface Interaction {
+  resourceType: string;
+  needs: SmartPermission[];
+  /** PUT, PATCH or DELETE of an instance or by condition. */
+  changes: boolean;
+}
+
+/**
+ * The interaction of `method path` (path relative to the FHIR base, query included), by the FHIR REST
+ * API (https://hl7.org/fhir/R4/http.html): read/vread/history of an instance need `r`, a type or
+ * system search `s`, create `c`, update and patch `u`, delete `d` (conditional forms also `s`); an
+ * operation (`$name`) `r` on ValueSet, CodeSystem or ConceptMap for terminology, else `r` and `s` on
+ * every type (`system/*.rs`), since it may read across types.
+ */
+function interactionOf(method: string, path: string): Interaction {
+  const [where = '', query] = path.split('?', 2) as [string, string | undefined];
+  const parts = where.split('/').filter(Boolean);
+  const type = parts[0] && /^[A-Z][A-Za-z]+$/.test(parts[0]) ? parts[0] : '*';
+  const conditional = query !== undefined;
+  const change = (p: SmartPermission): Interaction => ({ resourceType: type, needs: conditional && parts.length === 1 ? [p, 's'] : [p], changes: true });
+  if (parts.some((p) => p.startsWith('$'))) {
+    // Terminology operations read only their own resources; any other ($evaluate-measure, $everything…)
+    // may read across types, so it needs read and search on every type.
+    return terminologyTypes.has(type) ? { resourceType: type, needs: ['r'], changes: false } : { resourceType: '*', needs: ['r', 's'], changes: false };
+  }
+  if (method === 'PUT' || method === 'PATCH') return change('u');
+  if (method === 'DELETE') return change('d');
+  if (method === 'POST') {
+    if (parts[1] === '_search' || parts.length === 0) return { resourceType: type, needs: ['s'], changes: false };
+    return { resourceType: type, needs: ['c'], changes: false };
+  }
+  // GET / HEAD
+  if (parts.length <= 1 || (parts.length === 2 && parts[1] === '_history')) return { resourceType: type, needs: ['s'], changes: false };
+  return { resourceType: type, needs: ['r'], changes: false };
+}
+
+function forbidden(text: string, expression?: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'forbidden', details: { text }, ...(expression ? { expression: [expression] } : {}) }],
+  };
+}
+
+/** The refusal of one interaction, or undefined when the grant allows it. */
+function check(grant: SmartGrant, method: string, path: string, where?: string): OperationOutcome | undefined {
+  const i = interactionOf(method, path);
+  if (i.changes && appendOnlyTypes.has(i.resourceType)) {
+    return forbidden(`${i.resourceType} is part of the audit trail, which is append-only: it cannot be changed or deleted through the FHIR API (${method}).`, where);
+  }
+  const missing = i.needs.find((p) => !grant.allows(i.resourceType, p));
+  if (!missing) return undefined;
+  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[missing]} ${i.resourceType === '*' ? 'across all resource types' : i.resourceType}: it needs the SMART scope system/${i.resourceType}.${missing}${i.resourceType === '*' ? '' : ` (or system/*.${missing})`}.`, where);
+}
+
+/** A Bundle entry's request URL relative to the FHIR base (absolute URLs on this server are cut to their path below it). */
+function entryPath(url: string, basePath: string): string {
+  const path = url.replace(/^https?:\/\/[^/]+/, '');
+  return path.startsWith(basePath) ? path.slice(basePath.length) : path.replace(/^\//, '');
+}
+
+/**
+ * Whether `grant` may make this request of the embedded FHIR server: the SMART system scopes the
+ * interaction needs, checked for the request and, for a transaction or batch, for every entry in it;
+ * and whatever the scopes, no update, patch or delete of AuditEvent or Provenance (the audit trail is
+ * append-only). Returns the 403 OperationOutcome, or undefined when allowed.
+ */
+export function authorizeFhirRequest(grant: SmartGrant, req: { method: string; path: string; body: unknown }, basePath: string): OperationOutcome | undefined {
+  const [where = ''] = req.path.split('?', 1);
+  const bundle = req.body as Bundle | undefined;
+  if (req.method === 'POST' && where.replace(/\/+$/, '') === '' && bundle?.resourceType === 'Bundle') {
+    const entries = bundle.entry ?? [];
+    for (const [n, entry] of entries.entries()) {
+      const request = entry.request;
+      if (!request?.method || typeof request.url !== 'string') continue;
+      const path = entryPath(request.url, basePath);
+      if (request.method === 'POST' && path.split('?')[0]?.replace(/\/+$/, '') === '') {
+        return forbidden('A Bundle inside a transaction or batch is not accepted.', `Bundle.entry[${n}].request`);
+      }
+      const refused = check(grant, request.method, path, `Bundle.entry[${n}]`);
+      if (refused) return refused;
+    }
+    return undefined;
+  }
+  return check(grant, req.method, req.path);
 }

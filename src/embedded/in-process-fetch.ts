@@ -1,7 +1,7 @@
 import { badRequest, unauthorized } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
-import { answerTokenRequest, type TokenStore } from './auth.js';
+import { answerTokenRequest, authorizeFhirRequest, type TokenStore } from './auth.js';
 import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import type { EmbeddedRepository } from './repository.js';
 
@@ -36,11 +36,15 @@ export function createInProcessFetch(opts: InProcessFetchOptions): typeof fetch 
     if (url === tokenUrl && request.method === 'POST') return token(opts.tokens, request);
     if (!url.startsWith(fhirBase) || url.slice(fhirBase.length).startsWith('metadata')) return globalThis.fetch(request);
     const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
-    if (!bearer?.[1] || !opts.tokens.isValid(bearer[1])) {
+    const grant = bearer?.[1] ? await opts.tokens.grantFor(bearer[1]) : undefined;
+    if (!grant) {
       return fhirResponse(401, unauthorized, { 'WWW-Authenticate': bearer ? 'Bearer error="invalid_token"' : 'Bearer' });
     }
     const body = await readJson(request);
     if (body instanceof Response) return body;
+    // The same scope and append-only checks as over HTTP (auth.ts).
+    const refused = authorizeFhirRequest(grant, { method: request.method, path: url.slice(fhirBase.length), body }, new URL(fhirBase).pathname);
+    if (refused) return fhirResponse(403, refused);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => { headers[key] = value; });
     const answer = answerFhirRequest(fhirRouter, opts.repo, { method: request.method, path: url.slice(fhirBase.length), body, headers }, fhirBase)

@@ -4,16 +4,22 @@ import { AdapterError, fhirUnavailable, issue, outcome } from '../outcomes/index
 import { BreakerOpenError, CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 import { maxReadAttempts, requestedWaitMs, TransientFhirError, withRetries } from './retry.js';
 import { RollbackCheck, type RollbackVerdict } from './rollback-probe.js';
-import { withAccessToken, type AccessTokenProvider } from './smart-backend-auth.js';
+import { ClientSecretAuth, discoverTokenEndpoint, withAccessToken, type AccessTokenProvider } from './smart-backend-auth.js';
 import { transactionLimitProblems } from './transaction-limits.js';
 
 /** How the adapter reaches its FHIR server. */
 export interface FhirConnection {
-  /** The server root: FHIR is at `${baseUrl}fhir/R4/` unless fhirUrlPath says otherwise. */
+  /**
+   * The FHIR base, the address `metadata` hangs under, as every FHIR tool takes it:
+   * `https://api.medplum.com/fhir/R4`, `https://hapi.example.org/fhir`, `http://127.0.0.1:8080/fhir/R4`.
+   * Nothing is appended to it; a trailing slash makes no difference.
+   */
   baseUrl: string;
-  fhirUrlPath?: string;
+  /** Client credentials (client_secret_post) for the token endpoint below. */
   clientId?: string;
   clientSecret?: string;
+  /** The token endpoint; unset: `token_endpoint` of `[baseUrl]/.well-known/smart-configuration`. */
+  tokenUrl?: string;
   accessToken?: string;
   timeoutMs: number;
   /** How long the circuit breaker stays open before a probe (default in circuit-breaker.ts). */
@@ -82,21 +88,24 @@ function serverFault(err: unknown): boolean {
  */
 export class FhirClient {
   private readonly medplum: MedplumClient;
-  private login?: Promise<unknown>;
   private readonly breaker: CircuitBreaker;
   private readonly rollback: RollbackCheck;
   private readonly directory = new Map<string, { at: number; entry: BundleEntry }>();
 
   constructor(private readonly conn: FhirConnection) {
+    // MedplumClient joins a server root and a FHIR path; any FHIR base splits into the two exactly.
+    const base = new URL(conn.baseUrl.replace(/\/*$/, '/'));
+    const tokens = conn.tokenProvider ?? (conn.clientId && conn.clientSecret ? new ClientSecretAuth({
+      clientId: conn.clientId, clientSecret: conn.clientSecret, timeoutMs: conn.timeoutMs, fetch: conn.transport,
+      tokenUrl: conn.tokenUrl ?? discoverTokenEndpoint(base.href, conn.timeoutMs, conn.transport),
+    }) : undefined);
     this.medplum = new MedplumClient({
-      baseUrl: conn.baseUrl,
-      fhirUrlPath: conn.fhirUrlPath ?? 'fhir/R4/',
-      clientId: conn.clientId,
-      clientSecret: conn.clientSecret,
-      accessToken: conn.accessToken,
+      baseUrl: base.origin + '/',
+      fhirUrlPath: base.pathname.slice(1),
+      accessToken: tokens ? undefined : conn.accessToken,
       maxRetries: 0,
       cacheTime: 0,
-      fetch: conn.tokenProvider ? withAccessToken(conn.tokenProvider, statusAware(conn.transport)) : statusAware(conn.transport),
+      fetch: tokens ? withAccessToken(tokens, statusAware(conn.transport)) : statusAware(conn.transport),
     });
     // The half-open probe is a bare metadata read: it must not pass the breaker it is testing.
     this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), conn.breakerCooldownMs);
@@ -109,17 +118,9 @@ export class FhirClient {
     });
   }
 
-  private async ensureLogin(): Promise<void> {
-    const { clientId, clientSecret, accessToken } = this.conn;
-    if (accessToken || !clientId || !clientSecret || this.medplum.getAccessToken()) return;
-    this.login ??= this.medplum.startClientLogin(clientId, clientSecret).finally(() => { this.login = undefined; });
-    await this.login;
-  }
-
   /** One attempt with a timeout, without the breaker; errors translated. */
   private async send<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      await this.ensureLogin();
       return await fn(AbortSignal.timeout(this.conn.timeoutMs));
     } catch (err) {
       throw translate(err, what);
@@ -129,10 +130,7 @@ export class FhirClient {
   /** One attempt through the breaker: while it is open, a 503 at once. */
   private async once<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await this.breaker.run(async () => {
-        await this.ensureLogin();
-        return fn(AbortSignal.timeout(this.conn.timeoutMs));
-      }, serverFault);
+      return await this.breaker.run(() => fn(AbortSignal.timeout(this.conn.timeoutMs)), serverFault);
     } catch (err) {
       throw translate(err, what);
     }

@@ -48,6 +48,11 @@ export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string
   return mapped.map(({ slot, resource }) => {
     const prior = existing.get(slot);
     if (!prior) return { slot, action: 'create', resource };
+    // The audit trail is append-only (the embedded server refuses any change, as a real one should):
+    // an audit record, once written, stands as it was recorded; what differs materially gets a slot of its own.
+    if (prior.resourceType === 'AuditEvent' || prior.resourceType === 'Provenance') {
+      return { slot, action: 'unchanged', resource: prior, existing: prior };
+    }
     if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
       return { slot, action: 'kept', resource: prior, existing: prior };
     }

@@ -33,7 +33,8 @@ export function accessLog(log: Logger): RequestHandler {
         status: res.headersSent ? res.statusCode : 499,
         durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         correlationId: res.locals.correlationId as string | undefined,
-        clientId: callerOf(res)?.clientId,
+        // The adapter's caller, or the client of a request to the embedded FHIR server (embedded/auth.ts).
+        clientId: callerOf(res)?.clientId ?? (res.locals.clientId as string | undefined),
       }, 'request');
     };
     res.once('finish', done);

@@ -37,7 +37,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   };
 }
 
-function withCorrelation<T extends object>(oo: T, id: string | undefined): T {
+/** An OperationOutcome carrying the response's correlation id as its `id`, as every error body does. */
+export function withCorrelation<T extends object>(oo: T, id: string | undefined): T {
   return id ? { ...oo, id } : oo;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { EnvConfig } from '../config/env.js';
 import { loadFollowUpConfig } from '../config/followup.js';
@@ -9,7 +9,8 @@ import { loadGovernanceConfig } from '../config/governance.js';
 import { loadMeasureDefinitions } from '../governance/definitions.js';
 import { createEmbeddedFhirServer, type EmbeddedFhirServer } from '../embedded/index.js';
 import { createInProcessFetch } from '../embedded/in-process-fetch.js';
-import { TokenStore } from '../embedded/auth.js';
+import { createOAuthRouter, TokenStore } from '../embedded/auth.js';
+import { createFhirHttpRouter } from '../embedded/http.js';
 import { FhirClient } from '../fhir/client.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { FollowUp } from '../followup/follow-up.js';
@@ -18,10 +19,44 @@ import { RecordLock } from '../pipeline/record-lock.js';
 import type { Adapter } from '../pipeline/process-record.js';
 import { createApp } from './app.js';
 import { authConfigFromEnv, fhirCredentialsFromEnv } from './auth/config.js';
+import { embeddedFhirTokens } from './auth/fhir-grant.js';
 import { createLogger } from './logger.js';
 
 /** Idle keep-alive connections stay open this long (Node's default is 5 s). */
 const keepAliveTimeoutMs = 65_000;
+
+/**
+ * Socket limits (https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener). Node's
+ * defaults let a client that trickles its headers hold a socket for 60 s and its body for 300 s, and
+ * check only every 30 s; nothing caps connections.
+ */
+export const socketLimits = {
+  /** Complete headers within 10 s: a real client sends them in one packet; a slowloris never does. */
+  headersTimeoutMs: 10_000,
+  /**
+   * The whole request (headers and body, at most MAX_BODY_BYTES) within 30 s: a record of 256 KB takes
+   * well under a second even on a slow link; a body that trickles in is an attack or a broken sender.
+   * It bounds receiving only: processing the record (FHIR calls) is bounded by FHIR_TIMEOUT_MS.
+   */
+  requestTimeoutMs: 30_000,
+  /** How often those two are checked (Node's default of 30 s would let a 10 s limit run to 40 s). */
+  checkIntervalMs: 1_000,
+  /**
+   * Open connections at most: integration engines keep a small pool each; past this, new connections
+   * are refused at once, before the process runs out of file descriptors (often 1,024) that the store
+   * and the calls to the FHIR server need too.
+   */
+  maxConnections: 512,
+};
+
+/** Options of one start (tests shorten the limits to see them act). */
+export interface StartOptions {
+  /** Overrides HOST. */
+  host?: string;
+  logDestination?: DestinationStream;
+  clock?: () => Date;
+  limits?: Partial<typeof socketLimits>;
+}
 
 /** A running service. */
 export interface RunningService {
@@ -35,6 +70,17 @@ export interface RunningService {
   generatedApiToken?: string;
   /** Where a generated API token is kept (DATA_DIR/api-token), when it is. */
   apiTokenFile?: string;
+  /** Where the server is bound (`127.0.0.1`, `0.0.0.0`, `::`…), as the socket reports it. */
+  address: string;
+  /** The bound address as a URL (`http://0.0.0.0:8080`), and what it means, for the start-up lines. */
+  listening: string;
+  /**
+   * Graceful stop (SIGTERM): stops accepting connections, answers every request in flight, stops the
+   * jobs, closes the store. Resolves true when everything was answered within SHUTDOWN_GRACE_MS, false
+   * when the grace ran out and the remaining connections were cut.
+   */
+  shutdown(reason?: string): Promise<boolean>;
+  /** Immediate stop for tests: open connections are cut, then jobs and store are closed. */
   close(): Promise<void>;
 }
 
@@ -42,7 +88,7 @@ export interface RunningService {
  * Starts the service: checks mappings/ and profiles/ (either failing stops start-up), starts the
  * embedded FHIR server when FHIR_BASE_URL is unset, and listens.
  */
-export async function startService(env: EnvConfig, opts: { host?: string; logDestination?: DestinationStream; clock?: () => Date } = {}): Promise<RunningService> {
+export async function startService(env: EnvConfig, opts: StartOptions = {}): Promise<RunningService> {
   const log = createLogger(env.logLevel, opts.logDestination);
   const mappings = loadMappings(env.mappingsDir);
   const followUpConfig = loadFollowUpConfig(env.mappingsDir);
@@ -66,26 +112,52 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
     escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,
     clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
   });
-  const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded, governance });
-  const host = opts.host ?? '0.0.0.0';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(env.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // The embedded server's HTTP routers take the same callers as the adapter: the static API_TOKEN
+  // (local use), the adapter's own client, and the IdP's tokens with SMART system scopes.
+  const fhirTokens = new TokenStore(staticToken.token ? [staticToken.token] : [], internal.clientId, internal.clientSecret);
+  const verifyIdpToken = embeddedFhirTokens(auth);
+  if (verifyIdpToken) fhirTokens.acceptExternal(verifyIdpToken);
+  const served = embedded && { ...embedded, fhirRouter: createFhirHttpRouter(embedded.repo, fhirTokens, embedded.capability), oauthRouter: createOAuthRouter(fhirTokens) };
+  const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded: served, governance });
+  const host = opts.host ?? env.host;
+  const limits = { ...socketLimits, ...opts.limits };
+  const drain = new Drain();
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
+    // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
+    keepAliveTimeout: keepAliveTimeoutMs,
+  }, (req, res) => drain.track(req, res, app));
+  server.maxConnections = limits.maxConnections;
+  drain.watch(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
-  // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
-  server.keepAliveTimeout = keepAliveTimeoutMs;
-  server.headersTimeout = keepAliveTimeoutMs + 1_000;
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const bound = server.address() as AddressInfo;
+  const port = bound.port;
+  // The adapter's own calls (and tests) connect over loopback whatever the bound address is.
+  const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
   adapter.fhir = new FhirClient(env.fhirBaseUrl
     ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
-    : { baseUrl: `${url}/`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
+    : { baseUrl: `${url}/fhir/R4`, tokenUrl: `${url}/oauth2/token`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
       // The embedded server is this process: its requests are answered in process, not over loopback HTTP.
       transport: embedded && createInProcessFetch({ repo: embedded.repo, tokens: new TokenStore([], internal.clientId, internal.clientSecret), baseUrl: `${url}/` }) });
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
-  log.info({ port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' }, 'peer-pathways-fhir listening');
+  const everyInterface = bound.address === '0.0.0.0' || bound.address === '::';
+  const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`;
+  log.info({ address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' }, `peer-pathways-fhir listening on ${listening}`);
+  if (staticToken.token) {
+    log.warn({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : 'environment') },
+      'API_TOKEN is a static token for local use: it holds every adapter scope and system/*.cruds on the embedded FHIR server. Production callers use OAuth access tokens (AUTH_ISSUER).');
+  }
   log.info({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : staticToken.token ? 'environment' : 'none'), oauth: Boolean(auth.jwt), registeredClients: auth.clients.clients.length,
     fhirAuth: fhirCredentials?.tokenProvider ? 'smart-backend-services' : fhirCredentials?.clientSecret ? 'client-credentials' : fhirCredentials?.accessToken ? 'static-token' : env.fhirBaseUrl ? 'none' : 'embedded' }, 'authentication');
   return {
@@ -96,11 +168,116 @@ export async function startService(env: EnvConfig, opts: { host?: string; logDes
     followUp,
     generatedApiToken: staticToken.generated ? staticToken.token : undefined,
     apiTokenFile: staticToken.file,
+    address: bound.address,
+    listening,
+    async shutdown(reason = 'shutdown') {
+      const started = Date.now();
+      const deadline = started + env.shutdownGraceMs;
+      log.info({ reason, inFlight: drain.inFlight, graceMs: env.shutdownGraceMs }, 'stopping: no new connections; answering the requests in flight');
+      const [answered] = await Promise.all([
+        drain.close(server, deadline),
+        withDeadline(followUp.stop(), deadline),
+      ]);
+      // The store closes last: requests and jobs in flight write through it until they are done.
+      const closed = await withDeadline(embedded?.close() ?? Promise.resolve(), deadline);
+      const clean = answered && closed;
+      (clean ? log.info.bind(log) : log.warn.bind(log))({ durationMs: Date.now() - started, cut: drain.cut },
+        clean ? 'stopped: every request in flight was answered' : `stopped after SHUTDOWN_GRACE_MS (${env.shutdownGraceMs} ms): ${drain.cut} connection(s) cut`);
+      return clean;
+    },
     async close() {
       await followUp.stop();
-      server.closeAllConnections?.();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await embedded?.close();
     },
   };
+}
+
+/** Resolves true when `work` settles before `deadline` (epoch ms), false otherwise. */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a connection without a request in progress may stay open once stopping: long enough for a request already on its way to arrive. */
+const drainIdleWindowMs = 250;
+
+/** Resolves after the event loop has passed its I/O (poll) phase once more. */
+async function afterNextPoll(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Counts requests in flight per connection and, once stopping, tells each caller the connection
+ * closes after its answer (`Connection: close`), so that keep-alive clients reconnect elsewhere
+ * instead of reusing a socket that is about to go.
+ */
+class Drain {
+  inFlight = 0;
+  cut = 0;
+  private stoppedAt = 0;
+  private readonly sockets = new Map<Socket, { active: number; idleSince: number }>();
+
+  /** Follows every connection of `server` from its start: one that has not sent its request yet is not idle. */
+  watch(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.set(socket, { active: 0, idleSince: Date.now() });
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  track(req: IncomingMessage, res: ServerResponse, app: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.inFlight++;
+    const state = this.sockets.get(req.socket);
+    if (state) state.active++;
+    res.once('close', () => {
+      this.inFlight--;
+      if (state) {
+        state.active--;
+        state.idleSince = Date.now();
+      }
+    });
+    if (this.stoppedAt) res.setHeader('Connection', 'close');
+    app(req, res);
+  }
+
+  /**
+   * Stops listening and waits for every connection to end; at `deadline` the rest are cut. Resolves
+   * true when nothing had to be cut. Two gaps of a plain `server.close()` are closed: connections the
+   * kernel has already completed are accepted first (closing the listener would reset them), and a
+   * connection whose request has not been read yet is not taken for idle (Node's http close shuts
+   * every idle connection at once); only a connection idle for drainIdleWindowMs is closed.
+   */
+  async close(server: Server, deadline: number): Promise<boolean> {
+    this.stoppedAt = Date.now();
+    await afterNextPoll();
+    // net.Server's close: stop listening, without http.Server's immediate closing of idle connections.
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    // Decided after the poll phase (setImmediate), so that a request that has arrived is read first.
+    const sweep = setInterval(() => setImmediate(() => this.closeIdle()), 50);
+    try {
+      if (await withDeadline(closed, deadline)) return true;
+      this.cut = this.inFlight;
+      server.closeAllConnections();
+      for (const socket of this.sockets.keys()) socket.destroy();
+      await closed;
+      return false;
+    } finally {
+      clearInterval(sweep);
+    }
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [socket, state] of this.sockets) {
+      if (state.active === 0 && now - Math.max(state.idleSince, this.stoppedAt) >= drainIdleWindowMs) socket.destroy();
+    }
+  }
 }

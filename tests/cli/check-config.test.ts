@@ -47,6 +47,6 @@ describe('check-config', () => {
     temp = tempMappings();
     temp.write('thresholds.json', '{');
     const run = promisify(execFile)('npx', ['tsx', 'src/cli/main.ts', 'check-config', '--mappings', temp.dir], { cwd: `${import.meta.dirname}/../..` });
-    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('thresholds.json: is not valid JSON') });
+    await expect(run).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('thresholds.json: is not valid JSON') });
   });
 });

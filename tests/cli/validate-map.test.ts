@@ -70,7 +70,7 @@ describe('validate <record.json>', () => {
     expect(await validate([recordFile('bad.json', '{')], io)).toBe(3);
     expect(io.text()).toContain('invalid-json');
     await expect(validate([], captureIo())).rejects.toBeInstanceOf(UsageError);
-    await expect(validate(['x.json', '--nope'], captureIo())).rejects.toThrow(/Unknown option '--nope'/);
+    await expect(validate(['x.json', '--nope'], captureIo())).rejects.toThrow(/unknown option '--nope'/);
   });
 });
 

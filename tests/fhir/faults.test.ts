@@ -14,7 +14,7 @@ let adapter: TestService;
 
 beforeAll(async () => {
   real = await startTestService();
-  adapter = await startTestService({ FHIR_BASE_URL: `${fakeBase}/`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000' });
+  adapter = await startTestService({ FHIR_BASE_URL: `${fakeBase}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000' });
 });
 afterAll(async () => {
   await adapter.close();
@@ -82,7 +82,7 @@ describe('an unavailable FHIR server', () => {
   it('When the FHIR server times out, the caller gets 503 quickly', async () => {
     // A server that never answers (nock's delay() answers after the abort and trips undici).
     nock(fakeBase).persist().post('/fhir/R4/').reply(() => new Promise<never>(() => undefined));
-    const impatient = await startTestService({ FHIR_BASE_URL: `${fakeBase}/`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '300' });
+    const impatient = await startTestService({ FHIR_BASE_URL: `${fakeBase}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '300' });
     try {
       const started = Date.now();
       const res = await impatient.post(fixture('crisis-transition', 'fault-timeout'));
@@ -97,7 +97,7 @@ describe('an unavailable FHIR server', () => {
   it('When the FHIR server resets the connection after commit, the retry re-reads and creates no duplicate', async () => {
     let mode: 'reset-after' | 'forward' = 'reset-after';
     const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) ? mode : 'forward'));
-    const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken });
+    const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-after-commit');
       // The adapter's own retry re-reads, finds the committed write, and sends nothing more.
@@ -121,7 +121,7 @@ describe('an unavailable FHIR server', () => {
   it('When the server answers 503 once, the adapter\'s retry writes the record whole', async () => {
     let failures = 1;
     const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && failures-- > 0 ? { status: 503 } : 'forward'));
-    const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken });
+    const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-503-then-ok');
       const ok = await viaProxy.post(record);

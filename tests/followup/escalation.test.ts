@@ -24,7 +24,7 @@ const silent = pino({ level: 'silent' });
 
 /** A second adapter replica's FHIR client, on the same server. */
 function otherClient(): FhirClient {
-  return new FhirClient({ baseUrl: `${svc.url}/`, accessToken: testToken, timeoutMs: 5_000 });
+  return new FhirClient({ baseUrl: `${svc.url}/fhir/R4`, accessToken: testToken, timeoutMs: 5_000 });
 }
 
 /** The service's own follow-up rules (mappings/). */

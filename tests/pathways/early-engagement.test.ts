@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, CarePlan, Communication, Consent, Encounter, Extension, Task } from '@medplum/fhirtypes';
 import { failedGates, fixture, passedGates, startTestService, type TestService } from '../harness.js';
 
-const source = 'urn:example:peer-platform';
 const pathwaySystem = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
 const sd = 'http://peer-pathways.example.org/fhir/StructureDefinition';
 const peer = { reference: 'PractitionerRole/example-peer' };
@@ -57,8 +56,10 @@ describe('early-engagement: the example record', () => {
     const shared = await svc.one<Communication>('Communication', id, 'communication/shared-0');
     expect(shared.recipient?.[0]?.reference).toBe(team.reference);
     expect(shared.sent).toBe('2026-11-12T16:00:00Z');
-    const audits = await svc.fhir<AuditEvent>(`AuditEvent?_tag=${encodeURIComponent(`${source}|${id}/audit/disclosure/communication/shared-0`)}`);
+    // Found as an auditor finds it: the disclosure audit of that Communication.
+    const audits = await svc.fhir<AuditEvent>(`AuditEvent?entity=Communication/${shared.id}`);
     expect(audits).toHaveLength(1);
+    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(new RegExp(`^${id}/audit/disclosure/communication/shared-0/`));
 
     const tracking = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathwaySystem}|first-appointment-tracking`)}&owner=${clinician.reference}&status=requested`);
     const mine = tracking.filter((t) => t.identifier?.[0]?.value === `${id}/task/first-appointment-tracking`);

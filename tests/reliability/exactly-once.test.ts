@@ -22,7 +22,7 @@ beforeAll(async () => {
     transactions++;
     return onTransaction(body);
   });
-  adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0' });
+  adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0' });
 });
 afterAll(async () => {
   await adapter.close();

@@ -19,7 +19,7 @@ afterAll(async () => {
 /** An adapter writing to `real` through a fault proxy whose behaviour the test sets per request. */
 async function adapterVia(decide: (body: any, method: string) => FaultAction, env: Record<string, string> = {}) {
   const proxy = await startFaultProxy(real.url, (body, req) => decide(body, req.method ?? 'GET'));
-  const svc = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0', ...env });
+  const svc = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0', ...env });
   return { svc, close: async () => { await svc.close(); await proxy.close(); } };
 }
 

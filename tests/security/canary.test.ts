@@ -77,7 +77,7 @@ async function send(target: TestService, path: string, body: string, headers: Re
 beforeAll(async () => {
   svc = await startTestService({ LOG_LEVEL: 'trace' }, { logDestination: capture });
   // Port 9 (discard) on loopback: nothing listens, so every FHIR call fails at once.
-  down = await startTestService({ LOG_LEVEL: 'trace', FHIR_BASE_URL: 'http://127.0.0.1:9/' }, { logDestination: capture });
+  down = await startTestService({ LOG_LEVEL: 'trace', FHIR_BASE_URL: 'http://127.0.0.1:9/fhir/R4' }, { logDestination: capture });
 });
 afterAll(async () => {
   await svc?.close();

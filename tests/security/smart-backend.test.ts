@@ -7,14 +7,16 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { FhirClient } from '../../src/fhir/client.js';
-import { assertionLifetimeSeconds, SmartBackendAuth } from '../../src/fhir/smart-backend-auth.js';
+import { assertionLifetimeSeconds, discoverTokenEndpoint, SmartBackendAuth } from '../../src/fhir/smart-backend-auth.js';
 import { AdapterError } from '../../src/outcomes/index.js';
 import { AuthConfigError, fhirCredentialsFromEnv } from '../../src/server/auth/config.js';
 
 // Plain http: nock's interception of TLS sockets in undici is flaky (an unhandled error after a mocked 401).
 const authBase = 'http://auth.fhir.test.example';
 const tokenUrl = `${authBase}/oauth2/token`;
-const fhirBase = 'http://fhir.test.example/';
+const fhirOrigin = 'http://fhir.test.example';
+/** A FHIR base as every FHIR tool takes it: nothing is appended to it. */
+const fhirBase = `${fhirOrigin}/fhir/R4`;
 const clientId = 'peer-pathways-adapter';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -90,7 +92,7 @@ describe('SMART Backend Services towards the FHIR server', () => {
 
   it('FhirClient sends the token, and after a 401 gets a fresh one and sends the request once more', async () => {
     const tokens = tokenEndpoint([[200, { access_token: 'stale', expires_in: 3600 }], [200, { access_token: 'fresh', expires_in: 3600 }]]);
-    const fhir = nock(fhirBase)
+    const fhir = nock(fhirOrigin)
       .get('/fhir/R4/metadata').matchHeader('authorization', 'Bearer stale').reply(401, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] })
       .get('/fhir/R4/metadata').matchHeader('authorization', 'Bearer fresh').reply(200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', date: '2026-01-01', fhirVersion: '4.0.1', format: ['json'] });
     const client = new FhirClient({ baseUrl: fhirBase, timeoutMs: 2000, tokenProvider: provider() });
@@ -110,11 +112,31 @@ describe('SMART Backend Services towards the FHIR server', () => {
     expect(text).not.toContain(received[0]!.get('client_assertion')!.slice(-20));
   });
 
-  it('is chosen by FHIR_TOKEN_URL, and a partial configuration stops start-up', () => {
+  it('finds the token endpoint in the server\'s .well-known/smart-configuration when FHIR_TOKEN_URL is unset', async () => {
+    received.length = 0;
+    const discovery = nock(fhirOrigin).get('/fhir/R4/.well-known/smart-configuration').reply(200, { token_endpoint: tokenUrl, grant_types_supported: ['client_credentials'] });
+    const tokens = tokenEndpoint([[200, { access_token: 'discovered', expires_in: 300 }]]);
+    const auth = new SmartBackendAuth({ tokenUrl: discoverTokenEndpoint(fhirBase, 2000), clientId, privateKey: pem, keyId: 'k1', alg: 'RS384', scope: 'system/*.crus', timeoutMs: 2000 });
+    expect(await auth.token()).toBe('discovered');
+    const { payload } = await jwtVerify(received[0]!.get('client_assertion')!, publicKey, { audience: tokenUrl });
+    expect(payload.iss).toBe(clientId);
+    discovery.done();
+    tokens.done();
+  });
+
+  it('a server without a SMART configuration is a 503 telling the operator to set FHIR_TOKEN_URL', async () => {
+    nock(fhirOrigin).get('/fhir/R4/.well-known/smart-configuration').reply(404, { resourceType: 'OperationOutcome' });
+    const err = await discoverTokenEndpoint(fhirBase, 2000)().catch((e: unknown) => e);
+    expect((err as AdapterError).status).toBe(503);
+    expect(JSON.stringify((err as AdapterError).outcome)).toContain('set FHIR_TOKEN_URL');
+  });
+
+  it('is chosen by FHIR_PRIVATE_KEY, and a partial configuration stops start-up', () => {
     const base = { FHIR_BASE_URL: fhirBase, FHIR_TOKEN_URL: tokenUrl, FHIR_CLIENT_ID: clientId, FHIR_KEY_ID: 'k1' };
     expect(fhirCredentialsFromEnv(readEnv({ ...base, FHIR_PRIVATE_KEY: pem })).tokenProvider).toBeInstanceOf(SmartBackendAuth);
     expect(() => fhirCredentialsFromEnv(readEnv(base))).toThrow(AuthConfigError);
     expect(() => fhirCredentialsFromEnv(readEnv({ ...base, FHIR_PRIVATE_KEY: pem, FHIR_KEY_ALG: 'HS256' }))).toThrow(/FHIR_KEY_ALG/);
-    expect(fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c', FHIR_CLIENT_SECRET: 's' }))).toEqual({ clientId: 'c', clientSecret: 's', accessToken: undefined });
+    expect(fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c', FHIR_CLIENT_SECRET: 's' }))).toEqual({ clientId: 'c', clientSecret: 's', accessToken: undefined, tokenUrl: undefined });
+    expect(() => fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c' }))).toThrow(/FHIR_CLIENT_SECRET/);
   });
 });

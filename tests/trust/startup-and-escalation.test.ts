@@ -109,7 +109,7 @@ describe('a transaction the FHIR server refuses: the safety review is written on
     real = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
     // A fault a real server cannot be made to show on demand: it refuses the record's routine transaction (the one with a CarePlan).
     proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && body.entry?.some((e: any) => e.resource?.resourceType === 'CarePlan') ? { status: 400 } : 'forward'));
-    adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000', ESCALATION_INTERVAL_MS: '0' });
+    adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000', ESCALATION_INTERVAL_MS: '0' });
   });
   afterAll(async () => {
     await adapter.close();

@@ -8,10 +8,10 @@ import { checkMappings, defaultMappingsDir, MappingsError } from '../../config/m
 import { defaultProfilesDir, loadProfiles } from '../../gates/load-profiles.js';
 import { loadMeasureDefinitions } from '../../governance/definitions.js';
 import { openDryRunAdapter } from '../dry-run-adapter.js';
-import { exitCodes, parseCommandArgs, processIo, type CommandIo } from '../io.js';
+import { exitCodes, processIo, type CommandIo } from '../io.js';
+import { check, runCommand, type CliCommand } from '../program.js';
 import { checkSiteReferences } from '../site-references.js';
 
-const usage = 'peer-pathways-fhir check-config [--mappings <dir>] [--profiles <dir>] [--resolve [--server <FHIR base URL>]]';
 
 /** Runs one loader of another concern (follow-up, governance, clients) and turns its failure into problems. */
 function problemsOf(load: () => unknown, file: string): ConfigProblem[] {
@@ -26,12 +26,27 @@ function problemsOf(load: () => unknown, file: string): ConfigProblem[] {
 /**
  * `check-config`: checks mappings/ (every file, with the path inside it and what is expected) and
  * profiles/ (they compile and pass their smoke tests) exactly as start-up does; with --resolve, also
- * that site.json's references exist on the FHIR server and no clinical route is a peer role.
+ * that site.json's references exist on the FHIR server and no clinical route is a peer role. A problem
+ * is a configuration the service would refuse to start with: exit code 2 (`usage`: bad command line
+ * or configuration, as the README's table says).
  */
-export async function checkConfig(args: string[], io: CommandIo = processIo): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    mappings: { type: 'string' }, profiles: { type: 'string' }, resolve: { type: 'boolean' }, server: { type: 'string' },
-  }, usage);
+export const checkConfigCommand: CliCommand = {
+  name: 'check-config',
+  define: (cmd) => cmd
+    .description('check mappings/ and profiles/ as start-up does; exit 0 OK, 2 with every problem listed')
+    .option('--mappings <dir>', 'the site configuration folder (default: MAPPINGS_DIR or ./mappings)', check.text)
+    .option('--profiles <dir>', 'the profiles folder (default: ./profiles)', check.text)
+    .option('--resolve', 'also read the references in site.json on the FHIR server')
+    .option('--server <url>', 'with --resolve: the FHIR base to read them from (default: FHIR_BASE_URL, else the embedded demo directory)', check.httpUrl),
+  run: (opts, _operands, io) => runCheckConfig(opts as { mappings?: string; profiles?: string; resolve?: boolean; server?: string }, io),
+};
+
+/** `check-config [options]` on an argument list (what the tests call). */
+export function checkConfig(args: string[], io: CommandIo = processIo): Promise<number | undefined> {
+  return runCommand(checkConfigCommand, args, io);
+}
+
+async function runCheckConfig(values: { mappings?: string; profiles?: string; resolve?: boolean; server?: string }, io: CommandIo): Promise<number> {
   const env = readEnv(values.mappings ? { ...process.env, MAPPINGS_DIR: values.mappings } : process.env);
   const dir = env.mappingsDir ?? defaultMappingsDir;
   const profilesDir = values.profiles ?? defaultProfilesDir;
@@ -61,7 +76,7 @@ export async function checkConfig(args: string[], io: CommandIo = processIo): Pr
   }
   if (problems.length) {
     io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'}; the service would not start:\n${formatProblems(problems)}`);
-    return exitCodes.blocked;
+    return exitCodes.usage;
   }
   io.out(`OK: ${basename(dir)}/ (site, routing, thresholds, codes, ${mappings?.sources.length} source mapping(s), ${mappings?.conceptMaps.length} ConceptMap(s)) and ${basename(profilesDir)}/ (${profiles} profiles, ${gates} gates)${values.resolve ? '; site.json references resolve' : ''}`);
   return exitCodes.ok;

@@ -3,9 +3,8 @@ import cliProgress from 'cli-progress';
 import { readBatch, type BatchLine } from '../import/batch-lines.js';
 import { sendRecord, type SendOptions, type SendResult } from '../import/send-record.js';
 import { emptyTally, failedLine, localOutcome, summaryLines, verdictOf, type FailedLine } from '../import/tally.js';
-import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
-
-const usage = 'peer-pathways-fhir import <file.ndjson> [--url <adapter URL>] [--token <token>] [--concurrency <n>] [--source <name>] [--no-progress]';
+import { exitCodes, processIo, UsageError, type CommandIo } from '../io.js';
+import { check, runCommand, type CliCommand } from '../program.js';
 
 /** Records in flight at once: enough to keep the adapter busy, few enough not to trip its rate limit or FHIR server. */
 const defaultConcurrency = 4;
@@ -17,17 +16,13 @@ export interface ImportHooks {
   sleep?: SendOptions['sleep'];
 }
 
-function options(args: string[]) {
-  const { values, positionals } = parseCommandArgs(args, {
-    url: { type: 'string' }, token: { type: 'string' }, concurrency: { type: 'string' }, source: { type: 'string' }, 'no-progress': { type: 'boolean' },
-  }, usage);
-  const file = positionals[0];
-  if (!file) throw new UsageError(`Name the NDJSON file to import.\nUsage: ${usage}`);
+/** The options as commander parsed them. */
+interface ImportValues { url?: string; token?: string; concurrency: number; source?: string; progress: boolean }
+
+function options(file: string, values: ImportValues) {
   const token = values.token ?? process.env.API_TOKEN;
-  if (!token) throw new UsageError('Give the adapter\'s token with --token or API_TOKEN.');
-  const concurrency = Number(values.concurrency ?? defaultConcurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > maxConcurrency) throw new UsageError(`--concurrency must be 1..${maxConcurrency}.`);
-  return { file, token, concurrency, url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`, source: values.source, progress: !values['no-progress'] };
+  if (!token) throw new UsageError('--token: give the adapter\'s token with --token or API_TOKEN.');
+  return { file, token, concurrency: values.concurrency, url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`, source: values.source, progress: values.progress };
 }
 
 /** A counting semaphore: at most `n` sends at once. */
@@ -51,8 +46,31 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
  * (updates of the same record in file order), retrying 503/429 as Retry-After says; prints a summary and
  * writes every line that was not written, with its status and OperationOutcome, to <file>.failed.ndjson.
  */
-export async function importBatch(args: string[], io: CommandIo = processIo, hooks: ImportHooks = {}): Promise<number> {
-  const opts = options(args);
+function importCommand(hooks: ImportHooks): CliCommand {
+  return {
+    name: 'import',
+    define: (cmd) => cmd
+      .description('send each line of an NDJSON file to POST /pathway-records of a running adapter; lines not written go to <file>.failed.ndjson (exit 0 all written, 1 some not)')
+      .argument('<file.ndjson>', 'one record per line')
+      .option('--url <url>', 'the adapter (default: http://127.0.0.1:$PORT)', check.httpUrl)
+      .option('--token <token>', 'the adapter\'s bearer token (default: API_TOKEN)', check.text)
+      .option('--concurrency <n>', `records in flight at once (1..${maxConcurrency})`, check.integer(1, maxConcurrency), defaultConcurrency)
+      .option('--source <name>', 'the source mapping to apply (mappings/sources/<name>.json)', check.text)
+      .option('--no-progress', 'no progress bar (there is none unless stderr is a terminal)'),
+    run: (opts, operands, io) => runImport(operands[0] as string, opts as unknown as ImportValues, io, hooks),
+  };
+}
+
+/** The `import` command, for the CLI. */
+export const importCommandLine: CliCommand = importCommand({});
+
+/** `import <file.ndjson> [options]` on an argument list; tests pass their own sleep. */
+export function importBatch(args: string[], io: CommandIo = processIo, hooks: ImportHooks = {}): Promise<number | undefined> {
+  return runCommand(importCommand(hooks), args, io);
+}
+
+async function runImport(file: string, values: ImportValues, io: CommandIo, hooks: ImportHooks): Promise<number> {
+  const opts = options(file, values);
   const lines = await readBatch(opts.file).catch(() => {
     throw new UsageError(`Cannot read ${opts.file}.`);
   });

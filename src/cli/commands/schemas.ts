@@ -3,14 +3,24 @@ import { join } from 'node:path';
 import { pathwayCodes } from '../../records/index.js';
 import { recordJsonSchema } from '../../records/json-schema.js';
 import { openApiDocument, packageVersion } from '../../server/routes/openapi.js';
-import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
-
-const usage = 'peer-pathways-fhir schemas --out <dir>';
+import { exitCodes, processIo, type CommandIo } from '../io.js';
+import { check, runCommand, type CliCommand } from '../program.js';
 
 /** `schemas --out dir`: writes one JSON Schema per pathway record (and openapi.json) for source-system vendors. */
-export async function schemas(args: string[], io: CommandIo = processIo): Promise<number> {
-  const { values } = parseCommandArgs(args, { out: { type: 'string' } }, usage);
-  if (!values.out) throw new UsageError(`Name the folder to write to.\nUsage: ${usage}`);
+export const schemasCommand: CliCommand = {
+  name: 'schemas',
+  define: (cmd) => cmd
+    .description('write <pathway>.json JSON Schemas of the records and openapi.json into a folder (created when missing)')
+    .requiredOption('--out <dir>', 'the folder to write to', check.text),
+  run: (opts, _operands, io) => writeSchemas(opts as { out: string }, io),
+};
+
+/** `schemas --out <dir>` on an argument list. */
+export function schemas(args: string[], io: CommandIo = processIo): Promise<number | undefined> {
+  return runCommand(schemasCommand, args, io);
+}
+
+async function writeSchemas(values: { out: string }, io: CommandIo): Promise<number> {
   await mkdir(values.out, { recursive: true });
   const written: string[] = [];
   for (const pathway of pathwayCodes) {

@@ -1,23 +1,37 @@
 import { readEnv } from '../../config/env.js';
 import { startService } from '../../server/start.js';
+import type { CliCommand } from '../program.js';
 
-/** `serve`: runs the adapter (and, without FHIR_BASE_URL, the embedded FHIR server) until stopped. */
-export async function serve(): Promise<number | undefined> {
-  const env = readEnv();
-  const service = await startService(env);
-  // Shown once, on the start that generated it; later starts reuse the file without repeating it.
-  if (service.generatedApiToken) {
-    const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
-    console.log(`No API_TOKEN was set; generated one${kept}:\n  ${service.generatedApiToken}`);
-  } else if (service.apiTokenFile) {
-    console.log(`No API_TOKEN was set; the token generated at first start is in ${service.apiTokenFile}.`);
-  }
-  console.log(`peer-pathways-fhir listening on ${service.url}${service.embedded ? ` (embedded FHIR server at ${service.url}/fhir/R4)` : ''}`);
-  const stop = async () => {
-    await service.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return undefined;
-}
+/**
+ * `serve`: runs the adapter (and, without FHIR_BASE_URL, the embedded FHIR server) until SIGTERM or
+ * SIGINT, which stop it gracefully (src/server/start.ts: stop accepting, answer what is in flight, stop
+ * the jobs, close the store) within SHUTDOWN_GRACE_MS; the process exits 0 when all was answered.
+ */
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  define: (cmd) => cmd
+    .description('run the adapter on HOST:PORT (embedded FHIR server at /fhir/R4 unless FHIR_BASE_URL is set); configured by environment variables (README, Configuration); SIGTERM stops it gracefully'),
+  async run(_opts, _operands, io) {
+    const env = readEnv();
+    const service = await startService(env);
+    // Shown once, on the start that generated it; later starts reuse the file without repeating it.
+    if (service.generatedApiToken) {
+      const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
+      io.out(`No API_TOKEN was set; generated one${kept}:\n  ${service.generatedApiToken}`);
+    } else if (service.apiTokenFile) {
+      io.out(`No API_TOKEN was set; the token generated at first start is in ${service.apiTokenFile}.`);
+    }
+    io.out(`peer-pathways-fhir listening on ${service.listening}`);
+    if (service.embedded) io.out(`Embedded FHIR server: ${service.url}/fhir/R4 (FHIR base), token endpoint ${service.url}/oauth2/token`);
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      // A second signal while draining changes nothing: the grace period already bounds the wait.
+      if (stopping) return;
+      stopping = true;
+      service.shutdown(signal).then((clean) => process.exit(clean ? 0 : 1), () => process.exit(1));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return undefined;
+  },
+};

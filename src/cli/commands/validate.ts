@@ -4,24 +4,33 @@ import { outcome } from '../../outcomes/index.js';
 import { parseJsonText, type JsonTextResult } from '../../records/json-text.js';
 import { dryRun, dryRunParameters, type DryRun } from '../../pipeline/dry-run.js';
 import { openDryRunAdapter } from '../dry-run-adapter.js';
-import { exitCodes, parseCommandArgs, processIo, UsageError, type CommandIo } from '../io.js';
+import type { Command } from 'commander';
+import { exitCodes, processIo, UsageError, type CommandIo } from '../io.js';
+import { check, runCommand, type CliCommand } from '../program.js';
 
-const usage = 'peer-pathways-fhir validate <record.json> [--server <FHIR base URL>] [--mappings <dir>] [--source <name>] [--json]';
+/** The options validate and map share. */
+export interface DryRunOptions {
+  server?: string;
+  mappings?: string;
+  source?: string;
+  json?: boolean;
+}
 
-/** Options shared by validate and map. */
-export const dryRunOptions = {
-  server: { type: 'string' },
-  mappings: { type: 'string' },
-  source: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+/** Adds the record argument and the options validate and map share. */
+export function defineDryRun(cmd: Command, description: string): Command {
+  return cmd
+    .description(description)
+    .argument('<record.json>', 'one pathway record (JSON)')
+    .option('--server <url>', 'the FHIR base to resolve references against (default: FHIR_BASE_URL, else an in-memory embedded server with the demo directory)', check.httpUrl)
+    .option('--mappings <dir>', 'the site configuration folder (default: MAPPINGS_DIR or ./mappings)', check.text)
+    .option('--source <name>', 'the source mapping to apply (mappings/sources/<name>.json); none: the record is in the contract\'s shape', check.text);
+}
 
 /**
  * Reads one record file through the one input-cleaning step of every way in (records/json-text.ts), as
  * bytes: text HTTP would refuse (duplicate keys, broken Unicode…) is refused here too, as a rejection.
  */
-export async function readRecordFile(file: string | undefined, usageLine: string): Promise<JsonTextResult> {
-  if (!file) throw new UsageError(`Name a record file.\nUsage: ${usageLine}`);
+export async function readRecordFile(file: string): Promise<JsonTextResult> {
   const bytes = await readFile(file).catch(() => {
     throw new UsageError(`Cannot read ${file}.`);
   });
@@ -29,14 +38,13 @@ export async function readRecordFile(file: string | undefined, usageLine: string
 }
 
 /** Runs the same dry run as POST /pathway-records/$validate on a record file. */
-export async function dryRunFile(args: string[], usageLine: string): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
-  const { values, positionals } = parseCommandArgs(args, dryRunOptions, usageLine);
-  const text = await readRecordFile(positionals[0], usageLine);
-  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file: positionals[0] as string, json: values.json ?? false, fhir: 'no FHIR server: the text was refused first' };
+export async function dryRunFile(file: string, values: DryRunOptions): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
+  const text = await readRecordFile(file);
+  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file, json: values.json ?? false, fhir: 'no FHIR server: the text was refused first' };
   const record = text.value;
   const local = await openDryRunAdapter({ server: values.server, mappingsDir: values.mappings });
   try {
-    return { run: await dryRun(local.adapter, record, values.source), file: positionals[0] as string, json: values.json ?? false, fhir: local.fhir };
+    return { run: await dryRun(local.adapter, record, values.source), file, json: values.json ?? false, fhir: local.fhir };
   } finally {
     await local.close();
   }
@@ -62,8 +70,20 @@ export function exitCodeOf(run: DryRun): number {
 }
 
 /** `validate <record.json>`: every issue and gate result of a record, and what the write would send; writes nothing. */
-export async function validate(args: string[], io: CommandIo = processIo): Promise<number> {
-  const { run, file, json, fhir } = await dryRunFile(args, usage);
+export const validateCommand: CliCommand = {
+  name: 'validate',
+  define: (cmd) => defineDryRun(cmd, 'the dry run of POST /pathway-records/$validate: verdict, every issue and gate result, the entries a write would send; nothing written (exit 0 accepted, 1 blocked, 3 rejected)')
+    .option('--json', 'print the FHIR Parameters (result, outcome, bundle) instead'),
+  run: (opts, operands, io) => runValidate(operands[0] as string, opts as DryRunOptions, io),
+};
+
+/** `validate <record.json> [options]` on an argument list. */
+export function validate(args: string[], io: CommandIo = processIo): Promise<number | undefined> {
+  return runCommand(validateCommand, args, io);
+}
+
+async function runValidate(recordFile: string, opts: DryRunOptions, io: CommandIo): Promise<number> {
+  const { run, file, json, fhir } = await dryRunFile(recordFile, opts);
   if (json) {
     io.out(JSON.stringify(dryRunParameters(run), null, 2));
     return exitCodeOf(run);

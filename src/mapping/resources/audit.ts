@@ -68,7 +68,8 @@ function auditTags(ctx: MappingContext, slot: string) {
 
 /** An AuditEvent for a disclosure (IHE BALP-style export): who sent what kind of content to whom. */
 export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: string, recipient: AnyReference): MappedResource {
-  const slot = `audit/disclosure/${communicationSlot}`;
+  // Keyed by the recipient too: a disclosure to someone else is another event, never a rewrite of this one.
+  const slot = `audit/disclosure/${communicationSlot}/${contentHash([recipient.reference ?? recipient.display ?? ''])}`;
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: auditTags(ctx, slot) },

@@ -38,7 +38,7 @@ function unauthorized(res: Response, text: string, invalidToken: boolean): Adapt
 }
 
 /** The registered client a token speaks for: `client_id` (RFC 9068), else `azp`, else `sub`. */
-function clientIdOf(claims: JWTPayload): string | undefined {
+export function clientIdOf(claims: JWTPayload): string | undefined {
   for (const claim of [claims.client_id, claims.azp, claims.sub]) {
     if (typeof claim === 'string' && claim) return claim;
   }

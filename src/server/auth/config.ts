@@ -1,7 +1,7 @@
 import type { EnvConfig } from '../../config/env.js';
 import { clientsFilePath, loadClients } from '../../config/clients.js';
 import type { FhirConnection } from '../../fhir/client.js';
-import { SmartBackendAuth } from '../../fhir/smart-backend-auth.js';
+import { discoverTokenEndpoint, SmartBackendAuth } from '../../fhir/smart-backend-auth.js';
 import type { AuthConfig } from './authenticate.js';
 import { createJwtVerifier } from './jwt.js';
 import { resolveStaticToken, type StaticToken } from './static-token.js';
@@ -23,21 +23,30 @@ export function authConfigFromEnv(env: EnvConfig): { auth: AuthConfig; staticTok
   return { auth: { staticToken: staticToken.token, jwt, clients }, staticToken };
 }
 
-/** How the adapter authenticates to an external FHIR server: SMART Backend Services, Medplum client credentials, or a static token. */
-export function fhirCredentialsFromEnv(env: EnvConfig): Pick<FhirConnection, 'clientId' | 'clientSecret' | 'accessToken' | 'tokenProvider'> {
-  if (!env.fhirTokenUrl) return { clientId: env.fhirClientId, clientSecret: env.fhirClientSecret, accessToken: env.fhirAccessToken };
-  if (!env.fhirClientId || !env.fhirPrivateKey || !env.fhirKeyId) {
-    throw new AuthConfigError('FHIR_TOKEN_URL (SMART Backend Services) needs FHIR_CLIENT_ID, FHIR_PRIVATE_KEY and FHIR_KEY_ID');
+/**
+ * How the adapter authenticates to an external FHIR server: SMART Backend Services (FHIR_PRIVATE_KEY),
+ * client credentials with a secret (FHIR_CLIENT_SECRET), or a static token (FHIR_ACCESS_TOKEN). The
+ * token endpoint of the first two is FHIR_TOKEN_URL, else the server's `.well-known/smart-configuration`.
+ */
+export function fhirCredentialsFromEnv(env: EnvConfig): Pick<FhirConnection, 'clientId' | 'clientSecret' | 'accessToken' | 'tokenProvider' | 'tokenUrl'> {
+  if (env.fhirPrivateKey || env.fhirKeyId) {
+    if (!env.fhirClientId || !env.fhirPrivateKey || !env.fhirKeyId) {
+      throw new AuthConfigError('SMART Backend Services towards the FHIR server needs FHIR_CLIENT_ID, FHIR_PRIVATE_KEY and FHIR_KEY_ID together');
+    }
+    return {
+      tokenProvider: new SmartBackendAuth({
+        tokenUrl: env.fhirTokenUrl ?? discoverTokenEndpoint(env.fhirBaseUrl ?? '', env.fhirTimeoutMs),
+        clientId: env.fhirClientId,
+        privateKey: env.fhirPrivateKey,
+        keyId: env.fhirKeyId,
+        alg: env.fhirKeyAlg,
+        scope: env.fhirScope,
+        timeoutMs: env.fhirTimeoutMs,
+      }),
+    };
   }
-  return {
-    tokenProvider: new SmartBackendAuth({
-      tokenUrl: env.fhirTokenUrl,
-      clientId: env.fhirClientId,
-      privateKey: env.fhirPrivateKey,
-      keyId: env.fhirKeyId,
-      alg: env.fhirKeyAlg,
-      scope: env.fhirScope,
-      timeoutMs: env.fhirTimeoutMs,
-    }),
-  };
+  if (Boolean(env.fhirClientId) !== Boolean(env.fhirClientSecret)) {
+    throw new AuthConfigError('FHIR_CLIENT_ID needs FHIR_CLIENT_SECRET (client credentials), or FHIR_PRIVATE_KEY and FHIR_KEY_ID (SMART Backend Services)');
+  }
+  return { clientId: env.fhirClientId, clientSecret: env.fhirClientSecret, accessToken: env.fhirAccessToken, tokenUrl: env.fhirTokenUrl };
 }

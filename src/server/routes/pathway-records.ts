@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { withCorrelation } from '../errors.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { dryRunParameters, dryRunShaped, rejectedRun } from '../../pipeline/dry-run.js';
@@ -48,7 +49,7 @@ export function pathwayRecordsRouter(adapter: Adapter, maxBodyBytes: number): Ro
     const applied = sourceAppliedOf(res, req.body);
     const answer = await processRecord(adapter, await parsed(adapter, applied, refusedTextOf(res), bodyTooLarge(res)));
     if (answer.status === 422) {
-      res.status(422).type('application/fhir+json').json(blockedOutcome(answer, applied));
+      res.status(422).type('application/fhir+json').json(withCorrelation(blockedOutcome(answer, applied), res.locals.correlationId as string | undefined));
       return;
     }
     const { status, ...body } = answer;
