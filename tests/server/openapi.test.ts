@@ -35,7 +35,8 @@ describe('the OpenAPI document', () => {
 
   it('covers every endpoint the service serves', () => {
     expect(Object.keys(document.paths).sort()).toEqual([
-      '/fhir/R4', '/fhir/R4/.well-known/smart-configuration', '/fhir/R4/metadata', '/fhir/R4/{resourceType}', '/fhir/R4/{resourceType}/{id}',
+      '/fhir/R4', '/fhir/R4/.well-known/smart-configuration', '/fhir/R4/Measure/$evaluate-measure', '/fhir/R4/Measure/{id}/$evaluate-measure',
+      '/fhir/R4/Patient/{id}/{compartmentType}', '/fhir/R4/metadata', '/fhir/R4/{resourceType}', '/fhir/R4/{resourceType}/{id}',
       '/governance', '/governance/Measure', '/governance/Measure/{id}', '/governance/assets/{name}', '/governance/measures',
       '/health', '/oauth2/token', '/openapi.json', '/pathway-records', '/pathway-records/$validate', '/pathway-records/{recordId}',
       '/profiles', '/ready', '/schemas', '/schemas/{pathway}.json',
@@ -43,7 +44,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes nothing the service does not serve: every documented operation reaches a handler', async () => {
-    const values: Record<string, string> = { resourceType: 'Patient', id: 'example', recordId: 'unknown-record', pathway: 'crisis-transition', name: 'governance-page.js' };
+    const values: Record<string, string> = { resourceType: 'Patient', id: 'example', recordId: 'unknown-record', pathway: 'crisis-transition', name: 'governance-page.js', compartmentType: 'Task' };
     for (const [template, operations] of Object.entries(document.paths)) {
       const path = template.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? 'x');
       for (const method of methods.filter((m) => m in operations)) {

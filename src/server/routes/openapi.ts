@@ -218,6 +218,15 @@ function embeddedFhirPaths(): Paths {
       patch: { operationId: 'fhirPatch', tags: [fhir], summary: 'Patch a resource (JSON Patch)', description: scoped('system/<type>.u'), parameters: [resourceType, id], requestBody: { required: true, content: { 'application/json-patch+json': { schema: { type: 'array' } } } }, responses: { 200: resource, 400: errors[400], ...denied, 404: errors[404] } },
       delete: { operationId: 'fhirDelete', tags: [fhir], summary: 'Delete a resource', description: scoped('system/<type>.d'), parameters: [resourceType, id], responses: { 200: fhirJson('Deleted.', ref('OperationOutcome')), ...denied, 404: errors[404] } },
     },
+    '/fhir/R4/Patient/{id}/{compartmentType}': {
+      get: {
+        operationId: 'fhirPatientCompartmentSearch', tags: [fhir], summary: 'Patient compartment search: the person\'s resources of one type (FHIR R4 §3.1.1.3)',
+        description: scoped('system/<type>.s'),
+        parameters: [id, { name: 'compartmentType', in: 'path', required: true, schema: { type: 'string', enum: ['Task', 'CarePlan', 'Consent', 'Encounter', 'Communication', 'Goal', 'Provenance', 'AuditEvent'] }, description: 'A resource type the adapter writes.' }],
+        responses: { 200: fhirJson('searchset Bundle.', ref('Bundle')), 400: errors[400], ...denied },
+      },
+    },
+    ...evaluateMeasurePaths(),
     '/oauth2/token': {
       post: {
         operationId: 'oauthToken', tags: [fhir], summary: 'OAuth 2.0 client_credentials token for the embedded FHIR server (RFC 6749 §4.4)', security: [],
@@ -228,6 +237,33 @@ function embeddedFhirPaths(): Paths {
           401: json('RFC 6749 error: invalid_client.'),
         },
       },
+    },
+  };
+}
+
+/**
+ * `$evaluate-measure` (FHIR R4 Measure operation, DEQM summary): the same MeasureReports as
+ * /governance/measures, by Measure id or by `measure=` (canonical URL or id); needs the governance.read scope.
+ */
+function evaluateMeasurePaths(): Paths {
+  const tags = ['governance'];
+  const description = 'Served in front of the embedded FHIR server (and with FHIR_BASE_URL set too). Needs the governance.read scope.';
+  const period = [
+    { name: 'periodStart', in: 'query', required: true, schema: { type: 'string', format: 'date' }, description: 'First day of the period (YYYY-MM-DD), in the site\'s time zone.' },
+    { name: 'periodEnd', in: 'query', required: true, schema: { type: 'string', format: 'date' }, description: 'Last day of the period (YYYY-MM-DD), inclusive.' },
+  ];
+  const measureParam = { name: 'measure', in: 'query', required: true, schema: { type: 'string' }, description: 'The Measure: its canonical URL or id.' };
+  const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  const form = { required: false, content: { 'application/fhir+json': { schema: ref('Resource') }, 'application/x-www-form-urlencoded': { schema: { type: 'object' } } } };
+  const answers = { 200: fhirJson('A summary MeasureReport.', ref('Resource')), 400: errors[400], ...guarded, 404: outcomeResponse('No such Measure.'), 503: errors[503] };
+  return {
+    '/fhir/R4/Measure/{id}/$evaluate-measure': {
+      get: { operationId: 'evaluateMeasureById', tags, summary: 'Evaluate one Measure over a period', description, parameters: [idParam, ...period], responses: answers },
+      post: { operationId: 'evaluateMeasureByIdPost', tags, summary: 'Evaluate one Measure over a period (Parameters or form body)', description, parameters: [idParam], requestBody: form, responses: answers },
+    },
+    '/fhir/R4/Measure/$evaluate-measure': {
+      get: { operationId: 'evaluateMeasure', tags, summary: 'Evaluate a Measure named by measure= over a period', description, parameters: [measureParam, ...period], responses: answers },
+      post: { operationId: 'evaluateMeasurePost', tags, summary: 'Evaluate a Measure named in the Parameters or form body', description, requestBody: form, responses: answers },
     },
   };
 }
