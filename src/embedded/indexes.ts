@@ -73,11 +73,24 @@ export function lookupRows(resource: Resource & { id: string }): { tokens: Token
   return { tokens, dates };
 }
 
-/** A SQL condition on `r.rid` (the resource's row) with its parameters. */
+/**
+ * The rows that may match one filter: `rows` is a subquery of `rid`s (a superset of the matches) with
+ * its parameters; `rank` orders conditions from the usually most selective (identifier) to the least
+ * (status), so that the first drives the query and the others only check its rows.
+ */
 export interface SqlCondition {
-  sql: string;
+  rows: string;
   params: string[];
+  rank: number;
 }
+
+/** Usual selectivity of the token parameters, most selective first (an index into this list). */
+const SELECTIVITY: readonly string[] = [
+  '_id', 'identifier', '_tag', 'focus', 'part-of', 'partof', 'patient', 'subject', 'for', 'owner', 'code',
+  // dates rank here (a period is usually a small part of the history)
+  'category', 'type', 'class', '_profile', 'status',
+];
+const DATE_RANK = SELECTIVITY.indexOf('code') + 0.5;
 
 /**
  * A condition selecting the rows that may match one filter (a superset), or undefined when the filter
@@ -111,11 +124,12 @@ function tokenCondition(resourceType: string, filter: Filter): SqlCondition | un
   if (param.type === 'uri') {
     // Medplum matches a uri filter anywhere in the value (case-insensitive): look inside the keys.
     return {
-      sql: `r.rid IN (SELECT rid FROM search_token WHERE code = ? AND (${keys.map(() => 'instr(key, ?) > 0').join(' OR ')}))`,
+      rows: `SELECT rid FROM search_token WHERE code = ? AND (${keys.map(() => 'instr(key, ?) > 0').join(' OR ')})`,
       params: [code, ...keys],
+      rank: SELECTIVITY.indexOf(filter.code),
     };
   }
-  return { sql: `r.rid IN (SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')}))`, params: [code, ...keys] };
+  return { rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`, params: [code, ...keys], rank: SELECTIVITY.indexOf(filter.code) };
 }
 
 /** A day either side of a filter's bounds covers any time-zone reading of a date without one. */
@@ -132,15 +146,15 @@ function dateCondition(resourceType: string, filter: Filter): SqlCondition | und
   switch (filter.operator) {
     case Operator.EQUALS:
     case Operator.APPROXIMATELY:
-      return { sql: 'r.rid IN (SELECT rid FROM search_date WHERE code = ? AND low <= ? AND high >= ?)', params: [code, high, low] };
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ? AND high >= ?', params: [code, high, low], rank: DATE_RANK };
     case Operator.GREATER_THAN:
     case Operator.GREATER_THAN_OR_EQUALS:
     case Operator.STARTS_AFTER:
-      return { sql: 'r.rid IN (SELECT rid FROM search_date WHERE code = ? AND high >= ?)', params: [code, low] };
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high >= ?', params: [code, low], rank: DATE_RANK };
     case Operator.LESS_THAN:
     case Operator.LESS_THAN_OR_EQUALS:
     case Operator.ENDS_BEFORE:
-      return { sql: 'r.rid IN (SELECT rid FROM search_date WHERE code = ? AND low <= ?)', params: [code, high] };
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ?', params: [code, high], rank: DATE_RANK };
     default:
       return undefined;
   }

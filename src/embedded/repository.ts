@@ -333,24 +333,26 @@ export class EmbeddedRepository extends MemoryRepository {
 
   /** Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn. */
   private matches(plain: SearchRequest, chains: ChainedFilter[]): Candidate[] {
-    const conditions = ['r.type = ?', 'r.deleted = 0'];
-    const params: string[] = [plain.resourceType];
-    for (const filter of plain.filters ?? []) {
-      const condition = filterCondition(plain.resourceType, filter);
-      if (condition) {
-        conditions.push(condition.sql);
-        params.push(...condition.params);
-      }
-    }
+    const found = (plain.filters ?? []).flatMap((filter) => filterCondition(plain.resourceType, filter) ?? []);
+    found.sort((a, b) => a.rank - b.rank);
+    const params: string[] = [];
+    const conditions = found.map((c, i) => {
+      params.push(...c.params);
+      // The first (most selective) drives the query by rowid; the others only look up each of its rows
+      // (SQLite has no statistics to choose by, and would otherwise read a broad filter's every row).
+      return i === 0 ? `r.rid IN (${c.rows})` : `EXISTS (${c.rows} AND rid = r.rid)`;
+    });
+    conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
+    params.push(plain.resourceType);
     const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${conditions.join(' AND ')} ORDER BY r.ord`);
-    const found: Candidate[] = [];
+    const matched: Candidate[] = [];
     for (const row of statement.iterate(...params) as Iterable<{ id: string; content: string }>) {
       const resource = JSON.parse(row.content) as Stored;
       if (matchesSearchRequest(resource, plain) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
-        found.push({ id: row.id, resource });
+        matched.push({ id: row.id, resource });
       }
     }
-    return sortByRules(found, plain.sortRules);
+    return sortByRules(matched, plain.sortRules);
   }
 
   /** The current version, parsed (a fresh object), or undefined when absent or deleted. */
