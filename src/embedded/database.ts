@@ -72,6 +72,16 @@ export function openDatabase(dataDir: string | undefined): Database {
   return db;
 }
 
+/**
+ * A second, read-only connection to the store of dataDir (opened after openDatabase): it reads committed
+ * data only (a WAL snapshot per statement), so reads never wait for this process's writes.
+ */
+export function openReader(dataDir: string): Database {
+  const db = new DatabaseSync(join(dataDir, DATABASE_FILE));
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA query_only = 1;`);
+  return db;
+}
+
 function ownerOnly(path: string, mode: number): void {
   if (existsSync(path) && (statSync(path).mode & 0o777) !== mode) chmodSync(path, mode);
 }

@@ -3,7 +3,7 @@ import { createOAuthRouter, TokenStore } from './auth.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { loadDemoDirectoryIfEmpty } from './demo-directory.js';
 import { createFhirHttpRouter } from './http.js';
-import { openDatabase } from './database.js';
+import { openDatabase, openReader } from './database.js';
 import { pendingJournal, readJournal, retireJournal } from './journal.js';
 import { EmbeddedRepository } from './repository.js';
 
@@ -45,7 +45,7 @@ export interface EmbeddedFhirServer {
 export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promise<EmbeddedFhirServer> {
   loadFhirDefinitions();
   const dataDir = opts.dataDir === IN_MEMORY ? undefined : opts.dataDir;
-  const repo = new EmbeddedRepository(openDatabase(dataDir));
+  const repo = new EmbeddedRepository(openDatabase(dataDir), dataDir ? openReader(dataDir) : undefined);
   try {
     const journal = dataDir && pendingJournal(dataDir);
     if (dataDir && journal) {

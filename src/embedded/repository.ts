@@ -28,50 +28,70 @@ import type { StatementSync } from 'node:sqlite';
 import { asStoreError, type Database } from './database.js';
 import { filterCondition, lookupRows } from './indexes.js';
 import type { JournalOp } from './journal.js';
-import { Mutex } from './mutex.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
 
 type Stored = WithId<Resource>;
 
-/** A search match with its creation order, for ordering like Medplum's storage. */
+/** A search match: its id, and the parsed resource while it may still be needed (sort, the page). */
 interface Candidate {
   id: string;
-  resource: Stored;
+  resource?: Stored;
 }
 
 /** What the running operation may do: a write holds SQLite's write lock (`BEGIN IMMEDIATE`) until it ends. */
 type OperationKind = 'read' | 'write';
+
+/** A call waiting for its turn on the write connection. */
+interface Turn {
+  kind: OperationKind;
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** Most writes committed together (one fsync) when they queued up while the previous commit ran. */
+const MAX_GROUP = 32;
 
 const operation = new AsyncLocalStorage<OperationKind>();
 
 /**
  * Medplum's repository API over SQLite (node:sqlite), with Medplum's MemoryRepository search semantics.
  *
- * - Every top-level call is one SQL transaction: a write (a single write, or a whole FHIR transaction via
- *   withTransaction) runs in `BEGIN IMMEDIATE … COMMIT`, rolled back on any error, so atomicity and
- *   durability (WAL, fsync on commit) are SQLite's. If-Match and conditional creates are decided inside
- *   that transaction, holding the database's write lock: another process on the same DATA_DIR waits
- *   (busy_timeout) and then sees the result, so nothing is doubled across processes.
- * - One connection per process: node:sqlite is synchronous but FHIR transactions are async callbacks, so
- *   this process's calls take turns (a FIFO queue); nested calls of a running one join it.
+ * - Every write (a single write, or a whole FHIR transaction via withTransaction) is atomic: it runs in
+ *   SQLite's write transaction (`BEGIN IMMEDIATE`, holding the database's write lock), inside a savepoint
+ *   of its own that is rolled back on any error. If-Match and conditional creates are decided inside it:
+ *   another process on the same DATA_DIR waits (busy_timeout) and then sees the result, so nothing is
+ *   doubled across processes. A write is answered only once its COMMIT is durable (WAL, fsync). Writes
+ *   that queued up while the previous COMMIT ran are committed together (group commit: one fsync for
+ *   several, each still all-or-nothing), because node:sqlite's COMMIT blocks the event loop for its fsync.
+ * - One write connection per process: node:sqlite is synchronous but FHIR transactions are async
+ *   callbacks, so this process's writes take turns (a FIFO queue); nested calls of a running one join it.
+ *   With a DATA_DIR, reads use a second, read-only connection and see only committed data (WAL snapshots),
+ *   without waiting for writes; in memory, reads take turns with the writes.
  * - Search: candidates come from the lookup tables (src/embedded/indexes.ts) when a filter allows it, every
  *   candidate is checked with Medplum's own matcher, ordered by creation then by Medplum's sort rules. The
  *   ordered matches of a search with more pages are cached until its type changes here, or anything
  *   changes in another process (PRAGMA data_version).
- * - A disk-full or I/O error (or a lock held past busy_timeout) fails the whole call with a
+ * - A disk-full or I/O error (or a lock held past busy_timeout) fails the whole write with a
  *   store-unavailable OperationOutcome, answered 503 with Retry-After (database.ts).
  */
 export class EmbeddedRepository extends MemoryRepository {
   private readonly results = new SearchResultCache();
-  private readonly turns = new Mutex();
-  private readonly statements = new Map<string, StatementSync>();
+  private readonly waiting: Turn[] = [];
+  private draining = false;
+  private readonly statements = new Map<Database, Map<string, StatementSync>>();
+  /** Types written by the running write group: their cached searches are dropped again once it commits. */
+  private readonly touched = new Set<string>();
   private dataVersion = -1;
   private seedingNow = false;
   private closed = false;
 
-  /** db: an open store (database.ts openDatabase). */
-  constructor(readonly database: Database) {
+  /**
+   * database: the store's write connection (database.ts openDatabase); reader: a read-only connection to
+   * the same file (openReader), none for an in-memory store.
+   */
+  constructor(readonly database: Database, private readonly reader?: Database) {
     super();
   }
 
@@ -98,13 +118,15 @@ export class EmbeddedRepository extends MemoryRepository {
 
   /** Waits for every queued call, then closes the database (a checkpoint folds the WAL into the file). */
   async close(): Promise<void> {
-    await this.turns.run(async () => {
-      if (!this.closed) {
-        this.closed = true;
-        this.statements.clear();
-        this.database.close();
-      }
+    if (this.closed) return;
+    await new Promise((resolve) => {
+      this.waiting.push({ kind: 'read', fn: () => undefined, resolve, reject: resolve });
+      if (!this.draining) void this.drain();
     });
+    this.closed = true;
+    this.statements.clear();
+    this.reader?.close();
+    this.database.close();
   }
 
   /**
@@ -307,9 +329,9 @@ export class EmbeddedRepository extends MemoryRepository {
         total = cached.length;
         page = cached.slice(offset, end).map((id) => this.current(type, id) as Stored);
       } else {
-        const matched = this.matches(plain, chains);
+        const matched = this.matches(plain, chains, end);
         total = matched.length;
-        page = matched.slice(offset, end).map((m) => m.resource);
+        page = matched.slice(offset, end).map((m) => m.resource as Stored);
         if (cacheKey !== undefined && end !== undefined && end < total) {
           this.results.set(type, cacheKey, matched.map((m) => m.id));
         }
@@ -331,8 +353,12 @@ export class EmbeddedRepository extends MemoryRepository {
     });
   }
 
-  /** Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn. */
-  private matches(plain: SearchRequest, chains: ChainedFilter[]): Candidate[] {
+  /**
+   * Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn.
+   * Only the first `keep` matches keep their parsed resource (all of them when sorting): a count over
+   * 100,000 Tasks holds ids, not 100,000 parsed resources.
+   */
+  private matches(plain: SearchRequest, chains: ChainedFilter[], keep = Infinity): Candidate[] {
     const found = (plain.filters ?? []).flatMap((filter) => filterCondition(plain.resourceType, filter) ?? []);
     found.sort((a, b) => a.rank - b.rank);
     const params: string[] = [];
@@ -345,14 +371,15 @@ export class EmbeddedRepository extends MemoryRepository {
     conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
     params.push(plain.resourceType);
     const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${conditions.join(' AND ')} ORDER BY r.ord`);
+    const sorting = Boolean(plain.sortRules?.length);
     const matched: Candidate[] = [];
     for (const row of statement.iterate(...params) as Iterable<{ id: string; content: string }>) {
       const resource = JSON.parse(row.content) as Stored;
       if (matchesSearchRequest(resource, plain) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
-        matched.push({ id: row.id, resource });
+        matched.push(sorting || matched.length < keep ? { id: row.id, resource } : { id: row.id });
       }
     }
-    return sortByRules(matched, plain.sortRules);
+    return sorting ? sortByRules(matched as Required<Candidate>[], plain.sortRules) : matched;
   }
 
   /** The current version, parsed (a fresh object), or undefined when absent or deleted. */
@@ -395,7 +422,7 @@ export class EmbeddedRepository extends MemoryRepository {
     for (const t of tokens) token.run(t.code, t.key, rid);
     const date = this.sql('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)');
     for (const d of dates) date.run(d.code, d.low, d.high, rid);
-    this.results.invalidate(type);
+    this.invalidate(type);
   }
 
   private markDeleted(resourceType: string, id: string): void {
@@ -403,7 +430,7 @@ export class EmbeddedRepository extends MemoryRepository {
     if (row && !row.deleted) {
       this.unindex(row.rid);
       this.sql('UPDATE resources SET deleted = 1 WHERE rid = ?').run(row.rid);
-      this.results.invalidate(resourceType);
+      this.invalidate(resourceType);
     }
   }
 
@@ -413,8 +440,13 @@ export class EmbeddedRepository extends MemoryRepository {
       this.unindex(row.rid);
       this.sql('DELETE FROM versions WHERE rid = ?').run(row.rid);
       this.sql('DELETE FROM resources WHERE rid = ?').run(row.rid);
-      this.results.invalidate(resourceType);
+      this.invalidate(resourceType);
     }
+  }
+
+  private invalidate(type: string): void {
+    this.results.invalidate(type);
+    this.touched.add(type);
   }
 
   private unindex(rid: number): void {
@@ -422,22 +454,27 @@ export class EmbeddedRepository extends MemoryRepository {
     this.sql('DELETE FROM search_date WHERE rid = ?').run(rid);
   }
 
-  /** A prepared statement, prepared once per connection. */
-  private sql(text: string): StatementSync {
-    let statement = this.statements.get(text);
+  /** A prepared statement, prepared once per connection: the write connection inside a write, else the reader. */
+  private sql(text: string, db: Database = operation.getStore() === 'write' || !this.reader ? this.database : this.reader): StatementSync {
+    let prepared = this.statements.get(db);
+    if (!prepared) {
+      prepared = new Map();
+      this.statements.set(db, prepared);
+    }
+    let statement = prepared.get(text);
     if (!statement) {
-      statement = this.database.prepare(text);
+      statement = db.prepare(text);
       // Search statements are built per filter combination; keep the cache bounded.
-      if (this.statements.size > 500) this.statements.clear();
-      this.statements.set(text, statement);
+      if (prepared.size > 500) prepared.clear();
+      prepared.set(text, statement);
     }
     return statement;
   }
 
   /**
-   * Runs fn as this process's next turn, in one SQL transaction (`BEGIN IMMEDIATE` for a write, a read
-   * snapshot otherwise); a call made inside a running one joins it. A retryable SQLite failure becomes a
-   * store-unavailable OperationOutcomeError (503).
+   * Runs fn as one operation: a write waits for its turn on the write connection (see drain), a read runs
+   * on the read connection at once (in memory: takes its turn too). A call made inside a running one joins
+   * it. A retryable SQLite failure becomes a store-unavailable OperationOutcomeError (503).
    */
   private run<R>(kind: OperationKind, fn: () => R | Promise<R>): Promise<R> {
     const running = operation.getStore();
@@ -447,34 +484,127 @@ export class EmbeddedRepository extends MemoryRepository {
       }
       return Promise.resolve().then(fn);
     }
-    return this.turns.run(() => operation.run(kind, async () => {
-      if (this.closed) {
-        throw new Error('The embedded FHIR store is closed');
-      }
-      try {
-        this.followOtherProcesses();
-        this.database.exec(kind === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN');
-        const result = await fn();
-        this.database.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (this.database.isTransaction) {
-          try {
-            this.database.exec('ROLLBACK');
-          } catch {
-            // SQLite has already rolled back (e.g. after SQLITE_FULL on some statements).
-          }
-          // Searches of types written in this turn were invalidated as they were written; nothing was
-          // cached during it, so the cache holds no rolled-back state.
+    if (this.closed) {
+      return Promise.reject(new Error('The embedded FHIR store is closed'));
+    }
+    if (kind === 'read' && this.reader) {
+      return operation.run('read', async () => {
+        try {
+          this.followOtherProcesses();
+          return await fn();
+        } catch (err) {
+          throw asStoreError(err);
         }
-        throw asStoreError(err);
-      }
-    }));
+      });
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ kind, fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
   }
 
-  /** Drops cached searches when another process (another connection) has committed since our last turn. */
+  /** Runs the queued turns in order until none is left. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (let turn = this.waiting.shift(); turn; turn = this.waiting.shift()) {
+        if (turn.kind === 'write') await this.writeGroup(turn);
+        else await this.readTurn(turn);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** A read on the write connection (in-memory store), in a snapshot of its own. */
+  private async readTurn(turn: Turn): Promise<void> {
+    await operation.run('read', async () => {
+      try {
+        this.followOtherProcesses();
+        this.database.exec('BEGIN');
+        const result = await turn.fn();
+        this.database.exec('COMMIT');
+        turn.resolve(result);
+      } catch (err) {
+        this.rollbackAll();
+        turn.reject(asStoreError(err));
+      }
+    });
+  }
+
+  /**
+   * Runs `first` and every write queued right behind it (up to MAX_GROUP) in one SQL transaction, each in
+   * its own savepoint: a write that fails is rolled back alone and rejected at once; the others are
+   * answered only after the COMMIT. If SQLite itself rolls the transaction back (a full disk, an I/O
+   * error) or the COMMIT fails, every write of the group is rejected: none was acknowledged.
+   */
+  private async writeGroup(first: Turn): Promise<void> {
+    const done: { turn: Turn; result: unknown }[] = [];
+    const failAll = (err: unknown) => {
+      this.rollbackAll();
+      const failure = asStoreError(err);
+      for (const d of done) d.turn.reject(failure);
+      this.forgetTouched();
+    };
+    try {
+      this.followOtherProcesses();
+      this.database.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      first.reject(asStoreError(err));
+      return;
+    }
+    for (let turn: Turn | undefined = first; turn; turn = this.waiting[0]?.kind === 'write' && done.length < MAX_GROUP ? this.waiting.shift() : undefined) {
+      const current = turn;
+      try {
+        this.database.exec('SAVEPOINT unit');
+        const result = await operation.run('write', async () => current.fn());
+        this.database.exec('RELEASE unit');
+        done.push({ turn: current, result });
+      } catch (err) {
+        if (!this.database.isTransaction) {
+          current.reject(asStoreError(err));
+          failAll(err);
+          return;
+        }
+        try {
+          this.database.exec('ROLLBACK TO unit; RELEASE unit');
+        } catch (rollbackErr) {
+          current.reject(asStoreError(err));
+          failAll(rollbackErr);
+          return;
+        }
+        current.reject(asStoreError(err));
+      }
+    }
+    try {
+      this.database.exec('COMMIT');
+    } catch (err) {
+      failAll(err);
+      return;
+    }
+    this.forgetTouched();
+    for (const d of done) d.turn.resolve(d.result);
+  }
+
+  /** Ends any open transaction on the write connection, ignoring that SQLite may have ended it already. */
+  private rollbackAll(): void {
+    if (!this.database.isTransaction) return;
+    try {
+      this.database.exec('ROLLBACK');
+    } catch {
+      // Already rolled back by SQLite.
+    }
+  }
+
+  /** Drops cached searches of the types the write group touched (a read may have cached them meanwhile). */
+  private forgetTouched(): void {
+    for (const type of this.touched) this.results.invalidate(type);
+    this.touched.clear();
+  }
+
+  /** Drops cached searches when another process (another connection) has committed since we last looked. */
   private followOtherProcesses(): void {
-    const version = (this.sql('PRAGMA data_version').get() as { data_version: number }).data_version;
+    const version = (this.sql('PRAGMA data_version', this.database).get() as { data_version: number }).data_version;
     if (version !== this.dataVersion) {
       this.results.clear();
       this.dataVersion = version;

@@ -9,12 +9,12 @@ import { startService } from '../../src/server/start.js';
 const service = await startService(readEnv({ PORT: '0', LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', ...process.env }), { host: '127.0.0.1' });
 const escalateAt = process.env.ESCALATE_AT;
 if (escalateAt) {
-  console.log(JSON.stringify({ ready: true }));
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   await new Promise((resolve) => createInterface({ input: process.stdin }).once('line', resolve));
   // Several passes, as a schedule would run them, racing the other process's passes.
   for (let i = 0; i < 3; i++) await service.followUp.escalation.runOnce(new Date(escalateAt));
-  console.log(JSON.stringify({ escalated: true }));
+  process.stdout.write(`${JSON.stringify({ escalated: true })}\n`);
   await service.close();
   process.exit(0);
 }
-console.log(JSON.stringify({ url: service.url }));
+process.stdout.write(`${JSON.stringify({ url: service.url })}\n`);
