@@ -84,6 +84,8 @@ export class EmbeddedRepository extends MemoryRepository {
   /** Types written by the running write group: their cached searches are dropped again once it commits. */
   private readonly touched = new Set<string>();
   private dataVersion = -1;
+  /** Whether the running group has already waited one event-loop turn for more writes without finding one. */
+  private yielded = false;
   private seedingNow = false;
   private closed = false;
 
@@ -546,6 +548,7 @@ export class EmbeddedRepository extends MemoryRepository {
       for (const d of done) d.turn.reject(failure);
       this.forgetTouched();
     };
+    this.yielded = false;
     try {
       this.followOtherProcesses();
       this.database.exec('BEGIN IMMEDIATE');
@@ -553,7 +556,7 @@ export class EmbeddedRepository extends MemoryRepository {
       first.reject(asStoreError(err));
       return;
     }
-    for (let turn: Turn | undefined = first; turn; turn = this.waiting[0]?.kind === 'write' && done.length < MAX_GROUP ? this.waiting.shift() : undefined) {
+    for (let turn: Turn | undefined = first; turn; turn = await this.nextInGroup(done.length)) {
       const current = turn;
       try {
         this.database.exec('SAVEPOINT unit');
@@ -584,6 +587,22 @@ export class EmbeddedRepository extends MemoryRepository {
     }
     this.forgetTouched();
     for (const d of done) d.turn.resolve(d.result);
+  }
+
+  /**
+   * The next write of the running group: one already queued, or (on disk, where each COMMIT costs an
+   * fsync that blocks the event loop) one that requests already received queue when the event loop is
+   * given one turn. Reads end a group (on the in-memory store they share this connection).
+   */
+  private async nextInGroup(size: number): Promise<Turn | undefined> {
+    if (size >= MAX_GROUP) return undefined;
+    if (!this.waiting.length && this.reader && size > 0 && !this.yielded) {
+      this.yielded = true;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.waiting[0]?.kind !== 'write') return undefined;
+    this.yielded = false;
+    return this.waiting.shift();
   }
 
   /** Ends any open transaction on the write connection, ignoring that SQLite may have ended it already. */
