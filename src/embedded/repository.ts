@@ -50,6 +50,9 @@ interface Turn {
   reject: (reason: unknown) => void;
 }
 
+/** Rows counted per lookup condition to choose the one that drives a search. */
+const ESTIMATE_LIMIT = 2_000;
+
 /** Most writes committed together (one fsync) when they queued up while the previous commit ran. */
 const MAX_GROUP = 32;
 
@@ -334,7 +337,8 @@ export class EmbeddedRepository extends MemoryRepository {
         const matched = this.matches(plain, chains, end);
         total = matched.length;
         page = matched.slice(offset, end).map((m) => m.resource as Stored);
-        if (cacheKey !== undefined && end !== undefined && end < total) {
+        // A count alone (`_summary=count`, _count=0) is not paged through: nothing to keep.
+        if (cacheKey !== undefined && end !== undefined && end > offset && end < total) {
           this.results.set(type, cacheKey, matched.map((m) => m.id));
         }
       }
@@ -362,7 +366,12 @@ export class EmbeddedRepository extends MemoryRepository {
    */
   private matches(plain: SearchRequest, chains: ChainedFilter[], keep = Infinity): Candidate[] {
     const found = (plain.filters ?? []).flatMap((filter) => filterCondition(plain.resourceType, filter) ?? []);
-    found.sort((a, b) => a.rank - b.rank);
+    if (found.length > 1) {
+      // SQLite keeps no statistics of these keys: count each condition's rows (up to a bound) and let
+      // the smallest drive, the usual selectivity breaking ties (one patient may hold most of a store).
+      const size = new Map(found.map((c) => [c, (this.sql(`SELECT count(*) AS n FROM (${c.rows} LIMIT ${ESTIMATE_LIMIT})`).get(...c.params) as { n: number }).n]));
+      found.sort((a, b) => (size.get(a) as number) - (size.get(b) as number) || a.rank - b.rank);
+    }
     const params: string[] = [];
     const conditions = found.map((c, i) => {
       params.push(...c.params);
