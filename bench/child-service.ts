@@ -15,8 +15,11 @@ export interface ChildService {
   stop(): Promise<void>;
 }
 
-/** Starts `src/cli/main.ts serve` under this Node with `env` added, and waits until /health and /ready answer. */
-export async function startChild(port: number, env: Record<string, string>): Promise<ChildService> {
+/**
+ * Starts `src/cli/main.ts serve` under this Node with `env` added, and waits until /health answers (and,
+ * with `ready`, until /ready answers 200: the embedded store opened, metadata read, rollback verified).
+ */
+export async function startChild(port: number, env: Record<string, string>, ready = false): Promise<ChildService> {
   const spawned = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'serve'], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', ...env },
@@ -31,7 +34,7 @@ export async function startChild(port: number, env: Record<string, string>): Pro
     await new Promise((r) => setTimeout(r, 20));
   }
   const healthMs = performance.now() - spawned;
-  for (let i = 0; ; i++) {
+  for (let i = 0; ready; i++) {
     const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
     if (ok) break;
     if (i > 1_500) throw new Error('service was not ready in 30 s');

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   // On disk by default, as a site runs it (WAL, fsync on every commit); BENCH_DATA_DIR=:memory: for RAM only.
   const dataDir = process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'bench-store-'));
   const env = { API_TOKEN: token, DATA_DIR: dataDir };
-  let service: ChildService = await startChild(basePort, env);
+  let service: ChildService = await startChild(basePort, env, true);
   const readyEmptyMs = service.readyMs;
   const rows: string[][] = [];
   let worstP99 = 0;
@@ -140,13 +140,13 @@ async function main(): Promise<void> {
     if (dataDir !== ':memory:') {
       // Restarted on the same store: nothing is replayed, so ready comes as fast as on an empty store.
       await service.stop();
-      service = await startChild(basePort, env);
+      service = await startChild(basePort, env, true);
       bigRows.push([`time to ready, ${fmt(stored)} stored (empty: ${fmt(readyEmptyMs)} ms)`, `≤ empty + ${fmt(targets.readyExtraMs)} ms`, `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`, verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs)]);
       if (bigStore > 0) {
         await service.stop();
         const grown = growStore(dataDir, bigStore);
         console.log(`\nStore grown in SQL to ${fmt(grown.resources)} resources in ${fmt(grown.seconds, 1)} s (bench/grow-store.ts)`);
-        service = await startChild(basePort, env);
+        service = await startChild(basePort, env, true);
         bigRows.push([`time to ready, ${fmt(grown.resources)} stored`, `≤ empty + ${fmt(targets.readyExtraMs)} ms`, `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`, verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs)]);
         await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `big-warm-${i}`)), clients);
         const big = await runLoad(`${service.url}/pathway-records`, token,
