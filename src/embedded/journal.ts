@@ -23,11 +23,19 @@ export function pendingJournal(dataDir: string): string | undefined {
 }
 
 /**
- * Every committed unit of a journal file. A torn last line (a crash during a write, never acknowledged)
- * is ignored; a bad line before the end is corruption and throws.
+ * Every committed unit of a journal file (none if it is gone). A torn last line (a crash during a write,
+ * never acknowledged) is ignored; a bad line before the end is corruption and throws.
  */
 export function readJournal(path: string): JournalOp[][] {
-  const lines = readFileSync(path, 'utf8').split('\n');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    // Moved aside meanwhile by another process starting on the same DATA_DIR, which imported it.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const lines = text.split('\n');
   const units: JournalOp[][] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
@@ -43,10 +51,17 @@ export function readJournal(path: string): JournalOp[][] {
   return units;
 }
 
-/** Moves an imported journal aside (owner-only: it holds every concern text), so it is never imported twice. */
+/**
+ * Moves an imported journal aside (owner-only: it holds every concern text). A second process that started
+ * on the same DATA_DIR at the same moment may have moved it already: that is not an error.
+ */
 export function retireJournal(dataDir: string): string {
   const to = join(dataDir, IMPORTED_JOURNAL_FILE);
-  renameSync(join(dataDir, JOURNAL_FILE), to);
-  chmodSync(to, 0o600);
+  try {
+    renameSync(join(dataDir, JOURNAL_FILE), to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (existsSync(to)) chmodSync(to, 0o600);
   return to;
 }
