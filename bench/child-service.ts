@@ -7,13 +7,21 @@ import { join } from 'node:path';
 export interface ChildService {
   url: string;
   process: ChildProcess;
+  /** Milliseconds from spawning the process until /health answered, and until /ready answered 200. */
+  healthMs: number;
+  readyMs: number;
   /** Current and peak resident set size in bytes (from /proc). */
   rss(): { current: number; peak: number };
   stop(): Promise<void>;
 }
 
-/** Starts the compiled service (`bin/peer-pathways-fhir.mjs serve`, as `npm start` does) under this Node with `env` added, and waits until /health answers. */
-export async function startChild(port: number, env: Record<string, string>): Promise<ChildService> {
+/**
+ * Starts the compiled service (`bin/peer-pathways-fhir.mjs serve`, as `npm start` does) under this Node with
+ * `env` added, and waits until /health answers (and, with `ready`, until /ready answers 200: the embedded
+ * store opened, metadata read, rollback verified).
+ */
+export async function startChild(port: number, env: Record<string, string>, ready = false): Promise<ChildService> {
+  const spawned = performance.now();
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'peer-pathways-fhir.mjs'), 'serve'], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -23,11 +31,21 @@ export async function startChild(port: number, env: Record<string, string>): Pro
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
     if (ok) break;
-    if (i > 300) throw new Error('service did not start in 30 s');
-    await new Promise((r) => setTimeout(r, 100));
+    if (i > 1_500) throw new Error('service did not start in 30 s');
+    await new Promise((r) => setTimeout(r, 20));
   }
+  const healthMs = performance.now() - spawned;
+  for (let i = 0; ready; i++) {
+    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 1_500) throw new Error('service was not ready in 30 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const readyMs = performance.now() - spawned;
   return {
     url,
+    healthMs,
+    readyMs,
     process: child,
     rss() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

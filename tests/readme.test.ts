@@ -37,6 +37,8 @@ const notRun: Record<string, string> = {
   'npm start': 'a first start without API_TOKEN: the generated token is tested in tests/security/startup.test.ts',
   'npm ci && npm run build': 'a deployment: the build and npm start are what this test itself runs',
   'npm run typecheck     # tsc, strict': 'the development checks: what CI (.ci/run) runs',
+  [`umask 077 && mkdir -p backups && sqlite3 data/fhir.sqlite ".backup 'backups/fhir.sqlite'"`]: 'needs Debian\'s sqlite3 tool and a store on disk (this test\'s service keeps DATA_DIR=:memory:); the same online backup through node:sqlite runs as written in tests/embedded/store.test.ts',
+  [`umask 077 && npx node -e "const { DatabaseSync, backup } = require('node:sqlite'); const db = new DatabaseSync('data/fhir.sqlite', { readOnly: true }); backup(db, 'fhir-backup.sqlite').then(() => db.close())"`]: 'needs a store on disk (this test\'s service keeps DATA_DIR=:memory:): run as written against a running store in tests/embedded/store.test.ts',
 };
 
 /** Where the README's placeholders point in the test: the service started here, and folders of its own. */

@@ -13,17 +13,23 @@ export function readDemoDirectory(): Resource[] {
   return (json.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
 }
 
-/** Loads the demo directory as one atomic, journaled unit when the store is empty; returns how many were loaded. */
+/**
+ * Loads the demo directory as one atomic write when the store has never held anything; returns how many
+ * were loaded. The check is inside the write, so two processes starting on one empty DATA_DIR load it once.
+ */
 export async function loadDemoDirectoryIfEmpty(repo: EmbeddedRepository): Promise<number> {
-  if (repo.count() > 0) {
+  if (!repo.isEmpty()) {
     return 0;
   }
   const resources = readDemoDirectory();
-  await repo.withTransaction(async (tx) => {
+  return repo.withTransaction(async (tx) => {
+    if (!tx.isEmpty()) {
+      return 0;
+    }
     for (const resource of resources) {
       // Update-as-create keeps the given id (a plain create assigns a new one).
       await tx.updateResource(resource);
     }
+    return resources.length;
   });
-  return resources.length;
 }

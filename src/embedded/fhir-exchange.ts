@@ -1,6 +1,7 @@
 import { badRequest, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { storeRetryAfter } from './database.js';
 import type { EmbeddedRepository } from './repository.js';
 import { compartmentSearchPath } from './compartment.js';
 import { withSearchLinks } from './search-links.js';
@@ -50,6 +51,9 @@ export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedReposi
   } catch (err) {
     outcome = normalizeOperationOutcome(err);
   }
+  // The store could not write now (disk full, I/O error, another process's lock): nothing was written.
+  const retryAfter = storeRetryAfter(outcome);
+  if (retryAfter !== undefined) return { status: 503, body: outcome, headers: { 'Retry-After': String(retryAfter) } };
   const status = getStatus(outcome);
   // Never echo internals (stack traces, resource content) to the caller.
   if (status >= 500) return { status, body: serverError(new Error('Internal server error')), headers: {} };

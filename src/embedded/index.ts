@@ -6,7 +6,8 @@ import { CapabilityStatementBuilder } from './capability.js';
 import { preloadConformanceResources, readConformanceResources } from './conformance-preload.js';
 import { loadDemoDirectoryIfEmpty } from './demo-directory.js';
 import { createFhirHttpRouter } from './http.js';
-import { Journal } from './journal.js';
+import { openDatabase, openReader } from './database.js';
+import { pendingJournal, readJournal, retireJournal } from './journal.js';
 import { EmbeddedRepository } from './repository.js';
 
 export { EmbeddedRepository } from './repository.js';
@@ -17,7 +18,7 @@ export const IN_MEMORY = ':memory:';
 
 /** Options of the embedded FHIR R4 server. */
 export interface EmbeddedFhirOptions {
-  /** A directory for the journal, or ':memory:' (nothing written to disk). */
+  /** The directory of the SQLite store (created 0700), or ':memory:' (nothing written to disk). */
   dataDir: string;
   /** Static bearer tokens always accepted (the adapter's API_TOKEN goes here). */
   accessTokens: string[];
@@ -42,24 +43,35 @@ export interface EmbeddedFhirServer {
   repo: EmbeddedRepository;
   /** Its CapabilityStatement: a layer that answers an operation beside the server declares it here. */
   capability: CapabilityStatementBuilder;
-  /** Waits for in-flight writes and closes the journal. */
+  /** Waits for in-flight calls and closes the database. */
   close(): Promise<void>;
 }
 
-/** Creates the embedded FHIR server: replays the journal, loads the demo directory if empty. */
+/**
+ * Creates the embedded FHIR server: opens (or creates) its SQLite store, imports the NDJSON journal of an
+ * older version once (then renames it), and loads the demo directory into an empty store. Opening takes
+ * the same time at any store size (nothing is replayed). Throws when the store cannot be used safely.
+ */
 export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promise<EmbeddedFhirServer> {
   loadFhirDefinitions();
-  const journal = opts.dataDir === IN_MEMORY ? undefined : await Journal.open(opts.dataDir);
-  const repo = new EmbeddedRepository(journal);
-  if (journal) {
-    await repo.replay(journal.readUnits());
-  }
-  if (opts.loadDemoDirectory !== false) {
-    await loadDemoDirectoryIfEmpty(repo);
-  }
-  // After the demo directory, which loads only into an empty store.
+  const dataDir = opts.dataDir === IN_MEMORY ? undefined : opts.dataDir;
   const conformance = opts.conformanceResources ?? readConformanceResources();
-  await preloadConformanceResources(repo, conformance);
+  const repo = new EmbeddedRepository(openDatabase(dataDir), dataDir ? openReader(dataDir) : undefined);
+  try {
+    const journal = dataDir && pendingJournal(dataDir);
+    if (dataDir && journal) {
+      await repo.importJournal(readJournal(journal));
+      retireJournal(dataDir);
+    }
+    if (opts.loadDemoDirectory !== false) {
+      await loadDemoDirectoryIfEmpty(repo);
+    }
+    // After the demo directory, which loads only into an empty store.
+    await preloadConformanceResources(repo, conformance);
+  } catch (err) {
+    await repo.close();
+    throw err;
+  }
   const profiles = conformance.filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition').map((sd) => ({ url: sd.url, type: sd.type }));
   const tokens = new TokenStore(opts.accessTokens, opts.clientId, opts.clientSecret);
   const capability = new CapabilityStatementBuilder({ profiles });
@@ -69,9 +81,7 @@ export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promi
     oauthRouter: createOAuthRouter(tokens),
     repo,
     async close() {
-      // A no-op unit queues behind every in-flight write, so nothing is cut off.
-      await repo.withTransaction(async () => undefined);
-      await journal?.close();
+      await repo.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import {
+  convertToSearchableDates,
   convertToSearchableReferences,
   convertToSearchableStrings,
   convertToSearchableTokens,
@@ -14,140 +15,163 @@ import {
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 
 /**
- * Search parameters kept in hash indexes: the ones the adapter and EHRs run on every write
- * (conditional creates on identifier, worklists by patient/owner/code/status). Others fall back to a scan.
+ * Search parameters kept in the `search_token` lookup table: the ones the adapter and EHRs run on every
+ * write (conditional creates on identifier, worklists by patient/owner/code/status), the status view and
+ * audit lookups (`_tag`), governance (Goal by profile, CarePlan by category, Encounter by type or class,
+ * AuditEvent by type) and EHR worklists (Encounter?part-of, Task?focus, Communication?part-of).
  */
-export const INDEXED_SEARCH_PARAMS: readonly string[] = [
-  '_id',
-  'identifier',
-  'patient',
-  'subject',
-  'for',
-  'owner',
-  'code',
-  'status',
-  // Every resource of a record carries the record tag: the status view and audit lookups search it.
-  '_tag',
-  // Governance reads (Goal by profile, CarePlan by category, Encounter and AuditEvent by type) and EHR
-  // worklists (Encounter?part-of, Task?focus, Communication?part-of).
-  '_profile',
-  'category',
-  'type',
-  'part-of',
-  'partof',
-  'focus',
+export const TOKEN_SEARCH_PARAMS: readonly string[] = [
+  '_id', 'identifier', 'patient', 'subject', 'for', 'owner', 'code', 'status', '_tag', '_profile',
+  'category', 'type', 'class', 'part-of', 'partof', 'focus',
 ];
 
 /**
- * Ids under each key: a bare id while a key has one resource (identifiers, _id: most keys), a Set beyond.
- * A Set per key cost ~1 KB per stored resource at 100,000 resources.
+ * Date search parameters kept in the `search_date` lookup table, so that a search for one period reads
+ * that period, not the whole history: `_lastUpdated`, Task `authored-on`/`modified`/`period`, the shared
+ * `date` (CarePlan and Encounter period, AuditEvent recorded, Consent dateTime), Communication
+ * `sent`/`received`, Goal `start-date`/`target-date`.
  */
-type Posting = string | Set<string>;
-type Postings = Map<string, Posting>;
+export const DATE_SEARCH_PARAMS: readonly string[] = [
+  '_lastUpdated', 'date', 'authored-on', 'modified', 'period', 'sent', 'received', 'start-date', 'target-date',
+];
+
+/** Search parameter types whose equality filters the token table answers. */
+const TOKEN_TYPES: readonly string[] = ['reference', 'token', 'uri'];
+
+/** One row of `search_token`: the key is `Type.code`, so one B-tree serves every type. */
+export interface TokenRow {
+  code: string;
+  key: string;
+}
+
+/** One row of `search_date`: the instants (ISO 8601 UTC) a value covers; open ends are '' and '9999'. */
+export interface DateRow {
+  code: string;
+  low: string;
+  high: string;
+}
 
 /**
- * Hash indexes from (resourceType, search parameter, key) to resource ids.
- * Keys are deliberately coarse (lower-cased token value or uri, last reference segment) so a lookup
- * returns a superset of Medplum's matches; the caller still runs matchesSearchRequest on them.
- * No per-resource list of keys is kept (it cost more memory than the postings): a resource's keys are
- * recomputed from the version that was indexed when it is removed.
+ * The lookup rows of a resource's current version. Keys are deliberately coarse (lower-cased token value
+ * or uri, last reference segment) so that a lookup returns a superset of Medplum's matches; the caller
+ * still runs Medplum's matchesSearchRequest on every candidate.
  */
-export class SearchIndex {
-  private readonly postings = new Map<string, Map<string, Postings>>();
-
-  /** Indexes a resource's current version; the caller removes the version it replaces first. */
-  add(resource: Resource & { id: string }): void {
-    for (const [code, param] of indexedParams(resource.resourceType)) {
-      for (const key of resourceKeys(resource, code, param)) {
-        const byKey = this.keysOf(resource.resourceType, code, true) as Postings;
-        const ids = byKey.get(key);
-        if (ids === undefined) byKey.set(key, resource.id);
-        else if (typeof ids !== 'string') ids.add(resource.id);
-        else if (ids !== resource.id) byKey.set(key, new Set([ids, resource.id]));
-      }
+export function lookupRows(resource: Resource & { id: string }): { tokens: TokenRow[]; dates: DateRow[] } {
+  const tokens: TokenRow[] = [];
+  const dates: DateRow[] = [];
+  const type = resource.resourceType;
+  for (const [code, param] of tokenParams(type)) {
+    for (const key of tokenKeys(resource, code, param)) tokens.push({ code: `${type}.${code}`, key });
+  }
+  for (const [code, param] of dateParams(type)) {
+    const values = evalFhirPathTyped(parsed(type, code, param), [toTypedValue(resource)]);
+    for (const period of convertToSearchableDates(values)) {
+      if (!period.start && !period.end) continue;
+      dates.push({ code: `${type}.${code}`, low: period.start ?? '', high: period.end ?? '9999' });
     }
   }
+  return { tokens, dates };
+}
 
-  /** Drops the version of a resource that was indexed (the same object or a copy of it) from every index. */
-  remove(resource: Resource & { id: string }): void {
-    for (const [code, param] of indexedParams(resource.resourceType)) {
-      for (const key of resourceKeys(resource, code, param)) {
-        const byKey = this.keysOf(resource.resourceType, code, false);
-        const ids = byKey?.get(key);
-        if (ids === resource.id) {
-          byKey?.delete(key);
-        } else if (ids !== undefined && typeof ids !== 'string') {
-          ids.delete(resource.id);
-          if (ids.size === 1) byKey?.set(key, ids.values().next().value as string);
-        }
-      }
-    }
+/**
+ * The rows that may match one filter: `rows` is a subquery of `rid`s (a superset of the matches) with
+ * its parameters; `rank` orders conditions from the usually most selective (identifier) to the least
+ * (status), so that the first drives the query and the others only check its rows.
+ */
+export interface SqlCondition {
+  rows: string;
+  params: string[];
+  rank: number;
+}
+
+/** Usual selectivity of the token parameters, most selective first (an index into this list). */
+const SELECTIVITY: readonly string[] = [
+  '_id', 'identifier', '_tag', 'focus', 'part-of', 'partof', 'patient', 'subject', 'for', 'owner', 'code',
+  // dates rank here (a period is usually a small part of the history)
+  'category', 'type', 'class', '_profile', 'status',
+];
+const DATE_RANK = SELECTIVITY.indexOf('code') + 0.5;
+
+/**
+ * A condition selecting the rows that may match one filter (a superset), or undefined when the filter
+ * cannot be answered from a lookup table (the search then reads every resource of the type).
+ */
+export function filterCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
+  if (TOKEN_SEARCH_PARAMS.includes(filter.code) && filter.operator === Operator.EQUALS) {
+    return tokenCondition(resourceType, filter);
   }
-
-  /** Forgets every index. */
-  clear(): void {
-    this.postings.clear();
+  if (DATE_SEARCH_PARAMS.includes(filter.code)) {
+    return dateCondition(resourceType, filter);
   }
+  return undefined;
+}
 
-  /**
-   * Ids that may match the filters, or undefined when no filter can use an index.
-   * Several indexable filters are intersected (filters are ANDed).
-   */
-  candidates(resourceType: string, filters: readonly Filter[] | undefined): Set<string> | undefined {
-    // Each filter's postings are looked at in place; only the smallest filter's ids are copied, so a
-    // broad filter (status=requested over 100k Tasks) costs membership checks, not a copy.
-    const groups: Posting[][] = [];
-    for (const filter of filters ?? []) {
-      const keys = filterKeys(resourceType, filter);
-      if (!keys) {
-        continue;
-      }
-      const postings: Posting[] = [];
-      if (keys.kind === 'contains') {
-        // Medplum matches a uri filter anywhere in the value (case-insensitive): scan the distinct values.
-        for (const [key, ids] of this.postings.get(resourceType)?.get(filter.code) ?? []) {
-          if (keys.values.some((v) => key.includes(v))) postings.push(ids);
-        }
-      } else {
-        for (const key of keys.values) {
-          const ids = this.keysOf(resourceType, filter.code, false)?.get(key);
-          if (ids !== undefined) postings.push(ids);
-        }
-      }
-      groups.push(postings);
-    }
-    if (!groups.length) {
+function tokenCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
+  const param = tokenParams(resourceType).find(([code]) => code === filter.code)?.[1];
+  if (!param) return undefined;
+  const keys: string[] = [];
+  for (const value of splitSearchOnComma(filter.value)) {
+    let key: string;
+    if (filter.code === '_id') key = value.toLowerCase();
+    else if (param.type === 'reference') key = lastSegment(value);
+    else if (param.type === 'uri') key = value.toLowerCase();
+    // `system|` (any code in a system) has no value to look up.
+    else key = (value.includes('|') ? (value.split('|')[1] ?? '') : value).toLowerCase();
+    if (!key) return undefined;
+    keys.push(key);
+  }
+  const code = `${resourceType}.${filter.code}`;
+  if (param.type === 'uri') {
+    // Medplum matches a uri filter anywhere in the value (case-insensitive): look inside the keys.
+    return {
+      rows: `SELECT rid FROM search_token WHERE code = ? AND (${keys.map(() => 'instr(key, ?) > 0').join(' OR ')})`,
+      params: [code, ...keys],
+      rank: SELECTIVITY.indexOf(filter.code),
+    };
+  }
+  return { rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`, params: [code, ...keys], rank: SELECTIVITY.indexOf(filter.code) };
+}
+
+/** A day either side of a filter's bounds covers any time-zone reading of a date without one. */
+const slackMs = 36 * 3_600_000;
+
+function dateCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
+  const param = dateParams(resourceType).find(([code]) => code === filter.code)?.[1];
+  if (!param || filter.value.includes(',')) return undefined;
+  const bounds = valueBounds(filter.value);
+  if (!bounds) return undefined;
+  const code = `${resourceType}.${filter.code}`;
+  const low = new Date(bounds.low - slackMs).toISOString();
+  const high = new Date(bounds.high + slackMs).toISOString();
+  switch (filter.operator) {
+    case Operator.EQUALS:
+    case Operator.APPROXIMATELY:
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ? AND high >= ?', params: [code, high, low], rank: DATE_RANK };
+    case Operator.GREATER_THAN:
+    case Operator.GREATER_THAN_OR_EQUALS:
+    case Operator.STARTS_AFTER:
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high >= ?', params: [code, low], rank: DATE_RANK };
+    case Operator.LESS_THAN:
+    case Operator.LESS_THAN_OR_EQUALS:
+    case Operator.ENDS_BEFORE:
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ?', params: [code, high], rank: DATE_RANK };
+    default:
       return undefined;
-    }
-    groups.sort((a, b) => sizeOf(a) - sizeOf(b));
-    const result = new Set<string>();
-    for (const ids of groups[0] ?? []) {
-      if (typeof ids === 'string') result.add(ids);
-      else for (const id of ids) result.add(id);
-    }
-    for (const group of groups.slice(1)) {
-      for (const id of result) {
-        if (!group.some((ids) => (typeof ids === 'string' ? ids === id : ids.has(id)))) result.delete(id);
-      }
-      if (result.size === 0) break;
-    }
-    return result;
   }
+}
 
-  private keysOf(resourceType: string, code: string, create: boolean): Postings | undefined {
-    let byCode = this.postings.get(resourceType);
-    if (!byCode) {
-      if (!create) return undefined;
-      byCode = new Map();
-      this.postings.set(resourceType, byCode);
-    }
-    let byKey = byCode.get(code);
-    if (!byKey && create) {
-      byKey = new Map();
-      byCode.set(code, byKey);
-    }
-    return byKey;
+/** The first and last instant (ms) a FHIR date/dateTime/instant search value covers, or undefined. */
+function valueBounds(value: string): { low: number; high: number } | undefined {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(T.*)?$/.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, time] = m;
+  if (time) {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : { low: t, high: t + 999 };
   }
+  const start = Date.UTC(Number(y), mo ? Number(mo) - 1 : 0, d ? Number(d) : 1);
+  const end = d ? Date.UTC(Number(y), Number(mo) - 1, Number(d) + 1) : mo ? Date.UTC(Number(y), Number(mo), 1) : Date.UTC(Number(y) + 1, 0, 1);
+  return Number.isNaN(start) || Number.isNaN(end) ? undefined : { low: start, high: end - 1 };
 }
 
 /**
@@ -167,28 +191,39 @@ function parsed(resourceType: string, code: string, param: SearchParameter): Fhi
   return atom;
 }
 
-/** The indexed parameters that exist for a type (with an expression), looked up once per type. */
-const paramsByType = new Map<string, [string, SearchParameter][]>();
+const tokenParamsByType = new Map<string, [string, SearchParameter][]>();
+const dateParamsByType = new Map<string, [string, SearchParameter][]>();
 
-function indexedParams(resourceType: string): [string, SearchParameter][] {
-  let params = paramsByType.get(resourceType);
+/** The token-table parameters that exist for a type (with an expression), looked up once per type. */
+function tokenParams(resourceType: string): [string, SearchParameter][] {
+  let params = tokenParamsByType.get(resourceType);
   if (!params) {
-    params = [];
-    for (const code of INDEXED_SEARCH_PARAMS) {
-      const param = getSearchParameter(resourceType, code);
-      if (param?.expression && (code === '_id' || INDEXABLE_TYPES.includes(param.type ?? ''))) {
-        params.push([code, param]);
-      }
-    }
-    paramsByType.set(resourceType, params);
+    params = paramsOf(resourceType, TOKEN_SEARCH_PARAMS, (code, type) => code === '_id' || TOKEN_TYPES.includes(type));
+    tokenParamsByType.set(resourceType, params);
   }
   return params;
 }
 
-/** Search parameter types whose equality filters the indexes answer. */
-const INDEXABLE_TYPES: readonly string[] = ['reference', 'token', 'uri'];
+/** The date-table parameters that exist for a type, looked up once per type. */
+function dateParams(resourceType: string): [string, SearchParameter][] {
+  let params = dateParamsByType.get(resourceType);
+  if (!params) {
+    params = paramsOf(resourceType, DATE_SEARCH_PARAMS, (_code, type) => type === 'date');
+    dateParamsByType.set(resourceType, params);
+  }
+  return params;
+}
 
-function resourceKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): Set<string> {
+function paramsOf(resourceType: string, codes: readonly string[], accept: (code: string, type: string) => boolean): [string, SearchParameter][] {
+  const params: [string, SearchParameter][] = [];
+  for (const code of codes) {
+    const param = getSearchParameter(resourceType, code);
+    if (param?.expression && accept(code, param.type ?? '')) params.push([code, param]);
+  }
+  return params;
+}
+
+function tokenKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): Set<string> {
   const keys = new Set<string>();
   if (code === '_id') {
     keys.add(resource.id.toLowerCase());
@@ -211,47 +246,6 @@ function resourceKeys(resource: Resource & { id: string }, code: string, param: 
   return keys;
 }
 
-/** How a filter's keys are looked up: as exact keys, or as parts of the indexed values (uri). */
-interface FilterKeys {
-  kind: 'exact' | 'contains';
-  values: string[];
-}
-
-/** Index keys for one filter, or undefined when the filter cannot be answered from the index. */
-function filterKeys(resourceType: string, filter: Filter): FilterKeys | undefined {
-  if (filter.operator !== Operator.EQUALS || !INDEXED_SEARCH_PARAMS.includes(filter.code)) {
-    return undefined;
-  }
-  const param = indexedParams(resourceType).find(([code]) => code === filter.code)?.[1];
-  if (!param) {
-    return undefined;
-  }
-  const keys: string[] = [];
-  for (const value of splitSearchOnComma(filter.value)) {
-    let key: string;
-    if (filter.code === '_id') {
-      key = value.toLowerCase();
-    } else if (param.type === 'reference') {
-      key = lastSegment(value);
-    } else if (param.type === 'uri') {
-      key = value.toLowerCase();
-    } else {
-      // `system|` (any code in a system) has no value to look up.
-      key = (value.includes('|') ? (value.split('|')[1] ?? '') : value).toLowerCase();
-    }
-    if (!key) {
-      return undefined;
-    }
-    keys.push(key);
-  }
-  return { kind: param.type === 'uri' ? 'contains' : 'exact', values: keys };
-}
-
 function lastSegment(reference: string): string {
   return reference.slice(reference.lastIndexOf('/') + 1);
-}
-
-/** How many ids a filter's postings hold (an upper bound of their union). */
-function sizeOf(postings: Posting[]): number {
-  return postings.reduce((n, ids) => n + (typeof ids === 'string' ? 1 : ids.size), 0);
 }

@@ -23,112 +23,135 @@ import {
   type SearchOptions,
   type UpdateResourceOptions,
 } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
-import { SearchIndex } from './indexes.js';
-import type { Journal, JournalOp } from './journal.js';
-import { Mutex } from './mutex.js';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { StatementSync } from 'node:sqlite';
+import { asStoreError, type Database } from './database.js';
+import { filterCondition, lookupRows } from './indexes.js';
+import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
 
 type Stored = WithId<Resource>;
 
-/**
- * One resource id of one type. Every version is held once, as its JSON text (a parsed FHIR resource takes
- * 3-4 times its JSON size on the V8 heap, and each search or read returns a fresh copy anyway).
- */
-interface Entry {
-  /** Creation order, the order of unsorted search results (Medplum's storage order). */
-  seq: number;
-  /** JSON text of every version, oldest first; unless deleted, the last one is the current version. */
-  versions: string[];
-  deleted: boolean;
-}
-
-/** What an id looked like before the running unit first touched it. */
-interface UndoEntry {
-  resourceType: string;
-  id: string;
-  /** The entry object itself (its versions array is only ever appended to), undefined if there was none. */
-  entry: Entry | undefined;
-  seq: number;
-  length: number;
-  deleted: boolean;
-}
-
-/** One write unit in progress: a single write or a whole transaction. */
-interface Unit {
-  undo: Map<string, UndoEntry>;
-  /** The unit's journal ops, already serialized. */
-  ops: string[];
-}
-
-/** A search match with its creation order, for ordering like Medplum's storage. */
+/** A search match: its id, and the parsed resource while it may still be needed (sort, the page). */
 interface Candidate {
   id: string;
-  seq: number;
-  resource: Stored;
+  resource?: Stored;
 }
 
-const unitContext = new AsyncLocalStorage<Unit>();
+/** What the running operation may do: a write holds SQLite's write lock (`BEGIN IMMEDIATE`) until it ends. */
+type OperationKind = 'read' | 'write';
+
+/** A call waiting for its turn on the write connection. */
+interface Turn {
+  kind: OperationKind;
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** Rows counted per lookup condition to choose the one that drives a search. */
+const ESTIMATE_LIMIT = 2_000;
+
+/** Most writes committed together (one fsync) when they queued up while the previous commit ran. */
+const MAX_GROUP = 32;
+
+const operation = new AsyncLocalStorage<OperationKind>();
 
 /**
- * Medplum's MemoryRepository API with what a server holding real data needs: atomic, serialized write
- * units (rolled back on any error), validation on write, a durable journal, hash indexes, a cache of
- * recent search results (paging costs a page, not a search) and compact storage. Every storage method is
- * overridden: MemoryRepository's own maps stay empty (they kept a second full copy of every version), and
- * its search semantics (match, chained filters, sort, _count/_offset/total) are reproduced exactly.
+ * Medplum's repository API over SQLite (node:sqlite), with Medplum's MemoryRepository search semantics.
+ *
+ * - Every write (a single write, or a whole FHIR transaction via withTransaction) is atomic: it runs in
+ *   SQLite's write transaction (`BEGIN IMMEDIATE`, holding the database's write lock), inside a savepoint
+ *   of its own that is rolled back on any error. If-Match and conditional creates are decided inside it:
+ *   another process on the same DATA_DIR waits (busy_timeout) and then sees the result, so nothing is
+ *   doubled across processes. A write is answered only once its COMMIT is durable (WAL, fsync). Writes
+ *   that queued up while the previous COMMIT ran are committed together (group commit: one fsync for
+ *   several, each still all-or-nothing), because node:sqlite's COMMIT blocks the event loop for its fsync.
+ * - One write connection per process: node:sqlite is synchronous but FHIR transactions are async
+ *   callbacks, so this process's writes take turns (a FIFO queue); nested calls of a running one join it.
+ *   With a DATA_DIR, reads use a second, read-only connection and see only committed data (WAL snapshots),
+ *   without waiting for writes; in memory, reads take turns with the writes.
+ * - Search: candidates come from the lookup tables (src/embedded/indexes.ts) when a filter allows it, every
+ *   candidate is checked with Medplum's own matcher, ordered by creation then by Medplum's sort rules. The
+ *   ordered matches of a search with more pages are cached until its type changes here, or anything
+ *   changes in another process (PRAGMA data_version).
+ * - A disk-full or I/O error (or a lock held past busy_timeout) fails the whole write with a
+ *   store-unavailable OperationOutcome, answered 503 with Retry-After (database.ts).
  */
 export class EmbeddedRepository extends MemoryRepository {
-  private readonly store = new Map<string, Map<string, Entry>>();
-  private readonly index = new SearchIndex();
   private readonly results = new SearchResultCache();
-  private readonly writes = new Mutex();
-  private nextSeq = 0;
+  private readonly waiting: Turn[] = [];
+  private draining = false;
+  private readonly statements = new Map<Database, Map<string, StatementSync>>();
+  /** Types written by the running write group: their cached searches are dropped again once it commits. */
+  private readonly touched = new Set<string>();
+  private dataVersion = -1;
+  /** Whether the running group has already waited one event-loop turn for more writes without finding one. */
+  private yielded = false;
   private seedingNow = false;
+  private closed = false;
 
-  /** journal: where committed units go; none keeps everything in memory. */
-  constructor(private readonly journal?: Journal) {
+  /**
+   * database: the store's write connection (database.ts openDatabase); reader: a read-only connection to
+   * the same file (openReader), none for an in-memory store.
+   */
+  constructor(readonly database: Database, private readonly reader?: Database) {
     super();
-  }
-
-  /** Replays committed units from the journal without validating or re-journaling them. */
-  async replay(units: JournalOp[][]): Promise<void> {
-    for (const unit of units) {
-      for (const op of unit) {
-        if (op.op === 'put') {
-          this.put(op.resource as Stored, JSON.stringify(op.resource));
-        } else if (op.op === 'delete') {
-          this.markDeleted(op.resourceType, op.id);
-        } else {
-          for (const id of op.ids) this.drop(op.resourceType, id);
-        }
-      }
-    }
   }
 
   /** Number of current (not deleted) resources, all types. */
   count(): number {
-    let n = 0;
-    for (const byId of this.store.values()) {
-      for (const entry of byId.values()) if (!entry.deleted) n++;
-    }
-    return n;
+    return (this.sql('SELECT count(*) AS n FROM resources WHERE deleted = 0').get() as { n: number }).n;
   }
 
   /** Number of stored versions, all resources (history size). */
   versionCount(): number {
-    let n = 0;
-    for (const byId of this.store.values()) {
-      for (const entry of byId.values()) n += entry.versions.length;
-    }
-    return n;
+    return (this.sql('SELECT count(*) AS n FROM versions').get() as { n: number }).n;
   }
 
-  /** Forgets everything (as MemoryRepository.clear); not journaled. */
+  /** Whether no resource was ever stored (cheap at any size). */
+  isEmpty(): boolean {
+    return this.sql('SELECT 1 FROM resources LIMIT 1').get() === undefined;
+  }
+
+  /** Forgets everything (as MemoryRepository.clear), in one write. */
   override clear(): void {
-    this.store.clear();
-    this.index.clear();
+    this.database.exec('BEGIN IMMEDIATE; DELETE FROM search_token; DELETE FROM search_date; DELETE FROM versions; DELETE FROM resources; COMMIT;');
     this.results.clear();
+  }
+
+  /** Waits for every queued call, then closes the database (a checkpoint folds the WAL into the file). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await new Promise((resolve) => {
+      this.waiting.push({ kind: 'read', fn: () => undefined, resolve, reject: resolve });
+      if (!this.draining) void this.drain();
+    });
+    this.closed = true;
+    this.statements.clear();
+    this.reader?.close();
+    this.database.close();
+  }
+
+  /**
+   * Imports the units of an old NDJSON journal as they were written (no validation, meta kept), in one
+   * write, and records that it did: a journal is imported once even if renaming it afterwards fails.
+   * Returns false when this store had already imported one.
+   */
+  importJournal(units: JournalOp[][]): Promise<boolean> {
+    return this.run('write', () => {
+      if (this.sql("SELECT 1 FROM store_meta WHERE name = 'journal-imported'").get()) return false;
+      for (const unit of units) {
+        for (const op of unit) {
+          if (op.op === 'put') this.put(op.resource as Stored, JSON.stringify(op.resource));
+          else if (op.op === 'delete') this.markDeleted(op.resourceType, op.id);
+          else for (const id of op.ids) this.drop(op.resourceType, id);
+        }
+      }
+      this.sql("INSERT INTO store_meta (name, value) VALUES ('journal-imported', ?)").run(new Date().toISOString());
+      return true;
+    });
   }
 
   /** Runs fn with client-given meta.versionId/lastUpdated kept (as MemoryRepository.withSeeding). */
@@ -150,9 +173,9 @@ export class EmbeddedRepository extends MemoryRepository {
     options?: CreateResourceOptions,
     update = false,
   ): Promise<WithId<T>> {
-    return this.inUnit(async () => {
+    return this.run('write', () => {
       const input = update || options?.assignedId ? resource : { ...resource, id: undefined };
-      validate(input);
+      validateResource(input);
       // As MemoryRepository: a JSON round trip, then the server's id and meta.
       const parsed = JSON.parse(stringify(input)) as T;
       const result = { ...parsed, id: parsed.id ?? this.generateId(), meta: parsed.meta ?? {} } as WithId<T>;
@@ -166,17 +189,14 @@ export class EmbeddedRepository extends MemoryRepository {
       if (!update && this.currentText(result.resourceType, result.id) !== undefined) {
         throw new OperationOutcomeError(badRequest('Assigned ID is already in use'));
       }
-      const text = JSON.stringify(result);
-      this.remember(result.resourceType, result.id);
-      this.put(result, text);
-      this.unit().ops.push(`{"op":"put","resource":${text}}`);
+      this.put(result, JSON.stringify(result));
       return result;
     });
   }
 
-  /** Updates (or creates with the given id) a resource, honouring ifMatch, atomically. */
+  /** Updates (or creates with the given id) a resource; If-Match is checked inside the write. */
   override updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
-    return this.inUnit(async () => {
+    return this.run('write', () => {
       if (!resource.id) {
         throw new OperationOutcomeError(badRequest('Missing id'));
       }
@@ -193,25 +213,27 @@ export class EmbeddedRepository extends MemoryRepository {
     });
   }
 
-  /** Patches a resource; the patched result is validated like any update. */
+  /** Patches a resource in one write; the patched result is validated like any update. */
   override patchResource<T extends Resource>(
     ...args: Parameters<MemoryRepository['patchResource']>
   ): Promise<WithId<T>> {
-    return this.inUnit(() => super.patchResource<T>(...args));
+    return this.run('write', () => super.patchResource<T>(...args));
   }
 
   /** The current version (a fresh copy). */
-  override async readResource<T extends Resource>(resourceType: string, id: string): Promise<T> {
-    const resource = this.current(resourceType, id);
-    if (!resource) {
-      throw new OperationOutcomeError(notFound);
-    }
-    return resource as unknown as T;
+  override readResource<T extends Resource>(resourceType: string, id: string): Promise<T> {
+    return this.run('read', () => {
+      const resource = this.current(resourceType, id);
+      if (!resource) {
+        throw new OperationOutcomeError(notFound);
+      }
+      return resource as unknown as T;
+    });
   }
 
   /** Deletes a resource (its history stays, as in Medplum). */
   override deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
-    return this.inUnit(async () => {
+    return this.run('write', () => {
       const existing = this.current(resourceType, id);
       if (!existing) {
         throw new OperationOutcomeError(notFound);
@@ -219,24 +241,18 @@ export class EmbeddedRepository extends MemoryRepository {
       if (options?.ifMatch && existing.meta?.versionId !== options.ifMatch) {
         throw new OperationOutcomeError(preconditionFailed);
       }
-      this.remember(resourceType, id);
       this.markDeleted(resourceType, id);
-      this.unit().ops.push(JSON.stringify({ op: 'delete', resourceType: resourceType as ResourceType, id } satisfies JournalOp));
     });
   }
 
   /** Removes resources and their history for good. */
   override expungeResources(resourceType: string, ids: string[]): Promise<void> {
-    return this.inUnit(async () => {
-      for (const id of ids) {
-        this.remember(resourceType, id);
-        this.drop(resourceType, id);
-      }
-      this.unit().ops.push(JSON.stringify({ op: 'expunge', resourceType: resourceType as ResourceType, ids } satisfies JournalOp));
+    return this.run('write', () => {
+      for (const id of ids) this.drop(resourceType, id);
     });
   }
 
-  /** Conditional create (If-None-Exist) with an indexed lookup, serialized with every other write. */
+  /** Conditional create (If-None-Exist): the search and the create are one write, under the write lock. */
   override conditionalCreate<T extends Resource>(
     resource: T,
     search: SearchRequest<T>,
@@ -245,7 +261,7 @@ export class EmbeddedRepository extends MemoryRepository {
     if (search.resourceType !== resource.resourceType) {
       throw new OperationOutcomeError(badRequest('Search type must match resource type for conditional update'));
     }
-    return this.inUnit(async () => {
+    return this.run('write', async () => {
       const matches = (await this.search({ ...search, count: 2, sortRules: undefined })).entry ?? [];
       if (matches.length > 1) {
         throw new OperationOutcomeError(multipleMatches);
@@ -261,107 +277,120 @@ export class EmbeddedRepository extends MemoryRepository {
     });
   }
 
-  /** Runs the callback as one atomic unit: on any error every change it made is undone. */
+  /** Runs the callback as one SQL transaction: on any error everything it wrote is rolled back. */
   override withTransaction<TResult>(callback: (repo: this) => Promise<TResult>): Promise<TResult> {
-    return this.inUnit(() => callback(this));
+    return this.run('write', () => callback(this));
   }
 
   /** History newest first. */
-  override async readHistory<T extends Resource>(
+  override readHistory<T extends Resource>(
     resourceType: string,
     id: string,
     options?: ReadHistoryOptions,
   ): Promise<Bundle<WithId<T>>> {
-    await this.readResource(resourceType, id);
-    const offset = options?.offset ?? 0;
-    const all = [...(this.store.get(resourceType)?.get(id)?.versions ?? [])].reverse();
-    const page = all.slice(offset, options?.limit === undefined ? undefined : offset + options.limit);
-    const entry = page.map((text) => ({ resource: JSON.parse(text) as WithId<T> }));
-    return { resourceType: 'Bundle', type: 'history', ...(entry.length ? { entry } : undefined) };
+    return this.run('read', () => {
+      const row = this.row(resourceType, id);
+      if (!row || row.deleted) throw new OperationOutcomeError(notFound);
+      const rows = this.sql('SELECT content FROM versions WHERE rid = ? ORDER BY vid DESC LIMIT ? OFFSET ?')
+        .all(row.rid, options?.limit ?? -1, options?.offset ?? 0) as { content: string }[];
+      const entry = rows.map((r) => ({ resource: JSON.parse(r.content) as WithId<T> }));
+      return { resourceType: 'Bundle', type: 'history', ...(entry.length ? { entry } : undefined) } satisfies Bundle<WithId<T>>;
+    });
   }
 
   /** One version of a resource. */
-  override async readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
-    await this.readResource(resourceType, id);
-    for (const text of this.store.get(resourceType)?.get(id)?.versions ?? []) {
-      const version = JSON.parse(text) as T;
-      if (version.meta?.versionId === versionId) {
-        return version;
-      }
-    }
-    throw new OperationOutcomeError(notFound);
+  override readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    return this.run('read', () => {
+      const row = this.row(resourceType, id);
+      if (!row || row.deleted) throw new OperationOutcomeError(notFound);
+      const version = this.sql('SELECT content FROM versions WHERE rid = ? AND version_id = ?').get(row.rid, versionId) as { content: string } | undefined;
+      if (!version) throw new OperationOutcomeError(notFound);
+      return JSON.parse(version.content) as T;
+    });
   }
 
   /**
-   * MemoryRepository.search's results, computed faster: candidates come from the hash indexes when a filter
-   * allows it, sort keys are evaluated once per resource, and the ordered matches of a search that has
-   * more pages are cached until a resource of its type changes, so each further page costs only itself.
+   * MemoryRepository.search's results from SQLite: candidates from the lookup tables when a filter allows
+   * it (else every resource of the type), each checked with Medplum's matcher, in creation order then by
+   * the sort rules; the ordered matches of a search with more pages are cached, so each further page costs
+   * only itself.
    */
-  override async search<T extends Resource>(
+  override search<T extends Resource>(
     searchRequest: SearchRequest<T>,
     _options?: SearchOptions,
   ): Promise<Bundle<WithId<T>>> {
-    const { plain, chains } = chainedFilters(searchRequest);
-    const offset = searchRequest.offset ?? 0;
-    const end = searchRequest.count === undefined ? undefined : offset + searchRequest.count;
-    const type = searchRequest.resourceType;
-    // A chained filter reads other types, whose changes the cache does not follow.
-    const cacheKey = chains.length ? undefined : SearchResultCache.key(searchRequest);
-    let page: Stored[];
-    let total: number;
-    const cached = cacheKey === undefined ? undefined : this.results.get(type, cacheKey);
-    if (cached) {
-      total = cached.length;
-      page = cached.slice(offset, end).map((id) => this.current(type, id) as Stored);
-    } else {
-      const matched = this.matches(plain, chains);
-      total = matched.length;
-      page = matched.slice(offset, end).map((m) => m.resource);
-      if (cacheKey !== undefined && end !== undefined && end < total) {
-        this.results.set(type, cacheKey, matched.map((m) => m.id));
+    return this.run('read', async () => {
+      const { plain, chains } = chainedFilters(searchRequest);
+      const offset = searchRequest.offset ?? 0;
+      const end = searchRequest.count === undefined ? undefined : offset + searchRequest.count;
+      const type = searchRequest.resourceType;
+      // A chained filter reads other types, whose changes the cache does not follow; inside a write the
+      // matches may yet be rolled back.
+      const cacheKey = chains.length || operation.getStore() === 'write' ? undefined : SearchResultCache.key(searchRequest);
+      let page: Stored[];
+      let total: number;
+      const cached = cacheKey === undefined ? undefined : this.results.get(type, cacheKey);
+      if (cached) {
+        total = cached.length;
+        page = cached.slice(offset, end).map((id) => this.current(type, id) as Stored);
+      } else {
+        const matched = this.matches(plain, chains, end);
+        total = matched.length;
+        page = matched.slice(offset, end).map((m) => m.resource as Stored);
+        // A count alone (`_summary=count`, _count=0) is not paged through: nothing to keep.
+        if (cacheKey !== undefined && end !== undefined && end > offset && end < total) {
+          this.results.set(type, cacheKey, matched.map((m) => m.id));
+        }
       }
-    }
-    const entry = page.map((resource): BundleEntry<WithId<T>> => ({ search: { mode: 'match' }, resource: resource as WithId<T> }));
-    const bundle: Bundle<WithId<T>> = {
-      resourceType: 'Bundle',
-      type: 'searchset',
-      entry: entry.length ? entry : undefined,
-      total,
-    };
-    if ((searchRequest.include || searchRequest.revInclude) && bundle.entry?.length) {
-      // As in Medplum, `total` counts only the matches.
-      const entries = bundle.entry as BundleEntry[];
-      await getExtraEntries(this, searchRequest, entries.map((e) => e.resource as WithId<T>), entries);
-      bundle.entry = entries as BundleEntry<WithId<T>>[];
-    }
-    return bundle;
+      const entry = page.map((resource): BundleEntry<WithId<T>> => ({ search: { mode: 'match' }, resource: resource as WithId<T> }));
+      const bundle: Bundle<WithId<T>> = {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        entry: entry.length ? entry : undefined,
+        total,
+      };
+      if ((searchRequest.include || searchRequest.revInclude) && bundle.entry?.length) {
+        // As in Medplum, `total` counts only the matches.
+        const entries = bundle.entry as BundleEntry[];
+        await getExtraEntries(this, searchRequest, entries.map((e) => e.resource as WithId<T>), entries);
+        bundle.entry = entries as BundleEntry<WithId<T>>[];
+      }
+      return bundle;
+    });
   }
 
-  /** Every match of a search in Medplum's order: storage order, then each sort rule in turn. */
-  private matches(plain: SearchRequest, chains: ChainedFilter[]): Candidate[] {
-    const byId = this.store.get(plain.resourceType);
-    if (!byId) {
-      return [];
+  /**
+   * Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn.
+   * Only the first `keep` matches keep their parsed resource (all of them when sorting): a count over
+   * 100,000 Tasks holds ids, not 100,000 parsed resources.
+   */
+  private matches(plain: SearchRequest, chains: ChainedFilter[], keep = Infinity): Candidate[] {
+    const found = (plain.filters ?? []).flatMap((filter) => filterCondition(plain.resourceType, filter) ?? []);
+    if (found.length > 1) {
+      // SQLite keeps no statistics of these keys: count each condition's rows (up to a bound) and let
+      // the smallest drive, the usual selectivity breaking ties (one patient may hold most of a store).
+      const size = new Map(found.map((c) => [c, (this.sql(`SELECT count(*) AS n FROM (${c.rows} LIMIT ${ESTIMATE_LIMIT})`).get(...c.params) as { n: number }).n]));
+      found.sort((a, b) => (size.get(a) as number) - (size.get(b) as number) || a.rank - b.rank);
     }
-    const ids = this.index.candidates(plain.resourceType, plain.filters);
-    const found: Candidate[] = [];
-    const consider = (id: string, entry: Entry): void => {
-      if (entry.deleted) return;
-      const resource = JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored;
+    const params: string[] = [];
+    const conditions = found.map((c, i) => {
+      params.push(...c.params);
+      // The first (most selective) drives the query by rowid; the others only look up each of its rows
+      // (SQLite has no statistics to choose by, and would otherwise read a broad filter's every row).
+      return i === 0 ? `r.rid IN (${c.rows})` : `EXISTS (${c.rows} AND rid = r.rid)`;
+    });
+    conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
+    params.push(plain.resourceType);
+    const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${conditions.join(' AND ')} ORDER BY r.ord`);
+    const sorting = Boolean(plain.sortRules?.length);
+    const matched: Candidate[] = [];
+    for (const row of statement.iterate(...params) as Iterable<{ id: string; content: string }>) {
+      const resource = JSON.parse(row.content) as Stored;
       if (matchesSearchRequest(resource, plain) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
-        found.push({ id, seq: entry.seq, resource });
+        matched.push(sorting || matched.length < keep ? { id: row.id, resource } : { id: row.id });
       }
-    };
-    if (ids) {
-      for (const id of ids) {
-        const entry = byId.get(id);
-        if (entry) consider(id, entry);
-      }
-    } else {
-      for (const [id, entry] of byId) consider(id, entry);
     }
-    found.sort((a, b) => a.seq - b.seq);
-    return sortByRules(found, plain.sortRules);
+    return sorting ? sortByRules(matched as Required<Candidate>[], plain.sortRules) : matched;
   }
 
   /** The current version, parsed (a fresh object), or undefined when absent or deleted. */
@@ -371,132 +400,242 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   private currentText(resourceType: string, id: string): string | undefined {
-    const entry = this.store.get(resourceType)?.get(id);
-    return !entry || entry.deleted ? undefined : entry.versions[entry.versions.length - 1];
+    const row = this.sql('SELECT v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE r.type = ? AND r.id = ? AND r.deleted = 0')
+      .get(resourceType, id) as { content: string } | undefined;
+    return row?.content;
   }
 
-  /** Makes resource (serialized as text) the current version: history, indexes and search cache follow. */
+  private row(resourceType: string, id: string): { rid: number; deleted: number } | undefined {
+    return this.sql('SELECT rid, deleted FROM resources WHERE type = ? AND id = ?').get(resourceType, id) as { rid: number; deleted: number } | undefined;
+  }
+
+  /** Makes resource (serialized as text) the current version: a new history row, lookup rows rewritten. */
   private put(resource: Stored, text: string): void {
-    let byId = this.store.get(resource.resourceType);
-    if (!byId) {
-      byId = new Map();
-      this.store.set(resource.resourceType, byId);
-    }
-    const entry = byId.get(resource.id);
-    if (!entry) {
-      byId.set(resource.id, { seq: this.nextSeq++, versions: [text], deleted: false });
+    const type = resource.resourceType;
+    const existing = this.row(type, resource.id);
+    let rid: number;
+    if (existing) {
+      rid = existing.rid;
+      this.unindex(rid);
     } else {
-      this.unindex(entry);
-      if (entry.deleted) {
-        // Re-created after a delete: Medplum's storage puts it last.
-        entry.seq = this.nextSeq++;
-        entry.deleted = false;
-      }
-      entry.versions.push(text);
+      rid = Number(this.sql("INSERT INTO resources (type, id, ord, cur) VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?), 0)")
+        .run(type, resource.id, type).lastInsertRowid);
     }
-    this.index.add(resource);
-    this.results.invalidate(resource.resourceType);
+    const vid = this.sql('INSERT INTO versions (rid, version_id, content) VALUES (?, ?, ?)').run(rid, resource.meta?.versionId ?? '', text).lastInsertRowid;
+    if (existing?.deleted) {
+      // Re-created after a delete: Medplum's storage puts it last.
+      this.sql('UPDATE resources SET cur = ?, deleted = 0, ord = (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?) WHERE rid = ?').run(vid, type, rid);
+    } else {
+      this.sql('UPDATE resources SET cur = ? WHERE rid = ?').run(vid, rid);
+    }
+    const { tokens, dates } = lookupRows(resource);
+    const token = this.sql('INSERT OR IGNORE INTO search_token (code, key, rid) VALUES (?, ?, ?)');
+    for (const t of tokens) token.run(t.code, t.key, rid);
+    const date = this.sql('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)');
+    for (const d of dates) date.run(d.code, d.low, d.high, rid);
+    this.invalidate(type);
   }
 
   private markDeleted(resourceType: string, id: string): void {
-    const entry = this.store.get(resourceType)?.get(id);
-    if (entry && !entry.deleted) {
-      this.unindex(entry);
-      entry.deleted = true;
-      this.results.invalidate(resourceType);
+    const row = this.row(resourceType, id);
+    if (row && !row.deleted) {
+      this.unindex(row.rid);
+      this.sql('UPDATE resources SET deleted = 1 WHERE rid = ?').run(row.rid);
+      this.invalidate(resourceType);
     }
   }
 
   private drop(resourceType: string, id: string): void {
-    const byId = this.store.get(resourceType);
-    const entry = byId?.get(id);
-    if (entry) {
-      this.unindex(entry);
-      byId?.delete(id);
-      this.results.invalidate(resourceType);
+    const row = this.row(resourceType, id);
+    if (row) {
+      this.unindex(row.rid);
+      this.sql('DELETE FROM versions WHERE rid = ?').run(row.rid);
+      this.sql('DELETE FROM resources WHERE rid = ?').run(row.rid);
+      this.invalidate(resourceType);
     }
   }
 
-  /** Takes an entry's current version out of the indexes (its keys are recomputed, none are stored). */
-  private unindex(entry: Entry): void {
-    if (!entry.deleted && entry.versions.length) {
-      this.index.remove(JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored);
-    }
+  private invalidate(type: string): void {
+    this.results.invalidate(type);
+    this.touched.add(type);
   }
 
-  /** Runs fn inside the current unit, or as a new serialized unit committed to the journal. */
-  private inUnit<R>(fn: () => Promise<R>): Promise<R> {
-    if (unitContext.getStore()) {
-      return fn();
+  private unindex(rid: number): void {
+    this.sql('DELETE FROM search_token WHERE rid = ?').run(rid);
+    this.sql('DELETE FROM search_date WHERE rid = ?').run(rid);
+  }
+
+  /** A prepared statement, prepared once per connection: the write connection inside a write, else the reader. */
+  private sql(text: string, db: Database = operation.getStore() === 'write' || !this.reader ? this.database : this.reader): StatementSync {
+    let prepared = this.statements.get(db);
+    if (!prepared) {
+      prepared = new Map();
+      this.statements.set(db, prepared);
     }
-    return this.writes.run(() => {
-      const unit: Unit = { undo: new Map(), ops: [] };
-      return unitContext.run(unit, async () => {
+    let statement = prepared.get(text);
+    if (!statement) {
+      statement = db.prepare(text);
+      // Search statements are built per filter combination; keep the cache bounded.
+      if (prepared.size > 500) prepared.clear();
+      prepared.set(text, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Runs fn as one operation: a write waits for its turn on the write connection (see drain), a read runs
+   * on the read connection at once (in memory: takes its turn too). A call made inside a running one joins
+   * it. A retryable SQLite failure becomes a store-unavailable OperationOutcomeError (503).
+   */
+  private run<R>(kind: OperationKind, fn: () => R | Promise<R>): Promise<R> {
+    const running = operation.getStore();
+    if (running) {
+      if (running === 'read' && kind === 'write') {
+        return Promise.reject(new Error('A write inside a read of the embedded FHIR store'));
+      }
+      return Promise.resolve().then(fn);
+    }
+    if (this.closed) {
+      return Promise.reject(new Error('The embedded FHIR store is closed'));
+    }
+    if (kind === 'read' && this.reader) {
+      return operation.run('read', async () => {
         try {
-          const result = await fn();
-          if (unit.ops.length && this.journal) {
-            await this.journal.appendSerialized(unit.ops);
-          }
-          return result;
+          this.followOtherProcesses();
+          return await fn();
         } catch (err) {
-          this.rollback(unit);
-          throw err;
+          throw asStoreError(err);
         }
       });
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ kind, fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
     });
   }
 
-  private unit(): Unit {
-    const unit = unitContext.getStore();
-    if (!unit) {
-      throw new Error('Write outside a unit');
-    }
-    return unit;
-  }
-
-  private remember(resourceType: string, id: string): void {
-    const key = `${resourceType}/${id}`;
-    const undo = this.unit().undo;
-    if (!undo.has(key)) {
-      const entry = this.store.get(resourceType)?.get(id);
-      undo.set(key, {
-        resourceType,
-        id,
-        entry,
-        seq: entry?.seq ?? -1,
-        length: entry?.versions.length ?? 0,
-        deleted: entry?.deleted ?? false,
-      });
-    }
-  }
-
-  /** Puts every id the unit touched back as it was: storage, indexes and search cache. */
-  private rollback(unit: Unit): void {
-    for (const before of [...unit.undo.values()].reverse()) {
-      this.drop(before.resourceType, before.id);
-      const entry = before.entry;
-      if (entry) {
-        entry.versions.length = before.length;
-        entry.seq = before.seq;
-        entry.deleted = before.deleted;
-        let byId = this.store.get(before.resourceType);
-        if (!byId) {
-          byId = new Map();
-          this.store.set(before.resourceType, byId);
-        }
-        byId.set(before.id, entry);
-        if (!entry.deleted) {
-          this.index.add(JSON.parse(entry.versions[entry.versions.length - 1] as string) as Stored);
-        }
+  /** Runs the queued turns in order until none is left. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (let turn = this.waiting.shift(); turn; turn = this.waiting.shift()) {
+        if (turn.kind === 'write') await this.writeGroup(turn);
+        else await this.readTurn(turn);
       }
-      this.results.invalidate(before.resourceType);
+    } finally {
+      this.draining = false;
     }
-    unit.undo.clear();
-    unit.ops.length = 0;
   }
-}
 
-/** Refuses a resource that does not follow the base R4 structure (throws a 400 OperationOutcomeError). */
-function validate(resource: Resource): void {
-  validateResource(resource);
+  /** A read on the write connection (in-memory store), in a snapshot of its own. */
+  private async readTurn(turn: Turn): Promise<void> {
+    await operation.run('read', async () => {
+      try {
+        this.followOtherProcesses();
+        this.database.exec('BEGIN');
+        const result = await turn.fn();
+        this.database.exec('COMMIT');
+        turn.resolve(result);
+      } catch (err) {
+        this.rollbackAll();
+        turn.reject(asStoreError(err));
+      }
+    });
+  }
+
+  /**
+   * Runs `first` and every write queued right behind it (up to MAX_GROUP) in one SQL transaction, each in
+   * its own savepoint: a write that fails is rolled back alone and rejected at once; the others are
+   * answered only after the COMMIT. If SQLite itself rolls the transaction back (a full disk, an I/O
+   * error) or the COMMIT fails, every write of the group is rejected: none was acknowledged.
+   */
+  private async writeGroup(first: Turn): Promise<void> {
+    const done: { turn: Turn; result: unknown }[] = [];
+    const failAll = (err: unknown) => {
+      this.rollbackAll();
+      const failure = asStoreError(err);
+      for (const d of done) d.turn.reject(failure);
+      this.forgetTouched();
+    };
+    this.yielded = false;
+    try {
+      this.followOtherProcesses();
+      this.database.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      first.reject(asStoreError(err));
+      return;
+    }
+    for (let turn: Turn | undefined = first; turn; turn = await this.nextInGroup(done.length)) {
+      const current = turn;
+      try {
+        this.database.exec('SAVEPOINT unit');
+        const result = await operation.run('write', async () => current.fn());
+        this.database.exec('RELEASE unit');
+        done.push({ turn: current, result });
+      } catch (err) {
+        if (!this.database.isTransaction) {
+          current.reject(asStoreError(err));
+          failAll(err);
+          return;
+        }
+        try {
+          this.database.exec('ROLLBACK TO unit; RELEASE unit');
+        } catch (rollbackErr) {
+          current.reject(asStoreError(err));
+          failAll(rollbackErr);
+          return;
+        }
+        current.reject(asStoreError(err));
+      }
+    }
+    try {
+      this.database.exec('COMMIT');
+    } catch (err) {
+      failAll(err);
+      return;
+    }
+    this.forgetTouched();
+    for (const d of done) d.turn.resolve(d.result);
+  }
+
+  /**
+   * The next write of the running group: one already queued, or (on disk, where each COMMIT costs an
+   * fsync that blocks the event loop) one that requests already received queue when the event loop is
+   * given one turn. Reads end a group (on the in-memory store they share this connection).
+   */
+  private async nextInGroup(size: number): Promise<Turn | undefined> {
+    if (size >= MAX_GROUP) return undefined;
+    if (!this.waiting.length && this.reader && size > 0 && !this.yielded) {
+      this.yielded = true;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.waiting[0]?.kind !== 'write') return undefined;
+    this.yielded = false;
+    return this.waiting.shift();
+  }
+
+  /** Ends any open transaction on the write connection, ignoring that SQLite may have ended it already. */
+  private rollbackAll(): void {
+    if (!this.database.isTransaction) return;
+    try {
+      this.database.exec('ROLLBACK');
+    } catch {
+      // Already rolled back by SQLite.
+    }
+  }
+
+  /** Drops cached searches of the types the write group touched (a read may have cached them meanwhile). */
+  private forgetTouched(): void {
+    for (const type of this.touched) this.results.invalidate(type);
+    this.touched.clear();
+  }
+
+  /** Drops cached searches when another process (another connection) has committed since we last looked. */
+  private followOtherProcesses(): void {
+    const version = (this.sql('PRAGMA data_version', this.database).get() as { data_version: number }).data_version;
+    if (version !== this.dataVersion) {
+      this.results.clear();
+      this.dataVersion = version;
+    }
+  }
 }

@@ -5,8 +5,8 @@ import type { SearchRequest } from '@medplum/core';
  * reads ~10 searches in parallel) then pays for the search once, not once per page.
  */
 export const MAX_CACHED_SEARCHES = 32;
-/** Ids kept over all cached searches (8 bytes each, the strings are shared with the store): caps the cache at ~16 MB. */
-export const MAX_CACHED_IDS = 2_000_000;
+/** Ids kept over all cached searches (~80 bytes each, read from the store): caps the cache at ~16 MB. */
+export const MAX_CACHED_IDS = 200_000;
 
 interface Cached {
   type: string;

@@ -5,6 +5,7 @@ import type { Bundle, CodeSystem, Coding, Measure, Resource, StructureDefinition
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preloadConformanceResources, readConformanceResources } from '../../src/embedded/conformance-preload.js';
 import { EmbeddedRepository } from '../../src/embedded/index.js';
+import { openDatabase } from '../../src/embedded/database.js';
 import { startTestService, type TestService } from '../harness.js';
 import { codingsIn, recordVariants, writeVariants } from './written.js';
 
@@ -214,7 +215,7 @@ describe('the embedded server holds the conformance resources from start-up', ()
       expect(after.map((found) => found[0]?.meta?.versionId)).toEqual(before.map((found) => found[0]?.meta?.versionId));
       await second.close();
       // A changed definition is written again, as a new version of the same resource.
-      const repo = new EmbeddedRepository();
+      const repo = new EmbeddedRepository(openDatabase(undefined));
       expect(await preloadConformanceResources(repo, all)).toBe(all.length);
       expect(await preloadConformanceResources(repo, all)).toBe(0);
       const changed = { ...all[0], description: 'changed' } as Resource;

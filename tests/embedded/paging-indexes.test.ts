@@ -31,6 +31,7 @@ async function syncOracle(): Promise<void> {
   }
 }
 
+const pad = (n: number) => String(n).padStart(2, '0');
 const ids = (b: Bundle): string[] => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 
 async function get(path: string): Promise<Bundle> {
@@ -68,16 +69,19 @@ beforeAll(async () => {
       category: [{ coding: [{ system: sys, code: kinds[n % 3] as string }] }],
       meta: { profile: [profile(n % 2 ? 'peer-pathway-careplan' : 'other-careplan')], tag: [{ system: `${sys}-record`, code: `rec-${n % 5}` }] },
       title: `plan ${(n * 7) % 30}`,
+      ...(n % 2 ? { period: { start: `2026-01-${pad(1 + n % 28)}` } } : {}),
     } satisfies CarePlan);
     previous = await create({
       resourceType: 'Encounter', status: 'finished', class: { system: sys, code: 'peer' }, subject: { reference: `Patient/p-${n % 3}` },
       type: [{ coding: [{ system: sys, code: n % 2 ? 'peer-support-contact' : 'crisis-contact' }] }],
       ...(previous ? { partOf: { reference: `Encounter/${previous.id}` } } : {}),
+      period: { start: `2026-01-${pad(1 + n % 28)}T09:00:00+01:00`, ...(n % 3 ? { end: `2026-01-${pad(1 + n % 28)}T23:30:00-05:00` } : {}) },
     } satisfies Encounter);
     await create({
       resourceType: 'Task', status: 'requested', intent: 'order', focus: { reference: `CarePlan/${plan.id}` },
       code: { coding: [{ system: sys, code: n % 3 ? 'clinical-review' : 'outcome-review' }] }, for: { reference: `Patient/p-${n % 3}` },
       owner: { reference: `PractitionerRole/role-${n % 2}` },
+      authoredOn: n % 4 ? `2026-${pad(1 + n % 12)}-${pad(1 + n % 28)}T23:30:00+02:00` : `2026-${pad(1 + n % 12)}-${pad(1 + n % 28)}`,
     } satisfies Task);
   }
   await syncOracle();
@@ -149,6 +153,24 @@ describe('indexed searches equal an unindexed scan', () => {
     'Encounter?type:not=crisis-contact',
     'Encounter?part-of:missing=true',
     'Task?code=outcome-review&owner=PractitionerRole/role-1',
+    // Date lookups (search_date): every prefix the table answers, dates with and without a time zone.
+    'Task?authored-on=ge2026-06-01',
+    'Task?authored-on=gt2026-06-01T21:30:00Z',
+    'Task?authored-on=lt2026-03-01T00:00:00Z',
+    'Task?authored-on=le2026-03-02',
+    'Task?authored-on=2026-05',
+    'Task?authored-on=2026-05-06',
+    'Task?authored-on=2026',
+    'Task?authored-on=ne2026-05-06',
+    'Task?authored-on=ge2026-04-01&authored-on=lt2026-09-01&code=clinical-review',
+    'Task?modified=ge2020-01-01',
+    'Encounter?date=ge2026-01-10&date=le2026-01-20',
+    'Encounter?date=2026-01-15',
+    'Encounter?date=lt2026-01-05T00:00:00Z',
+    'CarePlan?date=gt2026-01-05',
+    'CarePlan?date=le2026-01-09',
+    `Task?_lastUpdated=ge${new Date(Date.now() - 3_600_000).toISOString()}`,
+    'Task?_lastUpdated=lt2020-01-01',
   ];
 
   it.each(searches)('%s', async (path) => {
