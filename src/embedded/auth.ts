@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { unauthorized } from '@medplum/core';
+import { getSearchParameter, unauthorized } from '@medplum/core';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import { grantOf, type SmartGrant, type SmartPermission } from '../fhir/smart-scopes.js';
@@ -229,7 +229,8 @@ function interactionOf(method: string, path: string): Interaction {
     if (parts[1] === '_search' || parts.length === 0) return { resourceType: type, needs: ['s'], changes: false };
     return { resourceType: type, needs: ['c'], changes: false };
   }
-  // GET / HEAD
+  // GET / HEAD. A compartment search (`Patient/{id}/{type}`, FHIR R4 §3.1.1.3) searches the compartment's type.
+  if (parts.length === 3 && /^[A-Z][A-Za-z]+$/.test(parts[2] as string)) return { resourceType: parts[2] as string, needs: ['s'], changes: false };
   if (parts.length <= 1 || (parts.length === 2 && parts[1] === '_history')) return { resourceType: type, needs: ['s'], changes: false };
   return { resourceType: type, needs: ['r'], changes: false };
 }
@@ -241,15 +242,56 @@ function forbidden(text: string, expression?: string): OperationOutcome {
   };
 }
 
+/** The target types of a search parameter (`*` when it may point anywhere or is unknown: then every type). */
+function targetTypes(type: string, code: string): string[] {
+  const target = type === '*' ? undefined : getSearchParameter(type, code)?.target;
+  return target?.length ? target : ['*'];
+}
+
+/**
+ * The other resource types a search reads besides its own (FHIR R4 search §3.1.1.5–6), each needing `s`:
+ * what `_include` brings back (its `:target` type, else
+ * every target of the parameter) and what `_revinclude` brings back (its source type); the type a chained
+ * parameter (`subject:Patient.name`, `subject.name`) or a reverse chain (`_has:Type:param:…`) filters
+ * on, since a match reveals facts about it. Without this, a token limited to Task could read
+ * Communications through `Patient/{id}/Communication` or `_revinclude`.
+ */
+function typesReadAlongside(path: string): string[] {
+  const [where = '', query = ''] = path.split('?', 2) as [string, string | undefined];
+  const parts = where.split('/').filter(Boolean);
+  const type = parts[0] && /^[A-Z][A-Za-z]+$/.test(parts[0]) ? parts[0] : '*';
+  const read: string[] = [];
+  for (const [key, value] of new URLSearchParams(query)) {
+    const name = key.split(':', 1)[0] as string;
+    if (name === '_include' || name === '_revinclude') {
+      const [source = '*', param = '*', target] = value.split(':');
+      if (name === '_revinclude') read.push(source);
+      else read.push(...(target ? [target] : param === '*' ? ['*'] : targetTypes(source, param)));
+    } else if (name === '_has') {
+      read.push(key.split(':')[1] ?? '*');
+    } else if (key.includes('.')) {
+      const [head = ''] = key.split('.', 1);
+      const [param = '', modifierType] = head.split(':');
+      read.push(...(modifierType && /^[A-Z]/.test(modifierType) ? [modifierType] : targetTypes(type, param)));
+    }
+  }
+  return [...new Set(read)];
+}
+
 /** The refusal of one interaction, or undefined when the grant allows it. */
 function check(grant: SmartGrant, method: string, path: string, where?: string): OperationOutcome | undefined {
   const i = interactionOf(method, path);
   if (i.changes && appendOnlyTypes.has(i.resourceType)) {
     return forbidden(`${i.resourceType} is part of the audit trail, which is append-only: it cannot be changed or deleted through the FHIR API (${method}).`, where);
   }
-  const missing = i.needs.find((p) => !grant.allows(i.resourceType, p));
+  const needed: { resourceType: string; permission: SmartPermission }[] = [
+    ...i.needs.map((permission) => ({ resourceType: i.resourceType, permission })),
+    ...typesReadAlongside(path).map((resourceType) => ({ resourceType, permission: 's' as const })),
+  ];
+  const missing = needed.find((n) => !grant.allows(n.resourceType, n.permission));
   if (!missing) return undefined;
-  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[missing]} ${i.resourceType === '*' ? 'across all resource types' : i.resourceType}: it needs the SMART scope system/${i.resourceType}.${missing}${i.resourceType === '*' ? '' : ` (or system/*.${missing})`}.`, where);
+  const { resourceType, permission } = missing;
+  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[permission]} ${resourceType === '*' ? 'across all resource types' : resourceType}: it needs the SMART scope system/${resourceType}.${permission}${resourceType === '*' ? '' : ` (or system/*.${permission})`}.`, where);
 }
 
 /** A Bundle entry's request URL relative to the FHIR base (absolute URLs on this server are cut to their path below it). */

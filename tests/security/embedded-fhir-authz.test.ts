@@ -117,6 +117,32 @@ describe('a caller\'s token gets the SMART system scopes it carries and its regi
     expect(text(operation.body)).toContain('system/*.r');
   });
 
+  it('reads no other type through a compartment, _include, _revinclude, a chain or _has (scopes of every type the search reads)', async () => {
+    const token = await idp.mint('task-reader', 'system/Task.rs');
+    const patient = await as(testToken, 'POST', 'Patient', { resourceType: 'Patient' });
+    const pid = patient.body.id as string;
+    await as(testToken, 'POST', 'Communication', { resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${pid}` }, payload: [{ contentString: 'canary-compartment' }] });
+    await as(testToken, 'POST', 'Task', { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${pid}` } });
+    // Allowed: its own type, inside the compartment too.
+    expect((await as(token, 'GET', `Patient/${pid}/Task`)).status).toBe(200);
+    expect((await as(token, 'GET', `Task?patient=Patient/${pid}`)).status).toBe(200);
+    for (const path of [
+      `Patient/${pid}/Communication`,
+      `Patient/${pid}/AuditEvent`,
+      `Task?patient=Patient/${pid}&_include=Task:patient`,
+      `Task?_include=Task:owner:PractitionerRole`,
+      `Task?_revinclude=Provenance:target`,
+      `Task?_include:iterate=Task:focus`,
+      `Task?patient.name=x`,
+      `Task?subject:Patient.name=x`,
+      `Task?_has:Communication:subject:status=completed`,
+    ]) {
+      const res = await as(token, 'GET', path);
+      expect(res.status, path).toBe(403);
+      expect(JSON.stringify(res.body), path).not.toContain('canary-compartment');
+    }
+  });
+
   it('checks every entry of a batch: a read of Tasks passes, a create in the same batch does not', async () => {
     const token = await idp.mint('task-reader', 'system/Task.rs');
     const reads: Bundle = { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Task?status=requested' } }] };
