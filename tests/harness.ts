@@ -50,7 +50,7 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
       const res = await fetch(`${service.url}${path}`, {
         method: 'POST',
         headers: { ...auth, 'Content-Type': 'application/json' },
-        body: typeof record === 'string' ? record : JSON.stringify(record),
+        body: typeof record === 'string' || record instanceof Uint8Array ? record : JSON.stringify(record),
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };

@@ -24,8 +24,14 @@ export const maxJsonDepth = 32;
 /** Keys that reach Object.prototype once any code copies or merges the parsed value (prototype pollution). */
 export const forbiddenJsonKeys: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
+/**
+ * Control characters (Unicode general category Cc: C0, DEL and C1) other than tab, line feed and carriage
+ * return. C1 (U+0080–U+009F) counts too: NEL (U+0085) breaks lines in some readers.
+ */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const controlCharacter = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const controlCharacter = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+// eslint-disable-next-line no-control-regex -- the raw ones JSON forbids inside strings (RFC 8259 §7)
+const rawJsonControl = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g;
 
 /**
  * A refusal may still carry `partial`: the value without every refused member (duplicated keys — both
@@ -38,25 +44,39 @@ export type JsonTextResult = { ok: true; value: unknown } | { ok: false; issues:
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+/** Bytes that are not UTF-8 become U+FFFD, so the field that holds them can still be found and named. */
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+
+/** What was wrong with the raw text before parsing, to be pinned on the fields that hold it. */
+interface RawText {
+  /** Some bytes were not UTF-8 (now U+FFFD). */
+  notUtf8: boolean;
+  /** Raw control characters were turned into escapes so the text parses. */
+  rawControl: boolean;
+}
 
 /** Parses record text (a string, or bytes read as UTF-8) by the input rules above; every problem is one issue. */
 export function parseJsonText(input: string | Uint8Array): JsonTextResult {
   let text: string;
+  const raw: RawText = { notUtf8: false, rawControl: false };
   if (typeof input === 'string') {
     text = input.startsWith('\uFEFF') ? input.slice(1) : input;
   } else {
     try {
       text = utf8.decode(input); // strips a leading BOM
     } catch {
-      return refused([issue('invalid-text', 'structure', 'The body is not UTF-8 text: send the record as UTF-8 JSON.')]);
+      text = lenientUtf8.decode(input);
+      raw.notUtf8 = true;
     }
   }
-  if (loneSurrogate.test(text)) {
-    return refused([issue('invalid-text', 'structure', 'The text is not well-formed Unicode (it holds a lone surrogate half): fix the encoding of the sending system.')]);
-  }
-  if (controlCharacter.test(text)) {
-    return refused([issue('invalid-text', 'structure', 'The text holds a control character (only tab, line feed and carriage return are allowed): remove it.')]);
-  }
+  // Broken text is refused, but the field that holds it is named and the rest still parses, so that a
+  // disclosure elsewhere in the record reaches safety first (spec §4): a raw control character becomes
+  // its escape (then refused by field below), a lone surrogate or a U+FFFD from non-UTF-8 bytes stays in
+  // its string and is refused there.
+  text = text.replace(rawJsonControl, (c) => {
+    raw.rawControl = true;
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
   if (depthOf(text) > maxJsonDepth) {
     return refused([issue('unsafe-json', 'too-costly', `The body is nested deeper than ${maxJsonDepth} levels; pathway records are far shallower.`)]);
   }
@@ -69,7 +89,15 @@ export function parseJsonText(input: string | Uint8Array): JsonTextResult {
     return refused([issue('invalid-json', 'structure', `The body is not valid JSON${where}.`)]);
   }
   const issues: OperationOutcomeIssue[] = [];
-  const value = build(ast.body, [], issues);
+  const value = build(ast.body, [], issues, raw);
+  // A fault the field checks did not pin down (e.g. a raw control character right after a backslash, or
+  // bytes that are not UTF-8 in a key) still refuses the whole text.
+  if (raw.notUtf8 && !issues.some((i) => i.details?.text?.includes('not UTF-8'))) {
+    issues.push(issue('invalid-text', 'structure', 'The body is not UTF-8 text: send the record as UTF-8 JSON.'));
+  }
+  if (raw.rawControl && !issues.some((i) => i.details?.text?.includes('control character'))) {
+    issues.push(issue('invalid-text', 'structure', 'The text holds a control character (only tab, line feed and carriage return are allowed): remove it.'));
+  }
   return issues.length ? { ok: false, issues, partial: value } : { ok: true, value };
 }
 
@@ -100,8 +128,12 @@ export function jsonPath(path: readonly (string | number)[]): string {
 }
 
 /** Checks one string (key or value); false when it is refused. */
-function checkString(s: string, path: (string | number)[], issues: OperationOutcomeIssue[]): boolean {
+function checkString(s: string, path: (string | number)[], issues: OperationOutcomeIssue[], raw: RawText): boolean {
   const field = jsonPath(path) || '(root)';
+  if (raw.notUtf8 && s.includes('\uFFFD')) {
+    issues.push(issue('invalid-text', 'structure', `"${field}" holds bytes that are not UTF-8: send the record as UTF-8 JSON.`, [field]));
+    return false;
+  }
   if (loneSurrogate.test(s)) {
     issues.push(issue('invalid-text', 'structure', `"${field}" holds a lone surrogate half (e.g. an escaped \\uD800): send well-formed Unicode.`, [field]));
     return false;
@@ -113,7 +145,7 @@ function checkString(s: string, path: (string | number)[], issues: OperationOutc
   return true;
 }
 
-function build(node: AnyNode, path: (string | number)[], issues: OperationOutcomeIssue[]): unknown {
+function build(node: AnyNode, path: (string | number)[], issues: OperationOutcomeIssue[], raw: RawText): unknown {
   switch (node.type) {
     case 'Object': {
       const out: Record<string, unknown> = {};
@@ -122,7 +154,7 @@ function build(node: AnyNode, path: (string | number)[], issues: OperationOutcom
       for (const member of node.members) {
         const key = member.name.type === 'String' ? member.name.value : member.name.name;
         const at = [...path, key];
-        if (!checkString(key, at, issues)) continue;
+        if (!checkString(key, at, issues, raw)) continue;
         if (forbiddenJsonKeys.has(key)) {
           issues.push(issue('unsafe-json', 'security', `The key "${key}" is not accepted in a record (it could alter object prototypes); remove it.`, [jsonPath(at)]));
           continue;
@@ -136,7 +168,7 @@ function build(node: AnyNode, path: (string | number)[], issues: OperationOutcom
           continue;
         }
         seen.add(key);
-        const value = build(member.value, at, issues);
+        const value = build(member.value, at, issues, raw);
         if (value !== undefined) out[key] = value;
       }
       // Neither occurrence of a duplicated key is kept: which one was meant is unknown.
@@ -144,9 +176,9 @@ function build(node: AnyNode, path: (string | number)[], issues: OperationOutcom
       return out;
     }
     case 'Array':
-      return node.elements.map((e, i) => build(e.value, [...path, i], issues)).filter((v) => v !== undefined);
+      return node.elements.map((e, i) => build(e.value, [...path, i], issues, raw)).filter((v) => v !== undefined);
     case 'String':
-      return checkString(node.value, path, issues) ? node.value : undefined;
+      return checkString(node.value, path, issues, raw) ? node.value : undefined;
     case 'Number':
     case 'Boolean':
       return node.value;

@@ -158,6 +158,32 @@ describe('kind 4: ambiguous JSON text is refused', () => {
     const res = await svc.post(text);
     expect(res.status).toBe(400);
     expect(codes(res.body)).toEqual(['invalid-text']);
+    expect(expressions(res.body)).toEqual(['intake.service']);
+  });
+
+  it('broken raw text elsewhere in the record names its field, and a disclosure still reaches clinical review (one stat Task)', async () => {
+    // Raw VT, NUL, a C1 control (NEL), a Latin-1 byte and an encoded surrogate half (not UTF-8), each inside concerns[0].summary.
+    const variants: [string, (json: string) => Uint8Array][] = [
+      ['raw VT', (json) => Buffer.from(json.replace('SUMMARY-MARK', 'a\u000bb'), 'utf8')],
+      ['raw NUL', (json) => Buffer.from(json.replace('SUMMARY-MARK', 'a\u0000b'), 'utf8')],
+      ['raw NEL (C1)', (json) => Buffer.from(json.replace('SUMMARY-MARK', 'a\u0085b'), 'utf8')],
+      ['escaped NEL (C1)', (json) => Buffer.from(json.replace('SUMMARY-MARK', 'a\\u0085b'), 'utf8')],
+      ['Latin-1 byte', (json) => Buffer.concat(json.split('SUMMARY-MARK').flatMap((part, i) => (i ? [Buffer.from([0xe9]), Buffer.from(part)] : [Buffer.from(part)])))],
+      ['encoded surrogate half', (json) => Buffer.concat(json.split('SUMMARY-MARK').flatMap((part, i) => (i ? [Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(part)] : [Buffer.from(part)])))],
+    ];
+    for (const [n, [label, corrupt]] of variants.entries()) {
+      const recordId = `trust-raw-safety-${n}`;
+      const json = JSON.stringify(fixture('concern-routing', recordId, (r) => {
+        r.safety = { immediateConcernDisclosed: true, summary: 'Disclosed a plan tonight.', disclosedAt: '2026-11-21T10:00:00Z' };
+        r.concerns[0].summary = 'SUMMARY-MARK';
+      }));
+      const res = await svc.post(corrupt(json));
+      expect(res.status, label).toBe(400);
+      expect(expressions(res.body), label).toContain('concerns[0].summary');
+      expect(codes(res.body), label).toEqual(['invalid-text', 'safety-review-raised']);
+      const tasks = await svc.bySlot<Task>('Task', recordId, 'task/safety-review');
+      expect(tasks.map((t) => t.priority), label).toEqual(['stat']);
+    }
   });
 
   it('a lone surrogate, raw or escaped, and an escaped control character are 400s naming the field', async () => {
