@@ -50,7 +50,8 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
       const res = await fetch(`${service.url}${path}`, {
         method: 'POST',
         headers: { ...auth, 'Content-Type': 'application/json' },
-        body: typeof record === 'string' || record instanceof Uint8Array ? record : JSON.stringify(record),
+        // Bytes as they are (raw text tests), a string as it is, anything else as JSON.
+        body: record instanceof Uint8Array ? new Uint8Array(record) : typeof record === 'string' ? record : JSON.stringify(record),
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };

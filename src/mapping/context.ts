@@ -107,12 +107,12 @@ export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
 
   /**
    * Whether the consent was in force at a disclosure (spec §3.5 "Consent in force"): not expired before it
-   * (`expires`: a date-only value expires at the start of that local day) and not recorded after it.
+   * (`expires`: a date-only value grants through that local day, SiteTime.endMs) and not recorded after it.
    */
   consentInForce(at: string = this.record.recordedAt): boolean {
     const { expires, recordedAt } = this.record.consent;
     const when = this.time.ms(at);
-    return (expires === undefined || when < this.time.ms(expires)) && (recordedAt === undefined || this.time.ms(recordedAt) <= when);
+    return (expires === undefined || when < this.time.endMs(expires)) && (recordedAt === undefined || this.time.ms(recordedAt) <= when);
   }
 
   /** Whether the consent in force at `at` (default: the record's recordedAt) lets a category go to a kind of recipient (spec §2, §3.5). */

@@ -119,6 +119,26 @@ export class SiteTime {
     return dateOnly.test(value) ? this.addHours(value, 0, field) : value;
   }
 
+  /**
+   * Where a validity that ends at `value` stops, exclusive, in ms: a date-only value covers its whole local
+   * day (FHIR Period.end "includes any matching date/time", R4 §2.24.0.11), so it stops at the next local
+   * midnight; a date-time stops at that instant. `consent.expires: "2026-11-21"` still grants on the 21st.
+   */
+  endMs(value: string): number {
+    if (!dateOnly.test(value)) return Date.parse(value);
+    const next = new Date(utcMs(Number(value.slice(0, 4)), Number(value.slice(5, 7)), Number(value.slice(8, 10)) + 1));
+    return startOfLocalDay(next.toISOString().slice(0, 10), this.timeZone);
+  }
+
+  /** endMs as a FHIR instant in the site's zone (a date-time is returned as given). */
+  endInstant(value: string, field: string): string {
+    if (!dateOnly.test(value)) return value;
+    const at = this.endMs(value);
+    const out = format(at, zoneOffsetMinutes(at, this.timeZone));
+    if (!out) throw outOfRange(field);
+    return out;
+  }
+
   /** The end of a date-only due date in the site's zone (nobody is overdue before that local day is over). */
   dueMs(value: string): number {
     return dateOnly.test(value) ? this.ms(value) + 24 * 3_600_000 - 1 : Date.parse(value);

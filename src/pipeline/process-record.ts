@@ -131,7 +131,7 @@ function consentWindowNote(ctx: MappingContext, mapped: MappedResource[]): strin
   const { expires, recordedAt } = ctx.record.consent;
   const sent = mapped.flatMap((m) => (m.resource.resourceType === 'Communication' && m.resource.sent ? [m.resource.sent] : []));
   const times = sent.length ? sent : [ctx.record.recordedAt];
-  const after = expires !== undefined ? times.find((t) => ctx.time.ms(t) >= ctx.time.ms(expires)) : undefined;
+  const after = expires !== undefined ? times.find((t) => ctx.time.ms(t) >= ctx.time.endMs(expires)) : undefined;
   const before = recordedAt !== undefined ? times.find((t) => ctx.time.ms(t) < ctx.time.ms(recordedAt)) : undefined;
   const notes = [
     after !== undefined ? `The consent expired ${expires} (consent.expires), before the disclosure at ${after}: it grants nothing then.` : undefined,

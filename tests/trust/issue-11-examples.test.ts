@@ -255,7 +255,19 @@ describe('kind 5: time is applied in one place, in the site zone', () => {
     const res = await svc.post(fixture('concern-routing', 'trust-in-force', (r) => { r.consent.expires = '2026-12-15'; }));
     expect(res.status).toBe(201);
     const consent = await svc.one<any>('Consent', 'trust-in-force', 'consent');
-    expect(consent.provision.period).toEqual({ start: '2026-10-02T10:00:00Z', end: '2026-12-15T00:00:00.000Z' });
+    // A date-only expires grants through that local day (FHIR Period.end includes the whole day): it ends at the next midnight.
+    expect(consent.provision.period).toEqual({ start: '2026-10-02T10:00:00Z', end: '2026-12-16T00:00:00.000Z' });
+  });
+
+  it('a date-only consent.expires still grants on its own day, and not on the next', async () => {
+    const onTheDay = await svc.post(fixture('concern-routing', 'trust-expires-same-day', (r) => { r.consent.expires = r.recordedAt.slice(0, 10); }));
+    expect(onTheDay.status, JSON.stringify(onTheDay.body)).toBe(201);
+    const dayAfter = await svc.post(fixture('concern-routing', 'trust-expires-day-before', (r) => {
+      const day = new Date(Date.parse(r.recordedAt) - 86_400_000).toISOString().slice(0, 10);
+      r.consent.expires = day;
+    }));
+    expect(dayAfter.status).toBe(422);
+    expect(failedGates(dayAfter.body)).toEqual(['cr-consent-aligned']);
   });
 
   it('a consent recorded after the disclosure grants nothing (ee-consent)', async () => {

@@ -13,20 +13,20 @@ const statusBySharing = {
 
 /**
  * The consent's window as FHIR instants (spec §3.5 "Consent in force"): from when it was recorded to when
- * it expires (a date-only `expires` at the start of that local day). The consent gates compare each
+ * it expires (a date-only `expires` grants through that local day: the end is the next local midnight). The consent gates compare each
  * disclosure's time with it. A consent recorded after its own expiry is a 400 on `consent.expires`.
  */
 function consentWindow(ctx: MappingContext): { period?: { start?: string; end?: string } } {
   const { recordedAt, expires } = ctx.record.consent;
   if (recordedAt === undefined && expires === undefined) return {};
-  if (recordedAt !== undefined && expires !== undefined && ctx.time.ms(expires) < ctx.time.ms(recordedAt)) {
+  if (recordedAt !== undefined && expires !== undefined && ctx.time.endMs(expires) <= ctx.time.ms(recordedAt)) {
     throw new AdapterError(400, outcome([issue('schema-invalid', 'value',
       `"consent.expires" (${expires}) is before "consent.recordedAt" (${recordedAt}) in the site's time zone: a consent cannot expire before it was recorded.`, ['consent.expires'])]));
   }
   return {
     period: {
       ...(recordedAt !== undefined ? { start: ctx.time.instant(recordedAt, 'consent.recordedAt') } : {}),
-      ...(expires !== undefined ? { end: ctx.time.instant(expires, 'consent.expires') } : {}),
+      ...(expires !== undefined ? { end: ctx.time.endInstant(expires, 'consent.expires') } : {}),
     },
   };
 }
