@@ -205,7 +205,8 @@ describe('kind 4 on every way in: the CLI', () => {
       const dup = JSON.stringify(fixture('early-engagement', 'trust-cli-dup')).replace('"eligible":true', '"eligible":true,"eligible":false');
       writeFileSync(file, `\uFEFF${JSON.stringify(fixture('early-engagement', 'trust-cli-bom'))}\n${dup}\n`);
       const io = captureIo();
-      await importBatch([file, '--url', svc.url, '--token', testToken, '--no-progress'], io);
+      // Every line not written was rejected by the schema: exit 3, as the README's exit codes say.
+      expect(await importBatch([file, '--url', svc.url, '--token', testToken, '--no-progress'], io)).toBe(3);
       expect(await svc.bySlot('CarePlan', 'trust-cli-bom', 'careplan')).toHaveLength(1);
       const failed = readFileSync(join(dir, 'batch.ndjson.failed.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(failed).toHaveLength(1);

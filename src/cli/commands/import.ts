@@ -116,5 +116,7 @@ async function runImport(file: string, values: ImportValues, io: CommandIo, hook
   io.err(`Imported ${lines.length} line(s) from ${opts.file} to ${opts.url} in ${((Date.now() - started) / 1000).toFixed(1)} s:`);
   io.err(summaryLines(tally).join('\n'));
   if (failed.length) io.err(`Not written: ${failed.length} line(s), each with its status and OperationOutcome, in ${failedFile}. Fix them there and run: import ${failedFile}`);
-  return failed.length ? exitCodes.blocked : exitCodes.ok;
+  // The README's exit codes: 3 when every line not written was rejected by the schema, 1 when any was blocked or failed.
+  if (!failed.length) return exitCodes.ok;
+  return tally.blocked + tally.failed === 0 ? exitCodes.rejected : exitCodes.blocked;
 }
