@@ -10,7 +10,7 @@ export type AdapterIssueCode =
   | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'gate-passed' | 'safety-review-raised' | 'fhir-unavailable'
   | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict'
   | 'unsafe-json' | 'duplicate-key' | 'invalid-text' | 'rate-limited' | 'auth-unavailable' | 'mapping-invalid' | 'reference-wrong-type' | 'reference-ambiguous' | 'configuration-unresolved'
-  | 'fhir-not-atomic';
+  | 'fhir-not-atomic' | 'service-stopping';
 
 /** Builds one issue with our stable code in `details.coding`. */
 export function issue(
