@@ -142,6 +142,22 @@ export function concernFacts(plan: CarePlan, timeZone: string): ConcernFacts {
   return { ...planFacts(plan, timeZone), missedContacts: part(extension(plan, 'engagement'), 'missedContacts')?.valueInteger ?? 0 };
 }
 
+/** A recovery-maintenance record (spec §3.6), read back from the CarePlan its mapper wrote (mapping/recovery-maintenance.ts). */
+export interface RecoveryMaintenanceFacts extends PlanFacts {
+  /** Local date the check-ins start (CarePlan.period.start = checkIns.start). */
+  startDate?: string;
+  missedCheckIns: number;
+}
+
+/** Reads a recovery-maintenance CarePlan. */
+export function recoveryMaintenanceFacts(plan: CarePlan, timeZone: string): RecoveryMaintenanceFacts {
+  return {
+    ...planFacts(plan, timeZone),
+    startDate: localDate(plan.period?.start, timeZone),
+    missedCheckIns: part(extension(plan, 'recovery-monitoring'), 'missedCheckIns')?.valueInteger ?? 0,
+  };
+}
+
 /** A Task as governance reads it. */
 export interface TaskFacts {
   case: Case;

@@ -9,7 +9,7 @@ import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
-import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
+import { safetyRaised } from './triggers/safety.js';
 import { withStandardCodings } from './terminology.js';
 import { extensionUrl } from './vocabulary.js';
 
@@ -54,7 +54,6 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
     extension: [intakeExtension(r)],
   }));
   out.push(...sharedInformation(ctx, r, owner), ...tasks);
-  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
 }
 

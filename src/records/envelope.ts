@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { consentCategory, dateTime, fhirUri, recipientKind, reference, text } from './primitives.js';
 
-/** The four pathways of the contract (spec §2). */
-export const pathwayCodes = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing'] as const;
+/** The five pathways of the contract (spec §2). */
+export const pathwayCodes = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing', 'recovery-maintenance'] as const;
 export type PathwayCode = (typeof pathwayCodes)[number];
 
 /** Each consent category and recipient kind at most once over: the lists are bounded by their vocabularies. */

@@ -28,6 +28,7 @@ const pathways: Record<PathwayCode, { fixture: string }> = {
   'step-down': { fixture: 'step-down' },
   'crisis-transition': { fixture: 'crisis-transition' },
   'concern-routing': { fixture: 'concern-routing' },
+  'recovery-maintenance': { fixture: 'recovery-maintenance' },
 };
 const pathwayNames = Object.keys(pathways) as PathwayCode[];
 /** Runs per pathway: A is in-process (fast), B goes over HTTP. */

@@ -11,6 +11,7 @@ const taskDisplay: Record<TaskCode, string> = {
   'scheduled-clinical-review': 'Scheduled clinical review',
   'outcome-review': 'Outcome review of peer support',
   'first-appointment-tracking': 'First appointment tracking',
+  're-entry-review': 'Re-entry review',
 };
 
 export interface TaskSpec {
