@@ -8,7 +8,7 @@ import { resolveReferences } from '../fhir/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/transaction-limits.js';
-import { evaluateGates, gateIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
+import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';
 import { gateBundle, mapRecord } from '../mapping/index.js';
@@ -58,12 +58,18 @@ export interface Evaluation {
   bundle: Bundle;
 }
 
-function gateOutcome(gates: GateResult[], blockers: OperationOutcomeIssue[]): OperationOutcome {
-  const passed = gates.filter((g) => g.passed).map((g) => ({
-    ...issue('gate-passed', 'informational', `Gate ${g.key} passed.`, undefined, 'information'),
-    details: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/gate', code: g.key }], text: `Gate ${g.key} passed.` },
-  }));
-  return outcome(blockers.length ? [...blockers, ...passed] : passed.length ? passed : [issue('gate-passed', 'informational', 'No gates apply.', undefined, 'information')]);
+/**
+ * The issues of a record's answer, the same for the write (POST) and the dry run ($validate): each reason it
+ * is blocked (failed gates, unresolved references), then each gate that passed — issue for issue, with
+ * their codes, record fields and diagnostics.
+ */
+export function evaluationIssues(ev: Pick<Evaluation, 'gates' | 'blockers'>): OperationOutcomeIssue[] {
+  return [...ev.blockers, ...ev.gates.filter((g) => g.passed).map(gatePassedIssue)];
+}
+
+function gateOutcome(ev: Pick<Evaluation, 'gates' | 'blockers'>): OperationOutcome {
+  const issues = evaluationIssues(ev);
+  return outcome(issues.length ? issues : [issue('gate-passed', 'informational', 'No gates apply.', undefined, 'information')]);
 }
 
 /** Resolves, maps and gates a record against what is on the FHIR server; writes nothing. */
@@ -255,6 +261,6 @@ async function writeOnce(adapter: Adapter, record: PathwayRecord): Promise<Recor
     outcome: blocked ? 'blocked' : created ? 'created' : changed ? 'updated' : 'unchanged',
     resources,
     tasks,
-    operationOutcome: gateOutcome(ev.gates, ev.blockers),
+    operationOutcome: gateOutcome(ev),
   };
 }

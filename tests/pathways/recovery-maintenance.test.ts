@@ -163,3 +163,21 @@ describe('recovery-maintenance: safety and role integrity come from the pipeline
     expect(dry.status).toBe(200);
   });
 });
+
+describe('the POST answer and $validate agree issue for issue', () => {
+  for (const [name, edit] of [['accepted', undefined], ['blocked', (r: any) => { delete r.reEntryRoute.owner; }]] as const) {
+    it(`${name}: the same gate issues, with their codes, record fields and diagnostics`, async () => {
+      const dry = await svc.post(record(`rm-agree-${name}`, edit), '/pathway-records/$validate');
+      const dryIssues = dry.body.parameter.find((p: any) => p.name === 'outcome').resource.issue
+        .filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
+      const written = await svc.post(record(`rm-agree-${name}`, edit));
+      const writtenIssues = (written.body.operationOutcome ?? written.body).issue
+        .filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
+      // A 422 lists the failed gates (then what safety first raised); a 201 every gate result.
+      const expected = name === 'blocked' ? dryIssues.filter((i: any) => i.severity === 'error') : dryIssues;
+      expect(writtenIssues.length).toBe(name === 'blocked' ? 1 : 7);
+      expect(writtenIssues).toEqual(expected);
+      expect(writtenIssues.every((i: any) => i.diagnostics && i.details.coding.length === 2)).toBe(true);
+    });
+  }
+});
