@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { MappedResource } from '../mapping/context.js';
+import type { MappedResource } from '../contract/mapped.js';
 import type { FhirClient } from './client.js';
 import { tokenSearchValue } from './search-values.js';
 

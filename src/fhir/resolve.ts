@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, CodeableConcept, OperationOutcomeIssue, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../config/mappings-schema.js';
-import type { ResolvedReference } from '../mapping/context.js';
+import type { ResolvedReference } from '../contract/mapped.js';
 import { issue } from '../outcomes/index.js';
 import type { Reference } from '../records/primitives.js';
 import { allowedTypes, collectReferences } from '../records/references.js';

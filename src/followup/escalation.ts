@@ -6,7 +6,7 @@ import { tokenSearchValue } from '../fhir/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../mapping/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';
-import { profileUrl } from '../mapping/vocabulary.js';
+import { profileUrl } from '../contract/vocabulary.js';
 import { followUpMark, type TaskOrigin } from './task-origin.js';
 
 /** What the follow-up rules read from mappings/. */

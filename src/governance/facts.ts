@@ -1,5 +1,5 @@
 import type { AuditEvent, CarePlan, CarePlanActivityDetail, Encounter, Extension, Identifier, Resource, Task } from '@medplum/fhirtypes';
-import { extensionUrl, extensions, systems } from '../mapping/vocabulary.js';
+import { extensionUrl, extensions, systems } from '../contract/vocabulary.js';
 import { localDate } from './period.js';
 
 /** One counted case: the resource it was counted from and the business identifier that names its record. */

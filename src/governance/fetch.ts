@@ -2,7 +2,7 @@ import type { AuditEvent, Bundle, CarePlan, Encounter, Goal, Resource, Task } fr
 import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { clinicalTaskCodes, profileUrl, systems } from '../mapping/vocabulary.js';
+import { clinicalTaskCodes, profileUrl, systems } from '../contract/vocabulary.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 
 /** Resources per search page: the largest page a real Medplum server serves (fewer pages, fewer re-runs of the search). */

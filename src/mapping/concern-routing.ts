@@ -6,7 +6,7 @@ import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
-import { extensionUrl } from './vocabulary.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Concern-routing extensions on the CarePlan: cr-transparent reads person-aware; governance reads engagement. */
 export const concernRoutingExtensions = {

@@ -10,7 +10,7 @@ import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { buildTask } from './resources/task.js';
 import { appointmentActivity } from './appointment-status.js';
-import { extensions } from './vocabulary.js';
+import { extensions } from '../contract/vocabulary.js';
 
 /** Maps a crisis-transition record (spec §3.3) to its resources. */
 export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {

@@ -10,8 +10,8 @@ import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
 import { safetyRaised } from './triggers/safety.js';
-import { withStandardCodings } from './terminology.js';
-import { extensionUrl } from './vocabulary.js';
+import { withStandardCodings } from '../contract/terminology.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 const peerContactSlot = 'encounter/peer-contact';
 

@@ -7,7 +7,7 @@ import { mapEarlyEngagement } from './early-engagement.js';
 import { mapRecoveryMaintenance } from './recovery-maintenance.js';
 import { mapStepDown } from './step-down.js';
 import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
-import { profileUrl } from './vocabulary.js';
+import { profileUrl } from '../contract/vocabulary.js';
 
 type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
 

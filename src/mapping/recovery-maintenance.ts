@@ -10,7 +10,7 @@ import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { buildGoal } from './resources/goal.js';
 import { buildTask } from './resources/task.js';
-import { extensionUrl } from './vocabulary.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Recovery-maintenance extensions on the CarePlan: the rm-* gates (profiles/recovery-maintenance-bundle.json) and governance read them. */
 export const recoveryMaintenanceExtensions = {

@@ -7,7 +7,7 @@ import { ext, pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
 import { buildTask } from './resources/task.js';
-import { extensionUrl } from './vocabulary.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Step-down extensions on the CarePlan: the bundle gates (profiles/step-down-bundle.json) read them. */
 export const stepDownExtensions = {

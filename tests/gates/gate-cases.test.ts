@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { evaluateGates } from '../../src/gates/evaluate.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';

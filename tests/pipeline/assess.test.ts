@@ -1,7 +1,7 @@
 import type { Resource, Task } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { collectReferences, type Resolution } from '../../src/fhir/resolve.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { slotFullUrl } from '../../src/mapping/identity.js';

@@ -1,7 +1,7 @@
 import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import type { EnvelopeRecord } from '../../records/envelope.js';
-import type { TaskCode } from '../vocabulary.js';
+import type { TaskCode } from '../../contract/vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';
 
 const taskDisplay: Record<TaskCode, string> = {

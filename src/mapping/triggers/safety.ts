@@ -3,7 +3,7 @@ import { routedConcerns, type RoutedConcern } from '../../records/index.js';
 import type { MappingContext, MappedResource } from '../context.js';
 import { ext } from '../resources/common.js';
 import { buildTask } from '../resources/task.js';
-import { extensions } from '../vocabulary.js';
+import { extensions } from '../../contract/vocabulary.js';
 
 /** The slot of the safety review Task: the same whether the record was accepted, blocked or refused. */
 export const safetySlot = 'task/safety-review';
