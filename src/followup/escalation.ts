@@ -2,7 +2,7 @@ import type { Bundle, Communication, Task } from '@medplum/fhirtypes';
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { tokenSearchValue } from '../fhir/search-values.js';
+import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../mapping/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';

@@ -1,7 +1,7 @@
 import type { Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { tokenSearchValue } from '../fhir/search-values.js';
+import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { systems } from '../contract/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
 import { gatedEscalation } from './escalation-owner.js';

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
-import { searchAll } from '../fhir/search-all.js';
+import { searchAll } from '../fhir/lookup/search-all.js';
 
 /** Resources per search page: large enough that one page is the usual open worklist. */
 export const pageSize = 100;

@@ -2,7 +2,7 @@ import type { AuditEvent, CarePlan, Encounter, Goal, Resource, Task } from '@med
 import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { searchAll as searchAllPages, type SearchResult } from '../fhir/search-all.js';
+import { searchAll as searchAllPages, type SearchResult } from '../fhir/lookup/search-all.js';
 import { clinicalTaskCodes, profileUrl, systems } from '../contract/vocabulary.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 

@@ -3,11 +3,11 @@ import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { findExisting } from '../fhir/existing.js';
-import { resolveReferences, type Resolution } from '../fhir/resolve.js';
-import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
+import { findExisting } from '../fhir/lookup/existing.js';
+import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
+import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
-import { transactionLimitProblems } from '../fhir/transaction-limits.js';
+import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
 import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';

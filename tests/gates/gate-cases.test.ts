@@ -9,7 +9,7 @@ import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';
 import { gateBundle, mapRecord } from '../../src/mapping/index.js';
 import { parseRecord } from '../../src/records/index.js';
-import { collectReferences } from '../../src/fhir/resolve.js';
+import { collectReferences } from '../../src/fhir/lookup/resolve.js';
 import { fixture } from '../harness.js';
 
 /** Rows of {gate, expect, fixture, set, site, desc}: the gates' behaviour as data (fhirpath.js style). */

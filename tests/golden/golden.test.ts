@@ -4,7 +4,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/contract/definitions.js';
-import { collectReferences } from '../../src/fhir/resolve.js';
+import { collectReferences } from '../../src/fhir/lookup/resolve.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { assess, mapOnce } from '../../src/pipeline/process-record.js';
 import { parseRecord, pathwayCodes } from '../../src/records/index.js';

@@ -2,7 +2,7 @@ import type { Resource, Task } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/contract/definitions.js';
-import { collectReferences, type Resolution } from '../../src/fhir/resolve.js';
+import { collectReferences, type Resolution } from '../../src/fhir/lookup/resolve.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { slotFullUrl } from '../../src/mapping/identity.js';
 import { assess, mapOnce } from '../../src/pipeline/process-record.js';

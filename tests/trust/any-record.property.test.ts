@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/contract/definitions.js';
-import { tokenSearchValue } from '../../src/fhir/search-values.js';
+import { tokenSearchValue } from '../../src/fhir/lookup/search-values.js';
 import { structuralIssues } from '../../src/gates/evaluate.js';
 import { loadProfiles } from '../../src/gates/load-profiles.js';
 import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';

@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { FhirClient } from './client.js';
+import type { FhirClient } from '../client.js';
 
 /** What one search found over all its pages. */
 export interface SearchResult<T extends Resource = Resource> {
