@@ -13,6 +13,9 @@ import { safetyRaised } from './triggers/safety.js';
 import { withStandardCodings } from '../contract/terminology.js';
 import { extensionUrl } from '../contract/vocabulary.js';
 
+/** Early-engagement extensions on the CarePlan: governance reads the intake back (offered-by-criteria). */
+export const earlyEngagementExtensions = { intake: extensionUrl('intake') } as const;
+
 const peerContactSlot = 'encounter/peer-contact';
 
 const barrierDisplay: Record<EarlyEngagementRecord['engagementBarriers'][number], string> = {
@@ -63,7 +66,7 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
  */
 function intakeExtension(r: EarlyEngagementRecord): Extension {
   return {
-    url: extensionUrl('intake'),
+    url: earlyEngagementExtensions.intake,
     extension: [
       { url: 'date', valueDate: r.intake.date },
       { url: 'service', valueString: r.intake.service },
