@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMappings } from '../src/config/mappings.js';
-import { loadFhirDefinitions } from '../src/fhir/definitions.js';
-import { resolveReferences, type Resolution } from '../src/fhir/resolve.js';
-import { planWrite, transactionOf } from '../src/fhir/write-plan.js';
+import { loadFhirDefinitions } from '../src/contract/definitions.js';
+import { resolveReferences, type Resolution } from '../src/fhir/lookup/resolve.js';
+import { planWrite, transactionOf } from '../src/fhir/write/write-plan.js';
 import { evaluateGates, structuralIssues } from '../src/gates/evaluate.js';
 import { loadProfiles } from '../src/gates/load-profiles.js';
 import { slotFullUrl } from '../src/mapping/identity.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { DestinationStream } from 'pino';
 import { readEnv } from '../src/config/env.js';
-import { tokenSearchValue } from '../src/fhir/search-values.js';
+import { tokenSearchValue } from '../src/fhir/lookup/search-values.js';
 import { startService, type RunningService } from '../src/server/start.js';
 
 /** The source system of the fixture records. */

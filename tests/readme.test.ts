@@ -86,7 +86,7 @@ describe('README', () => {
     // What the examples say they do, they did.
     expect(result.out).toMatch(/crisis-transition 20[01]/);
     expect(result.out).toMatch(/^OK: site-a\//m);
-    expect(result.out).toMatch(/Imported 4 line\(s\) from backlog\.ndjson/);
+    expect(result.out).toMatch(/Imported 5 line\(s\) from backlog\.ndjson/);
 
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);

@@ -6,7 +6,7 @@ import { readEnv } from '../config/env.js';
 import { loadMappings } from '../config/mappings.js';
 import { createEmbeddedFhirServer, IN_MEMORY } from '../embedded/index.js';
 import { FhirClient } from '../fhir/client.js';
-import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { loadFhirDefinitions } from '../contract/definitions.js';
 import { loadProfiles } from '../gates/load-profiles.js';
 import type { Adapter } from '../pipeline/process-record.js';
 import { RecordLock } from '../pipeline/record-lock.js';

@@ -1,7 +1,7 @@
 import type { ConfigProblem } from '../config/config-problems.js';
 import type { SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { directoryProblems, mappingDirectory } from '../fhir/mapping-directory.js';
+import { directoryProblems, mappingDirectory } from '../fhir/lookup/mapping-directory.js';
 
 /**
  * Reads each reference of site.json on the FHIR server: each must exist, be of a type its role allows,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isSystemScope } from '../fhir/smart-scopes.js';
-import { knownScopes } from '../server/auth/scopes.js';
+import { isSystemScope } from '../contract/smart-scopes.js';
+import { knownScopes } from '../contract/scopes.js';
 
 /** A source system as records name it in `source.system`: a URI (spec §2). */
 const sourceSystem = z.string().min(1).regex(/^[a-z][a-z0-9+.-]*:\S+$/i, 'expected a URI such as urn:example:peer-platform');

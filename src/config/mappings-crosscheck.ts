@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { ConceptMap, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { loadFhirDefinitions } from '../contract/definitions.js';
 import { contractField } from '../records/aliases/contract-paths.js';
 import type { ConfigProblem } from './config-problems.js';
 import type { SourceMapping } from './source-schema.js';

@@ -62,11 +62,15 @@ export const routingSchema = z.object({
   followUpAction: taskRule,
   scheduledClinicalReview: taskRule,
   outcomeReview: taskRule,
+  /** Recovery maintenance's re-entry review (spec §3.6): default urgent, due 72 hours after recordedAt. */
+  reEntryReview: taskRule.required({ dueHours: true }).default({ priority: 'urgent', dueHours: 72 }),
 }).strict();
 
 export const thresholdsSchema = z.object({
   $comment: z.string().optional(),
   missedTherapySessions: z.number().int().min(1),
+  /** Recovery maintenance (spec §3.6): this many missed check-ins raise a re-entry review. */
+  missedCheckIns: z.number().int().min(1).default(2),
 }).strict();
 
 export const codesSchema = z.object({

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { getSearchParameter, unauthorized } from '@medplum/core';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
-import { grantOf, type SmartGrant, type SmartPermission } from '../fhir/smart-scopes.js';
+import { grantOf, type SmartGrant, type SmartPermission } from '../contract/smart-scopes.js';
 
 /** Lifetime of an issued client_credentials token (the OAuth default clients expect). */
 export const TOKEN_LIFETIME_SECONDS = 3600;

@@ -3,7 +3,7 @@ import { FhirRouter } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { authorizeFhirRequest, grantLocal, requireBearer, type TokenStore } from './auth.js';
-import type { SmartGrant } from '../fhir/smart-scopes.js';
+import type { SmartGrant } from '../contract/smart-scopes.js';
 import type { CapabilityStatementBuilder } from './capability.js';
 import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import { smartConfiguration } from './smart-configuration.js';

@@ -1,6 +1,6 @@
 import type express from 'express';
 import { createOAuthRouter, TokenStore } from './auth.js';
-import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { loadFhirDefinitions } from '../contract/definitions.js';
 import type { Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { CapabilityStatementBuilder } from './capability.js';
 import { preloadConformanceResources, readConformanceResources } from './conformance-preload.js';

@@ -5,7 +5,7 @@ import { BreakerOpenError, CircuitBreaker, type BreakerState } from './circuit-b
 import { maxReadAttempts, requestedWaitMs, TransientFhirError, withRetries } from './retry.js';
 import { RollbackCheck, type RollbackVerdict } from './rollback-probe.js';
 import { ClientSecretAuth, discoverTokenEndpoint, withAccessToken, type AccessTokenProvider } from './smart-backend-auth.js';
-import { transactionLimitProblems } from './transaction-limits.js';
+import { transactionLimitProblems } from './write/transaction-limits.js';
 
 /** How the adapter reaches its FHIR server. */
 export interface FhirConnection {

@@ -2,11 +2,11 @@ import type { Bundle, Communication, Task } from '@medplum/fhirtypes';
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { tokenSearchValue } from '../fhir/search-values.js';
+import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../mapping/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';
-import { profileUrl } from '../mapping/vocabulary.js';
+import { profileUrl } from '../contract/vocabulary.js';
 import { followUpMark, type TaskOrigin } from './task-origin.js';
 
 /** What the follow-up rules read from mappings/. */

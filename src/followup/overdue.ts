@@ -1,8 +1,8 @@
 import type { Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { tokenSearchValue } from '../fhir/search-values.js';
-import { systems } from '../mapping/vocabulary.js';
+import { tokenSearchValue } from '../fhir/lookup/search-values.js';
+import { systems } from '../contract/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
 import { gatedEscalation } from './escalation-owner.js';
 import { searchPages } from './search-pages.js';

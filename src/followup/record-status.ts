@@ -1,8 +1,8 @@
 import type { AuditEvent, Bundle, CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
-import { hasTag, tokenSearchValue } from '../fhir/search-values.js';
+import { hasTag, tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { recordTag } from '../mapping/identity.js';
-import { systems } from '../mapping/vocabulary.js';
+import { systems } from '../contract/vocabulary.js';
 import { taskView, type RaisedTask } from '../pipeline/summary.js';
 import { taskOrigin } from './task-origin.js';
 

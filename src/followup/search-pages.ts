@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
+import { searchAll } from '../fhir/lookup/search-all.js';
 
 /** Resources per search page: large enough that one page is the usual open worklist. */
 export const pageSize = 100;
@@ -9,19 +10,8 @@ export const pageSize = 100;
  */
 export const maxPages = 50;
 
-/**
- * Every match of a search, page by page. Follows the server's `next` link when it gives one; the
- * embedded server gives none, so a full page without a link is followed by `_offset`.
- */
+/** Every match of a search (fhir/search-all.ts), with the follow-up jobs' bounds. */
 export async function searchPages<T extends Resource>(fhir: FhirClient, type: string, query: Record<string, string>): Promise<{ resources: T[]; truncated: boolean }> {
-  const resources: T[] = [];
-  let bundle = await fhir.search(type, { ...query, _count: String(pageSize) });
-  for (let page = 1; ; page++) {
-    const entries = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource as T] : []));
-    resources.push(...entries);
-    const next = bundle.link?.find((l) => l.relation === 'next')?.url;
-    if (!next && entries.length < pageSize) return { resources, truncated: false };
-    if (page >= maxPages) return { resources, truncated: true };
-    bundle = next ? await fhir.page(next) : await fhir.search(type, { ...query, _count: String(pageSize), _offset: String(page * pageSize) });
-  }
+  const { matches, truncated } = await searchAll<T>(fhir, type, query, { pageSize, maxPages });
+  return { resources: matches, truncated };
 }

@@ -1,6 +1,6 @@
 import type { Coding, Task } from '@medplum/fhirtypes';
 import { SiteTime } from '../mapping/instants.js';
-import { followUpMarks, profileUrl, systems } from '../mapping/vocabulary.js';
+import { followUpMarks, profileUrl, systems } from '../contract/vocabulary.js';
 
 /** Where an adapter Task came from: its record and slot, read back from its business identifier. */
 export interface TaskOrigin {

@@ -1,7 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue } from '../outcomes/index.js';
-import { systems } from '../mapping/vocabulary.js';
+import { systems } from '../contract/vocabulary.js';
 import type { Gate, Profile } from './load-profiles.js';
 import { StructureCache } from './structure-cache.js';
 

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import { z } from 'zod';
-import { extensions } from '../mapping/vocabulary.js';
+import { extensions } from '../contract/vocabulary.js';
 
 /** The default profiles folder: `profiles/` at the project root. */
 export const defaultProfilesDir = resolve(import.meta.dirname, '../../profiles');

@@ -8,6 +8,7 @@ import { engagementAfterIntake, firstAppointmentAttendance, offeredByCriteria } 
 import { escalationUse } from './measures/escalation.js';
 import { crisisRecontact, missedContactReconnection, stepDownStability } from './measures/follow-up-windows.js';
 import { personFeedback, recoveryGoalProgress } from './measures/recovery.js';
+import { recoveryMaintenance } from './measures/recovery-maintenance.js';
 import { roleIntegrity } from './measures/role-integrity.js';
 import { today, type Period } from './period.js';
 import { reportBundle, toMeasureReport } from './report.js';
@@ -24,6 +25,7 @@ const measures: ((input: MeasureInput, now: Date) => MeasureResult)[] = [
   missedContactReconnection,
   recoveryGoalProgress,
   personFeedback,
+  recoveryMaintenance,
   roleIntegrity,
 ];
 
@@ -36,7 +38,7 @@ export interface GovernanceDeps {
 
 /** The ids of the measures, in report order. */
 export const measureIds = ['engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability',
-  'crisis-recontact', 'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'role-integrity'] as const;
+  'crisis-recontact', 'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity'] as const;
 
 /** Reads the FHIR server and computes every measure for a period: one summary MeasureReport each. */
 export async function computeMeasureReports(deps: GovernanceDeps, period: Period, now: Date = new Date()): Promise<Bundle<MeasureReport>> {

@@ -1,8 +1,9 @@
 import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { GovernanceSources } from './fetch.js';
 import {
-  blockedFacts, concernFacts, crisisFacts, earlyEngagementFacts, encounterEvent, stepDownFacts, taskFacts,
-  type BlockedFacts, type ConcernFacts, type CrisisFacts, type EarlyEngagementFacts, type PersonEvent, type StepDownFacts, type TaskFacts,
+  blockedFacts, concernFacts, crisisFacts, earlyEngagementFacts, encounterEvent, recoveryMaintenanceFacts, stepDownFacts, taskFacts,
+  type BlockedFacts, type ConcernFacts, type CrisisFacts, type EarlyEngagementFacts, type PersonEvent, type RecoveryMaintenanceFacts,
+  type StepDownFacts, type TaskFacts,
 } from './facts.js';
 import type { Period } from './period.js';
 
@@ -12,6 +13,7 @@ export interface Facts {
   crisis: CrisisFacts[];
   stepDown: StepDownFacts[];
   concern: ConcernFacts[];
+  recoveryMaintenance: RecoveryMaintenanceFacts[];
   tasks: TaskFacts[];
   /** Owners of Tasks, included with them. */
   owners: GovernanceSources['owners'];
@@ -50,6 +52,7 @@ export function digest(sources: GovernanceSources, site: SiteConfig, codes: Code
     crisis,
     stepDown: sources.carePlans['step-down'].map((p) => stepDownFacts(p, tz)),
     concern: sources.carePlans['concern-routing'].map((p) => concernFacts(p, tz)),
+    recoveryMaintenance: sources.carePlans['recovery-maintenance'].map((p) => recoveryMaintenanceFacts(p, tz)),
     tasks: sources.tasks.map((t) => taskFacts(t, tz)),
     owners: sources.owners,
     goals: sources.goals,

@@ -1,5 +1,9 @@
 import type { AuditEvent, CarePlan, CarePlanActivityDetail, Encounter, Extension, Identifier, Resource, Task } from '@medplum/fhirtypes';
-import { extensionUrl, extensions, systems } from '../mapping/vocabulary.js';
+import { extensions, systems } from '../contract/vocabulary.js';
+import { concernRoutingExtensions } from '../mapping/concern-routing.js';
+import { earlyEngagementExtensions } from '../mapping/early-engagement.js';
+import { recoveryMaintenanceExtensions } from '../mapping/recovery-maintenance.js';
+import { stepDownExtensions } from '../mapping/step-down.js';
 import { localDate } from './period.js';
 
 /** One counted case: the resource it was counted from and the business identifier that names its record. */
@@ -22,8 +26,9 @@ export function caseOf(r: Resource): Case {
   return { reference: `${r.resourceType}/${r.id}`, ...(id?.system && id.value ? { identifier: { system: id.system, value: id.value } } : {}) };
 }
 
-function extension(r: { extension?: Extension[] }, name: string): Extension | undefined {
-  return r.extension?.find((e) => e.url === extensionUrl(name));
+/** An extension of a CarePlan, by the URL its pathway's mapper declares (mapping/<pathway>.ts): read back where it was written. */
+function extension(r: { extension?: Extension[] }, url: string): Extension | undefined {
+  return r.extension?.find((e) => e.url === url);
 }
 
 function part(e: Extension | undefined, name: string): Extension | undefined {
@@ -84,7 +89,7 @@ export interface EarlyEngagementFacts extends PlanFacts {
 
 /** Reads an early-engagement CarePlan. */
 export function earlyEngagementFacts(plan: CarePlan, timeZone: string): EarlyEngagementFacts {
-  const intake = extension(plan, 'intake');
+  const intake = extension(plan, earlyEngagementExtensions.intake);
   const offer = activity(plan, 'peer-support-offer');
   return {
     ...planFacts(plan, timeZone),
@@ -123,7 +128,7 @@ export interface StepDownFacts extends PlanFacts {
 
 /** Reads a step-down CarePlan. */
 export function stepDownFacts(plan: CarePlan, timeZone: string): StepDownFacts {
-  const score = part(extension(plan, 'person-feedback'), 'score')?.valueInteger;
+  const score = part(extension(plan, stepDownExtensions.personFeedback), 'score')?.valueInteger;
   return {
     ...planFacts(plan, timeZone),
     startDate: localDate(plan.period?.start, timeZone),
@@ -139,7 +144,23 @@ export interface ConcernFacts extends PlanFacts {
 
 /** Reads a concern-routing CarePlan. */
 export function concernFacts(plan: CarePlan, timeZone: string): ConcernFacts {
-  return { ...planFacts(plan, timeZone), missedContacts: part(extension(plan, 'engagement'), 'missedContacts')?.valueInteger ?? 0 };
+  return { ...planFacts(plan, timeZone), missedContacts: part(extension(plan, concernRoutingExtensions.engagement), 'missedContacts')?.valueInteger ?? 0 };
+}
+
+/** A recovery-maintenance record (spec §3.6), read back from the CarePlan its mapper wrote (mapping/recovery-maintenance.ts). */
+export interface RecoveryMaintenanceFacts extends PlanFacts {
+  /** Local date the check-ins start (CarePlan.period.start = checkIns.start). */
+  startDate?: string;
+  missedCheckIns: number;
+}
+
+/** Reads a recovery-maintenance CarePlan. */
+export function recoveryMaintenanceFacts(plan: CarePlan, timeZone: string): RecoveryMaintenanceFacts {
+  return {
+    ...planFacts(plan, timeZone),
+    startDate: localDate(plan.period?.start, timeZone),
+    missedCheckIns: part(extension(plan, recoveryMaintenanceExtensions.monitoring), 'missedCheckIns')?.valueInteger ?? 0,
+  };
 }
 
 /** A Task as governance reads it. */

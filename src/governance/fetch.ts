@@ -1,8 +1,9 @@
-import type { AuditEvent, Bundle, CarePlan, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
+import type { AuditEvent, CarePlan, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
 import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
-import { clinicalTaskCodes, profileUrl, systems } from '../mapping/vocabulary.js';
+import { searchAll as searchAllPages, type SearchResult } from '../fhir/lookup/search-all.js';
+import { clinicalTaskCodes, profileUrl, systems } from '../contract/vocabulary.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 
 /** Resources per search page: the largest page a real Medplum server serves (fewer pages, fewer re-runs of the search). */
@@ -32,38 +33,9 @@ export interface GovernanceSources {
 /** The Task codes governance reads: the clinical ones (role integrity) and the two routing channels. */
 export const governanceTaskCodes = [...clinicalTaskCodes, 'care-coordination-review'] as const;
 
-interface SearchResult {
-  matches: Resource[];
-  included: Map<string, Resource>;
-}
-
-function nextLink(bundle: Bundle): string | undefined {
-  return bundle.link?.find((l) => l.relation === 'next')?.url;
-}
-
-/**
- * All pages of one search. Follows the server's `next` links; a server that gives none (the embedded one)
- * but says there is more (`total`) is paged with `_offset` instead, so the same code reads both.
- */
-export async function searchAll(fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: Record<string, string>, count = query._include ? includePageSize : pageSize): Promise<SearchResult> {
-  const result: SearchResult = { matches: [], included: new Map() };
-  let bundle = await fhir.search(type, { ...query, _count: String(count) });
-  for (let page = 1; ; page++) {
-    const entries = bundle.entry ?? [];
-    for (const e of entries) {
-      if (!e.resource) continue;
-      if (e.search?.mode === 'include') result.included.set(`${e.resource.resourceType}/${e.resource.id}`, e.resource);
-      else result.matches.push(e.resource);
-    }
-    const matchedHere = entries.filter((e) => e.search?.mode !== 'include').length;
-    const next = nextLink(bundle);
-    if (page >= maxPages) break;
-    if (next) bundle = await fhir.page(next);
-    else if (bundle.total !== undefined && result.matches.length < bundle.total && matchedHere > 0) {
-      bundle = await fhir.search(type, { ...query, _count: String(count), _offset: String(result.matches.length) });
-    } else break;
-  }
-  return result;
+/** All pages of one search (fhir/search-all.ts), with governance's page sizes. */
+export function searchAll(fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: Record<string, string>, count = query._include ? includePageSize : pageSize): Promise<SearchResult> {
+  return searchAllPages(fhir, type, query, { pageSize: count, maxPages });
 }
 
 function tokens(codings: { system: string; code: string }[]): string {

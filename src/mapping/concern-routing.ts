@@ -6,8 +6,7 @@ import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
-import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
-import { extensionUrl } from './vocabulary.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Concern-routing extensions on the CarePlan: cr-transparent reads person-aware; governance reads engagement. */
 export const concernRoutingExtensions = {
@@ -37,7 +36,6 @@ export function mapConcernRouting(ctx: MappingContext, r: ConcernRoutingRecord):
     const task = buildChannelTask(ctx, r, ch, pathwayPlan);
     if (task) out.push(task);
   }
-  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { Reference as FhirReference, Resource } from '@medplum/fhirtypes';
+import type { Reference as FhirReference } from '@medplum/fhirtypes';
 import type { Mappings } from '../config/mappings-schema.js';
 import type { ConsentCategory, RecipientKind } from '../config/mappings-schema.js';
 import type { EnvelopeRecord } from '../records/envelope.js';
@@ -7,6 +7,9 @@ import type { Reference } from '../records/primitives.js';
 import { collectReferences } from '../records/references.js';
 import { slotFullUrl, slotIdentifier } from './identity.js';
 import { SiteTime } from './instants.js';
+import type { ResolvedReference } from '../contract/mapped.js';
+
+export type { MappedResource, ResolvedReference } from '../contract/mapped.js';
 
 /**
  * A reference whose target type is checked at run time (resolution), not by the compiler: Medplum's
@@ -14,19 +17,6 @@ import { SiteTime } from './instants.js';
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyReference = FhirReference<any>;
-
-/** A record reference resolved on the FHIR server. */
-export interface ResolvedReference {
-  literal: string;
-  resource: Resource;
-}
-
-
-/** One mapped resource, with the slot that makes its identifier. */
-export interface MappedResource {
-  slot: string;
-  resource: Resource;
-}
 
 /**
  * What mapping needs besides the record: the site's configuration and what the FHIR server told us.

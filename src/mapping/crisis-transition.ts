@@ -10,8 +10,7 @@ import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { buildTask } from './resources/task.js';
 import { appointmentActivity } from './appointment-status.js';
-import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
-import { extensions } from './vocabulary.js';
+import { extensions } from '../contract/vocabulary.js';
 
 /** Maps a crisis-transition record (spec §3.3) to its resources. */
 export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {
@@ -67,7 +66,6 @@ export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionReco
       due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt'),
     }));
   }
-  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
 }
 

@@ -9,9 +9,12 @@ import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
 import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
-import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
-import { withStandardCodings } from './terminology.js';
-import { extensionUrl } from './vocabulary.js';
+import { safetyRaised } from './triggers/safety.js';
+import { withStandardCodings } from '../contract/terminology.js';
+import { extensionUrl } from '../contract/vocabulary.js';
+
+/** Early-engagement extensions on the CarePlan: governance reads the intake back (offered-by-criteria). */
+export const earlyEngagementExtensions = { intake: extensionUrl('intake') } as const;
 
 const peerContactSlot = 'encounter/peer-contact';
 
@@ -54,7 +57,6 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
     extension: [intakeExtension(r)],
   }));
   out.push(...sharedInformation(ctx, r, owner), ...tasks);
-  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
 }
 
@@ -64,7 +66,7 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
  */
 function intakeExtension(r: EarlyEngagementRecord): Extension {
   return {
-    url: extensionUrl('intake'),
+    url: earlyEngagementExtensions.intake,
     extension: [
       { url: 'date', valueDate: r.intake.date },
       { url: 'service', valueString: r.intake.service },

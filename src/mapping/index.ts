@@ -4,8 +4,10 @@ import type { MappedResource, MappingContext } from './context.js';
 import { mapConcernRouting } from './concern-routing.js';
 import { mapCrisisTransition } from './crisis-transition.js';
 import { mapEarlyEngagement } from './early-engagement.js';
+import { mapRecoveryMaintenance } from './recovery-maintenance.js';
 import { mapStepDown } from './step-down.js';
-import { profileUrl } from './vocabulary.js';
+import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
+import { profileUrl } from '../contract/vocabulary.js';
 
 type Mapper = (ctx: MappingContext, record: never) => MappedResource[];
 
@@ -15,6 +17,7 @@ const mappers: Record<PathwayCode, Mapper> = {
   'step-down': mapStepDown,
   'crisis-transition': mapCrisisTransition,
   'concern-routing': mapConcernRouting,
+  'recovery-maintenance': mapRecoveryMaintenance,
 };
 
 /** The Bundle profile whose invariants are a pathway's gates. */
@@ -25,9 +28,13 @@ export function bundleProfileOf(pathway: PathwayCode): string {
 // Referenced resources first, so that a reader of the Bundle meets a target before its referrers.
 const typeOrder = ['Consent', 'Goal', 'Encounter', 'CarePlan', 'Communication', 'Task', 'AuditEvent', 'Provenance'];
 
-/** Maps a record to its resources, in a deterministic order (byte-stable Bundles for the same record). */
+/**
+ * Maps a record to its resources, in a deterministic order (byte-stable Bundles for the same record).
+ * Safety first is applied here, once for every pathway (spec §4): a disclosure or a routed safety concern
+ * adds the one stat review; no pathway mapper raises it itself.
+ */
 export function mapRecord(ctx: MappingContext): MappedResource[] {
-  const mapped = mappers[ctx.record.pathway](ctx, ctx.record as never);
+  const mapped = [...mappers[ctx.record.pathway](ctx, ctx.record as never), ...(safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: false })] : [])];
   return mapped
     .map((m, i) => ({ m, i }))
     .sort((a, b) => typeOrder.indexOf(a.m.resource.resourceType) - typeOrder.indexOf(b.m.resource.resourceType) || a.i - b.i)

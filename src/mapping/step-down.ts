@@ -7,8 +7,7 @@ import { ext, pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
 import { buildTask } from './resources/task.js';
-import { buildSafetyTask, safetyRaised } from './triggers/safety.js';
-import { extensionUrl } from './vocabulary.js';
+import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Step-down extensions on the CarePlan: the bundle gates (profiles/step-down-bundle.json) read them. */
 export const stepDownExtensions = {
@@ -38,7 +37,6 @@ export function mapStepDown(ctx: MappingContext, r: StepDownRecord): MappedResou
   out.push(scheduledReview(ctx, r, lead), outcomeReview(ctx, r, lead));
   const triggered = triggeredReview(ctx, r);
   if (triggered) out.push(triggered);
-  if (safetyRaised(ctx)) out.push(buildSafetyTask(ctx, { blocked: false }));
   return out;
 }
 

@@ -1,10 +1,9 @@
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Parameters, Task } from '@medplum/fhirtypes';
 import type { SourceMapping } from '../config/source-schema.js';
-import { gatePassedIssue } from '../gates/evaluate.js';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import { parseContractShaped, toContractShape, toSenderIssue, type SourceApplied } from '../records/aliases/index.js';
 import { safetyEnvelopeOf } from '../records/envelope.js';
-import { evaluateRecord, type Adapter } from './process-record.js';
+import { evaluateRecord, evaluationIssues, type Adapter } from './process-record.js';
 
 /** What a dry run found: the verdict, every issue and gate result, and the Bundle a write would send. */
 export interface DryRun {
@@ -50,11 +49,8 @@ export async function dryRunShaped(adapter: Adapter, applied: SourceApplied): Pr
     throw err;
   }
   const blocked = ev.blockers.length > 0;
-  const issues = [
-    ...ev.blockers,
-    ...ev.gates.filter((g) => g.passed).map(gatePassedIssue),
-    ...(blocked ? raisedDespiteBlock(ev.bundle) : []),
-  ];
+  // The write's answer has exactly these issues (evaluationIssues); a dry run adds what safety first would raise.
+  const issues = [...evaluationIssues(ev), ...(blocked ? raisedDespiteBlock(ev.bundle) : [])];
   return { result: blocked ? 'blocked' : 'accepted', outcome: outcome(inSenderTerms(parsed.source, issues)), bundle: ev.bundle };
 }
 

@@ -3,12 +3,12 @@ import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { findExisting } from '../fhir/existing.js';
-import { resolveReferences } from '../fhir/resolve.js';
-import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
+import { findExisting } from '../fhir/lookup/existing.js';
+import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
+import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
-import { transactionLimitProblems } from '../fhir/transaction-limits.js';
-import { evaluateGates, gateIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
+import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
+import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';
 import { gateBundle, mapRecord } from '../mapping/index.js';
@@ -58,34 +58,75 @@ export interface Evaluation {
   bundle: Bundle;
 }
 
-function gateOutcome(gates: GateResult[], blockers: OperationOutcomeIssue[]): OperationOutcome {
-  const passed = gates.filter((g) => g.passed).map((g) => ({
-    ...issue('gate-passed', 'informational', `Gate ${g.key} passed.`, undefined, 'information'),
-    details: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/gate', code: g.key }], text: `Gate ${g.key} passed.` },
-  }));
-  return outcome(blockers.length ? [...blockers, ...passed] : passed.length ? passed : [issue('gate-passed', 'informational', 'No gates apply.', undefined, 'information')]);
+/**
+ * The issues of a record's answer, the same for the write (POST) and the dry run ($validate): each reason it
+ * is blocked (failed gates, unresolved references), then each gate that passed — issue for issue, with
+ * their codes, record fields and diagnostics.
+ */
+export function evaluationIssues(ev: Pick<Evaluation, 'gates' | 'blockers'>): OperationOutcomeIssue[] {
+  return [...ev.blockers, ...ev.gates.filter((g) => g.passed).map(gatePassedIssue)];
 }
 
-/** Resolves, maps and gates a record against what is on the FHIR server; writes nothing. */
-export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): Promise<Evaluation> {
-  const resolution = await resolveReferences(adapter.fhir, record, adapter.mappings.site);
-  const first = new MappingContext(record, adapter.mappings, resolution.resolved, resolution.peerRoles);
-  const existing = await findExisting(adapter.fhir, withSafety(first, mapRecord(first)));
+function gateOutcome(ev: Pick<Evaluation, 'gates' | 'blockers'>): OperationOutcome {
+  const issues = evaluationIssues(ev);
+  return outcome(issues.length ? issues : [issue('gate-passed', 'informational', 'No gates apply.', undefined, 'information')]);
+}
+
+/** What the FHIR server says about a record, read before anything is decided: the only I/O before the write. */
+export interface Lookups {
+  /** The record's references, resolved and type-checked (fhir/resolve.ts), and which of them are peer roles. */
+  resolution: Resolution;
+  /** Slot → the resource an earlier send of the record wrote there (fhir/existing.ts). */
+  existing: Map<string, Resource>;
+}
+
+/** A record mapped once, before its existing resources are known: other slots are named by their urn:uuid. */
+export interface MappedRecord {
+  ctx: MappingContext;
+  resources: MappedResource[];
+}
+
+/** The one mapping of a record (mapping/index.ts); safety first is part of it (spec §4). */
+export function mapOnce(record: PathwayRecord, resolution: Resolution, mappings: Mappings): MappedRecord {
+  const ctx = new MappingContext(record, mappings, resolution.resolved, resolution.peerRoles);
+  return { ctx, resources: mapRecord(ctx) };
+}
+
+/** A value with every string that names a slot by its urn:uuid replaced by the slot's existing `Type/id`. */
+function rebased<T>(value: T, refs: ReadonlyMap<string, string>): T {
+  if (typeof value === 'string') return (refs.get(value) ?? value) as T;
+  if (Array.isArray(value)) return value.map((v) => rebased(v, refs)) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, refs)])) as T;
+  return value;
+}
+
+/**
+ * The pure core of a record's way (no I/O): from the record mapped once and what the lookups found, the
+ * gates' verdict, the write plan, the transaction Bundle and the answer's issues. The write, \$validate and
+ * the CLI all come here through evaluateRecord, so what is previewed is what is written. References to
+ * slots an earlier send already wrote are rebased from their urn:uuid to the resource's `Type/id`: the
+ * mapping does not run again. Throws AdapterError 400 (a value FHIR refuses, traced to its record field)
+ * or 413 (a transaction past the server's limits).
+ */
+export function assess(mapped: MappedRecord, lookups: Lookups, profiles: ReadonlyMap<string, Profile>): Evaluation {
+  const { resolution, existing } = lookups;
+  const record = mapped.ctx.record;
   const existingRefs = new Map([...existing].map(([slot, r]) => [slot, `${r.resourceType}/${r.id}`]));
-  const ctx = new MappingContext(record, adapter.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
-  const mapped = mapRecord(ctx);
-  const full = gateBundle(ctx, mapped);
+  const ctx = new MappingContext(record, mapped.ctx.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
+  const byUrn = new Map([...existingRefs].map(([slot, ref]) => [slotFullUrl(record.source.system, record.recordId, slot), ref]));
+  const resources = byUrn.size ? rebased(mapped.resources, byUrn) : mapped.resources;
+  const full = gateBundle(ctx, resources);
   const references = resolution.problems;
   // With an unresolved reference the record is blocked anyway; its mapped resources are never written.
-  const structural = references.length ? [] : structuralIssues(full, adapter.profiles);
+  const structural = references.length ? [] : structuralIssues(full, profiles);
   if (structural.length) {
     // The schema follows FHIR's types, so this should not happen; were it to, the record's field is named (400).
     throw new AdapterError(400, outcome(traceToRecord(structural, full, record)));
   }
-  const gates = evaluateGates(full, adapter.profiles, { peerRoles: resolution.peerRoles });
-  const window = consentWindowNote(ctx, mapped);
+  const gates = evaluateGates(full, profiles, { peerRoles: resolution.peerRoles });
+  const window = consentWindowNote(ctx, resources);
   const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
-  const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, mapped, existing);
+  const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, resources, existing);
   const bundle = transactionOf(plan, (slot) => slotFullUrl(record.source.system, record.recordId, slot), full.meta?.profile?.[0]);
   const limits = transactionLimitProblems(bundle);
   if (limits.length) {
@@ -93,7 +134,18 @@ export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): P
     throw new AdapterError(413, outcome([issue('payload-too-large', 'too-costly',
       `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`)]));
   }
-  return { ctx, mapped, existing, gates, blockers, plan, bundle };
+  return { ctx, mapped: resources, existing, gates, blockers, plan, bundle };
+}
+
+/**
+ * Resolves, maps (once) and gates a record against what is on the FHIR server; writes nothing. The lookups
+ * are the record's references, then the slots its one mapping names (a safety review included).
+ */
+export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): Promise<Evaluation> {
+  const resolution = await resolveReferences(adapter.fhir, record, adapter.mappings.site);
+  const mapped = mapOnce(record, resolution, adapter.mappings);
+  const existing = await findExisting(adapter.fhir, mapped.resources);
+  return assess(mapped, { resolution, existing }, adapter.profiles);
 }
 
 /** Record leaf values by path, to find the field a FHIR element came from. */
@@ -144,11 +196,6 @@ function withConsentWindow(i: OperationOutcomeIssue, note: string | undefined): 
   if (!note || !i.expression?.includes('consent')) return i;
   const text = `${i.details?.text ?? ''} ${note}`;
   return { ...i, details: { ...i.details, text } };
-}
-
-/** The safety slot must be looked up even when the accepted mapping does not raise it (blocked path). */
-function withSafety(ctx: MappingContext, mapped: MappedResource[]): MappedResource[] {
-  return safetyRaised(ctx) ? [...mapped, buildSafetyTask(ctx, { blocked: true })] : mapped;
 }
 
 function acceptedPlan(ctx: MappingContext, mapped: MappedResource[], existing: Map<string, Resource>): PlannedEntry[] {
@@ -255,6 +302,6 @@ async function writeOnce(adapter: Adapter, record: PathwayRecord): Promise<Recor
     outcome: blocked ? 'blocked' : created ? 'created' : changed ? 'updated' : 'unchanged',
     resources,
     tasks,
-    operationOutcome: gateOutcome(ev.gates, ev.blockers),
+    operationOutcome: gateOutcome(ev),
   };
 }

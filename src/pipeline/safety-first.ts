@@ -1,7 +1,7 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { findExisting } from '../fhir/existing.js';
-import { resolveReferences } from '../fhir/resolve.js';
-import { planWrite, transactionOf } from '../fhir/write-plan.js';
+import { findExisting } from '../fhir/lookup/existing.js';
+import { resolveReferences } from '../fhir/lookup/resolve.js';
+import { planWrite, transactionOf } from '../fhir/write/write-plan.js';
 import { MappingContext } from '../mapping/context.js';
 import { slotFullUrl } from '../mapping/identity.js';
 import { buildSafetyTask, safetyRaised, safetySlot } from '../mapping/triggers/safety.js';

@@ -1,5 +1,5 @@
 import type { Bundle, Resource, Task } from '@medplum/fhirtypes';
-import type { PlannedEntry, SlotAction } from '../fhir/write-plan.js';
+import type { PlannedEntry, SlotAction } from '../fhir/write/write-plan.js';
 
 /** One resource in an answer: what it is on the server, and what this send did to it. */
 export interface WrittenResource {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { consentCategory, dateTime, fhirUri, recipientKind, reference, text } from './primitives.js';
 
-/** The four pathways of the contract (spec §2). */
-export const pathwayCodes = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing'] as const;
-export type PathwayCode = (typeof pathwayCodes)[number];
+import { pathwayCodes } from '../contract/pathways.js';
+
+export { pathwayCodes, type PathwayCode } from '../contract/pathways.js';
 
 /** Each consent category and recipient kind at most once over: the lists are bounded by their vocabularies. */
 const consentCategoryCount = 10;

@@ -7,7 +7,7 @@ import type { Adapter } from '../pipeline/process-record.js';
 import { accessLog } from './access-log.js';
 import { authenticate, type AuthConfig } from './auth/authenticate.js';
 import { requireRouteScope, requireScope } from './auth/authorize.js';
-import { scopes } from './auth/scopes.js';
+import { scopes } from '../contract/scopes.js';
 import { correlationId, errorHandler, notFound } from './errors.js';
 import { evaluateMeasureRouter } from '../governance/evaluate-measure.js';
 import { governanceRouter } from '../governance/router.js';

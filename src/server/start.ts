@@ -12,7 +12,7 @@ import { createInProcessFetch } from '../embedded/in-process-fetch.js';
 import { createOAuthRouter, TokenStore } from '../embedded/auth.js';
 import { createFhirHttpRouter } from '../embedded/http.js';
 import { FhirClient } from '../fhir/client.js';
-import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { loadFhirDefinitions } from '../contract/definitions.js';
 import { FollowUp } from '../followup/follow-up.js';
 import { loadProfiles } from '../gates/load-profiles.js';
 import { RecordLock } from '../pipeline/record-lock.js';

@@ -46,6 +46,17 @@ export function recordVariants(): { name: string; record: any }[] {
     ['concern-routing blocked', (r) => { r.personAware = { informed: false, agreesToSharing: false }; }],
   ];
   cr.forEach(([name, change], i) => out.push({ name, record: fixture('concern-routing', `cr-variant-${i}`, change) }));
+  const rm: [string, Change][] = [
+    ['recovery-maintenance missed check-ins and goal statuses', (r) => {
+      r.monitoring = { since: '2026-11-10', missedCheckIns: 3, warningSignsObserved: ['Sleeping under five hours'] };
+      r.recoveryGoals = ['in-progress', 'achieved', 'not-achieved'].map((status, k) => ({ description: `Goal ${k}`, status }));
+      r.lastCheckIn = { date: '2026-11-24', completed: false };
+      r.personFeedback = { score: 5, collectedAt: r.recordedAt };
+    }],
+    ['recovery-maintenance safety', (r) => { r.safety = { immediateConcernDisclosed: true, disclosedAt: r.recordedAt, summary: 'Said they want to stop living.' }; }],
+    ['recovery-maintenance blocked', (r) => { delete r.reEntryRoute.owner; }],
+  ];
+  rm.forEach(([name, change], i) => out.push({ name, record: fixture('recovery-maintenance', `rm-variant-${i}`, change) }));
   return out;
 }
 

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { evaluateGates } from '../../src/gates/evaluate.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';
 import { gateBundle, mapRecord } from '../../src/mapping/index.js';
 import { parseRecord } from '../../src/records/index.js';
-import { collectReferences } from '../../src/fhir/resolve.js';
+import { collectReferences } from '../../src/fhir/lookup/resolve.js';
 import { fixture } from '../harness.js';
 
 /** Rows of {gate, expect, fixture, set, site, desc}: the gates' behaviour as data (fhirpath.js style). */

@@ -2,7 +2,7 @@ import { getAllDataTypes, OperationOutcomeError, validateResource, type Internal
 import type { Bundle, Communication, Consent, Resource, Task } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { structuralIssues } from '../../src/gates/evaluate.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
 import { opaqueStringProperties, resourceShape, StructureCache } from '../../src/gates/structure-cache.js';

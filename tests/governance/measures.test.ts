@@ -54,7 +54,7 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
     expect(march.resourceType).toBe('Bundle');
     expect(march.entry?.map((e) => e.resource?.id)).toEqual([
       'engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability', 'crisis-recontact',
-      'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'role-integrity',
+      'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity',
     ]);
     for (const e of march.entry ?? []) {
       expect(e.resource).toMatchObject({ resourceType: 'MeasureReport', status: 'complete', type: 'summary', period: { start: '2025-03-01', end: '2025-03-31' } });

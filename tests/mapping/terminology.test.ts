@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CarePlan, Encounter } from '@medplum/fhirtypes';
-import { systems } from '../../src/mapping/vocabulary.js';
+import { systems } from '../../src/contract/vocabulary.js';
 import { tempMappings, type TempMappings } from '../config/temp-mappings.js';
 import { fixture, startTestService, type TestService } from '../harness.js';
 

@@ -7,7 +7,7 @@ import type { SourceMapping } from '../../src/config/source-schema.js';
 import { applySourceMapping } from '../../src/records/aliases/apply.js';
 import { parseSourceRecord, senderPath } from '../../src/records/aliases/index.js';
 import { parseRecord } from '../../src/records/index.js';
-import { translateCode } from '../../src/mapping/terminology.js';
+import { translateCode } from '../../src/contract/terminology.js';
 import { fixture } from '../harness.js';
 
 const mappings = loadMappings();

@@ -1,6 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxTransactionBytes, maxTransactionEntries, transactionLimitProblems } from '../../src/fhir/transaction-limits.js';
+import { maxTransactionBytes, maxTransactionEntries, transactionLimitProblems } from '../../src/fhir/write/transaction-limits.js';
 import { maxConcernsRouted } from '../../src/records/crisis-transition.js';
 import { maxInformationShared } from '../../src/records/early-engagement.js';
 import { maxListItems } from '../../src/records/primitives.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '@medplum/fhirtypes';
 import { evaluateGates, gateIssue } from '../../src/gates/evaluate.js';
 import { loadProfiles } from '../../src/gates/load-profiles.js';
-import { profileUrl, systems } from '../../src/mapping/vocabulary.js';
+import { profileUrl, systems } from '../../src/contract/vocabulary.js';
 import { fixture, startTestService, type TestService } from '../harness.js';
 
 let svc: TestService;

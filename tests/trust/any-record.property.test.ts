@@ -3,8 +3,8 @@ import type { Resource, Task } from '@medplum/fhirtypes';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMappings } from '../../src/config/mappings.js';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
-import { tokenSearchValue } from '../../src/fhir/search-values.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
+import { tokenSearchValue } from '../../src/fhir/lookup/search-values.js';
 import { structuralIssues } from '../../src/gates/evaluate.js';
 import { loadProfiles } from '../../src/gates/load-profiles.js';
 import { MappingContext, type ResolvedReference } from '../../src/mapping/context.js';
@@ -28,6 +28,7 @@ const pathways: Record<PathwayCode, { fixture: string }> = {
   'step-down': { fixture: 'step-down' },
   'crisis-transition': { fixture: 'crisis-transition' },
   'concern-routing': { fixture: 'concern-routing' },
+  'recovery-maintenance': { fixture: 'recovery-maintenance' },
 };
 const pathwayNames = Object.keys(pathways) as PathwayCode[];
 /** Runs per pathway: A is in-process (fast), B goes over HTTP. */

@@ -5,7 +5,7 @@ import type { CarePlan, Communication, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBatch } from '../../src/cli/commands/import.js';
 import { validate as validateCommand } from '../../src/cli/commands/validate.js';
-import { escapeSearchValue, tokenSearchValue } from '../../src/fhir/search-values.js';
+import { escapeSearchValue, tokenSearchValue } from '../../src/fhir/lookup/search-values.js';
 import { captureIo } from '../cli/capture.js';
 import { tempMappings, type TempMappings } from '../config/temp-mappings.js';
 import { failedGates, fixture, startTestService, testToken, type TestService } from '../harness.js';

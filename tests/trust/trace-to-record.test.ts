@@ -1,6 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.js';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { structuralIssues } from '../../src/gates/evaluate.js';
 import { loadProfiles } from '../../src/gates/load-profiles.js';
 import { traceToRecord } from '../../src/pipeline/process-record.js';

@@ -3,7 +3,7 @@ import type { TaskFacts } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { inPeriod, localDate } from '../period.js';
 import { cohortGroup, proportionGroup, strataValues, type MeasureResult, type Outcome } from '../result.js';
-import { followUpMarks, systems } from '../../mapping/vocabulary.js';
+import { followUpMarks, systems } from '../../contract/vocabulary.js';
 
 /** Task codes of the two routing channels (mappings/routing.json). */
 export const routingTaskCodes = ['clinical-review', 'care-coordination-review'] as const;

@@ -3,7 +3,7 @@ import { recordIdOf } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { inPeriod } from '../period.js';
 import { cohortGroup, strataValues, type MeasureResult } from '../result.js';
-import { clinicalTaskCodes } from '../../mapping/vocabulary.js';
+import { clinicalTaskCodes } from '../../contract/vocabulary.js';
 
 /** Gates that fail when a record has no usable escalation route (spec §3.5). */
 export const escalationRouteGates = ['ee-escalation-route', 'ct-escalation-route', 'cr-escalation-route', 'sd-escalation-instructions'] as const;

@@ -7,7 +7,7 @@ import { buildDisclosureAudit } from '../resources/audit.js';
 import { ext } from '../resources/common.js';
 import { buildCommunication } from '../resources/communication.js';
 import { buildTask } from '../resources/task.js';
-import { extensions, systems } from '../vocabulary.js';
+import { extensions, systems } from '../../contract/vocabulary.js';
 
 /** A routing channel (mappings/routing.json): also the code of the Task it raises. */
 export type ChannelCode = 'clinical-review' | 'care-coordination-review';

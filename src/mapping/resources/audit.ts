@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { recordTag } from '../identity.js';
-import { profileUrl, systems } from '../vocabulary.js';
+import { profileUrl, systems } from '../../contract/vocabulary.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);

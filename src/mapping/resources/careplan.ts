@@ -1,6 +1,6 @@
 import type { Annotation, CarePlan, CarePlanActivity, Extension, Period } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { extensions } from '../vocabulary.js';
+import { extensions } from '../../contract/vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';
 
 export interface CarePlanSpec {

@@ -1,5 +1,5 @@
 import type { Coding, Extension, Meta } from '@medplum/fhirtypes';
-import { profileUrl, systems } from '../vocabulary.js';
+import { profileUrl, systems } from '../../contract/vocabulary.js';
 import type { EnvelopeRecord } from '../../records/envelope.js';
 import type { MappingContext } from '../context.js';
 import { recordTag } from '../identity.js';

@@ -1,7 +1,7 @@
 import type { Communication, CommunicationPayload } from '@medplum/fhirtypes';
 import type { ConsentCategory, RecipientKind } from '../../config/mappings-schema.js';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { extensions, systems } from '../vocabulary.js';
+import { extensions, systems } from '../../contract/vocabulary.js';
 import { ext, recordIdentity } from './common.js';
 
 /** One piece of content, labelled with the consent category it belongs to. */

@@ -1,6 +1,6 @@
 import type { Consent } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { systems } from '../vocabulary.js';
+import { systems } from '../../contract/vocabulary.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { recordIdentity } from './common.js';
 

@@ -1,7 +1,7 @@
 import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import type { EnvelopeRecord } from '../../records/envelope.js';
-import type { TaskCode } from '../vocabulary.js';
+import type { TaskCode } from '../../contract/vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';
 
 const taskDisplay: Record<TaskCode, string> = {
@@ -11,6 +11,7 @@ const taskDisplay: Record<TaskCode, string> = {
   'scheduled-clinical-review': 'Scheduled clinical review',
   'outcome-review': 'Outcome review of peer support',
   'first-appointment-tracking': 'First appointment tracking',
+  're-entry-review': 'Re-entry review',
 };
 
 export interface TaskSpec {

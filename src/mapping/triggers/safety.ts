@@ -1,18 +1,18 @@
-import type { EnvelopeRecord } from '../../records/envelope.js';
+import { pathwayCodes, type EnvelopeRecord, type PathwayCode } from '../../records/envelope.js';
+import { routedConcerns, type RoutedConcern } from '../../records/index.js';
 import type { MappingContext, MappedResource } from '../context.js';
 import { ext } from '../resources/common.js';
 import { buildTask } from '../resources/task.js';
-import { extensions } from '../vocabulary.js';
+import { extensions } from '../../contract/vocabulary.js';
 
 /** The slot of the safety review Task: the same whether the record was accepted, blocked or refused. */
 export const safetySlot = 'task/safety-review';
 
-/** The concerns of category `safety` the record routes (concern routing, crisis transition). */
-function routedSafety(ctx: MappingContext<EnvelopeRecord>): { summary?: string }[] {
-  const r = ctx.record as EnvelopeRecord & { concerns?: { category: string; summary?: string }[]; concernsRouted?: { category: string; summary?: string }[] };
-  if (r.pathway === 'concern-routing') return (r.concerns ?? []).filter((c) => c.category === 'safety');
-  if (r.pathway === 'crisis-transition') return (r.concernsRouted ?? []).filter((c) => c.category === 'safety');
-  return [];
+/** The concerns of category `safety` the record routes, as its pathway declares them (records/index.ts). */
+function routedSafety(ctx: MappingContext<EnvelopeRecord>): RoutedConcern[] {
+  const pathway = ctx.record.pathway;
+  if (!(pathwayCodes as readonly string[]).includes(pathway)) return [];
+  return routedConcerns[pathway as PathwayCode](ctx.record as unknown as Record<string, unknown>).filter((c) => c.category === 'safety');
 }
 
 /** True when a concern-routing record says the person was not told of the routing. */

@@ -1,6 +1,6 @@
 import type { ConceptMap, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { SourceMapping } from '../../config/source-schema.js';
-import { conceptMapByUrl, translateCode } from '../../mapping/terminology.js';
+import { conceptMapByUrl, translateCode } from '../../contract/terminology.js';
 import { issue } from '../../outcomes/index.js';
 import { expand, fill, formatConcrete, indicesOf, merge, parseConcrete, parsePattern, prefixMatch, set, type Segment } from './paths.js';
 

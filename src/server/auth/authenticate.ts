@@ -5,7 +5,7 @@ import type { ClientRegistry } from '../../config/clients-schema.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { setCaller, staticTokenClientId, type Caller } from './caller.js';
 import { looksLikeJwt, type JwtFailure, type JwtVerifier } from './jwt.js';
-import { knownScopes, scopesOfClaims } from './scopes.js';
+import { knownScopes, scopesOfClaims } from '../../contract/scopes.js';
 
 /** How callers prove who they are: the static API_TOKEN, OAuth JWTs from the IdP, or both. */
 export interface AuthConfig {

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { pathwayCodes, type PathwayCode } from '../../records/envelope.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import { callerOf, mayUseSource, type Caller } from './caller.js';
-import { canWrite, canWriteAny, scopes } from './scopes.js';
+import { canWrite, canWriteAny, scopes } from '../../contract/scopes.js';
 
 /** What a route needs before its body is read: one scope, or any pathway's write scope. */
 type RouteNeed = { scope: string } | { anyWrite: true };

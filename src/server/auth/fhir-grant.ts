@@ -1,8 +1,8 @@
 import type { ExternalTokenVerifier } from '../../embedded/auth.js';
-import { grantOf, intersect } from '../../fhir/smart-scopes.js';
+import { grantOf, intersect } from '../../contract/smart-scopes.js';
 import { clientIdOf, type AuthConfig } from './authenticate.js';
 import { looksLikeJwt } from './jwt.js';
-import { scopesOfClaims } from './scopes.js';
+import { scopesOfClaims } from '../../contract/scopes.js';
 
 /**
  * How the embedded FHIR server checks the site IdP's access tokens: the same verification as the

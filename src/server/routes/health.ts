@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { retryAfterSeconds } from '../../fhir/client.js';
-import { directoryIssue, directoryProblems, mappingDirectory } from '../../fhir/mapping-directory.js';
+import { directoryIssue, directoryProblems, mappingDirectory } from '../../fhir/lookup/mapping-directory.js';
 import { AdapterError, issue, outcome } from '../../outcomes/index.js';
 import type { Adapter } from '../../pipeline/process-record.js';
 

@@ -1,9 +1,9 @@
 import type { Bundle, OperationOutcomeIssue, PractitionerRole, Resource } from '@medplum/fhirtypes';
-import type { EscalationConfig } from '../config/followup-schema.js';
-import type { Mappings } from '../config/mappings-schema.js';
-import { issue } from '../outcomes/index.js';
-import { referenceRoles } from '../records/references.js';
-import type { FhirClient } from './client.js';
+import type { EscalationConfig } from '../../config/followup-schema.js';
+import type { Mappings } from '../../config/mappings-schema.js';
+import { issue } from '../../outcomes/index.js';
+import { referenceRoles } from '../../records/references.js';
+import type { FhirClient } from '../client.js';
 
 /** One owner or recipient named in mappings/, with where it is named and what it must be. */
 export interface DirectoryEntry {

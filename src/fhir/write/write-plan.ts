@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Resource, Task } from '@medplum/fhirtypes';
-import type { MappedResource } from '../mapping/context.js';
-import { followUpMarks, systems } from '../mapping/vocabulary.js';
+import type { MappedResource } from '../../contract/mapped.js';
+import { followUpMarks, systems } from '../../contract/vocabulary.js';
 
 /** What happens to one slot on this send. */
 export type SlotAction = 'create' | 'update' | 'unchanged' | 'kept';

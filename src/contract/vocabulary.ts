@@ -36,7 +36,7 @@ export function profileUrl(id: string): string {
 }
 
 /** Task codes whose owner holds clinical responsibility: never a peer role (gate peer-not-clinical-owner). */
-export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review', 'outcome-review'] as const;
+export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review', 'outcome-review', 're-entry-review'] as const;
 
 export type TaskCode =
   | (typeof clinicalTaskCodes)[number]

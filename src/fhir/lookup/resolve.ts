@@ -1,13 +1,13 @@
 import type { Bundle, BundleEntry, CodeableConcept, OperationOutcomeIssue, PractitionerRole, Resource } from '@medplum/fhirtypes';
-import type { SiteConfig } from '../config/mappings-schema.js';
-import type { ResolvedReference } from '../mapping/context.js';
-import { issue } from '../outcomes/index.js';
-import type { Reference } from '../records/primitives.js';
-import { allowedTypes, collectReferences } from '../records/references.js';
-import type { FhirClient } from './client.js';
+import type { SiteConfig } from '../../config/mappings-schema.js';
+import type { ResolvedReference } from '../../contract/mapped.js';
+import { issue } from '../../outcomes/index.js';
+import type { Reference } from '../../records/primitives.js';
+import { allowedTypes, collectReferences } from '../../records/references.js';
+import type { FhirClient } from '../client.js';
 import { hasIdentifier, tokenSearchValue } from './search-values.js';
 
-export { collectReferences } from '../records/references.js';
+export { collectReferences } from '../../records/references.js';
 
 /**
  * Matches read per identifier search. More exact matches than one are ambiguous anyway; a full page of

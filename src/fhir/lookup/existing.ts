@@ -1,6 +1,6 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { MappedResource } from '../mapping/context.js';
-import type { FhirClient } from './client.js';
+import type { MappedResource } from '../../contract/mapped.js';
+import type { FhirClient } from '../client.js';
 import { tokenSearchValue } from './search-values.js';
 
 /** Types without an `identifier` element in R4: their business identity is a meta.tag. */

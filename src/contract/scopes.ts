@@ -1,4 +1,4 @@
-import { pathwayCodes, type PathwayCode } from '../../records/envelope.js';
+import { pathwayCodes, type PathwayCode } from './pathways.js';
 
 /**
  * The adapter's scopes, one per capability. They follow the shape of SMART scopes

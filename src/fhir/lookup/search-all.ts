@@ -1,0 +1,54 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { FhirClient } from '../client.js';
+
+/** What one search found over all its pages. */
+export interface SearchResult<T extends Resource = Resource> {
+  /** The matches (search.mode match, or no mode), in the server's order. */
+  matches: T[];
+  /** Resources added by `_include`, by `Type/id`. */
+  included: Map<string, Resource>;
+  /** True when `maxPages` ended the reading while the server still had more. */
+  truncated: boolean;
+}
+
+export interface PagingOptions {
+  /** `_count` of each page. */
+  pageSize: number;
+  /** Pages read at most: a server whose next links never end must not hang the caller. */
+  maxPages: number;
+}
+
+function nextLink(bundle: Bundle): string | undefined {
+  return bundle.link?.find((l) => l.relation === 'next')?.url;
+}
+
+/**
+ * Every page of one search (FHIR R4 §3.1.1.5 paging): the server's `next` link when it gives one; a server
+ * that gives none (the embedded one) is paged with `_offset` while it says there is more — its `total`, or
+ * without a total a full page. The one paging loop of the adapter: governance and the follow-up jobs use it.
+ */
+export async function searchAll<T extends Resource = Resource>(
+  fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: Record<string, string>, options: PagingOptions,
+): Promise<SearchResult<T>> {
+  const { pageSize, maxPages } = options;
+  const result: SearchResult<T> = { matches: [], included: new Map(), truncated: false };
+  let bundle = await fhir.search(type, { ...query, _count: String(pageSize) });
+  for (let page = 1; ; page++) {
+    const entries = bundle.entry ?? [];
+    let matchedHere = 0;
+    for (const e of entries) {
+      if (!e.resource) continue;
+      if (e.search?.mode === 'include') result.included.set(`${e.resource.resourceType}/${e.resource.id}`, e.resource);
+      else {
+        result.matches.push(e.resource as T);
+        matchedHere++;
+      }
+    }
+    const next = nextLink(bundle);
+    const more = next !== undefined
+      || (bundle.total !== undefined ? result.matches.length < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
+    if (!more) return result;
+    if (page >= maxPages) return { ...result, truncated: true };
+    bundle = next ? await fhir.page(next) : await fhir.search(type, { ...query, _count: String(pageSize), _offset: String(result.matches.length) });
+  }
+}

@@ -1,0 +1,69 @@
+import type { Case, PersonEvent } from '../facts.js';
+import type { MeasureInput } from '../digest.js';
+import { daysBetween, inPeriod } from '../period.js';
+import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
+
+/** Windows of spec §3.6 / §6, in local calendar days after the index day (day 0); the last day is included. */
+export const reEntryWindowDays = 90;
+export const checkInReconnectionDays = 14;
+
+interface Found {
+  days: number;
+  case: Case;
+}
+
+function eventDays(events: PersonEvent[] | undefined, indexDate: string): Found[] {
+  return (events ?? []).filter((e) => e.date !== undefined).map((e) => ({ days: daysBetween(indexDate, e.date as string), case: e.case }));
+}
+
+/** Proportion outcome of one case over its window: an event is the numerator; no event yet in an open window is excluded. */
+function outcomeOf(found: Found[], window: number, indexDate: string, today: string): Outcome {
+  const o = windowOutcome(found.map((f) => f.days), window, daysBetween(indexDate, today));
+  if (o === 'pending') return 'excluded';
+  return o === 'event' ? 'numerator' : 'not-met';
+}
+
+function within(found: Found[], window: number): Found[] {
+  return found.filter((f) => f.days >= 0 && f.days <= window);
+}
+
+/**
+ * Recovery maintenance (spec §3.6, §6): records whose check-ins start in the period; within 90 days,
+ * re-entered care through the route (a `re-entry-review` Task completed, dated by when work on it
+ * began) and crisis re-contact instead (a crisis re-contact with no completed re-entry review before it;
+ * lower is better); and records reporting missed check-ins followed by a completed check-in (a
+ * peer-contact Encounter) within 14 days of the record.
+ */
+export function recoveryMaintenance(input: MeasureInput): MeasureResult {
+  const { facts, period, today } = input;
+  const reEntries = new Map<string, PersonEvent[]>();
+  for (const t of facts.tasks.filter((x) => x.code === 're-entry-review' && x.task.status === 'completed' && x.patient)) {
+    const date = t.actedAt ? t.actedAt.slice(0, 10) : t.authored;
+    reEntries.set(t.patient as string, [...(reEntries.get(t.patient as string) ?? []), { patient: t.patient, date, case: t.case }]);
+  }
+  const cases = facts.recoveryMaintenance.filter((r) => inPeriod(r.startDate, period) && r.patient).map((r) => {
+    const start = r.startDate as string;
+    const reEntered = eventDays(reEntries.get(r.patient as string), start).filter((f) => f.days >= 0);
+    const firstReEntry = Math.min(...reEntered.map((f) => f.days));
+    // A crisis re-contact counts "instead" only when no completed re-entry review came before it.
+    const crisis = eventDays(facts.crisisEvents.get(r.patient as string), start).filter((f) => f.days >= 0 && f.days < firstReEntry);
+    return { ...r, reEntered, crisis };
+  });
+  const missed = facts.recoveryMaintenance.filter((r) => r.missedCheckIns > 0 && inPeriod(r.recorded, period) && r.patient).map((r) => ({
+    ...r,
+    found: eventDays(facts.peerContacts.get(r.patient as string), r.recorded as string).filter((f) => f.days >= 0),
+  }));
+  return {
+    id: 'recovery-maintenance',
+    groups: [
+      proportionGroup(`re-entered-${reEntryWindowDays}-days`, cases, (c) => outcomeOf(c.reEntered, reEntryWindowDays, c.startDate as string, today)),
+      proportionGroup(`crisis-instead-${reEntryWindowDays}-days`, cases, (c) => outcomeOf(c.crisis, reEntryWindowDays, c.startDate as string, today)),
+      proportionGroup(`check-in-after-missed-${checkInReconnectionDays}-days`, missed,
+        (c) => outcomeOf(c.found, checkInReconnectionDays, c.recorded as string, today)),
+    ],
+    evidence: [
+      ...cases.flatMap((c) => [...within(c.reEntered, reEntryWindowDays), ...within(c.crisis, reEntryWindowDays)].map((f) => f.case)),
+      ...missed.flatMap((c) => within(c.found, checkInReconnectionDays).map((f) => f.case)),
+    ],
+  };
+}
