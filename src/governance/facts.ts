@@ -172,6 +172,8 @@ export interface TaskFacts {
   authored?: string;
   /** When work on it began: executionPeriod.start, else lastModified once it moved on from requested. */
   actedAt?: string;
+  /** Local date it was completed (status completed): executionPeriod.end, else lastModified, else the server's meta.lastUpdated. */
+  completed?: string;
 }
 
 const actedStatuses = new Set<Task['status']>(['accepted', 'in-progress', 'completed', 'on-hold']);
@@ -186,6 +188,7 @@ export function taskFacts(task: Task, timeZone: string): TaskFacts {
     patient: task.for?.reference,
     authored: localDate(task.authoredOn, timeZone),
     ...(acted ? { actedAt: acted } : {}),
+    ...(task.status === 'completed' ? { completed: localDate(task.executionPeriod?.end ?? task.lastModified ?? task.meta?.lastUpdated, timeZone) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Case, PersonEvent } from '../facts.js';
+import { recordIdOf, type Case, type PersonEvent } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { daysBetween, inPeriod } from '../period.js';
 import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
@@ -23,27 +23,36 @@ function outcomeOf(found: Found[], window: number, indexDate: string, today: str
   return o === 'event' ? 'numerator' : 'not-met';
 }
 
+/** A record's identity across its resources: its source system and recordId. */
+function recordKey(c: Case): string | undefined {
+  const recordId = recordIdOf(c);
+  return recordId && c.identifier?.system ? JSON.stringify([c.identifier.system, recordId]) : undefined;
+}
+
 function within(found: Found[], window: number): Found[] {
   return found.filter((f) => f.days >= 0 && f.days <= window);
 }
 
 /**
  * Recovery maintenance (spec §3.6, §6): records whose check-ins start in the period; within 90 days,
- * re-entered care through the route (a `re-entry-review` Task completed, dated by when work on it
- * began) and crisis re-contact instead (a crisis re-contact with no completed re-entry review before it;
+ * re-entered care through the route (this record's own `re-entry-review` Task completed, dated by its
+ * completion: executionPeriod.end, else lastModified, else the server's lastUpdated) and crisis re-contact instead (a crisis re-contact with no completed re-entry review before it;
  * lower is better); and records reporting missed check-ins followed by a completed check-in (a
  * peer-contact Encounter) within 14 days of the record.
  */
 export function recoveryMaintenance(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
+  // By record, not by person: another record's completed review is not this record's re-entry.
   const reEntries = new Map<string, PersonEvent[]>();
-  for (const t of facts.tasks.filter((x) => x.code === 're-entry-review' && x.task.status === 'completed' && x.patient)) {
-    const date = t.actedAt ? t.actedAt.slice(0, 10) : t.authored;
-    reEntries.set(t.patient as string, [...(reEntries.get(t.patient as string) ?? []), { patient: t.patient, date, case: t.case }]);
+  for (const t of facts.tasks.filter((x) => x.code === 're-entry-review' && x.task.status === 'completed')) {
+    const key = recordKey(t.case);
+    if (!key || !t.completed) continue;
+    reEntries.set(key, [...(reEntries.get(key) ?? []), { patient: t.patient, date: t.completed, case: t.case }]);
   }
   const cases = facts.recoveryMaintenance.filter((r) => inPeriod(r.startDate, period) && r.patient).map((r) => {
     const start = r.startDate as string;
-    const reEntered = eventDays(reEntries.get(r.patient as string), start).filter((f) => f.days >= 0);
+    const key = recordKey(r.case);
+    const reEntered = eventDays(key ? reEntries.get(key) : undefined, start).filter((f) => f.days >= 0);
     const firstReEntry = Math.min(...reEntered.map((f) => f.days));
     // A crisis re-contact counts "instead" only when no completed re-entry review came before it.
     const crisis = eventDays(facts.crisisEvents.get(r.patient as string), start).filter((f) => f.days >= 0 && f.days < firstReEntry);

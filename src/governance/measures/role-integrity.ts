@@ -6,7 +6,7 @@ import { cohortGroup, strataValues, type MeasureResult } from '../result.js';
 import { clinicalTaskCodes } from '../../contract/vocabulary.js';
 
 /** Gates that fail when a record has no usable escalation route (spec §3.5). */
-export const escalationRouteGates = ['ee-escalation-route', 'ct-escalation-route', 'cr-escalation-route', 'sd-escalation-instructions'] as const;
+export const escalationRouteGates = ['ee-escalation-route', 'ct-escalation-route', 'cr-escalation-route', 'sd-escalation-instructions', 'rm-escalation-route'] as const;
 
 /**
  * A peer role (spec §3.5): a PractitionerRole with one of the site's peer-role codes, or — for a Task the
