@@ -4,6 +4,7 @@ import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/existing.js';
+import { withRecordClaim } from '../fhir/record-claim.js';
 import { resolveReferences } from '../fhir/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write-plan.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
@@ -169,7 +170,8 @@ function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates
 export async function processRecord(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
   return adapter.lock.run(lockKey(record), async () => {
     try {
-      return await writeWithRetries(adapter, record);
+      // Across replicas: one writer per record at a time (issue 13; src/fhir/record-claim.ts).
+      return await withRecordClaim(adapter.fhir, record, () => writeWithRetries(adapter, record));
     } catch (err) {
       throw await withSafetyFirst(adapter, { record }, err);
     }
