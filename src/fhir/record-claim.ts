@@ -212,7 +212,8 @@ async function takeClaim(fhir: FhirClient, source: string, recordId: string): Pr
         `Another adapter replica is writing this record (${source}|${recordId}) right now; send it again in ${seconds} s.`)]), seconds);
     } else {
       // Jittered, growing a little: replicas waiting on one claim do not poll in step.
-      await sleep(10 + Math.random() * Math.min(100, 20 + round * 10));
+      // Backing off: a waiting replica's reads must not slow down the writer it waits for.
+      await sleep(Math.min(250, 20 * 1.5 ** round) * (0.5 + Math.random() / 2));
     }
     state = await readClaim(fhir, source, recordId);
   }
