@@ -92,38 +92,109 @@ function entryClaim(response: Bundle): (Basic & { id: string }) | undefined {
  * (it has no subject), it carries an `identifier` (so the conditional create is a plain identifier search
  * every server indexes), and it is the R4 resource for data no other resource fits. README "Scaling out".
  */
-export async function withRecordClaim<T>(fhir: FhirClient, record: { source: { system: string }; recordId: string }, work: () => Promise<T>): Promise<T> {
-  const held = await takeClaim(fhir, record.source.system, record.recordId);
-  let current: ClaimState = held;
-  let chain: Promise<unknown> = Promise.resolve();
-  let lost = false;
-  const renew = () => {
-    chain = chain.then(async () => {
-      if (lost) return;
+export function withRecordClaim<T>(fhir: FhirClient, record: { source: { system: string }; recordId: string }, work: () => Promise<T>): Promise<T> {
+  return withClaim(fhir, { system: record.source.system, key: record.recordId }, claimWaitMs, work);
+}
+
+/** A claim that another holder kept for longer than this send waits: `409` with a Retry-After. */
+export class ClaimBusyError extends AdapterError {}
+
+/**
+ * The leases of the scheduled jobs (escalation, webhooks) across every process and replica on the FHIR
+ * server: one claim per job (`{adapter, job/<name>}`), kept by the process that took it and renewed
+ * every claimTtlMs / 3 in the background, so that one process runs the job for as long as it lives (its
+ * in-memory state, such as the webhook cursor, stays with it). While another process holds it, a run is
+ * skipped. A holder that dies leaves the lease to expire after claimTtlMs; the next run elsewhere takes it
+ * over (If-Match: exactly one taker). `release()` on a graceful stop hands it over at once.
+ */
+export class JobLeases {
+  private readonly held = new Map<string, HeldClaim>();
+
+  constructor(private readonly fhir: () => FhirClient) {}
+
+  /** Runs `run` when this process holds (or can take) the job's lease; resolves false when another holds it. */
+  async run(name: string, run: () => Promise<void>): Promise<boolean> {
+    let claim = this.held.get(name);
+    if (!claim || claim.lost) {
       try {
-        current = await put(fhir, current, held.holder, Date.now() + claimTtlMs);
+        claim = await HeldClaim.take(this.fhir(), systems.adapter, `job/${name}`, 0);
       } catch (err) {
-        // Taken over (412) or unreachable: the write goes on; the server's If-Match on updates still guards them.
-        if (err instanceof WriteConflictError) {
-          // A renewal whose first answer was lost after the commit meets its own version: still ours.
-          const now = await readClaim(fhir, record.source.system, record.recordId).catch(() => undefined);
-          if (now?.holder === held.holder) current = now;
-          else lost = true;
-        }
+        if (err instanceof ClaimBusyError) return false;
+        throw err;
       }
-    });
-  };
-  const timer = setInterval(renew, claimTtlMs / 3);
-  timer.unref();
+      claim.keepRenewed();
+      this.held.set(name, claim);
+    }
+    await run();
+    return true;
+  }
+
+  /** Whether this process holds the job's lease now. */
+  holds(name: string): boolean {
+    const claim = this.held.get(name);
+    return claim !== undefined && !claim.lost;
+  }
+
+  /** Releases every lease held (graceful stop). */
+  async release(): Promise<void> {
+    const claims = [...this.held.values()];
+    this.held.clear();
+    await Promise.all(claims.map((c) => c.release()));
+  }
+}
+
+async function withClaim<T>(fhir: FhirClient, of: { system: string; key: string }, waitMs: number, work: () => Promise<T>): Promise<T> {
+  const claim = await HeldClaim.take(fhir, of.system, of.key, waitMs);
+  claim.keepRenewed();
   try {
     return await work();
   } finally {
-    clearInterval(timer);
-    await chain;
-    if (!lost) {
-      // Released: the next send takes it at once. A release that fails leaves it to expire (claimTtlMs).
-      await put(fhir, current, undefined, Date.now()).catch(() => undefined);
-    }
+    await claim.release();
+  }
+}
+
+/** A claim this process holds: renewed in the background until released or lost to a takeover. */
+class HeldClaim {
+  lost = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+
+  private constructor(private readonly fhir: FhirClient, private readonly of: { system: string; key: string }, private current: ClaimState, private readonly holder: string) {}
+
+  static async take(fhir: FhirClient, system: string, key: string, waitMs: number): Promise<HeldClaim> {
+    const state = await takeClaim(fhir, system, key, waitMs);
+    return new HeldClaim(fhir, { system, key }, state, state.holder);
+  }
+
+  keepRenewed(): void {
+    this.timer = setInterval(() => this.renew(), claimTtlMs / 3);
+    this.timer.unref();
+  }
+
+  private renew(): void {
+    this.chain = this.chain.then(async () => {
+      if (this.lost) return;
+      try {
+        this.current = await put(this.fhir, this.current, this.holder, Date.now() + claimTtlMs);
+      } catch (err) {
+        // Unreachable: tried again at the next tick (the claim lasts claimTtlMs). Taken over (412): lost,
+        // unless the 412 met our own renewal whose first answer was lost after the commit.
+        if (err instanceof WriteConflictError) {
+          const now = await readClaim(this.fhir, this.of.system, this.of.key).catch(() => undefined);
+          if (now?.holder === this.holder) this.current = now;
+          else this.lost = true;
+        }
+      }
+    });
+  }
+
+  /** Stops renewing and releases it (the next taker need not wait); a release that fails leaves it to expire. */
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await this.chain;
+    if (this.lost) return;
+    this.lost = true;
+    await put(this.fhir, this.current, undefined, Date.now()).catch(() => undefined);
   }
 }
 
@@ -161,10 +232,10 @@ async function readClaim(fhir: FhirClient, source: string, recordId: string): Pr
 }
 
 /** Takes the record's claim: creates it, takes it over once released or expired, or waits for it. */
-async function takeClaim(fhir: FhirClient, source: string, recordId: string): Promise<ClaimState & { holder: string }> {
+async function takeClaim(fhir: FhirClient, source: string, recordId: string, waitMs: number): Promise<ClaimState & { holder: string }> {
   const holder = randomUUID();
   const id = slotIdentifier(source, recordId, 'claim');
-  const giveUpAt = Date.now() + claimWaitMs;
+  const giveUpAt = Date.now() + waitMs;
   // Read first: a resend (the common case) finds its released claim and takes it with one PUT, and an
   // unreachable server fails here as on any read (retried in place, counted by the breaker).
   let state = await readClaim(fhir, source, recordId);
@@ -208,7 +279,7 @@ async function takeClaim(fhir: FhirClient, source: string, recordId: string): Pr
       }
     } else if (Date.now() >= giveUpAt) {
       const seconds = Math.max(1, Math.ceil((state.expiresAt - Date.now()) / 1000));
-      throw new AdapterError(409, outcome([issue('conflict', 'conflict',
+      throw new ClaimBusyError(409, outcome([issue('conflict', 'conflict',
         `Another adapter replica is writing this record (${source}|${recordId}) right now; send it again in ${seconds} s.`)]), seconds);
     } else {
       // Jittered, growing a little: replicas waiting on one claim do not poll in step.

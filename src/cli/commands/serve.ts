@@ -1,4 +1,7 @@
+import cluster from 'node:cluster';
 import { readEnv } from '../../config/env.js';
+import { superviseWorkers, workerCount } from '../../server/cluster.js';
+import { createLogger } from '../../server/logger.js';
 import { startService } from '../../server/start.js';
 import type { CliCommand } from '../program.js';
 
@@ -13,7 +16,14 @@ export const serveCommand: CliCommand = {
     .description('run the adapter on HOST:PORT (embedded FHIR server at /fhir/R4 unless FHIR_BASE_URL is set); configured by environment variables (README, Configuration); SIGTERM stops it gracefully'),
   async run(_opts, _operands, io) {
     const env = readEnv();
+    const { workers, reason } = workerCount(env);
+    if (cluster.isPrimary && workers > 1) {
+      // Cluster mode (the default): this process supervises; each worker runs this command again.
+      await superviseWorkers(workers, createLogger(env.logLevel));
+      return undefined;
+    }
     const service = await startService(env);
+    if (reason) service.log.warn({ workers: 1 }, reason);
     // Shown once, on the start that generated it; later starts reuse the file without repeating it.
     if (service.generatedApiToken) {
       const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
