@@ -22,7 +22,14 @@ export const serveCommand: CliCommand = {
       await superviseWorkers(workers, createLogger(env.logLevel));
       return undefined;
     }
+    // Signals are taken from the start: a cluster worker told to stop while still starting stops cleanly once up.
+    let requested: NodeJS.Signals | undefined;
+    const early = (signal: NodeJS.Signals) => { requested ??= signal; };
+    process.on('SIGINT', early);
+    process.on('SIGTERM', early);
     const service = await startService(env);
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
     if (reason) service.log.warn({ workers: 1 }, reason);
     // Shown once, on the start that generated it; later starts reuse the file without repeating it.
     if (service.generatedApiToken) {
@@ -42,6 +49,7 @@ export const serveCommand: CliCommand = {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (requested) stop(requested);
     return undefined;
   },
 };
