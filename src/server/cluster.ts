@@ -41,12 +41,15 @@ export async function superviseWorkers(workers: number, log: Logger): Promise<vo
   let failed = false;
   let listened = false;
   const started = new Map<Worker, number>();
+  const serving = new Set<Worker>();
   const fork = (): Worker => {
     const worker = cluster.fork();
     started.set(worker, Date.now());
+    worker.once('listening', () => serving.add(worker));
     worker.once('exit', (code, signal) => {
       const ranMs = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
+      serving.delete(worker);
       if (!listened) {
         // The first worker could not start (its reason is on stderr): nothing to supervise.
         process.exit(typeof code === 'number' && code !== 0 ? code : 1);
@@ -68,7 +71,11 @@ export async function superviseWorkers(workers: number, log: Logger): Promise<vo
     stopping = true;
     log.info({ signal, workers: started.size }, 'cluster: stopping every worker gracefully');
     if (started.size === 0) process.exit(0);
-    for (const worker of started.keys()) worker.process.kill('SIGTERM');
+    for (const worker of started.keys()) {
+      // A worker still starting has not taken its signal handlers yet: it is told once it listens.
+      if (serving.has(worker)) worker.process.kill('SIGTERM');
+      else worker.once('listening', () => worker.process.kill('SIGTERM'));
+    }
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
