@@ -48,14 +48,15 @@ export async function superviseWorkers(workers: number, log: Logger): Promise<vo
     worker.once('listening', () => serving.add(worker));
     worker.once('exit', (code, signal) => {
       const ranMs = Date.now() - (started.get(worker) ?? 0);
+      const wasServing = serving.delete(worker);
       started.delete(worker);
-      serving.delete(worker);
       if (!listened) {
         // The first worker could not start (its reason is on stderr): nothing to supervise.
         process.exit(typeof code === 'number' && code !== 0 ? code : 1);
       }
       if (stopping) {
-        if (code !== 0) failed = true;
+        // A worker stopped while still loading (before it took its signal handlers) had taken no request.
+        if (code !== 0 && !(signal === 'SIGTERM' && !wasServing)) failed = true;
         if (started.size === 0) process.exit(failed ? 1 : 0);
         return;
       }
@@ -71,11 +72,7 @@ export async function superviseWorkers(workers: number, log: Logger): Promise<vo
     stopping = true;
     log.info({ signal, workers: started.size }, 'cluster: stopping every worker gracefully');
     if (started.size === 0) process.exit(0);
-    for (const worker of started.keys()) {
-      // A worker still starting has not taken its signal handlers yet: it is told once it listens.
-      if (serving.has(worker)) worker.process.kill('SIGTERM');
-      else worker.once('listening', () => worker.process.kill('SIGTERM'));
-    }
+    for (const worker of started.keys()) worker.process.kill('SIGTERM');
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
