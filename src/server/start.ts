@@ -57,7 +57,15 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   clock?: () => Date;
   limits?: Partial<typeof socketLimits>;
+  /**
+   * Asked just before listening: true when a stop was requested while starting (a cluster worker told to
+   * stop during start-up). The start is then given up (StartCancelled) without taking a connection.
+   */
+  stopRequested?: () => boolean;
 }
+
+/** A start given up before listening because a stop was requested (StartOptions.stopRequested). */
+export class StartCancelled extends Error {}
 
 /** A running service. */
 export interface RunningService {
@@ -138,6 +146,11 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   }, (req, res) => drain.track(req, res, app));
   server.maxConnections = limits.maxConnections;
   drain.watch(server);
+  if (opts.stopRequested?.()) {
+    await followUp.stop();
+    await embedded?.close();
+    throw new StartCancelled('stop requested during start-up');
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.port, host, () => {

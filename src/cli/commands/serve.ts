@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { readEnv } from '../../config/env.js';
 import { superviseWorkers, workerCount } from '../../server/cluster.js';
 import { createLogger } from '../../server/logger.js';
-import { startService } from '../../server/start.js';
+import { StartCancelled, startService } from '../../server/start.js';
 import type { CliCommand } from '../program.js';
 
 /**
@@ -27,7 +27,14 @@ export const serveCommand: CliCommand = {
     const early = (signal: NodeJS.Signals) => { requested ??= signal; };
     process.on('SIGINT', early);
     process.on('SIGTERM', early);
-    const service = await startService(env);
+    let service: Awaited<ReturnType<typeof startService>>;
+    try {
+      service = await startService(env, { stopRequested: () => requested !== undefined });
+    } catch (err) {
+      // Told to stop before it listened: it took no request; a clean stop.
+      if (err instanceof StartCancelled) process.exit(0);
+      throw err;
+    }
     process.off('SIGINT', early);
     process.off('SIGTERM', early);
     if (reason) service.log.warn({ workers: 1 }, reason);
