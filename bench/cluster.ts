@@ -14,7 +14,7 @@ const records = Number(process.env.BENCH_CLUSTER_RECORDS ?? 1_000);
 /** What one WORKERS setting measured. */
 export interface ClusterRow { workers: number; perSecond: number; p99At50: number; p99At5: number; p50At5: number }
 
-async function measure(workers: number, port: number): Promise<ClusterRow> {
+export async function measure(workers: number, port: number): Promise<ClusterRow> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
   const service = await startChild(port, { API_TOKEN: token, DATA_DIR: dataDir, WORKERS: String(workers), ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' }, true, process.env.BENCH_CLUSTER_ROOT);
   try {
