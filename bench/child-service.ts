@@ -20,9 +20,10 @@ export interface ChildService {
  * `env` added, and waits until /health answers (and, with `ready`, until /ready answers 200: the embedded
  * store opened, metadata read, rollback verified).
  */
-export async function startChild(port: number, env: Record<string, string>, ready = false): Promise<ChildService> {
+export async function startChild(port: number, env: Record<string, string>, ready = false, root = join(import.meta.dirname, '..')): Promise<ChildService> {
   const spawned = performance.now();
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'peer-pathways-fhir.mjs'), 'serve'], {
+  const child = spawn(process.execPath, [join(root, 'bin', 'peer-pathways-fhir.mjs'), 'serve'], {
+    cwd: root,
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -7,7 +7,7 @@ import { resolveReferences, type Resolution } from '../src/fhir/lookup/resolve.j
 import { planWrite, transactionOf } from '../src/fhir/write/write-plan.js';
 import { evaluateGates, structuralIssues } from '../src/gates/evaluate.js';
 import { loadProfiles } from '../src/gates/load-profiles.js';
-import { slotFullUrl } from '../src/mapping/identity.js';
+import { slotFullUrl } from '../src/contract/identity.js';
 import { MappingContext } from '../src/mapping/context.js';
 import { gateBundle, mapRecord } from '../src/mapping/index.js';
 import { parseRecord } from '../src/records/index.js';

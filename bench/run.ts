@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FhirClient } from '../src/fhir/client.js';
 import { startChild, type ChildService } from './child-service.js';
+import { clusterBench, clusterRows } from './cluster.js';
 import { faultBurst } from './fault-burst.js';
 import { growStore } from './grow-store.js';
 import { measureInProcess, pathways, recordText } from './in-process.js';
@@ -96,7 +97,9 @@ async function main(): Promise<void> {
   const dataDir = process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'bench-store-'));
   // The follow-up jobs are off: the seed writes 100,000 Tasks within a minute, which no site does, and the
   // webhook pass would read every one of them back while the rows below are measured.
-  const env = { API_TOKEN: token, DATA_DIR: dataDir, ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' };
+  // The rows below measure one process (WORKERS=1); cluster mode is measured on its own first (bench/cluster.ts).
+  const cluster = await clusterBench(basePort + 50);
+  const env = { API_TOKEN: token, DATA_DIR: dataDir, ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', WORKERS: '1' };
   let service: ChildService = await startChild(basePort, env, true);
   const readyEmptyMs = service.readyMs;
   const rows: string[][] = [];
@@ -174,6 +177,7 @@ async function main(): Promise<void> {
       [`peak RSS, ${fmt(stored)} resources stored`, `≤ ${targets.rssBytes / 1024 / 1024} MB`, `${fmt(rss.peak / 1024 / 1024)} MB (now ${fmt(rss.current / 1024 / 1024)} MB)`, verdict(rss.peak <= targets.rssBytes && stored >= targets.storedResources)],
       [`governance, one month, ${fmt(stored)} stored`, `≤ ${fmt(targets.governanceMs)} ms`, `${fmt(governance100k.firstMs)} ms (again ${fmt(governance100k.againMs)} ms)`, verdict(governance100k.firstMs <= targets.governanceMs)],
       ...bigRows,
+      ...clusterRows(cluster, fmt),
       [`fault burst: ${burst.records} records, ${burst.faults} faults injected, ${burst.resent} resends`, 'lost 0, doubled 0', `lost ${burst.lost}, doubled ${burst.doubled}, unanswered ${burst.unanswered} (${fmt(burst.seconds, 1)} s)`, verdict(burst.lost === 0 && burst.doubled === 0)],
     ]));
   } finally {

@@ -35,6 +35,8 @@ const notRun: Record<string, string> = {
   'npm ci && npm start': 'installs and runs the whole suite: what CI (.ci/run) does',
   'API_TOKEN=devtoken npm start': 'how this test starts the service the examples run against',
   'npm start': 'a first start without API_TOKEN: the generated token is tested in tests/security/startup.test.ts',
+  'WORKERS=2 PORT=8080 API_TOKEN=devtoken npm start': 'a service in cluster mode: started as written (bin/… serve, WORKERS=2) in tests/server/cluster.test.ts',
+  '# on every replica (Medplum)': 'needs a Medplum or HAPI server; replicas against one FHIR server run in tests/reliability/replicas.test.ts',
   'npm ci && npm run build': 'a deployment: the build and npm start are what this test itself runs',
   'npm run typecheck     # tsc, strict': 'the development checks: what CI (.ci/run) runs',
   [`umask 077 && mkdir -p backups && sqlite3 data/fhir.sqlite ".backup 'backups/fhir.sqlite'"`]: 'needs Debian\'s sqlite3 tool and a store on disk (this test\'s service keeps DATA_DIR=:memory:); the same online backup through node:sqlite runs as written in tests/embedded/store.test.ts',

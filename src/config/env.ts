@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /** Process configuration from the environment, with every default in one place. */
 export interface EnvConfig {
   port: number;
@@ -16,6 +17,11 @@ export interface EnvConfig {
   /** A static bearer token for the FHIR server, when it does not use client credentials. */
   fhirAccessToken?: string;
   dataDir: string;
+  /**
+   * Adapter processes on this machine (`serve`, cluster mode), sharing PORT and DATA_DIR; default the
+   * number of cores (os.availableParallelism). DATA_DIR=:memory: cannot be shared: it runs one.
+   */
+  workers: number;
   /** API_TOKEN as given; when unset, start-up generates one (or none with OAuth): see static-token.ts. */
   apiToken?: string;
   /** OAuth callers: the IdP's issuer; unset = the static API_TOKEN only. */
@@ -127,6 +133,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     fhirClientSecret: r.text('FHIR_CLIENT_SECRET'),
     fhirAccessToken: r.text('FHIR_ACCESS_TOKEN'),
     dataDir: r.text('DATA_DIR') ?? './data',
+    workers: r.integer('WORKERS', availableParallelism(), 1, 256),
     apiToken: r.text('API_TOKEN'),
     authIssuer: r.text('AUTH_ISSUER'),
     authAudience: r.text('AUTH_AUDIENCE'),

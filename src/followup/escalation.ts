@@ -4,7 +4,7 @@ import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
-import { recordTag } from '../mapping/identity.js';
+import { recordTag } from '../contract/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';
 import { profileUrl } from '../contract/vocabulary.js';
 import { followUpMark, type TaskOrigin } from './task-origin.js';

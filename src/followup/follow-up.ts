@@ -22,6 +22,8 @@ export interface FollowUpOptions {
   log: Logger;
   /** Where webhook secrets are read (process.env in the service). */
   secrets: NodeJS.ProcessEnv;
+  /** Gates each scheduled run so that one process at a time runs a job (see Scheduler). */
+  exclusive?: (name: string, run: () => Promise<void>) => Promise<boolean>;
 }
 
 /** Each source's webhook with its secret; a secret variable that is unset stops start-up. */
@@ -43,11 +45,11 @@ export class FollowUp {
 
   constructor(opts: FollowUpOptions) {
     this.escalation = new Scheduler('escalation', opts.escalationIntervalMs,
-      (now) => runFollowUp(opts.fhir(), opts.rules, now, opts.log), opts.clock, opts.log);
+      (now) => runFollowUp(opts.fhir(), opts.rules, now, opts.log), opts.clock, opts.log, opts.exclusive);
     this.notifier = new TaskChangeNotifier(opts.fhir, webhookTargets(opts.webhooks, opts.secrets),
       { retryBaseMs: opts.webhookRetryBaseMs, clock: opts.clock, log: opts.log });
     this.webhooks = new Scheduler('webhooks', this.notifier.active ? opts.webhookIntervalMs : 0,
-      () => this.notifier.poll(), opts.clock, opts.log);
+      () => this.notifier.poll(), opts.clock, opts.log, opts.exclusive);
   }
 
   /** Starts both schedules (each only if its interval is not 0). */

@@ -1,7 +1,7 @@
 import type { AuditEvent, Bundle, CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
 import { hasTag, tokenSearchValue } from '../fhir/lookup/search-values.js';
-import { recordTag } from '../mapping/identity.js';
+import { recordTag } from '../contract/identity.js';
 import { systems } from '../contract/vocabulary.js';
 import { taskView, type RaisedTask } from '../pipeline/summary.js';
 import { taskOrigin } from './task-origin.js';

@@ -19,6 +19,11 @@ export class Scheduler {
     private readonly job: (now: Date) => Promise<unknown>,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /**
+     * Runs a scheduled run only where it may run (the job's lease across processes, src/fhir/record-claim.ts);
+     * resolves false when another process holds it. Runs by hand (runOnce) are not gated.
+     */
+    private readonly exclusive?: (name: string, run: () => Promise<void>) => Promise<boolean>,
   ) {}
 
   /** Starts the schedule; the first run is one interval after start. */
@@ -42,7 +47,7 @@ export class Scheduler {
 
   private schedule(): void {
     this.timer = setTimeout(() => {
-      this.runOnce().catch((err: unknown) => {
+      (this.exclusive ? this.exclusive(this.name, () => this.runOnce()) : this.runOnce()).catch((err: unknown) => {
         this.log.error({ job: this.name, errorName: (err as Error)?.name }, 'scheduled job failed; retrying next interval');
       }).finally(() => {
         if (!this.stopped) this.schedule();

@@ -5,7 +5,7 @@ import type { EnvelopeRecord } from '../records/envelope.js';
 import type { PathwayRecord } from '../records/index.js';
 import type { Reference } from '../records/primitives.js';
 import { collectReferences } from '../records/references.js';
-import { slotFullUrl, slotIdentifier } from './identity.js';
+import { slotFullUrl, slotIdentifier } from '../contract/identity.js';
 import { SiteTime } from './instants.js';
 import type { ResolvedReference } from '../contract/mapped.js';
 

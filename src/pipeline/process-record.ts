@@ -6,13 +6,14 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { findExisting } from '../fhir/lookup/existing.js';
 import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
+import { withRecordClaim } from '../fhir/record-claim.js';
 import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
 import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
 import { MappingContext, type MappedResource } from '../mapping/context.js';
 import { gateBundle, mapRecord } from '../mapping/index.js';
-import { slotFullUrl } from '../mapping/identity.js';
+import { slotFullUrl } from '../contract/identity.js';
 import { buildBlockedAudit, buildProvenance } from '../mapping/resources/audit.js';
 import { buildSafetyTask, safetyRaised } from '../mapping/triggers/safety.js';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
@@ -216,7 +217,8 @@ function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates
 export async function processRecord(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
   return adapter.lock.run(lockKey(record), async () => {
     try {
-      return await writeWithRetries(adapter, record);
+      // Across replicas: one writer per record at a time (issue 13; src/fhir/record-claim.ts).
+      return await withRecordClaim(adapter.fhir, record, () => writeWithRetries(adapter, record));
     } catch (err) {
       throw await withSafetyFirst(adapter, { record }, err);
     }

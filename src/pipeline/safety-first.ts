@@ -3,7 +3,7 @@ import { findExisting } from '../fhir/lookup/existing.js';
 import { resolveReferences } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf } from '../fhir/write/write-plan.js';
 import { MappingContext } from '../mapping/context.js';
-import { slotFullUrl } from '../mapping/identity.js';
+import { slotFullUrl } from '../contract/identity.js';
 import { buildSafetyTask, safetyRaised, safetySlot } from '../mapping/triggers/safety.js';
 import { issue } from '../outcomes/index.js';
 import { safetyEnvelopeOf, type EnvelopeRecord } from '../records/envelope.js';

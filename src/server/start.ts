@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { EnvConfig } from '../config/env.js';
 import { loadFollowUpConfig } from '../config/followup.js';
 import { loadMappings } from '../config/mappings.js';
@@ -13,6 +13,7 @@ import { createOAuthRouter, TokenStore } from '../embedded/auth.js';
 import { createFhirHttpRouter } from '../embedded/http.js';
 import { FhirClient } from '../fhir/client.js';
 import { loadFhirDefinitions } from '../contract/definitions.js';
+import { JobLeases } from '../fhir/record-claim.js';
 import { FollowUp } from '../followup/follow-up.js';
 import { loadProfiles } from '../gates/load-profiles.js';
 import { RecordLock } from '../pipeline/record-lock.js';
@@ -57,7 +58,15 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   clock?: () => Date;
   limits?: Partial<typeof socketLimits>;
+  /**
+   * Asked just before listening: true when a stop was requested while starting (a cluster worker told to
+   * stop during start-up). The start is then given up (StartCancelled) without taking a connection.
+   */
+  stopRequested?: () => boolean;
 }
+
+/** A start given up before listening because a stop was requested (StartOptions.stopRequested). */
+export class StartCancelled extends Error {}
 
 /** A running service. */
 export interface RunningService {
@@ -71,6 +80,8 @@ export interface RunningService {
   generatedApiToken?: string;
   /** Where a generated API token is kept (DATA_DIR/api-token), when it is. */
   apiTokenFile?: string;
+  /** The service's logger. */
+  log: Logger;
   /** Where the server is bound (`127.0.0.1`, `0.0.0.0`, `::`…), as the socket reports it. */
   address: string;
   /** The bound address as a URL (`http://0.0.0.0:8080`), and what it means, for the start-up lines. */
@@ -108,10 +119,13 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   // The FHIR client is made once the port is known (the embedded server is this very process);
   // no request can be handled before the listen promise's continuation runs.
   const adapter: Adapter = { fhir: undefined as unknown as FhirClient, mappings, profiles, lock: new RecordLock(), escalation: followUpConfig.escalation };
+  const jobLeases = new JobLeases(() => adapter.fhir);
   const followUp = new FollowUp({
     fhir: () => adapter.fhir, rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation }, webhooks: followUpConfig.webhooks,
     escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,
     clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
+    // One process at a time runs each job, across cluster workers and replicas (issue 13).
+    exclusive: (name, run) => jobLeases.run(name, run),
   });
   // The embedded server's HTTP routers take the same callers as the adapter: the static API_TOKEN
   // (local use), the adapter's own client, and the IdP's tokens with SMART system scopes.
@@ -133,6 +147,11 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   }, (req, res) => drain.track(req, res, app));
   server.maxConnections = limits.maxConnections;
   drain.watch(server);
+  if (opts.stopRequested?.()) {
+    await followUp.stop();
+    await embedded?.close();
+    throw new StartCancelled('stop requested during start-up');
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.port, host, () => {
@@ -164,6 +183,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   return {
     url,
     server,
+    log,
     adapter,
     embedded,
     followUp,
@@ -177,7 +197,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
       log.info({ reason, inFlight: drain.inFlight, graceMs: env.shutdownGraceMs }, 'stopping: no new connections; answering the requests in flight');
       const [answered] = await Promise.all([
         drain.close(server, deadline),
-        withDeadline(followUp.stop(), deadline),
+        withDeadline(followUp.stop().then(() => jobLeases.release()), deadline),
       ]);
       // The store closes last: requests and jobs in flight write through it until they are done.
       const closed = await withDeadline(embedded?.close() ?? Promise.resolve(), deadline);
@@ -188,6 +208,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
     },
     async close() {
       await followUp.stop();
+      await jobLeases.release().catch(() => undefined);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await embedded?.close();

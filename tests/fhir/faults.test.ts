@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { isRecordClaim } from '../../src/fhir/record-claim.js';
 import { isRollbackProbe } from '../../src/fhir/rollback-probe.js';
 import { startFaultProxy } from './fault-proxy.js';
 
@@ -48,7 +49,7 @@ function serve(onTransaction: (body: any) => 'error' | 'forward') {
     .reply(async (request: any) => {
       const uri = new URL(request.url).pathname;
       const body = await request.json();
-      if (body?.type !== 'transaction' || isRollbackProbe(body)) return forward('POST', uri, body);
+      if (body?.type !== 'transaction' || isRollbackProbe(body) || isRecordClaim(body)) return forward('POST', uri, body);
       const action = onTransaction(body);
       if (action === 'forward') return forward('POST', uri, body);
       throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
@@ -82,6 +83,8 @@ describe('an unavailable FHIR server', () => {
   it('When the FHIR server times out, the caller gets 503 quickly', async () => {
     // A server that never answers (nock's delay() answers after the abort and trips undici).
     nock(fakeBase).persist().post('/fhir/R4/').reply(() => new Promise<never>(() => undefined));
+    // Its searches too (the record claim is read with a GET search first).
+    nock(fakeBase).persist().get(/^\/fhir\/R4\/Basic/).reply(() => new Promise<never>(() => undefined));
     const impatient = await startTestService({ FHIR_BASE_URL: `${fakeBase}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '300' });
     try {
       const started = Date.now();
@@ -96,7 +99,7 @@ describe('an unavailable FHIR server', () => {
 
   it('When the FHIR server resets the connection after commit, the retry re-reads and creates no duplicate', async () => {
     let mode: 'reset-after' | 'forward' = 'reset-after';
-    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) ? mode : 'forward'));
+    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) ? mode : 'forward'));
     const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-after-commit');
@@ -120,7 +123,7 @@ describe('an unavailable FHIR server', () => {
 
   it('When the server answers 503 once, the adapter\'s retry writes the record whole', async () => {
     let failures = 1;
-    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && failures-- > 0 ? { status: 503 } : 'forward'));
+    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) && failures-- > 0 ? { status: 503 } : 'forward'));
     const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-503-then-ok');

@@ -4,7 +4,7 @@ import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { collectReferences, type Resolution } from '../../src/fhir/lookup/resolve.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
-import { slotFullUrl } from '../../src/mapping/identity.js';
+import { slotFullUrl } from '../../src/contract/identity.js';
 import { assess, mapOnce } from '../../src/pipeline/process-record.js';
 import { parseRecord, pathwayCodes } from '../../src/records/index.js';
 import { fixture } from '../harness.js';

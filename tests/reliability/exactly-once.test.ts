@@ -1,5 +1,6 @@
 import type { Bundle, Resource, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isRecordClaim } from '../../src/fhir/record-claim.js';
 import { isRollbackProbe } from '../../src/fhir/rollback-probe.js';
 import { startFaultProxy, type FaultAction } from '../fhir/fault-proxy.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
@@ -18,7 +19,7 @@ let transactions = 0;
 beforeAll(async () => {
   real = await startTestService({ RATE_LIMIT_PER_MINUTE: '0' });
   proxy = await startFaultProxy(real.url, (body) => {
-    if (body?.type !== 'transaction' || isRollbackProbe(body)) return 'forward';
+    if (body?.type !== 'transaction' || isRollbackProbe(body) || isRecordClaim(body)) return 'forward';
     transactions++;
     return onTransaction(body);
   });

@@ -1,5 +1,8 @@
+import cluster from 'node:cluster';
 import { readEnv } from '../../config/env.js';
-import { startService } from '../../server/start.js';
+import { superviseWorkers, workerCount } from '../../server/cluster.js';
+import { createLogger } from '../../server/logger.js';
+import { StartCancelled, startService } from '../../server/start.js';
 import type { CliCommand } from '../program.js';
 
 /**
@@ -13,7 +16,28 @@ export const serveCommand: CliCommand = {
     .description('run the adapter on HOST:PORT (embedded FHIR server at /fhir/R4 unless FHIR_BASE_URL is set); configured by environment variables (README, Configuration); SIGTERM stops it gracefully'),
   async run(_opts, _operands, io) {
     const env = readEnv();
-    const service = await startService(env);
+    const { workers, reason } = workerCount(env);
+    if (cluster.isPrimary && workers > 1) {
+      // Cluster mode (the default): this process supervises; each worker runs this command again.
+      await superviseWorkers(workers, createLogger(env.logLevel));
+      return undefined;
+    }
+    // Signals are taken from the start: a cluster worker told to stop while still starting stops cleanly once up.
+    let requested: NodeJS.Signals | undefined;
+    const early = (signal: NodeJS.Signals) => { requested ??= signal; };
+    process.on('SIGINT', early);
+    process.on('SIGTERM', early);
+    let service: Awaited<ReturnType<typeof startService>>;
+    try {
+      service = await startService(env, { stopRequested: () => requested !== undefined });
+    } catch (err) {
+      // Told to stop before it listened: it took no request; a clean stop.
+      if (err instanceof StartCancelled) process.exit(0);
+      throw err;
+    }
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+    if (reason) service.log.warn({ workers: 1 }, reason);
     // Shown once, on the start that generated it; later starts reuse the file without repeating it.
     if (service.generatedApiToken) {
       const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
@@ -32,6 +56,7 @@ export const serveCommand: CliCommand = {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (requested) stop(requested);
     return undefined;
   },
 };

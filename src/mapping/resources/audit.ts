@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { recordTag } from '../identity.js';
+import { recordTag } from '../../contract/identity.js';
 import { profileUrl, systems } from '../../contract/vocabulary.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };

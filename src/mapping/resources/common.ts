@@ -2,7 +2,7 @@ import type { Coding, Extension, Meta } from '@medplum/fhirtypes';
 import { profileUrl, systems } from '../../contract/vocabulary.js';
 import type { EnvelopeRecord } from '../../records/envelope.js';
 import type { MappingContext } from '../context.js';
-import { recordTag } from '../identity.js';
+import { recordTag } from '../../contract/identity.js';
 
 /** identifier + meta.profile (spec §5) and the record tag, which every resource written for a record carries. */
 export function recordIdentity(ctx: MappingContext<EnvelopeRecord>, slot: string, profileId: string): { identifier: [ReturnType<MappingContext['identifier']>]; meta: Meta } {
