@@ -154,6 +154,40 @@ const SQLITE_CANTOPEN = 14;
 const SQLITE_PROTOCOL = 15;
 const transient = new Set([SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL]);
 
+/** True when SQLite answered SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock. */
+export function isBusy(err: unknown): boolean {
+  const e = err as { code?: string; errcode?: number };
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return false;
+  const primary = e.errcode & 0xff;
+  return primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
+}
+
+/**
+ * Takes SQLite's write lock (`BEGIN IMMEDIATE`) without blocking the event loop while another process
+ * holds it. SQLite's own busy_timeout waits synchronously: a worker waiting for its peer's lock would
+ * freeze every request it serves (measured with WORKERS=2: p99 3.7–8.4 s at 50 clients). Here each try
+ * fails at once (busy_timeout 0) and the wait between tries is a timer, up to BUSY_TIMEOUT_MS in all;
+ * then SQLITE_BUSY is thrown (a 503 with Retry-After through asStoreError).
+ */
+export async function beginImmediate(db: Database): Promise<void> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  db.exec('PRAGMA busy_timeout = 0');
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        if (!isBusy(err) || Date.now() >= deadline) throw err;
+      }
+      // 1 ms growing to 20 ms, jittered so that two waiting processes do not retry in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20, 1 + attempt) * (0.5 + Math.random())));
+    }
+  } finally {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+}
+
 /** An OperationOutcome of the store being unable to answer now, with the wait (s) to give the caller. */
 export function storeUnavailable(retryAfterSeconds: number, text: string): OperationOutcome {
   return {

@@ -25,7 +25,7 @@ import {
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
-import { asStoreError, type Database } from './database.js';
+import { asStoreError, beginImmediate, type Database } from './database.js';
 import { filterCondition, lookupRows } from './indexes.js';
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
@@ -559,8 +559,8 @@ export class EmbeddedRepository extends MemoryRepository {
     };
     this.yielded = false;
     try {
+      await beginImmediate(this.database);
       this.followOtherProcesses();
-      this.database.exec('BEGIN IMMEDIATE');
     } catch (err) {
       first.reject(asStoreError(err));
       return;
