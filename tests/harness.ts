@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { DestinationStream } from 'pino';
+import { afterAll } from 'vitest';
 import { readEnv } from '../src/config/env.js';
 import { tokenSearchValue } from '../src/fhir/lookup/search-values.js';
 import { startService, type RunningService } from '../src/server/start.js';
@@ -93,4 +95,17 @@ export function passedGates(answer: any): string[] {
     .filter((c: any) => c.system?.endsWith('/CodeSystem/gate'))
     .map((c: any) => c.code)
     .sort();
+}
+
+/** Temporary DATA_DIRs for one test file (call at its top level): each call makes one; all are removed after the file's tests. */
+export function dataDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
 }

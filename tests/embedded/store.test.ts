@@ -4,20 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Patient, Task } from '@medplum/fhirtypes';
 import { DatabaseSync } from 'node:sqlite';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DATABASE_FILE, openDatabase, SCHEMA_VERSION } from '../../src/embedded/database.js';
 import { IMPORTED_JOURNAL_FILE, JOURNAL_FILE, type JournalOp } from '../../src/embedded/journal.js';
 import { startHarness } from './harness.js';
+import { dataDirs } from '../harness.js';
 
-const dirs: string[] = [];
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dataDir = dataDirs('embedded-store-');
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 

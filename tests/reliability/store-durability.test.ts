@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
-import { afterAll, describe, expect, it } from 'vitest';
-import { exampleSource, fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { describe, expect, it } from 'vitest';
+import { dataDirs, exampleSource, fixture, startTestService, testToken, type TestService } from '../harness.js';
 import { at, safetyRecord, tasksBySlot } from '../followup/helpers.js';
 import { startChild } from './child-service.js';
 
@@ -11,15 +8,7 @@ import { startChild } from './child-service.js';
  * The embedded store on disk as an operator meets it: a crash in the middle of a burst, a full disk, and
  * two processes started on one DATA_DIR. Each test makes its own DATA_DIR.
  */
-const dirs: string[] = [];
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'store-durability-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dataDir = dataDirs('store-durability-');
 
 const recordTypes = ['CarePlan', 'Consent', 'Task', 'Communication', 'Encounter'];
 

@@ -1,24 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tokenSearchValue } from '../../src/fhir/lookup/search-values.js';
-import { exampleSource, startTestService, testToken } from '../harness.js';
+import { dataDirs, exampleSource, startTestService, testToken } from '../harness.js';
 import { safetyRecord } from '../followup/helpers.js';
 import { startProcess } from './process.js';
 
 /** Cluster mode (issue 13) as an operator runs it: `serve` with WORKERS=2 on one DATA_DIR. */
 const token = testToken;
-const dirs: string[] = [];
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ppf-cluster-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dataDir = dataDirs('ppf-cluster-');
 
 const auth = { Authorization: `Bearer ${token}` };
 

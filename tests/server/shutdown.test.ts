@@ -1,22 +1,11 @@
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { exampleSource, fixture, startTestService, testToken } from '../harness.js';
+import { describe, expect, it } from 'vitest';
+import { dataDirs, exampleSource, fixture, startTestService, testToken } from '../harness.js';
 import { startProcess } from './process.js';
 
 const token = 'shutdown-test-token-0123';
-const dirs: string[] = [];
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ppf-shutdown-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const dataDir = dataDirs('ppf-shutdown-');
 
 /** Posts one record; resolves with the status, or with the network error's code when there was no answer. */
 async function send(url: string, record: unknown): Promise<number | string> {
