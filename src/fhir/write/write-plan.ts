@@ -30,6 +30,29 @@ function keepFollowUpMark(next: Resource, prior: Resource): Resource {
   return mark ? { ...next, businessStatus: prior.businessStatus } : next;
 }
 
+function ms(value: string | undefined): number | undefined {
+  const t = value === undefined ? NaN : Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
+ * A resend updates content, never the dates of the first send (spec §6 "a record is dated by its first
+ * send"): a Task keeps when it was raised (`authoredOn`) and a CarePlan the date it counts under
+ * (`created`). A Task's due time counted from when it was raised (the same lead time as before) stays
+ * where the first send put it, so resending can never push a review back from being overdue (hazard H2);
+ * a due time that is a date of the record (a rescheduled review date) follows the record.
+ */
+function keepFirstSendDates(next: Resource, prior: Resource): Resource {
+  if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan' && prior.created) return { ...next, created: prior.created };
+  if (next.resourceType !== 'Task' || prior.resourceType !== 'Task' || !prior.authoredOn) return next;
+  const kept: Task = { ...next, authoredOn: prior.authoredOn };
+  const [nextAuthored, priorAuthored] = [ms(next.authoredOn), ms(prior.authoredOn)];
+  const [nextDue, priorDue] = [ms(next.restriction?.period?.end), ms(prior.restriction?.period?.end)];
+  const sameLead = nextAuthored !== undefined && priorAuthored !== undefined && nextDue !== undefined && priorDue !== undefined
+    && nextDue - nextAuthored === priorDue - priorAuthored;
+  return sameLead ? { ...kept, restriction: prior.restriction } : kept;
+}
+
 /** Field-by-field comparison that ignores what the server adds (id, meta other than profile and tag). */
 function comparable(resource: Resource): string {
   const { id: _id, meta, ...rest } = resource as Resource & { id?: string };
@@ -56,7 +79,7 @@ export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string
     if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
       return { slot, action: 'kept', resource: prior, existing: prior };
     }
-    const next = keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior);
+    const next = keepFirstSendDates(keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior), prior);
     return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
   });
 }
