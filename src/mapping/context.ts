@@ -76,13 +76,23 @@ export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
 
   /** The clinical owner of the escalation route when present and not a peer role; else undefined. */
   get clinicalOwner(): AnyReference | undefined {
-    const owner = this.ref(this.record.escalationRoute?.clinicalOwner);
+    return this.clinicalRef(this.record.escalationRoute?.clinicalOwner);
+  }
+
+  /** A record reference as a clinical owner (spec §3.5): resolved and not a peer role, else undefined. */
+  clinicalRef(ref: Reference | undefined): AnyReference | undefined {
+    const owner = this.ref(ref);
     return owner && !this.isPeerRole(owner.reference) ? owner : undefined;
   }
 
   /** The owner of clinical review: the escalation route, failing that the site's default clinical route. */
   get clinicalReviewOwner(): AnyReference {
     return this.clinicalOwner ?? { ...this.mappings.site.defaultClinicalRoute };
+  }
+
+  /** Who owns a review the record names an owner for: that owner when it is a clinical owner, else the route of clinical review (never a peer). */
+  reviewOwner(ref: Reference | undefined): AnyReference {
+    return this.clinicalRef(ref) ?? this.clinicalReviewOwner;
   }
 
   /** The business identifier of a slot. */

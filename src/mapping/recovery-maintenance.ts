@@ -4,7 +4,7 @@ import type { AnyReference, MappingContext, MappedResource } from './context.js'
 import { consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
 import { buildCarePlan } from './resources/careplan.js';
-import { ext, pathwayCoding } from './resources/common.js';
+import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildCommunication, type PayloadItem } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter } from './resources/encounter.js';
@@ -38,7 +38,7 @@ export function checkInSlot(date: string): string {
  * gates judge it.
  */
 export function mapRecoveryMaintenance(ctx: MappingContext, r: RecoveryMaintenanceRecord): MappedResource[] {
-  const owner = reEntryOwner(ctx, r);
+  const owner = ctx.reviewOwner(r.reEntryRoute.owner);
   const goals = r.recoveryGoals.map((g, i) => buildGoal(ctx, `goal/${i}`, g));
   const out: MappedResource[] = [buildConsent(ctx), ...goals];
   const checkIn = r.lastCheckIn?.completed ? r.lastCheckIn : undefined;
@@ -62,19 +62,7 @@ export function mapRecoveryMaintenance(ctx: MappingContext, r: RecoveryMaintenan
   return out;
 }
 
-/**
- * Who owns the re-entry and outcome reviews: the re-entry route's owner, unless missing or a peer role
- * (then rm-re-entry-route blocks the record; the Task still gets a clinical owner, never the peer).
- */
-function reEntryOwner(ctx: MappingContext, r: RecoveryMaintenanceRecord): AnyReference {
-  const owner = ctx.ref(r.reEntryRoute.owner);
-  return owner && !ctx.isPeerRole(owner.reference) ? owner : ctx.clinicalReviewOwner;
-}
 
-function refPart(ctx: MappingContext, url: string, ref: Parameters<MappingContext['ref']>[0]): Extension[] {
-  const resolved = ctx.ref(ref);
-  return ext(url, resolved && { valueReference: resolved });
-}
 
 function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): Extension[] {
   const m = r.monitoring;
@@ -82,7 +70,7 @@ function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): 
     { url: recoveryMaintenanceExtensions.discharge, extension: [
       { url: 'date', valueDate: r.discharge.date },
       { url: 'fromService', valueString: r.discharge.fromService },
-      ...refPart(ctx, 'dischargedBy', r.discharge.dischargedBy),
+      ...refExt(ctx, 'dischargedBy', r.discharge.dischargedBy),
     ] },
     { url: recoveryMaintenanceExtensions.personAgreement, extension: [
       { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
@@ -91,7 +79,7 @@ function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): 
     ...ext(recoveryMaintenanceExtensions.reviewDate, r.checkIns.reviewDate ? { valueDate: r.checkIns.reviewDate } : undefined),
     { url: recoveryMaintenanceExtensions.reEntryRoute, extension: [
       { url: 'service', valueString: r.reEntryRoute.service },
-      ...refPart(ctx, 'owner', r.reEntryRoute.owner),
+      ...refExt(ctx, 'owner', r.reEntryRoute.owner),
       ...ext('instructions', r.reEntryRoute.instructions ? { valueString: r.reEntryRoute.instructions } : undefined),
     ] },
     // Counts and a date, not the signs themselves: governance reads what the trigger saw.

@@ -3,7 +3,7 @@ import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildCarePlan } from './resources/careplan.js';
-import { ext, pathwayCoding } from './resources/common.js';
+import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
 import { buildTask } from './resources/task.js';
@@ -23,7 +23,7 @@ export const stepDownExtensions = {
 
 /** Maps a step-down record (spec §3.2) to its resources. */
 export function mapStepDown(ctx: MappingContext, r: StepDownRecord): MappedResource[] {
-  const lead = clinicalLead(ctx, r);
+  const lead = ctx.reviewOwner(r.receivingPathway.owner);
   const goals = r.recoveryGoals.map((g, i) => buildGoal(ctx, `goal/${i}`, g));
   const out: MappedResource[] = [buildConsent(ctx, lead), ...goals];
   out.push(buildCarePlan(ctx, {
@@ -40,19 +40,7 @@ export function mapStepDown(ctx: MappingContext, r: StepDownRecord): MappedResou
   return out;
 }
 
-/**
- * Who owns the planned clinical reviews: the receiving pathway's owner, who holds clinical
- * responsibility after step-down, unless that is a peer role; then the route of clinical review.
- */
-function clinicalLead(ctx: MappingContext, r: StepDownRecord): AnyReference {
-  const owner = ctx.ref(r.receivingPathway.owner);
-  return owner && !ctx.isPeerRole(owner.reference) ? owner : ctx.clinicalReviewOwner;
-}
 
-function refExt(ctx: MappingContext, url: string, ref: Parameters<MappingContext['ref']>[0]): Extension[] {
-  const resolved = ctx.ref(ref);
-  return ext(url, resolved && { valueReference: resolved });
-}
 
 function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[] {
   const rp = r.receivingPathway;

@@ -18,3 +18,9 @@ export function pathwayCoding(code: string, display?: string): Coding {
 export function ext(url: string, value: Omit<Extension, 'url'> | undefined): Extension[] {
   return value === undefined ? [] : [{ url, ...value }];
 }
+
+/** A record reference as a (sub-)extension `valueReference`, when it resolved; nothing otherwise. */
+export function refExt(ctx: MappingContext, url: string, ref: Parameters<MappingContext['ref']>[0]): Extension[] {
+  const resolved = ctx.ref(ref);
+  return ext(url, resolved && { valueReference: resolved });
+}
