@@ -3,7 +3,7 @@ import type { RecoveryMaintenanceRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
-import { buildCarePlan } from './resources/careplan.js';
+import { buildCarePlan, pathwayActivity, personFeedbackExtension } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildCommunication, type PayloadItem } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
@@ -88,22 +88,16 @@ function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): 
       { url: 'missedCheckIns', valueInteger: m.missedCheckIns },
       { url: 'warningSignsObserved', valueInteger: m.warningSignsObserved.length },
     ] },
-    ...(r.personFeedback ? [{ url: recoveryMaintenanceExtensions.personFeedback, extension: [
-      { url: 'score', valueInteger: r.personFeedback.score },
-      { url: 'collectedAt', valueDateTime: r.personFeedback.collectedAt },
-    ] }] : []),
+    ...personFeedbackExtension(recoveryMaintenanceExtensions.personFeedback, r.personFeedback),
   ];
 }
 
-function activity(code: string, display: string, detail: Omit<NonNullable<CarePlanActivity['detail']>, 'code'>): CarePlanActivity {
-  return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
-}
 
 function activities(ctx: MappingContext, r: RecoveryMaintenanceRecord, checkInDate: string | undefined): CarePlanActivity[] {
   const c = r.checkIns;
   const route = ctx.ref(r.reEntryRoute.owner);
   return [
-    activity('peer-check-ins', 'Peer check-ins after discharge', {
+    pathwayActivity('peer-check-ins', 'Peer check-ins after discharge', {
       status: 'in-progress',
       description: `${c.frequency} peer check-ins`,
       scheduledPeriod: { start: c.start, ...(c.end ? { end: c.end } : {}) },
@@ -118,12 +112,12 @@ function activities(ctx: MappingContext, r: RecoveryMaintenanceRecord, checkInDa
         performer: [ctx.peer],
       },
     }] : []),
-    activity('re-entry-route', 'Route back into care', {
+    pathwayActivity('re-entry-route', 'Route back into care', {
       status: 'not-started',
       description: [r.reEntryRoute.service, r.reEntryRoute.instructions].filter(Boolean).join(': '),
       performer: [route].filter((x) => x !== undefined),
     }),
-    ...r.warningSigns.map((sign) => activity('warning-signs', 'Relapse warning sign to watch for', { status: 'in-progress', description: sign })),
+    ...r.warningSigns.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', { status: 'in-progress', description: sign })),
   ];
 }
 

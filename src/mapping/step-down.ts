@@ -2,7 +2,7 @@ import type { CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
-import { buildCarePlan } from './resources/careplan.js';
+import { buildCarePlan, pathwayActivity, personFeedbackExtension } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
@@ -71,44 +71,38 @@ function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[]
       { url: 'missedTherapySessions', valueInteger: r.monitoring.missedTherapySessions },
       { url: 'worseningSymptomsReported', valueBoolean: r.monitoring.worseningSymptomsReported },
     ] },
-    ...(r.personFeedback ? [{ url: stepDownExtensions.personFeedback, extension: [
-      { url: 'score', valueInteger: r.personFeedback.score },
-      { url: 'collectedAt', valueDateTime: r.personFeedback.collectedAt },
-    ] }] : []),
+    ...personFeedbackExtension(stepDownExtensions.personFeedback, r.personFeedback),
   ];
 }
 
-function activity(code: string, display: string, detail: Omit<NonNullable<CarePlanActivity['detail']>, 'code'>): CarePlanActivity {
-  return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
-}
 
 // The CarePlan is the care record itself, shared with the care team by being written: not consent-limited.
 function activities(ctx: MappingContext, r: StepDownRecord, lead: AnyReference): CarePlanActivity[] {
   const p = r.peerSupportPeriod;
   return [
-    activity('peer-support', 'Time-limited peer support', {
+    pathwayActivity('peer-support', 'Time-limited peer support', {
       status: 'in-progress',
       description: r.peerSupportPurpose,
       scheduledPeriod: { start: p.start, ...(p.end ? { end: p.end } : {}) },
       performer: [ctx.peer],
     }),
-    activity('receiving-pathway', 'Receiving pathway after step-down', {
+    pathwayActivity('receiving-pathway', 'Receiving pathway after step-down', {
       status: r.receivingPathway.confirmed ? 'scheduled' : 'not-started',
       description: r.receivingPathway.service,
       performer: [ctx.ref(r.receivingPathway.owner)].filter((x) => x !== undefined),
     }),
-    ...r.warningSigns.map((sign) => activity('warning-signs', 'Relapse warning sign to watch for', {
+    ...r.warningSigns.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', {
       status: 'in-progress',
       description: sign,
     })),
-    ...r.communityConnectionPlan.map((c) => activity('community-connection', 'Community connection', {
+    ...r.communityConnectionPlan.map((c) => pathwayActivity('community-connection', 'Community connection', {
       status: 'scheduled',
       description: c.activity,
       ...(c.schedule ? { scheduledString: c.schedule } : {}),
       // The contact is a role or a name in the community, not a directory entry: display only.
       ...(c.contact ? { performer: [{ display: c.contact }] } : {}),
     })),
-    activity('scheduled-clinical-review', 'Scheduled clinical review', {
+    pathwayActivity('scheduled-clinical-review', 'Scheduled clinical review', {
       status: 'scheduled',
       scheduledString: r.clinicalReviewDate,
       performer: [lead],

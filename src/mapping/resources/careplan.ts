@@ -60,3 +60,16 @@ export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedRe
   if (!carePlan.extension?.length) delete carePlan.extension;
   return { slot: 'careplan', resource: carePlan };
 }
+
+/** A CarePlan activity coded in the pathway CodeSystem, with its detail (status, schedule, description…). */
+export function pathwayActivity(code: string, display: string, detail: Omit<NonNullable<CarePlanActivity['detail']>, 'code'>): CarePlanActivity {
+  return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
+}
+
+/** The person's feedback (spec §2 `personFeedback`: score 1..5, collectedAt) as the CarePlan extension governance reads (§6). */
+export function personFeedbackExtension(url: string, feedback: { score: number; collectedAt: string } | undefined): Extension[] {
+  return feedback ? [{ url, extension: [
+    { url: 'score', valueInteger: feedback.score },
+    { url: 'collectedAt', valueDateTime: feedback.collectedAt },
+  ] }] : [];
+}
