@@ -23,6 +23,7 @@ export const extensions = {
   dutyOfCareException: `${base}/StructureDefinition/duty-of-care-exception`,
   transparencyException: `${base}/StructureDefinition/transparency-exception`,
   gateRecordField: `${base}/StructureDefinition/gate-record-field`,
+  gateFieldCheck: `${base}/StructureDefinition/gate-field-check`,
 } as const;
 
 /** The URL of one of the project's extensions, by name (pathway-specific ones are named in their mapper). */

@@ -25,7 +25,7 @@ export interface GateEnvironment {
   peerRoles: readonly string[];
 }
 
-function passes(gate: Gate, resource: Resource, root: Resource, env: GateEnvironment): boolean {
+function passes(gate: Pick<Gate, 'evaluate'>, resource: Resource, root: Resource, env: GateEnvironment): boolean {
   const result = gate.evaluate(resource, { resource, rootResource: root, peerRoles: [...env.peerRoles] });
   // An invariant holds only when it evaluates to exactly true; empty or false is a failure.
   return result.length === 1 && result[0] === true;
@@ -41,20 +41,32 @@ export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Prof
     { resource: bundle, at: 'Bundle' },
     ...(bundle.entry ?? []).flatMap((e, i) => (e.resource ? [{ resource: e.resource, at: `Bundle.entry[${i}].resource` }] : [])),
   ];
+  // A gate with field checks names only the fields that failed; collected over every resource it judged.
+  const failedFields = new Map<string, Set<string>>();
   for (const { resource, at } of subjects) {
     for (const url of resource.meta?.profile ?? []) {
       for (const gate of profiles.get(url)?.gates ?? []) {
         const ok = passes(gate, resource, bundle, env);
+        if (!ok && gate.fieldChecks.length) {
+          const fields = failedFields.get(gate.key) ?? new Set<string>();
+          for (const check of gate.fieldChecks) if (!passes(check, resource, bundle, env)) fields.add(check.field);
+          failedFields.set(gate.key, fields);
+        }
         const prior = results.get(gate.key);
+        // Where a gate sits on several profiles, the diagnostics show the first one it failed on.
+        const shown = prior && (ok || !prior.passed) ? prior : gate;
         results.set(gate.key, {
-          key: gate.key, profile: gate.profile, expression: gate.expression, human: gate.human,
-          recordFields: gate.recordFields, passed: (prior?.passed ?? true) && ok,
+          key: gate.key, profile: shown.profile, expression: shown.expression, human: gate.human,
+          recordFields: [...new Set([...(prior?.recordFields ?? []), ...gate.recordFields])], passed: (prior?.passed ?? true) && ok,
           failedAt: [...(prior?.failedAt ?? []), ...(ok ? [] : [at])],
         });
       }
     }
   }
-  return [...results.values()];
+  return [...results.values()].map((r) => {
+    const fields = failedFields.get(r.key);
+    return fields?.size ? { ...r, recordFields: [...fields] } : r;
+  });
 }
 
 /** Where a gate stands: its profile, where it failed in the Bundle (if it did), and its FHIRPath. */

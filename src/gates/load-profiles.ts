@@ -22,6 +22,11 @@ export interface Gate {
   /** The record fields the gate is about, so that an issue can point the worker to them. */
   recordFields: string[];
   evaluate: Compiled;
+  /**
+   * Per-field checks (extension gate-field-check), when the gate has them: the gate is their conjunction,
+   * and a failed gate names exactly the fields whose check does not hold.
+   */
+  fieldChecks: { field: string; evaluate: Compiled }[];
 }
 
 /** A cardinality rule from a profile's differential, compiled once. */
@@ -47,8 +52,27 @@ const constraintSchema = z.object({
   severity: z.literal('error'),
   human: z.string().min(1),
   expression: z.string().min(1),
-  extension: z.array(z.object({ url: z.string(), valueString: z.string() })).optional(),
+  extension: z.array(z.union([
+    z.object({ url: z.literal(extensions.gateFieldCheck), extension: z.array(z.object({ url: z.enum(['field', 'expression']), valueString: z.string().min(1) })).length(2) }),
+    z.object({ url: z.string(), valueString: z.string() }),
+  ])).optional(),
 }).passthrough();
+
+type ConstraintExtension = NonNullable<z.infer<typeof constraintSchema>['extension']>[number];
+
+/** The gate-field-check extensions of a constraint, as { field, expression }. */
+function fieldChecksOf(exts: ConstraintExtension[]): { field: string; expression: string }[] {
+  return exts.flatMap((e) => {
+    if (!('extension' in e)) return [];
+    const part = (name: string) => e.extension.find((x) => x.url === name)?.valueString ?? '';
+    return [{ field: part('field'), expression: part('expression') }];
+  });
+}
+
+/** The expression a gate with field checks must have: their conjunction, so the two can never drift apart. */
+export function conjunction(expressions: string[]): string {
+  return expressions.map((e) => `(${e})`).join(' and ');
+}
 
 const sdSchema = z.object({
   resourceType: z.literal('StructureDefinition'),
@@ -91,13 +115,21 @@ function loadProfile(file: string): Profile {
   for (const el of sd.differential.element) {
     for (const c of el.constraint ?? []) {
       if (el.path !== sd.type) throw new ProfileError(`${file}: constraint ${c.key} must sit on the root element ${sd.type}`);
+      const checks = fieldChecksOf(c.extension ?? []);
+      if (checks.length && c.expression !== conjunction(checks.map((k) => k.expression))) {
+        throw new ProfileError(`${file} constraint ${c.key}: its expression must be the conjunction of its gate-field-check expressions, in order`);
+      }
       gates.push({
         key: c.key,
         human: c.human,
         expression: c.expression,
         profile: sd.url,
-        recordFields: (c.extension ?? []).filter((e) => e.url === extensions.gateRecordField).map((e) => e.valueString),
+        recordFields: [
+          ...(c.extension ?? []).flatMap((e) => (e.url === extensions.gateRecordField && 'valueString' in e ? [e.valueString] : [])),
+          ...checks.map((k) => k.field),
+        ],
         evaluate: compile(c.expression, `${file} constraint ${c.key}`),
+        fieldChecks: checks.map((k) => ({ field: k.field, evaluate: compile(k.expression, `${file} constraint ${c.key} field ${k.field}`) })),
       });
     }
     if (el.path !== sd.type && (el.min !== undefined || el.max !== undefined)) {
@@ -127,14 +159,18 @@ function smokeTest(profile: Profile): void {
 /** Loads, compiles and smoke-tests every profile in a folder; keyed by canonical URL. */
 export function loadProfiles(dir: string = defaultProfilesDir): Map<string, Profile> {
   const profiles = new Map<string, Profile>();
-  const keys = new Map<string, string>();
+  const keys = new Map<string, Gate>();
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     const profile = loadProfile(join(dir, name));
     smokeTest(profile);
     for (const gate of profile.gates) {
       const other = keys.get(gate.key);
-      if (other) throw new ProfileError(`${profile.file}: constraint key ${gate.key} is already defined in ${other}`);
-      keys.set(gate.key, profile.file);
+      // One gate may sit on several resource profiles (peer-not-clinician: CarePlan, Communication, Consent), each
+      // judging its own resource; it is one rule only if it says the same thing everywhere, field by field.
+      if (other && (other.profile === gate.profile || other.human !== gate.human || !gate.fieldChecks.length || !other.fieldChecks.length)) {
+        throw new ProfileError(`${profile.file}: constraint key ${gate.key} is already defined in ${other.profile}`);
+      }
+      keys.set(gate.key, gate);
     }
     profiles.set(profile.url, profile);
   }

@@ -12,13 +12,15 @@ import { parseRecord } from '../../src/records/index.js';
 import { collectReferences } from '../../src/fhir/lookup/resolve.js';
 import { fixture } from '../harness.js';
 
-/** Rows of {gate, expect, fixture, set, site, desc}: the gates' behaviour as data (fhirpath.js style). */
+/** Rows of {gate, expect, fixture, set, site, fields, desc}: the gates' behaviour as data (fhirpath.js style). */
 interface GateCase {
   gate: string;
   expect: 'pass' | 'fail';
   fixture: string;
   set?: Record<string, unknown>;
   site?: Record<string, unknown>;
+  /** For a failing case: exactly the record fields the gate's issue names. */
+  fields?: string[];
   desc: string;
 }
 
@@ -63,6 +65,7 @@ describe('gate cases', () => {
       const result = evaluate(c);
       expect(result, `gate ${c.gate} was not evaluated`).toBeDefined();
       expect(result?.passed).toBe(c.expect === 'pass');
+      if (c.fields) expect(result?.recordFields).toEqual(c.fields);
     });
   }
 

@@ -54,4 +54,23 @@ describe('profiles at start-up', () => {
     writeFileSync(join(dir, 'step-down-bundle.json'), JSON.stringify(sd));
     expect(startupError(dir)).toContain('ct-receiving-team');
   });
+
+  it('a gate with field checks whose expression is not their conjunction stops start-up', () => {
+    const dir = profilesWith('peer-pathway-careplan.json', 'peer-not-clinician', 'true');
+    const message = startupError(dir);
+    expect(message).toContain('peer-pathway-careplan.json');
+    expect(message).toContain('conjunction');
+  });
+
+  it('one gate on several resource profiles is one rule: the same key with other words stops start-up', () => {
+    const profiles = loadProfiles();
+    const on = [...profiles.values()].filter((p) => p.gates.some((g) => g.key === 'peer-not-clinician')).map((p) => p.type).sort();
+    expect(on).toEqual(['CarePlan', 'Communication', 'Consent']);
+    const dir = profilesWith('peer-pathway-consent.json', 'peer-not-clinician', JSON.parse(readFileSync(join(defaultProfilesDir, 'peer-pathway-consent.json'), 'utf8'))
+      .differential.element[0].constraint[0].expression);
+    const sd = JSON.parse(readFileSync(join(dir, 'peer-pathway-consent.json'), 'utf8'));
+    sd.differential.element[0].constraint[0].human = 'Something else.';
+    writeFileSync(join(dir, 'peer-pathway-consent.json'), JSON.stringify(sd));
+    expect(startupError(dir)).toContain('peer-not-clinician');
+  });
 });

@@ -31,7 +31,7 @@ describe('early-engagement: the example record', () => {
     const res = await svc.post(fixture('early-engagement'));
     expect(res.status).toBe(201);
     expect(res.body.outcome).toBe('created');
-    expect(passedGates(res.body)).toEqual(['ee-appointment-owner', 'ee-consent', 'ee-escalation-route', 'peer-not-clinical-owner']);
+    expect(passedGates(res.body)).toEqual(['ee-appointment-owner', 'ee-consent', 'ee-escalation-route', 'peer-not-clinical-owner', 'peer-not-clinician']);
     const id = 'ee-2026-0311';
 
     const plan = await svc.one<CarePlan>('CarePlan', id, 'careplan');

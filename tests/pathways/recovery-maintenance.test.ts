@@ -175,7 +175,7 @@ describe('the POST answer and $validate agree issue for issue', () => {
         .filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
       // A 422 lists the failed gates (then what safety first raised); a 201 every gate result.
       const expected = name === 'blocked' ? dryIssues.filter((i: any) => i.severity === 'error') : dryIssues;
-      expect(writtenIssues.length).toBe(name === 'blocked' ? 1 : 7);
+      expect(writtenIssues.length).toBe(name === 'blocked' ? 1 : 8);
       expect(writtenIssues).toEqual(expected);
       expect(writtenIssues.every((i: any) => i.diagnostics && i.details.coding.length === 2)).toBe(true);
     });

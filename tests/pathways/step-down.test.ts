@@ -220,14 +220,16 @@ describe('step-down reviews and triggers', () => {
     expect(task?.description).toBe('Step-down monitoring raised a clinical review (missed-therapy-sessions).');
   });
 
-  it('When the receiving owner is the peer, the scheduled and outcome reviews go to a clinician instead', async () => {
+  it('When the receiving owner is the peer, the record is blocked (peer-not-clinician): no review is raised for anyone', async () => {
     const res = await svc.post(record('sd-peer-owner', (r) => {
       r.receivingPathway.owner = { reference: peer };
       r.escalationRoute.clinicalOwner = { reference: team };
     }));
-    expect(res.status).toBe(201);
-    const owners = res.body.tasks.map((t: any) => [t.code, t.owner]).sort();
-    expect(owners).toEqual([['outcome-review', team], ['scheduled-clinical-review', team]]);
+    expect(res.status).toBe(422);
+    expect(failedGates(res.body)).toEqual(['peer-not-clinician']);
+    expect(res.body.issue.find((i: any) => i.details?.coding?.some((c: any) => c.code === 'peer-not-clinician'))?.expression).toEqual(['receivingPathway.owner']);
+    expect(await svc.bySlot<Task>('Task', 'sd-peer-owner', 'task/scheduled-clinical-review')).toEqual([]);
+    expect(await svc.bySlot<Task>('Task', 'sd-peer-owner', 'task/outcome-review')).toEqual([]);
   });
 
   it('The outcome review is due at the review date when there is no end, or the earlier of the two', async () => {

@@ -101,7 +101,7 @@ describe('every issue of a dry run says where', () => {
     const res = await svc.post(fixture('step-down', 'where-2'), '/pathway-records/$validate');
     const passed = param(res.body, 'outcome').resource.issue.filter((i: any) => i.details.coding[0].code === 'gate-passed');
     expect(passed.map((i: any) => i.details.coding[1].code).sort()).toEqual(
-      ['peer-not-clinical-owner', 'sd-escalation-instructions', 'sd-goals-documented', 'sd-person-agreement', 'sd-receiving-confirmed', 'sd-time-limited']);
+      ['peer-not-clinical-owner', 'peer-not-clinician', 'sd-escalation-instructions', 'sd-goals-documented', 'sd-person-agreement', 'sd-receiving-confirmed', 'sd-time-limited']);
     for (const i of passed) {
       expect(i.severity).toBe('information');
       expect(i.expression.length).toBeGreaterThan(0);
