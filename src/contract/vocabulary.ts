@@ -39,6 +39,9 @@ export function profileUrl(id: string): string {
 /** Task codes whose owner holds clinical responsibility: never a peer role (gate peer-not-clinical-owner). */
 export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review', 'outcome-review', 're-entry-review'] as const;
 
+/** Task codes that track a clinical appointment for its clinician: never owned by a peer role either (role integrity, spec §6). */
+export const trackingTaskCodes = ['first-appointment-tracking'] as const;
+
 export type TaskCode =
   | (typeof clinicalTaskCodes)[number]
   | 'care-coordination-review' | 'follow-up-action' | 'first-appointment-tracking';

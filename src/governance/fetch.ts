@@ -3,7 +3,7 @@ import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, type SearchResult } from '../fhir/lookup/search-all.js';
-import { clinicalTaskCodes, profileUrl, systems } from '../contract/vocabulary.js';
+import { clinicalTaskCodes, profileUrl, systems, trackingTaskCodes } from '../contract/vocabulary.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 
 /** Resources per search page: the largest page a real Medplum server serves (fewer pages, fewer re-runs of the search). */
@@ -30,8 +30,8 @@ export interface GovernanceSources {
   blocked: AuditEvent[];
 }
 
-/** The Task codes governance reads: the clinical ones (role integrity) and the two routing channels. */
-export const governanceTaskCodes = [...clinicalTaskCodes, 'care-coordination-review'] as const;
+/** The Task codes governance reads: the clinical and tracking ones (role integrity) and the two routing channels. */
+export const governanceTaskCodes = [...clinicalTaskCodes, ...trackingTaskCodes, 'care-coordination-review'] as const;
 
 /** All pages of one search (fhir/search-all.ts), with governance's page sizes. */
 export function searchAll(fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: Record<string, string>, count = query._include ? includePageSize : pageSize): Promise<SearchResult> {

@@ -3,7 +3,13 @@ import { recordIdOf } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { inPeriod } from '../period.js';
 import { cohortGroup, strataValues, type MeasureResult } from '../result.js';
-import { clinicalTaskCodes } from '../../contract/vocabulary.js';
+import { clinicalTaskCodes, trackingTaskCodes } from '../../contract/vocabulary.js';
+
+/**
+ * Task codes a peer role must never own (spec §5, §6 role integrity): the clinical ones, and tracking a
+ * clinical appointment, which is the appointment clinician's (a peer owning it holds the clinician's part).
+ */
+export const roleIntegrityTaskCodes: readonly string[] = [...clinicalTaskCodes, ...trackingTaskCodes];
 
 /** Gates that fail when a record has no usable escalation route (spec §3.5). */
 export const escalationRouteGates = ['ee-escalation-route', 'ct-escalation-route', 'cr-escalation-route', 'sd-escalation-instructions', 'rm-escalation-route'] as const;
@@ -32,10 +38,13 @@ function distinctRecords<T extends { case: Case }>(items: T[]): T[] {
   return [...seen.values()];
 }
 
-/** Clinical Tasks owned by a peer role (target 0); records blocked in the period by gate; records without an escalation route. */
+/**
+ * Clinical and tracking Tasks owned by a peer role (target 0); records blocked in the period, by gate
+ * (peer-not-clinician and peer-not-clinical-owner among them); records without an escalation route.
+ */
 export function roleIntegrity(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
-  const clinical = facts.tasks.filter((t) => (clinicalTaskCodes as readonly (string | undefined)[]).includes(t.code) && inPeriod(t.authored, period));
+  const clinical = facts.tasks.filter((t) => t.code !== undefined && roleIntegrityTaskCodes.includes(t.code) && inPeriod(t.authored, period));
   const peerOwned = clinical.filter((t) => ownedByPeer(t, input));
   const blockedEvents = facts.blocked.filter((b) => inPeriod(b.recorded, period));
   // A record blocked twice (resent, or by other gates) is one blocked record, counted under each of its gates.
