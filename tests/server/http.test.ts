@@ -113,7 +113,8 @@ describe('dry run', () => {
     expect(bundle.type).toBe('transaction');
     expect(bundle.entry.map((e: any) => e.resource.resourceType)).toContain('CarePlan');
     const gates = param('outcome').resource.issue.map((i: any) => i.details.coding[0].code);
-    expect(gates).toHaveLength(5);
+    // The four crisis-transition gates, peer-not-clinical-owner and peer-not-clinician.
+    expect(gates).toHaveLength(6);
     expect(await svc.fhir(`CarePlan?identifier=${encodeURIComponent('urn:example:peer-platform|dry-1/careplan')}`)).toHaveLength(0);
   });
 
