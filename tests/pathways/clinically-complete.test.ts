@@ -317,4 +317,14 @@ describe('smaller, same kind', () => {
     const review = await task('dots17', 'task/care-coordination-review');
     expect(review.description).toBe('Peer support routed concerns for care-coordination review: housing: Sleeping in their car.');
   });
+
+  it('a safety summary without its full stop still ends its sentence before the next one', async () => {
+    const res = await svc.post(fixture('early-engagement', 'dots17-safety', (r) => {
+      delete r.escalationRoute;
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home' };
+    }));
+    expect(res.status).toBe(422);
+    const review = await task('dots17-safety', 'task/safety-review');
+    expect(review.description).toContain('Disclosed: Feels unsafe at home. The pathway record itself was not written');
+  });
 });

@@ -30,8 +30,13 @@ export function refExt(ctx: MappingContext, url: string, ref: Parameters<Mapping
  * a summary that already ends with a full stop never reads "..".
  */
 export function sentence(text: string): string {
-  const t = text.trim().replace(/\.+$/, '');
+  const t = clause(text);
   return /[?!]$/.test(t) ? t : `${t}.`;
+}
+
+/** Text to go inside a sentence (a summary in a list): trimmed, without its closing full stops. */
+export function clause(text: string): string {
+  return text.trim().replace(/\.+$/, '');
 }
 
 /** Texts joined as sentences (empty and undefined parts left out). */

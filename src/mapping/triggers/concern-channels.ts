@@ -3,7 +3,7 @@ import type { ConcernCategory, RecipientKind } from '../../config/mappings-schem
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { allSafety, concernItem, concernRule, concernSummaryShared } from '../consent-scope.js';
 import { buildDisclosureAudit } from '../resources/audit.js';
-import { ext, sentence } from '../resources/common.js';
+import { clause, ext } from '../resources/common.js';
 import { buildCommunication } from '../resources/communication.js';
 import { buildTask } from '../resources/task.js';
 import { extensions, systems } from '../../contract/vocabulary.js';
@@ -105,7 +105,7 @@ export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Chann
   const rules = concerns.map((c) => concernRule(ctx, c.category));
   const priority = urgency[Math.max(...rules.map((x) => urgency.indexOf(x.priority)))];
   const categories = [...new Set(concerns.map((c) => c.category))];
-  const lines = concerns.map((c) => (c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${sentence(c.summary).slice(0, -1)}` : c.category));
+  const lines = concerns.map((c) => (c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${clause(c.summary)}` : c.category));
   const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
   return buildTask(ctx, {
     slot: channelTaskSlot(ch.code),
