@@ -64,6 +64,15 @@ export const routingSchema = z.object({
   outcomeReview: taskRule,
   /** Recovery maintenance's re-entry review (spec §3.6): default urgent, due 72 hours after recordedAt. */
   reEntryReview: taskRule.required({ dueHours: true }).default({ priority: 'urgent', dueHours: 72 }),
+  /**
+   * The clinical review of a failed crisis bridge (spec §3.3), due hours after recordedAt: `urgent` by
+   * default, and `withCrisisRisk` (default `stat`, 1 hour) when recentCrisisRiskActive.
+   */
+  crisisBridgeFailure: z.object({
+    priority: z.enum(priorities),
+    dueHours: z.number().positive(),
+    withCrisisRisk: z.object({ priority: z.enum(priorities), dueHours: z.number().positive() }).strict(),
+  }).strict().default({ priority: 'urgent', dueHours: 24, withCrisisRisk: { priority: 'stat', dueHours: 1 } }),
 }).strict();
 
 export const thresholdsSchema = z.object({

@@ -48,6 +48,9 @@ export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules
     requester: { ...rules.site.organization },
     owner: { ...(rule.onCallRoute ?? rules.site.defaultClinicalRoute) },
     restriction: { period: { end: addHours(now, rule.dueHours) } },
+    // The first Task's worklist notes (person, crisis-risk flag, escalation instructions, consent status:
+    // operational facts only, spec §5) go with it, so that on-call can act without opening it first.
+    ...(first.note?.length ? { note: first.note } : {}),
   };
 }
 

@@ -1,11 +1,11 @@
 import type { CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { ConcernRoutingRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
-import { buildChannelCommunication, buildChannelTask, channelTaskSlot, channelsOf, hasTask, type Channel } from './concern-routing/channels.js';
+import { buildChannelCommunication, buildChannelTask, channelTaskSlot, channelsOf, hasTask, type Channel } from './triggers/concern-channels.js';
 import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
-import { buildPeerContactEncounter } from './resources/encounter.js';
+import { buildPeerContactEncounter, peerContactSlot } from './resources/encounter.js';
 import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Concern-routing extensions on the CarePlan: cr-transparent reads person-aware; governance reads engagement. */
@@ -13,8 +13,6 @@ export const concernRoutingExtensions = {
   personAware: extensionUrl('person-aware'),
   engagement: extensionUrl('engagement'),
 } as const;
-
-const contactSlot = 'encounter/peer-contact';
 
 /**
  * Maps a concern-routing record (spec §3.4). Anti-surveillance: only each concern's category, its summary
@@ -27,13 +25,14 @@ export function mapConcernRouting(ctx: MappingContext, r: ConcernRoutingRecord):
   const out: MappedResource[] = [buildConsent(ctx)];
   const contactDone = r.peerContact?.completed === true;
   if (r.peerContact && contactDone) {
-    out.push(buildPeerContactEncounter(ctx, { slot: contactSlot, date: r.peerContact.date, mode: r.peerContact.mode }));
+    out.push(buildPeerContactEncounter(ctx, { slot: peerContactSlot(r.peerContact.date), date: r.peerContact.date, mode: r.peerContact.mode }));
   }
   const channels = channelsOf(ctx, r.concerns);
+  const routing = { recordedAt: r.recordedAt, personAgrees: r.personAware.agreesToSharing, personInformed: r.personAware.informed };
   out.push(carePlan(ctx, r, channels, contactDone, pathwayPlan));
   for (const ch of channels) {
-    out.push(...buildChannelCommunication(ctx, r, ch, pathwayPlan));
-    const task = buildChannelTask(ctx, r, ch, pathwayPlan);
+    out.push(...buildChannelCommunication(ctx, routing, ch, pathwayPlan));
+    const task = buildChannelTask(ctx, routing, ch, { focus: pathwayPlan });
     if (task) out.push(task);
   }
   return out;
@@ -74,7 +73,7 @@ function activities(ctx: MappingContext, r: ConcernRoutingRecord, channels: Chan
   const routed: CarePlanActivity[] = channels.filter(hasTask).map((ch) => ({ reference: { reference: ctx.slotRef(channelTaskSlot(ch.code)) } }));
   if (!r.peerContact) return routed;
   return [{
-    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(contactSlot) }] } : {}),
+    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date)) }] } : {}),
     detail: {
       code: { coding: [pathwayCoding('peer-contact', 'Peer contact')] },
       status: contactDone ? 'completed' : 'not-started',

@@ -1,80 +1,90 @@
-import type { CarePlanActivity } from '@medplum/fhirtypes';
+import type { CarePlanActivity, Coding, Extension } from '@medplum/fhirtypes';
 import type { CrisisTransitionRecord } from '../records/index.js';
-import type { MappingContext, MappedResource } from './context.js';
-import { allSafety, concernItem, concernRule, consentedItems } from './consent-scope.js';
+import type { AnyReference, MappingContext, MappedResource } from './context.js';
+import { allSafety, concernItem, concernRule, consentedItems, contentCategory, maskedNote } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
 import { buildCarePlan } from './resources/careplan.js';
 import { ext, pathwayCoding } from './resources/common.js';
 import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
-import { buildPeerContactEncounter } from './resources/encounter.js';
+import { buildPeerContactEncounter, peerContactSlot } from './resources/encounter.js';
 import { buildTask } from './resources/task.js';
-import { appointmentActivity } from './appointment-status.js';
-import { extensions } from '../contract/vocabulary.js';
+import { appointmentActivity, appointmentFailed, trackingDescription } from './appointment-status.js';
+import { buildChannelTask, channelsOf } from './triggers/concern-channels.js';
+import { extensionUrl, extensions } from '../contract/vocabulary.js';
+
+/** Crisis-transition extensions on the CarePlan. */
+export const crisisTransitionExtensions = { transitionSource: extensionUrl('transition-source') } as const;
+
+/** The code system of `transitionSource.service` (profiles/terminology/CodeSystem-transition-source.json). */
+export const transitionSourceSystem = 'http://peer-pathways.example.org/fhir/CodeSystem/transition-source';
+
+const serviceDisplay: Record<CrisisTransitionRecord['transitionSource']['service'], string> = {
+  'crisis-stabilization': 'Crisis stabilization service',
+  inpatient: 'Inpatient psychiatric care',
+  'crisis-line': 'Crisis line',
+  'emergency-department': 'Emergency department',
+};
+
+/** Spec §3.3: the outcome of the transition is reviewed 30 days after discharge (a contract value, not a site setting). */
+const outcomeReviewDaysAfterDischarge = 30;
+
+/** The slots of the crisis bridge's Tasks (deterministic: a resend updates them in place). */
+export const crisisSlots = {
+  tracking: 'task/first-appointment-tracking',
+  bridgeFailure: 'task/bridge-failure',
+  scheduledReview: 'task/scheduled-clinical-review',
+  outcomeReview: 'task/outcome-review',
+} as const;
+
+/** `transitionSource.service` as a Coding of the project's CodeSystem, its words kept as display. */
+export function transitionSourceCoding(service: CrisisTransitionRecord['transitionSource']['service']): Coding {
+  return { system: transitionSourceSystem, code: service, display: serviceDisplay[service] };
+}
 
 /** Maps a crisis-transition record (spec §3.3) to its resources. */
 export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {
   const out: MappedResource[] = [buildConsent(ctx, ctx.ref(r.receivingClinicianNotification.clinician))];
-  const contactDone = r.peerContact.completed && r.peerContact.date !== undefined;
-  if (contactDone) {
-    out.push(buildPeerContactEncounter(ctx, { slot: 'encounter/peer-contact', date: r.peerContact.date as string }));
-  }
+  const contact = r.peerContact.completed ? r.peerContact.date : undefined;
+  if (contact) out.push(buildPeerContactEncounter(ctx, { slot: peerContactSlot(contact), date: contact }));
   out.push(buildCarePlan(ctx, {
     title: 'Peer-supported transition from crisis care',
     description: `Peer role in this transition: ${r.peerRole}`,
     period: { start: r.transitionSource.dischargedAt },
     careTeam: [ctx.ref(r.receivingTeam.team)].filter((x) => x !== undefined),
-    activity: activities(ctx, r, contactDone),
-    extension: [
-      { url: extensions.recentCrisisRiskActive, valueBoolean: r.recentCrisisRiskActive },
-      {
-        url: extensions.receivingResponsibility,
-        extension: [
-          ...ext('team', ctx.ref(r.receivingTeam.team) && { valueReference: ctx.ref(r.receivingTeam.team) }),
-          { url: 'confirmed', valueBoolean: r.receivingTeam.responsibilityConfirmed },
-          ...ext('confirmedBy', ctx.ref(r.receivingTeam.confirmedBy) && { valueReference: ctx.ref(r.receivingTeam.confirmedBy) }),
-          ...ext('at', r.receivingTeam.at ? { valueDateTime: r.receivingTeam.at } : undefined),
-        ],
-      },
-    ],
-    note: ctx.consents('engagement-barriers', 'care-team') ? [{ text: `Engagement concern: ${r.engagementConcern}` }] : undefined,
+    activity: activities(ctx, r, contact),
+    extension: carePlanExtensions(ctx, r),
+    note: [maskedNote(ctx, contentCategory.engagementBarriers, 'An engagement concern', `Engagement concern: ${r.engagementConcern}`)],
   }));
-  out.push(...notification(ctx, r), ...routedConcerns(ctx, r));
-  const clinician = ctx.ref(r.firstAppointment.clinician);
-  if (clinician) {
-    out.push(buildTask(ctx, {
-      slot: 'task/first-appointment-tracking',
-      code: 'first-appointment-tracking',
-      priority: ctx.mappings.routing.firstAppointmentTracking.priority,
-      owner: clinician,
-      description: `Track attendance at the first outpatient appointment after ${r.transitionSource.service} (${r.firstAppointment.date}).`,
-      businessStatus: `appointment-${r.firstAppointment.status}`,
-      due: r.firstAppointment.date,
-      status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',
-    }));
-  }
-  const clinicalConcerns = r.concernsRouted.filter((c) => c.category !== 'safety' && concernRule(ctx, c.category).channel === 'clinical-review');
-  if (clinicalConcerns.length) {
-    const rule = ctx.mappings.routing.triggeredClinicalReview;
-    out.push(buildTask(ctx, {
-      slot: 'task/clinical-review',
-      code: 'clinical-review',
-      priority: rule.priority,
-      owner: ctx.clinicalReviewOwner,
-      description: `Peer support routed concerns for clinical review: ${[...new Set(clinicalConcerns.map((c) => c.category))].join(', ')}.`,
-      businessStatus: 'concern-routed',
-      due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt'),
-    }));
-  }
+  out.push(...notification(ctx, r), ...routedConcerns(ctx, r), ...bridgeTasks(ctx, r));
   return out;
 }
 
-function activities(ctx: MappingContext, r: CrisisTransitionRecord, contactDone: boolean): CarePlanActivity[] {
+function carePlanExtensions(ctx: MappingContext, r: CrisisTransitionRecord): Extension[] {
+  return [
+    { url: extensions.recentCrisisRiskActive, valueBoolean: r.recentCrisisRiskActive },
+    { url: crisisTransitionExtensions.transitionSource, extension: [
+      { url: 'service', valueCoding: transitionSourceCoding(r.transitionSource.service) },
+      { url: 'dischargedAt', valueDateTime: r.transitionSource.dischargedAt },
+    ] },
+    {
+      url: extensions.receivingResponsibility,
+      extension: [
+        ...ext('team', ctx.ref(r.receivingTeam.team) && { valueReference: ctx.ref(r.receivingTeam.team) }),
+        { url: 'confirmed', valueBoolean: r.receivingTeam.responsibilityConfirmed },
+        ...ext('confirmedBy', ctx.ref(r.receivingTeam.confirmedBy) && { valueReference: ctx.ref(r.receivingTeam.confirmedBy) }),
+        ...ext('at', r.receivingTeam.at ? { valueDateTime: r.receivingTeam.at } : undefined),
+      ],
+    },
+  ];
+}
+
+function activities(ctx: MappingContext, r: CrisisTransitionRecord, contact: string | undefined): CarePlanActivity[] {
   const list: CarePlanActivity[] = [{
-    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef('encounter/peer-contact') }] } : {}),
+    ...(contact ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(contact)) }] } : {}),
     detail: {
       code: { coding: [pathwayCoding('peer-contact', 'Peer contact before the first appointment')] },
-      status: contactDone ? 'completed' : 'not-started',
+      status: contact ? 'completed' : 'not-started',
       statusReason: { coding: [pathwayCoding(r.peerContact.outcome)] },
       performer: [ctx.peer],
       ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
@@ -109,16 +119,21 @@ function notification(ctx: MappingContext, r: CrisisTransitionRecord): MappedRes
       recipientKind: 'receiving-clinician',
       recipient,
       sent: n.at ?? r.recordedAt,
-      serviceText: `Peer support is part of this person's transition from ${r.transitionSource.service}. Peer role: ${r.peerRole}`,
+      serviceText: `Peer support is part of this person's transition from ${serviceDisplay[r.transitionSource.service].toLowerCase()}. Peer role: ${r.peerRole}`,
       items,
     }),
     buildDisclosureAudit(ctx, slot, recipient),
   ];
 }
 
-/** Each concern the peer routed, as the Communication it was: its category and nothing more. */
+/**
+ * Each concern the peer routed, as the Communication it was (its category and nothing more), and per
+ * channel the one Task concern routing raises (triggers/concern-channels.ts): a clinical review for a
+ * clinical category, a care-coordination review for housing or practical needs, owned by whom the peer
+ * routed it to. A routed safety concern is carried by the one stat safety review (spec §4).
+ */
 function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {
-  return r.concernsRouted.flatMap((c, i) => {
+  const messages = r.concernsRouted.flatMap((c, i) => {
     const recipient = ctx.ref(c.routedTo);
     if (!recipient) return [];
     const rule = concernRule(ctx, c.category);
@@ -128,5 +143,85 @@ function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedR
       buildCommunication(ctx, { slot, recipientKind: rule.recipientKind, recipient, sent: c.routedAt, items, dutyOfCare: allSafety(items) }),
       buildDisclosureAudit(ctx, slot, recipient),
     ];
+  });
+  // The record has no summaries and no separate agreement: the person's consent is their agreement.
+  const routing = { recordedAt: r.recordedAt, personAgrees: true, personInformed: true };
+  const tasks = channelsOf(ctx, r.concernsRouted).flatMap((ch) => {
+    const routedTo = ch.code === 'care-coordination-review' ? ctx.ref(r.concernsRouted.find((c) => ch.concerns.includes(c))?.routedTo) : undefined;
+    return [buildChannelTask(ctx, routing, ch, { owner: routedTo })].filter((t) => t !== undefined);
+  });
+  return [...messages, ...tasks];
+}
+
+/**
+ * Why the crisis bridge failed (spec §3.3), in plain words; empty when it has not. The bridge fails when
+ * the first appointment was missed or cancelled, or when peer support had not reached the person by the
+ * time the appointment's date had passed (a date-only appointment: the end of that local day).
+ */
+export function bridgeFailures(ctx: MappingContext, r: CrisisTransitionRecord): string[] {
+  const a = r.firstAppointment;
+  const knownAt = Math.max(ctx.time.ms(r.recordedAt), r.peerContact.date ? ctx.time.ms(r.peerContact.date) : -Infinity);
+  return [
+    appointmentFailed(a.status) ? `the first outpatient appointment on ${a.date} was ${a.status}` : undefined,
+    r.peerContact.outcome === 'not-reached' && knownAt > ctx.time.dueMs(a.date) ? `peer support had not reached the person when the first appointment date (${a.date}) had passed` : undefined,
+  ].filter((x): x is string => x !== undefined);
+}
+
+/** The bridge's worklist (spec §3.3): first-appointment tracking, the review of a failed bridge, the planned follow-up and the outcome review. */
+function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {
+  const out: MappedResource[] = [];
+  const failures = bridgeFailures(ctx, r);
+  const source = serviceDisplay[r.transitionSource.service].toLowerCase();
+  const clinician = ctx.ref(r.firstAppointment.clinician);
+  if (clinician) {
+    out.push(buildTask(ctx, {
+      slot: crisisSlots.tracking,
+      code: 'first-appointment-tracking',
+      priority: ctx.mappings.routing.firstAppointmentTracking.priority,
+      owner: clinician,
+      description: trackingDescription(`the first outpatient appointment after discharge from ${source}`, r.firstAppointment, failures.length ? `The crisis bridge failed: see the clinical review (${crisisSlots.bridgeFailure})` : undefined),
+      businessStatus: `appointment-${r.firstAppointment.status}`,
+      due: r.firstAppointment.date,
+      status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',
+    }));
+  }
+  if (failures.length) {
+    const rule = ctx.mappings.routing.crisisBridgeFailure;
+    const { priority, dueHours } = r.recentCrisisRiskActive ? rule.withCrisisRisk : rule;
+    out.push(buildTask(ctx, {
+      slot: crisisSlots.bridgeFailure,
+      code: 'clinical-review',
+      priority,
+      owner: ctx.reviewOwner(r.firstAppointment.clinician),
+      description: `The peer bridge from ${source} to outpatient care failed: ${failures.join('; and ')}. Contact the person, review their risk and rebook the first appointment; peer support must not be the only follow-up`,
+      businessStatus: 'crisis-bridge-failed',
+      due: ctx.time.addHours(r.recordedAt, dueHours, 'recordedAt'),
+    }));
+  }
+  const followUp = r.clinicalFollowUp;
+  if (followUp.planned && followUp.date) {
+    out.push(buildTask(ctx, {
+      slot: crisisSlots.scheduledReview,
+      code: 'scheduled-clinical-review',
+      priority: ctx.mappings.routing.scheduledClinicalReview.priority,
+      owner: ctx.reviewOwner(followUp.clinician),
+      description: `Planned clinical follow-up after discharge from ${source} on ${followUp.date}: see the person, who is in a peer-supported transition from crisis care`,
+      businessStatus: 'crisis-follow-up-scheduled',
+      due: followUp.date,
+    }));
+  }
+  out.push(outcomeReview(ctx, r, ctx.reviewOwner(r.receivingTeam.team), source));
+  return out;
+}
+
+function outcomeReview(ctx: MappingContext, r: CrisisTransitionRecord, owner: AnyReference, source: string): MappedResource {
+  return buildTask(ctx, {
+    slot: crisisSlots.outcomeReview,
+    code: 'outcome-review',
+    priority: ctx.mappings.routing.outcomeReview.priority,
+    owner,
+    description: `Review the outcome of the peer-supported transition from ${source} ${outcomeReviewDaysAfterDischarge} days after discharge: first appointment attended, engagement with outpatient care, any crisis re-contact`,
+    businessStatus: 'peer-support-outcome-review',
+    due: ctx.time.addDays(r.transitionSource.dischargedAt, outcomeReviewDaysAfterDischarge, 'transitionSource.dischargedAt'),
   });
 }

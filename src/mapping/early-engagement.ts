@@ -7,7 +7,8 @@ import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
-import { buildPeerContactEncounter } from './resources/encounter.js';
+import { buildPeerContactEncounter, peerContactSlot } from './resources/encounter.js';
+import { contentCategory, maskedConcept } from './consent-scope.js';
 import { appointmentTasks, followUpTask, followUpSlot, missedFollowUpSlot } from './early-engagement/tasks.js';
 import { safetyRaised } from './triggers/safety.js';
 import { withStandardCodings } from '../contract/terminology.js';
@@ -15,8 +16,6 @@ import { extensionUrl } from '../contract/vocabulary.js';
 
 /** Early-engagement extensions on the CarePlan: governance reads the intake back (offered-by-criteria). */
 export const earlyEngagementExtensions = { intake: extensionUrl('intake') } as const;
-
-const peerContactSlot = 'encounter/peer-contact';
 
 const barrierDisplay: Record<EarlyEngagementRecord['engagementBarriers'][number], string> = {
   'overwhelmed-by-process': 'Overwhelmed by the formal treatment process',
@@ -40,7 +39,7 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
   const contactDone = r.peerContact.completed && r.peerContact.date !== undefined;
   if (contactDone) {
     out.push(buildPeerContactEncounter(ctx, {
-      slot: peerContactSlot,
+      slot: peerContactSlot(r.peerContact.date as string),
       date: r.peerContact.date as string,
       ...(r.peerContact.mode ? { mode: r.peerContact.mode } : {}),
       reasonCode: barrierReasons(ctx, r),
@@ -76,15 +75,20 @@ function intakeExtension(r: EarlyEngagementRecord): Extension {
   };
 }
 
-/** Engagement barriers as codes; the free text of `other` only where consent covers engagement barriers. */
+/**
+ * Engagement barriers (codes, and the text of `other`) are content of the consent category
+ * `engagement-barriers` (spec §5): written only where it is consented for the care team, else one reason
+ * that says barriers were identified and are masked. `none-identified` is no barrier.
+ */
 function barrierReasons(ctx: MappingContext, r: EarlyEngagementRecord): CodeableConcept[] {
-  const showText = r.engagementBarriersText !== undefined && ctx.consents('engagement-barriers', 'care-team');
-  return r.engagementBarriers
-    .filter((b) => b !== 'none-identified')
-    .map((b) => ({
-      coding: withStandardCodings(ctx, pathwayCoding(b, barrierDisplay[b])),
-      ...(b === 'other' && showText ? { text: r.engagementBarriersText } : {}),
-    }));
+  const barriers = r.engagementBarriers.filter((b) => b !== 'none-identified');
+  const concepts = barriers.map((b): CodeableConcept => ({
+    coding: withStandardCodings(ctx, pathwayCoding(b, barrierDisplay[b])),
+    ...(b === 'other' && r.engagementBarriersText !== undefined ? { text: r.engagementBarriersText } : {}),
+  }));
+  const masked = concepts.map((c) => maskedConcept(ctx, contentCategory.engagementBarriers, c));
+  // Masked: one reason that says barriers exist, not one per barrier (their number is content too).
+  return masked.some((c) => !c.coding) ? masked.slice(0, 1) : masked;
 }
 
 function activities(ctx: MappingContext, r: EarlyEngagementRecord, contactDone: boolean, taskSlots: string[]): CarePlanActivity[] {
@@ -100,7 +104,7 @@ function activities(ctx: MappingContext, r: EarlyEngagementRecord, contactDone: 
       ...(offer.offered ? {} : { description: `Peer support not offered: ${offer.reasonNotOffered ?? 'no reason recorded'}` }),
     },
   }, {
-    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot) }] } : {}),
+    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date as string)) }] } : {}),
     detail: {
       code: { coding: [pathwayCoding('peer-contact', 'Peer orientation contact before the first appointment')] },
       status: contactStatus(r.peerContact),

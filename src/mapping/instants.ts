@@ -114,6 +114,18 @@ export class SiteTime {
     return out;
   }
 
+  /**
+   * `days` calendar days after a record date or date-time: a date stays a date (the same local day, so a
+   * day the clocks change does not shift it by an hour); a date-time moves by whole days of 24 hours.
+   */
+  addDays(value: string, days: number, field: string): string {
+    if (!dateOnly.test(value)) return this.addHours(value, days * 24, field);
+    const d = new Date(utcMs(Number(value.slice(0, 4)), Number(value.slice(5, 7)), Number(value.slice(8, 10)) + days));
+    const year = d.getUTCFullYear();
+    if (year < 1 || year > 9999) throw outOfRange(field);
+    return `${pad(year, 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  }
+
   /** The instant a record date or date-time stands for, as a FHIR instant (a date-time with its time is one already). */
   instant(value: string, field: string): string {
     return dateOnly.test(value) ? this.addHours(value, 0, field) : value;

@@ -3,7 +3,7 @@ import type { RecoveryMaintenanceRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
-import { buildCarePlan, pathwayActivity, personFeedbackExtension } from './resources/careplan.js';
+import { buildCarePlan, pathwayActivity, personFeedbackExtension, warningSignActivities } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildCommunication, type PayloadItem } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
@@ -117,7 +117,7 @@ function activities(ctx: MappingContext, r: RecoveryMaintenanceRecord, checkInDa
       description: [r.reEntryRoute.service, r.reEntryRoute.instructions].filter(Boolean).join(': '),
       performer: [route].filter((x) => x !== undefined),
     }),
-    ...r.warningSigns.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', { status: 'in-progress', description: sign })),
+    ...warningSignActivities(ctx, r.warningSigns),
   ];
 }
 

@@ -2,7 +2,7 @@ import type { CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
-import { buildCarePlan, pathwayActivity, personFeedbackExtension } from './resources/careplan.js';
+import { buildCarePlan, communityConnectionActivities, pathwayActivity, personFeedbackExtension, warningSignActivities } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
@@ -76,7 +76,7 @@ function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[]
 }
 
 
-// The CarePlan is the care record itself, shared with the care team by being written: not consent-limited.
+// Warning signs and community connections are consent content (spec §5): careplan.ts writes or masks them.
 function activities(ctx: MappingContext, r: StepDownRecord, lead: AnyReference): CarePlanActivity[] {
   const p = r.peerSupportPeriod;
   return [
@@ -91,17 +91,8 @@ function activities(ctx: MappingContext, r: StepDownRecord, lead: AnyReference):
       description: r.receivingPathway.service,
       performer: [ctx.ref(r.receivingPathway.owner)].filter((x) => x !== undefined),
     }),
-    ...r.warningSigns.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', {
-      status: 'in-progress',
-      description: sign,
-    })),
-    ...r.communityConnectionPlan.map((c) => pathwayActivity('community-connection', 'Community connection', {
-      status: 'scheduled',
-      description: c.activity,
-      ...(c.schedule ? { scheduledString: c.schedule } : {}),
-      // The contact is a role or a name in the community, not a directory entry: display only.
-      ...(c.contact ? { performer: [{ display: c.contact }] } : {}),
-    })),
+    ...warningSignActivities(ctx, r.warningSigns),
+    ...communityConnectionActivities(ctx, r.communityConnectionPlan),
     pathwayActivity('scheduled-clinical-review', 'Scheduled clinical review', {
       status: 'scheduled',
       scheduledString: r.clinicalReviewDate,

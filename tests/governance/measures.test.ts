@@ -107,15 +107,17 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
 
   // R5 discloses an immediate safety concern and routes a safety concern: one event, one stat Task (spec §4),
   // so it counts once (it counted twice, as a concern-routed clinical review and a disclosure, before issue 11).
-  it('escalation use: 11 routed, 3 acted on within due time, clinical reviews by status', () => {
-    expect(row(march, 'escalation-use', 'routed').counts['initial-population']).toBe(11);
+  // C5 and C6 are crisis transitions whose first appointment was missed: since issue 17 each failed bridge
+  // raises a clinical review (spec §3.3), counted like the step-down trigger as a triggered review, not acted on.
+  it('escalation use: 13 routed, 3 acted on within due time, clinical reviews by status', () => {
+    expect(row(march, 'escalation-use', 'routed').counts['initial-population']).toBe(13);
     const stratum = (s: string) => row(march, 'escalation-use', 'routed', s).counts['initial-population'];
-    expect([stratum('concern-routed'), stratum('safety-concern-disclosed'), stratum('step-down-monitoring-trigger')]).toEqual([7, 3, 1]);
-    expect([stratum('clinical-review'), stratum('care-coordination-review'), stratum('none')]).toEqual([7, 4, 11]);
-    expect(prop(row(march, 'escalation-use', 'routed-acted-on-within-due-time'))).toEqual([11, 0, 3, ratio(3, 11)]);
+    expect([stratum('concern-routed'), stratum('safety-concern-disclosed'), stratum('step-down-monitoring-trigger'), stratum('crisis-bridge-failed')]).toEqual([7, 3, 1, 2]);
+    expect([stratum('clinical-review'), stratum('care-coordination-review'), stratum('none')]).toEqual([9, 4, 13]);
+    expect(prop(row(march, 'escalation-use', 'routed-acted-on-within-due-time'))).toEqual([13, 0, 3, ratio(3, 13)]);
     expect(recordIds(march, 'escalation-use', 'routed-acted-on-within-due-time', 'numerator')).toEqual(ids('R1', 'R2', 'R5'));
     const status = (s: string) => row(march, 'escalation-use', 'clinical-review-by-status', s).counts['initial-population'];
-    expect([status('requested'), status('in-progress'), status('completed'), status('accepted')]).toEqual([4, 1, 2, 0]);
+    expect([status('requested'), status('in-progress'), status('completed'), status('accepted')]).toEqual([6, 1, 2, 0]);
   });
 
   it('missed-contact reconnection: 2 of 4 reconnected within 14 days (day 14 counts, day 15 not)', () => {

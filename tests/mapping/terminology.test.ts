@@ -28,7 +28,7 @@ describe('engagement barriers get their standard codes from mappings/conceptmaps
     const record = fixture('early-engagement', 'term-1');
     record.engagementBarriers = ['overwhelmed-by-process', 'mistrust-of-services', 'practical-barrier'];
     expect((await svc.post(record)).status).toBe(201);
-    const [encounter] = await svc.fhir<Encounter>(`Encounter?identifier=${encodeURIComponent('urn:example:peer-platform|term-1/encounter/peer-contact')}`);
+    const [encounter] = await svc.fhir<Encounter>(`Encounter?identifier=${encodeURIComponent('urn:example:peer-platform|term-1/encounter/peer-contact/2026-11-12')}`);
     const codings = encounter?.reasonCode?.map((r) => r.coding?.map((c) => `${c.system === systems.pathway ? 'pathway' : c.system}|${c.code}`));
     expect(codings).toEqual([
       ['pathway|overwhelmed-by-process', `http://snomed.info/sct|${TEST_SNOMED}`],

@@ -68,7 +68,7 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
     const aware = extValue(plan, `${sd}person-aware`);
     expect(aware.extension).toEqual([{ url: 'informed', valueBoolean: true }, { url: 'agreesToSharing', valueBoolean: true }]);
     expect(plan.partOf).toBeUndefined();
-    const encounter = await svc.one<Encounter>('Encounter', 'cr-e2e-2', 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', 'cr-e2e-2', 'encounter/peer-contact/2026-11-21');
     expect(encounter.class?.code).toBe('AMB');
     expect(encounter.reasonCode).toBeUndefined();
   });
@@ -247,7 +247,7 @@ describe('resend', () => {
     expect(first.status).toBe(201);
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('unchanged');
-    for (const [type, slot] of [['CarePlan', 'careplan'], ['Task', 'task/clinical-review'], ['Task', 'task/care-coordination-review'], ['Communication', 'communication/clinical-review'], ['Encounter', 'encounter/peer-contact']] as const) {
+    for (const [type, slot] of [['CarePlan', 'careplan'], ['Task', 'task/clinical-review'], ['Task', 'task/care-coordination-review'], ['Communication', 'communication/clinical-review'], ['Encounter', 'encounter/peer-contact/2026-11-21']] as const) {
       expect(await svc.bySlot(type, 'cr-resend', slot)).toHaveLength(1);
     }
   });

@@ -25,7 +25,8 @@ describe('crisis-transition: the seed\'s Example Three', () => {
     expect(res.status).toBe(201);
     expect(res.body.outcome).toBe('created');
     const types = res.body.resources.map((r: any) => r.reference.split('/')[0]).sort();
-    expect(types).toEqual(['AuditEvent', 'CarePlan', 'Communication', 'Consent', 'Encounter', 'Provenance', 'Task']);
+    // Three Tasks since issue #17 (spec §3.3): tracking, the planned clinical follow-up as a worklist item, the 30-day outcome review.
+    expect(types).toEqual(['AuditEvent', 'CarePlan', 'Communication', 'Consent', 'Encounter', 'Provenance', 'Task', 'Task', 'Task']);
     const tasks = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathway}|first-appointment-tracking`)}&owner=PractitionerRole/example-clinician&status=requested`);
     expect(tasks.some((t) => t.identifier?.[0]?.value === 'ct-e2e-1/task/first-appointment-tracking')).toBe(true);
     const comms = await svc.fhir<Communication>('Communication?subject=Patient/example-person');
@@ -45,7 +46,7 @@ describe('crisis-transition: the seed\'s Example Three', () => {
       const read = await svc.fhirRaw(r.reference);
       expect(read.status).toBe(200);
     }
-    expect(res.body.tasks.map((t: any) => t.code)).toEqual(['first-appointment-tracking']);
+    expect(res.body.tasks.map((t: any) => t.code)).toEqual(['first-appointment-tracking', 'scheduled-clinical-review', 'outcome-review']);
   });
 });
 

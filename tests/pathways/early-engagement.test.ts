@@ -48,7 +48,7 @@ describe('early-engagement: the example record', () => {
     expect(next?.detail?.status).toBe('scheduled');
     expect(next?.detail?.performer?.[0]?.reference).toBe(clinician.reference);
 
-    const encounter = await svc.one<Encounter>('Encounter', id, 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', id, 'encounter/peer-contact/2026-11-12');
     expect(encounter.class.code).toBe('VR');
     expect(encounter.reasonCode?.map((r) => r.coding?.[0]?.code)).toEqual(['overwhelmed-by-process', 'unsure-what-therapy-involves']);
     expect(activity(plan, 'peer-contact')?.outcomeReference?.[0]?.reference).toBe(`Encounter/${encounter.id}`);
@@ -195,7 +195,7 @@ describe('early-engagement resends', () => {
     const again = await svc.post(r);
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('unchanged');
-    for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Encounter', 'encounter/peer-contact'],
+    for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Encounter', 'encounter/peer-contact/2026-11-12'],
       ['Communication', 'communication/shared-0'], ['Task', 'task/follow-up-action'], ['Task', 'task/first-appointment-tracking']] as const) {
       expect(await svc.bySlot(type, r.recordId, slot), `${type} ${slot}`).toHaveLength(1);
     }
@@ -290,8 +290,10 @@ describe('early-engagement consent and privacy', () => {
     expect(categories).toEqual(['appointment-status', 'appointment-status']);
     expect(JSON.stringify(communications)).not.toContain('engagement-barriers');
     expect(JSON.stringify(communications)).not.toContain('BARRIER-TEXT');
-    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
-    expect(encounter.reasonCode).toEqual([{ coding: [expect.objectContaining({ code: 'other' })] }]);
+    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact/2026-11-12');
+    // Engagement barriers are not consented for the care team: neither their text nor their codes are
+    // written (spec §5); the Encounter says barriers exist and are masked.
+    expect(encounter.reasonCode).toEqual([{ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] }]);
     const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(JSON.stringify(plan)).not.toContain('BARRIER-TEXT');
   });
@@ -301,7 +303,7 @@ describe('early-engagement consent and privacy', () => {
     r.engagementBarriers = ['other'];
     r.engagementBarriersText = 'Worried about being seen at the clinic.';
     expect((await svc.post(r)).status).toBe(201);
-    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact');
+    const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact/2026-11-12');
     expect(encounter.reasonCode?.[0]?.text).toBe('Worried about being seen at the clinic.');
   });
 
@@ -332,7 +334,7 @@ describe('early-engagement consent and privacy', () => {
     const r = record('ee-no-contact');
     r.peerContact = { completed: false, attempts: 2 };
     expect((await svc.post(r)).status).toBe(201);
-    expect(await svc.bySlot('Encounter', r.recordId, 'encounter/peer-contact')).toHaveLength(0);
+    expect(await svc.bySlot('Encounter', r.recordId, 'encounter/peer-contact/2026-11-12')).toHaveLength(0);
     const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(activity(plan, 'peer-contact')?.detail?.status).toBe('in-progress');
   });

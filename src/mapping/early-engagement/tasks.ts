@@ -2,6 +2,7 @@ import type { Task } from '@medplum/fhirtypes';
 import type { EarlyEngagementRecord } from '../../records/index.js';
 import type { MappingContext, MappedResource } from '../context.js';
 import { buildTask } from '../resources/task.js';
+import { trackingDescription } from '../appointment-status.js';
 import { safetyRaised } from '../triggers/safety.js';
 
 /** Slot of the Task for the record's follow-up action. */
@@ -51,7 +52,8 @@ export function appointmentTasks(ctx: MappingContext, r: EarlyEngagementRecord):
     code: 'first-appointment-tracking',
     priority: ctx.mappings.routing.firstAppointmentTracking.priority,
     owner,
-    description: `Track attendance at the first therapy appointment (${appointment.date}) after intake for ${r.intake.service}.`,
+    description: trackingDescription(`the first therapy appointment after intake for ${r.intake.service}`, appointment,
+      appointment.status === 'missed' ? `A follow-up to re-engage the person is raised (${missedFollowUpSlot}).` : undefined),
     businessStatus: `appointment-${appointment.status}`,
     due: appointment.date,
     status: appointment.status === 'attended' ? 'completed' : 'requested',

@@ -2,6 +2,7 @@ import type { Annotation, CarePlan, CarePlanActivity, Extension, Period } from '
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { extensions } from '../../contract/vocabulary.js';
 import { pathwayCoding, recordIdentity } from './common.js';
+import { contentCategory, maskedString, recordsContent } from '../consent-scope.js';
 
 export interface CarePlanSpec {
   title: string;
@@ -30,7 +31,9 @@ export function escalationRouteExtension(ctx: MappingContext): Extension[] {
 
 /**
  * The pathway CarePlan (spec §5): one per record, category "Mental health care plan" plus the pathway,
- * the Consent as supporting information, the peer as contributor, never as author of clinical care.
+ * the Consent as supporting information. Its `author` is the peer specialist, whose system wrote it; the
+ * clinical owner of the escalation route, who holds clinical responsibility, is a `contributor` (the
+ * peer is one too). Clinical responsibility is carried by the Tasks' owners, never by the peer.
  */
 export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedResource {
   const owner = ctx.clinicalOwner;
@@ -49,8 +52,8 @@ export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedRe
     subject: ctx.person,
     ...(spec.period ? { period: spec.period } : {}),
     created: ctx.record.recordedAt,
-    ...(owner ? { author: owner } : {}),
-    contributor: [ctx.peer],
+    author: ctx.peer,
+    contributor: [ctx.peer, ...(owner ? [owner] : [])],
     ...(spec.careTeam?.length ? { careTeam: spec.careTeam } : {}),
     supportingInfo: [{ reference: ctx.slotRef('consent') }],
     ...(spec.goalSlots?.length ? { goal: spec.goalSlots.map((s) => ({ reference: ctx.slotRef(s) })) } : {}),
@@ -72,4 +75,36 @@ export function personFeedbackExtension(url: string, feedback: { score: number; 
     { url: 'score', valueInteger: feedback.score },
     { url: 'collectedAt', valueDateTime: feedback.collectedAt },
   ] }] : [];
+}
+
+/**
+ * The relapse warning signs as CarePlan activities, one per sign — content of `warning-signs` (spec §5):
+ * where it is not consented for the care team, one activity says that signs were agreed and are masked.
+ */
+export function warningSignActivities(ctx: MappingContext, signs: readonly string[]): CarePlanActivity[] {
+  const shown = recordsContent(ctx, contentCategory.warningSigns) ? signs : signs.slice(0, 1);
+  return shown.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', {
+    status: 'in-progress',
+    ...maskedString(ctx, contentCategory.warningSigns, 'description', sign),
+  }));
+}
+
+/**
+ * The community connection plan as CarePlan activities (what, when, with whom) — part of the person's
+ * recovery plan (`recovery-goals`, spec §5): where that is not consented, one activity says a plan exists.
+ */
+export function communityConnectionActivities(ctx: MappingContext, plan: readonly { activity: string; schedule?: string | undefined; contact?: string | undefined }[]): CarePlanActivity[] {
+  if (!recordsContent(ctx, contentCategory.communityConnections)) {
+    return plan.slice(0, 1).map(() => pathwayActivity('community-connection', 'Community connection', {
+      status: 'scheduled',
+      ...maskedString(ctx, contentCategory.communityConnections, 'description', ''),
+    }));
+  }
+  return plan.map((c) => pathwayActivity('community-connection', 'Community connection', {
+    status: 'scheduled',
+    description: c.activity,
+    ...(c.schedule ? { scheduledString: c.schedule } : {}),
+    // The contact is a role or a name in the community, not a directory entry: display only.
+    ...(c.contact ? { performer: [{ display: c.contact }] } : {}),
+  }));
 }

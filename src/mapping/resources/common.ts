@@ -24,3 +24,22 @@ export function refExt(ctx: MappingContext, url: string, ref: Parameters<Mapping
   const resolved = ctx.ref(ref);
   return ext(url, resolved && { valueReference: resolved });
 }
+
+/**
+ * Text as a sentence for a worklist: trimmed, ending in exactly one full stop (or its own `?`/`!`), so that
+ * a summary that already ends with a full stop never reads "..".
+ */
+export function sentence(text: string): string {
+  const t = clause(text);
+  return /[?!]$/.test(t) ? t : `${t}.`;
+}
+
+/** Text to go inside a sentence (a summary in a list): trimmed, without its closing full stops. */
+export function clause(text: string): string {
+  return text.trim().replace(/\.+$/, '');
+}
+
+/** Texts joined as sentences (empty and undefined parts left out). */
+export function sentences(...parts: (string | undefined | false)[]): string {
+  return parts.filter((p): p is string => typeof p === 'string' && p.trim() !== '').map(sentence).join(' ');
+}

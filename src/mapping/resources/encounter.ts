@@ -9,6 +9,14 @@ export interface PeerContactSpec {
   reasonCode?: CodeableConcept[];
 }
 
+/**
+ * The slot of a completed peer contact, keyed by its date: contacts accumulate across resends (a later
+ * contact is a new Encounter, never a rewrite of the earlier one; a resend of the same contact finds its own).
+ */
+export function peerContactSlot(date: string): string {
+  return `encounter/peer-contact/${date}`;
+}
+
 /** One completed peer contact (spec §5): class by mode, type peer support contact (+ HCPCS H0038). */
 export function buildPeerContactEncounter(ctx: MappingContext, spec: PeerContactSpec): MappedResource {
   const { codes } = ctx.mappings;

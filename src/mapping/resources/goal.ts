@@ -1,6 +1,7 @@
 import type { Goal } from '@medplum/fhirtypes';
 import type { MappingContext, MappedResource } from '../context.js';
 import { recordIdentity } from './common.js';
+import { contentCategory, maskedConcept } from '../consent-scope.js';
 
 const achievementCode = {
   'in-progress': 'in-progress',
@@ -8,7 +9,11 @@ const achievementCode = {
   'not-achieved': 'not-achieved',
 } as const;
 
-/** A recovery goal (spec §3.2) as a Goal, expressed by the person; achievement as the standard code. */
+/**
+ * A recovery goal (spec §3.2) as a Goal, expressed by the person; achievement as the standard code. Its
+ * words are content of `recovery-goals` (spec §5): masked unless consented for the care team; its status
+ * and target date are operational and always written (governance counts goals by achievement).
+ */
 export function buildGoal(
   ctx: MappingContext,
   slot: string,
@@ -22,7 +27,7 @@ export function buildGoal(
       coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code: achievementCode[goal.status ?? 'in-progress'] }],
     },
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-category', code: 'behavioral', display: 'Behavioral' }] }],
-    description: { text: goal.description },
+    description: maskedConcept(ctx, contentCategory.recoveryGoals, { text: goal.description }),
     subject: ctx.person,
     expressedBy: ctx.person,
     ...(goal.targetDate ? { target: [{ dueDate: goal.targetDate }] } : {}),

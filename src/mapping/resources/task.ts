@@ -1,8 +1,9 @@
 import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import type { EnvelopeRecord } from '../../records/envelope.js';
-import type { TaskCode } from '../../contract/vocabulary.js';
-import { pathwayCoding, recordIdentity } from './common.js';
+import { extensions, type TaskCode } from '../../contract/vocabulary.js';
+import { pathwayCoding, recordIdentity, sentence } from './common.js';
+import { worklistNotes } from './worklist.js';
 
 const taskDisplay: Record<TaskCode, string> = {
   'clinical-review': 'Clinical review',
@@ -31,7 +32,13 @@ export interface TaskSpec {
   extension?: Extension[];
 }
 
-/** A pathway Task (spec §5): intent order, requested by the peer, owned by whoever acts on it. */
+/**
+ * A pathway Task (spec §5): intent order, requested by the peer, owned by whoever acts on it. Every Task
+ * of every pathway is built here, so every worklist item states its reason (`description`, one or more
+ * sentences), its due time, the person and — where they apply — the recent-crisis-risk flag, the
+ * escalation instructions and the consent status (`note`, resources/worklist.ts), within what consent
+ * allows.
+ */
 export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): MappedResource {
   const task: Task = {
     resourceType: 'Task',
@@ -42,7 +49,7 @@ export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): 
     intent: 'order',
     priority: spec.priority,
     code: { coding: [pathwayCoding(spec.code, taskDisplay[spec.code])], text: taskDisplay[spec.code] },
-    description: spec.description,
+    description: sentence(spec.description),
     ...(spec.focusCarePlan === false ? {} : { focus: spec.focus ?? { reference: ctx.slotRef('careplan') } }),
     for: ctx.person,
     authoredOn: ctx.record.recordedAt,
@@ -50,6 +57,11 @@ export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): 
     owner: spec.owner,
     ...(spec.reasonCode ? { reasonCode: spec.reasonCode } : {}),
     ...(spec.due ? { restriction: { period: { end: spec.due } } } : {}),
+    note: worklistNotes(ctx, {
+      due: spec.due,
+      dutyOfCare: spec.extension?.some((e) => e.url === extensions.dutyOfCareException) ?? false,
+      transparency: spec.extension?.some((e) => e.url === extensions.transparencyException) ?? false,
+    }),
   };
   return { slot: spec.slot, resource: task };
 }

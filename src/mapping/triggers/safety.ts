@@ -1,7 +1,7 @@
 import { pathwayCodes, type EnvelopeRecord, type PathwayCode } from '../../records/envelope.js';
 import { routedConcerns, type RoutedConcern } from '../../records/index.js';
 import type { MappingContext, MappedResource } from '../context.js';
-import { ext } from '../resources/common.js';
+import { clause, ext, sentences } from '../resources/common.js';
 import { buildTask } from '../resources/task.js';
 import { extensions } from '../../contract/vocabulary.js';
 
@@ -61,7 +61,7 @@ export function buildSafetyTask(ctx: MappingContext<EnvelopeRecord>, opts: { blo
       ? `An immediate safety concern was disclosed in peer support contact at ${at}; raised by the peer specialist.`
       : `Peer support routed a safety concern at ${at}; raised by the peer specialist.`,
     disclosed && safety.summary !== undefined ? `Disclosed: ${safety.summary}` : undefined,
-    routed.length ? `Routed safety concern${routed.length > 1 ? 's' : ''}: ${routed.map((c) => (consented && c.summary ? c.summary : 'safety')).join('; ')}.` : undefined,
+    routed.length ? `Routed safety concern${routed.length > 1 ? 's' : ''}: ${routed.map((c) => (consented && c.summary ? clause(c.summary) : 'safety')).join('; ')}` : undefined,
     opts.blocked ? 'The pathway record itself was not written (blocked by a gate or refused); this review was raised under safety first.' : undefined,
   ];
   return buildTask(ctx, {
@@ -69,7 +69,8 @@ export function buildSafetyTask(ctx: MappingContext<EnvelopeRecord>, opts: { blo
     code: 'clinical-review',
     priority: rule.priority,
     owner: ctx.clinicalReviewOwner,
-    description: lines.filter(Boolean).join(' '),
+    // Each part a sentence of its own: a summary with or without its full stop never reads ".." or runs on.
+    description: sentences(...lines),
     businessStatus: 'safety-concern-disclosed',
     ...dueOf(ctx, at, rule.dueHours, atField),
     focusCarePlan: !opts.blocked,

@@ -1,18 +1,35 @@
 import type { CodeableConcept, Extension, Task } from '@medplum/fhirtypes';
 import type { ConcernCategory, RecipientKind } from '../../config/mappings-schema.js';
-import type { ConcernRoutingRecord } from '../../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { allSafety, concernItem, concernRule } from '../consent-scope.js';
+import { allSafety, concernItem, concernRule, concernSummaryShared } from '../consent-scope.js';
 import { buildDisclosureAudit } from '../resources/audit.js';
-import { ext } from '../resources/common.js';
+import { clause, ext } from '../resources/common.js';
 import { buildCommunication } from '../resources/communication.js';
 import { buildTask } from '../resources/task.js';
 import { extensions, systems } from '../../contract/vocabulary.js';
 
+/**
+ * Concern routing (spec §3.4, §3.5): each concern category goes to a channel — clinical review or care
+ * coordination — with a priority and a due time (mappings/routing.json). Every pathway that routes
+ * concerns (concern routing, crisis transition) raises its channel Tasks here.
+ */
+
 /** A routing channel (mappings/routing.json): also the code of the Task it raises. */
 export type ChannelCode = 'clinical-review' | 'care-coordination-review';
-type Concern = ConcernRoutingRecord['concerns'][number];
+/** A routed concern: its category, and its summary where the pathway records one. */
+export interface Concern {
+  category: ConcernCategory;
+  summary?: string | undefined;
+}
 
+/** How a pathway routes: whether the person agrees to sharing, and whether they were told. */
+export interface RoutingFacts {
+  recordedAt: string;
+  /** The person agrees to the routing being shared (concern routing `personAware.agreesToSharing`). */
+  personAgrees: boolean;
+  /** The person was told of the routing (concern routing `personAware.informed`). */
+  personInformed: boolean;
+}
 /** The concerns of one record that go to one channel. */
 export interface Channel {
   code: ChannelCode;
@@ -25,7 +42,7 @@ const channelOrder: readonly ChannelCode[] = ['clinical-review', 'care-coordinat
 const urgency: readonly Task['priority'][] = ['routine', 'urgent', 'asap', 'stat'];
 
 /** The record's concerns grouped by the channel their category is routed to; channels without concerns are left out. */
-export function channelsOf(ctx: MappingContext, concerns: Concern[]): Channel[] {
+export function channelsOf(ctx: MappingContext, concerns: readonly Concern[]): Channel[] {
   return channelOrder
     .map((code) => ({ code, concerns: concerns.filter((c) => concernRule(ctx, c.category).channel === code) }))
     .filter((ch) => ch.concerns.length > 0);
@@ -36,14 +53,9 @@ export function channelTaskSlot(channel: ChannelCode): string {
   return `task/${channel}`;
 }
 
-/**
- * Whether a concern's own words (its summary) may go to its channel: the consent must cover its category
- * for the channel's recipient kind, and the person must agree to this routing being shared. Otherwise
- * only its category travels — the minimum to act on.
- */
-function summaryMayTravel(ctx: MappingContext, r: ConcernRoutingRecord, category: ConcernCategory): boolean {
-  const rule = concernRule(ctx, category);
-  return r.personAware.agreesToSharing && ctx.consents(rule.consentCategory, rule.recipientKind);
+/** Whether a concern's own words (its summary) may go on its channel (consent-scope.ts decides). */
+function summaryMayTravel(ctx: MappingContext, f: RoutingFacts, category: ConcernCategory): boolean {
+  return concernSummaryShared(ctx, category, f.personAgrees);
 }
 
 function recipientOf(ctx: MappingContext, kind: RecipientKind): AnyReference {
@@ -58,10 +70,10 @@ function reasonCode(categories: ConcernCategory[]): CodeableConcept {
   };
 }
 
-function taskExtensions(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel): Extension[] {
+function taskExtensions(ctx: MappingContext, f: RoutingFacts, ch: Channel): Extension[] {
   // Spec §3.5 cr-transparent: routing without telling the person is allowed only under an immediate safety concern.
-  const transparency = !r.personAware.informed && r.safety.immediateConcernDisclosed;
-  const dutyOfCare = ch.concerns.some((c) => c.category === 'safety' && !summaryMayTravel(ctx, r, 'safety'));
+  const transparency = !f.personInformed && ctx.record.safety.immediateConcernDisclosed;
+  const dutyOfCare = ch.concerns.some((c) => c.category === 'safety' && !summaryMayTravel(ctx, f, 'safety'));
   return [
     ...ext(extensions.transparencyException, transparency ? { valueBoolean: true } : undefined),
     ...ext(extensions.dutyOfCareException, dutyOfCare ? { valueBoolean: true } : undefined),
@@ -81,25 +93,30 @@ export function hasTask(ch: Channel): boolean {
   return taskConcerns(ch).length > 0;
 }
 
-/** The one Task of a channel: the most urgent priority and the soonest due time of its concerns (none for safety alone). */
-export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, focus?: AnyReference): MappedResource | undefined {
+/**
+ * The one Task of a channel: the most urgent priority and the soonest due time of its concerns (none for
+ * safety alone), owned by the clinical review route or the site's case manager unless the pathway names
+ * who the concern was routed to (`owner`).
+ */
+export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Channel, opts: { focus?: AnyReference | undefined; owner?: AnyReference | undefined } = {}): MappedResource | undefined {
+  const { focus } = opts;
   const concerns = taskConcerns(ch);
   if (!concerns.length) return undefined;
   const rules = concerns.map((c) => concernRule(ctx, c.category));
   const priority = urgency[Math.max(...rules.map((x) => urgency.indexOf(x.priority)))];
   const categories = [...new Set(concerns.map((c) => c.category))];
-  const lines = concerns.map((c) => (summaryMayTravel(ctx, r, c.category) ? `${c.category}: ${c.summary}` : c.category));
+  const lines = concerns.map((c) => (c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${clause(c.summary)}` : c.category));
   const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
   return buildTask(ctx, {
     slot: channelTaskSlot(ch.code),
     code: ch.code,
     priority,
-    owner: ch.code === 'clinical-review' ? ctx.clinicalReviewOwner : ctx.recipient('case-manager'),
+    owner: opts.owner ?? (ch.code === 'clinical-review' ? ctx.clinicalReviewOwner : ctx.recipient('case-manager')),
     description: `Peer support routed concerns for ${label}: ${lines.join('; ')}.`,
     businessStatus: 'concern-routed',
-    due: ctx.time.addHours(r.recordedAt, Math.min(...rules.map((x) => x.dueHours)), 'recordedAt'),
+    due: ctx.time.addHours(f.recordedAt, Math.min(...rules.map((x) => x.dueHours)), 'recordedAt'),
     reasonCode: reasonCode(categories),
-    extension: taskExtensions(ctx, r, { ...ch, concerns }),
+    extension: taskExtensions(ctx, f, { ...ch, concerns }),
     ...(focus ? { focus } : {}),
   });
 }
@@ -109,12 +126,12 @@ export function buildChannelTask(ctx: MappingContext, r: ConcernRoutingRecord, c
  * consent category, so that cr-consent-aligned sees what would travel and blocks what consent does not
  * cover; a safety concern travels whatever the consent (duty of care), its summary only where covered.
  */
-export function buildChannelCommunication(ctx: MappingContext, r: ConcernRoutingRecord, ch: Channel, about?: AnyReference): MappedResource[] {
+export function buildChannelCommunication(ctx: MappingContext, f: RoutingFacts, ch: Channel, about?: AnyReference): MappedResource[] {
   const kind = concernRule(ctx, ch.concerns[0]!.category).recipientKind;
   const recipient = recipientOf(ctx, kind);
   const items = ch.concerns.map((c) => {
-    const minimal = c.category === 'safety' ? !summaryMayTravel(ctx, r, c.category) : !r.personAware.agreesToSharing;
-    return concernItem(ctx, c.category, minimal ? `Concern routed by peer support: ${c.category}.` : c.summary);
+    const minimal = c.summary === undefined || (c.category === 'safety' ? !summaryMayTravel(ctx, f, c.category) : !f.personAgrees);
+    return concernItem(ctx, c.category, minimal ? `Concern routed by peer support: ${c.category}.` : (c.summary as string));
   });
   const slot = `communication/${ch.code}`;
   return [
@@ -122,7 +139,7 @@ export function buildChannelCommunication(ctx: MappingContext, r: ConcernRouting
       slot,
       recipientKind: kind,
       recipient,
-      sent: r.recordedAt,
+      sent: f.recordedAt,
       items,
       dutyOfCare: allSafety(items),
       ...(about ? { about: [about] } : {}),
