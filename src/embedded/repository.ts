@@ -10,7 +10,6 @@ import {
   OperationOutcomeError,
   preconditionFailed,
   stringify,
-  validateResource,
   type SearchRequest,
   type WithId,
 } from '@medplum/core';
@@ -25,6 +24,7 @@ import {
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
+import { StructureCache } from '../gates/structure-cache.js';
 import { asStoreError, beginImmediate, type Database } from './database.js';
 import { filterCondition, lookupRows } from './indexes.js';
 import type { JournalOp } from './journal.js';
@@ -52,6 +52,13 @@ interface Turn {
 
 /** Rows counted per lookup condition to choose the one that drives a search. */
 const ESTIMATE_LIMIT = 2_000;
+
+/**
+ * Base-R4 validation of every write, remembered per resource shape (src/gates/structure-cache.ts): the
+ * same verdict as Medplum's validateResource, which otherwise is half of what a record's transaction
+ * allocates (~1.5 MB per record, measured) and runs while the store's write lock is held.
+ */
+const writeValidation = new StructureCache();
 
 /** Most writes committed together (one fsync) when they queued up while the previous commit ran. */
 const MAX_GROUP = 32;
@@ -175,7 +182,7 @@ export class EmbeddedRepository extends MemoryRepository {
   ): Promise<WithId<T>> {
     return this.run('write', () => {
       const input = update || options?.assignedId ? resource : { ...resource, id: undefined };
-      validateResource(input);
+      writeValidation.validate(input);
       // As MemoryRepository: a JSON round trip, then the server's id and meta.
       const parsed = JSON.parse(stringify(input)) as T;
       const result = { ...parsed, id: parsed.id ?? this.generateId(), meta: parsed.meta ?? {} } as WithId<T>;

@@ -66,6 +66,9 @@ const plainKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function shapeOf(value: unknown, key: string | undefined, parentKey: string | undefined): string {
   if (typeof value === 'string') {
+    // The resource's own id (what a server assigns, different on every resource it stores): no R4
+    // invariant reads it by value (ref-1 reads contained ids, which stay verbatim; see the test).
+    if (key === 'id' && parentKey === undefined) return `~${stringClass(value)}`;
     const opaque = key === undefined ? undefined : opaqueStringProperties.get(key);
     if (opaque === 'any' || (opaque !== undefined && opaque === parentKey)) {
       return key === 'reference' ? referenceToken(value) : `~${stringClass(value)}`;
@@ -98,15 +101,24 @@ export function resourceShape(resource: Resource): string {
 type Verdict = { issues: OperationOutcomeIssue[] } | { error: OperationOutcomeError };
 
 /**
+ * Resource types with an error-severity R4 invariant that reads whole subtrees (`descendants()`,
+ * `children()`, `repeat()`), so that it may read an opaque string by value: validated afresh every time,
+ * never by shape (tests/gates/structure-cache.test.ts pins this list against Medplum's R4 definitions).
+ */
+export const subtreeReadingTypes: ReadonlySet<string> = new Set(['CodeSystem', 'Questionnaire', 'StructureDefinition']);
+
+/**
  * Medplum's base-R4 validation (validateResource), remembered per resource shape. Two resources of the
  * same shape differ only in opaque strings whose every check outcome is equal, so Medplum gives them the
- * same issues (at the same paths); like validateResource it throws when there is an error.
+ * same issues (at the same paths); like validateResource it throws when there is an error. Safe for any
+ * R4 resource: the adapter's mapped resources (gates) and every write to the embedded FHIR server.
  */
 export class StructureCache {
   private readonly verdicts = new Map<string, Verdict>();
 
   /** The issues validateResource gives this resource (a warning list), or its thrown OperationOutcomeError. */
   validate(resource: Resource): OperationOutcomeIssue[] {
+    if (subtreeReadingTypes.has(resource.resourceType)) return validateResource(resource);
     const shape = resourceShape(resource);
     let verdict = this.verdicts.get(shape);
     if (!verdict) {

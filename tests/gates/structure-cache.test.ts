@@ -5,7 +5,7 @@ import { loadMappings } from '../../src/config/mappings.js';
 import { loadFhirDefinitions } from '../../src/contract/definitions.js';
 import { structuralIssues } from '../../src/gates/evaluate.js';
 import { loadProfiles, type Profile } from '../../src/gates/load-profiles.js';
-import { opaqueStringProperties, resourceShape, StructureCache } from '../../src/gates/structure-cache.js';
+import { opaqueStringProperties, resourceShape, StructureCache, subtreeReadingTypes } from '../../src/gates/structure-cache.js';
 import { MappingContext } from '../../src/mapping/context.js';
 import { gateBundle, mapRecord } from '../../src/mapping/index.js';
 import { parseRecord } from '../../src/records/index.js';
@@ -78,11 +78,16 @@ describe('base-R4 validation by resource shape', () => {
     for (const name of ['identifier', 'tag', 'reference', 'display', 'text', 'description', 'content', 'sent', 'recorded', 'dateTime']) {
       expect(mentioning(all, name), name).toEqual(audited[name]);
     }
+    // The resource's own id (opaque at the top level only): these read contained or element ids, not it.
+    expect(mentioning(all, 'id')).toEqual(['ig-1', 'ref-1', 'sdf-14', 'sdf-16', 'sdf-17']);
     // Identifier.value and Meta.tag.code: nothing on Identifier or Coding reads them.
     expect(mentioning(all.filter((c) => c.at === 'Identifier' || c.at.startsWith('Identifier.')), 'value')).toEqual(audited.value);
     expect(mentioning(all.filter((c) => c.at === 'Coding' || c.at.startsWith('Coding.')), 'code')).toEqual(audited.code);
     // Nothing reads whole subtrees except two invariants of resource types the adapter never writes.
-    expect(all.filter((c) => /descendants\(\)|children\(\)|repeat\(/.test(c.expression)).map((c) => c.at).sort()).toEqual(['CodeSystem', 'Questionnaire', 'StructureDefinition']);
+    // Those types are validated afresh every time (subtreeReadingTypes), never by shape.
+    const subtree = all.filter((c) => /descendants\(\)|children\(\)|repeat\(/.test(c.expression)).map((c) => c.at).sort();
+    expect(subtree).toEqual(['CodeSystem', 'Questionnaire', 'StructureDefinition']);
+    expect([...subtreeReadingTypes].sort()).toEqual(subtree);
   });
 
   it('opaque properties are plain string types in R4: no fixed or pattern value, never base64Binary', () => {
@@ -130,6 +135,29 @@ describe('base-R4 validation by resource shape', () => {
     wrongType.owner = { reference: 'Consent/some-consent' };
     expect(cache.validate(wrongType).map((i) => i.details?.text)).toEqual(validateResource(wrongType).map((i) => i.details?.text));
     expect(cache.size).toBeGreaterThan(sizeAfterValid);
+  });
+
+  it('resources stored under different ids share a shape; an invalid id or a contained id is still checked', () => {
+    const cache = new StructureCache();
+    const task = { ...resourceOf<Task>(mapped('concern-routing', 'shape-id'), 'Task'), id: 'a1b2c3d4-0000-4000-8000-000000000001' };
+    const other = { ...structuredClone(task), id: 'f9e8d7c6-1111-4111-8111-111111111111' };
+    expect(resourceShape(other)).toEqual(resourceShape(task));
+    cache.validate(task);
+    // Whatever Medplum says of an odd id (blank, too long, not an id), the cache says the same.
+    const verdict = (check: () => unknown) => {
+      try {
+        return JSON.stringify(check());
+      } catch (err) {
+        return `throws ${JSON.stringify((err as OperationOutcomeError).outcome)}`;
+      }
+    };
+    for (const id of ['not an id!', ' ', 'x'.repeat(65), '']) {
+      const bad = { ...structuredClone(task), id };
+      expect(verdict(() => cache.validate(bad)), id).toEqual(verdict(() => validateResource(bad)));
+    }
+    // A contained resource's id is read by ref-1 (a '#' reference must name it): kept verbatim.
+    const withContained = (id: string) => ({ ...structuredClone(task), contained: [{ resourceType: 'Patient', id }], owner: { reference: '#p1' } }) as Task;
+    expect(resourceShape(withContained('p1'))).not.toEqual(resourceShape(withContained('p2')));
   });
 
   it('structuralIssues still reports a structurally invalid mapped resource after valid ones of its slot', () => {
