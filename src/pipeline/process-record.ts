@@ -7,7 +7,8 @@ import { findExisting } from '../fhir/lookup/existing.js';
 import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { withRecordClaim } from '../fhir/record-claim.js';
-import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
+import { handleType, handleWhen, retry } from 'cockatiel';
+import { fhirBackoff, maxWriteAttempts, TransientFhirError, worthRetrying } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
 import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
@@ -255,29 +256,32 @@ class UnsettledWrite extends Error {
   }
 }
 
+/** A 409/412: re-read and re-applied at once (the change that beat us is already on the server). */
+const conflictRetry = retry(handleType(WriteConflictError), { maxAttempts: maxConflictAttempts - 1 });
+
+/** A transient failure of the transaction: re-read and re-sent after the backoff or the server's Retry-After. */
+const unsettledRetry = retry(handleWhen((err) => err instanceof UnsettledWrite && worthRetrying(err)), { maxAttempts: maxWriteAttempts - 1, backoff: fhirBackoff });
+
 /**
  * Evaluates and writes until the transaction lands. A 409/412 (someone changed a resource between our
  * read and our write) and a transient failure of the transaction (503, reset, timeout: the server may
  * have committed before the answer was lost) are both retried from the read, never by resending the
  * same Bundle: the next evaluation sees whatever did land and updates it instead of doubling it.
- * Reads are retried in place by the FhirClient, so their failures end the request here.
+ * Reads are retried in place by the FhirClient, so their failures end the request here. The attempts
+ * and waits are cockatiel's (fhir/retry.ts).
  */
 async function writeWithRetries(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
-  let conflicts = 0;
-  let failures = 0;
-  for (;;) {
-    try {
-      return await writeOnce(adapter, record);
-    } catch (err) {
-      if (err instanceof WriteConflictError) {
-        if (++conflicts < maxConflictAttempts) continue;
+  try {
+    return await unsettledRetry.execute(async () => {
+      try {
+        return await conflictRetry.execute(() => writeOnce(adapter, record));
+      } catch (err) {
+        if (!(err instanceof WriteConflictError)) throw err;
         throw new AdapterError(409, outcome([issue('conflict', 'conflict', 'The record\'s resources kept changing on the FHIR server while writing; send it again.')]), 1);
       }
-      if (!(err instanceof UnsettledWrite)) throw err;
-      const wait = backoffMs(++failures, err.failure.retryAfterMs);
-      if (failures >= maxWriteAttempts || wait > maxHonouredWaitMs) throw err.failure;
-      await sleep(wait);
-    }
+    });
+  } catch (err) {
+    throw err instanceof UnsettledWrite ? err.failure : err;
   }
 }
 
