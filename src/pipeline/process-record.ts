@@ -3,8 +3,8 @@ import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { findExisting } from '../fhir/lookup/existing.js';
-import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
+import { existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
+import type { Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { withRecordClaim } from '../fhir/record-claim.js';
 import { handleType, handleWhen, retry } from 'cockatiel';
@@ -140,13 +140,14 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
 }
 
 /**
- * Resolves, maps (once) and gates a record against what is on the FHIR server; writes nothing. The lookups
- * are the record's references, then the slots its one mapping names (a safety review included).
+ * Resolves, maps (once) and gates a record against what is on the FHIR server; writes nothing. One lookup
+ * round trip (fhir/lookup/record-lookup.ts): the record's references and everything written for it before,
+ * in one batch; the slots its one mapping names (a safety review included) are picked from that.
  */
 export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): Promise<Evaluation> {
-  const resolution = await resolveReferences(adapter.fhir, record, adapter.mappings.site);
+  const { resolution, written } = await lookUpRecord(adapter.fhir, record, record, adapter.mappings.site);
   const mapped = mapOnce(record, resolution, adapter.mappings);
-  const existing = await findExisting(adapter.fhir, mapped.resources);
+  const existing = await existingSlots(adapter.fhir, mapped.resources, written);
   return assess(mapped, { resolution, existing }, adapter.profiles);
 }
 
