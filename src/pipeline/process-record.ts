@@ -103,6 +103,38 @@ function rebased<T>(value: T, refs: ReadonlyMap<string, string>): T {
 }
 
 /**
+ * The checks every Bundle the adapter writes passes, whatever built it (a record's one mapping, or a
+ * follow-up job's escalation): base R4 and the cardinalities of each resource's profile (structural; not
+ * run when a reference is unresolved: nothing routine is written then), and every gate of every profile
+ * the Bundle and its resources claim, with the peer roles the lookups found (spec §3.5). Pure.
+ */
+export function checkBundle(bundle: Bundle, resolution: Pick<Resolution, 'problems' | 'peerRoles'>, profiles: ReadonlyMap<string, Profile>): { structural: OperationOutcomeIssue[]; gates: GateResult[] } {
+  const structural = resolution.problems.length ? [] : structuralIssues(bundle, profiles);
+  return { structural, gates: structural.length ? [] : evaluateGates(bundle, profiles, { peerRoles: resolution.peerRoles }) };
+}
+
+/** What a follow-up job is about to write, judged by the pure core: the Bundle, the gates, and why it may not be written. */
+export interface FollowUpVerdict {
+  bundle: Bundle;
+  gates: GateResult[];
+  /** Unresolved references of the lookups, structural problems, failed gates: any one and it is not written. */
+  blockers: OperationOutcomeIssue[];
+}
+
+/**
+ * The pure core for what the follow-up jobs build outside a record's mapping (the overdue escalation's
+ * Task, the reminder): the same checkBundle as a record's resources, against the same profiles, with the
+ * lookups of its references (fhir/lookup/resolve.ts) — one way to check a Task. Its issues are read with
+ * evaluationIssues, as a record's answer. No I/O.
+ */
+export function assessFollowUp(resources: Resource[], lookups: { resolution: Pick<Resolution, 'problems' | 'peerRoles'> }, profiles: ReadonlyMap<string, Profile>): FollowUpVerdict {
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } })) };
+  const { structural, gates } = checkBundle(bundle, lookups.resolution, profiles);
+  const blockers = [...lookups.resolution.problems, ...structural, ...gates.filter((g) => !g.passed).map(gateIssue)];
+  return { bundle, gates, blockers };
+}
+
+/**
  * The pure core of a record's way (no I/O): from the record mapped once and what the lookups found, the
  * gates' verdict, the write plan, the transaction Bundle and the answer's issues. The write, \$validate and
  * the CLI all come here through evaluateRecord, so what is previewed is what is written. References to
@@ -119,13 +151,11 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
   const resources = byUrn.size ? rebased(mapped.resources, byUrn) : mapped.resources;
   const full = gateBundle(ctx, resources);
   const references = resolution.problems;
-  // With an unresolved reference the record is blocked anyway; its mapped resources are never written.
-  const structural = references.length ? [] : structuralIssues(full, profiles);
+  const { structural, gates } = checkBundle(full, resolution, profiles);
   if (structural.length) {
     // The schema follows FHIR's types, so this should not happen; were it to, the record's field is named (400).
     throw new AdapterError(400, outcome(traceToRecord(structural, full, record)));
   }
-  const gates = evaluateGates(full, profiles, { peerRoles: resolution.peerRoles });
   const window = consentWindowNote(ctx, resources);
   const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, resources, existing);
