@@ -5,7 +5,8 @@ import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { systems } from '../contract/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
 import { checkedReminder, gatedEscalation } from './escalation-owner.js';
-import { searchPages } from './search-pages.js';
+import { searchAll } from '../fhir/lookup/search-all.js';
+import { followUpPaging } from './search-pages.js';
 import { dueTime, hasFollowUpMark, pathwayCode, taskOrigin, type TaskOrigin } from './task-origin.js';
 
 /** What one pass of the follow-up rules did. */
@@ -19,7 +20,7 @@ export interface FollowUpResult {
 
 /** A Task nobody accepted: still `requested`, the adapter's own, not a follow-up itself, not followed up yet. */
 async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<{ task: Task; origin: TaskOrigin }[]> {
-  const { resources, truncated } = await searchPages<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' });
+  const { matches: resources, truncated } = await searchAll<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' }, followUpPaging);
   if (truncated) log.warn({ code }, 'follow-up: open Task list truncated; the rest is seen on a later pass');
   return resources.flatMap((task) => {
     const origin = taskOrigin(task);
