@@ -70,7 +70,10 @@ export class CircuitBreaker {
 
   /** Runs `fn` if the breaker lets it through; throws BreakerOpenError while it is open. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.state === 'half-open' && !(await this.probed())) throw new BreakerOpenError(this.cooldownMs);
+    const state = this.state;
+    // Decided here, not by the policy: its own clock check could make a caller's call the half-open one.
+    if (state === 'open') throw new BreakerOpenError(this.remainingMs());
+    if (state === 'half-open' && !(await this.probed())) throw new BreakerOpenError(this.cooldownMs);
     let answer: T | NotAFailure;
     try {
       answer = await this.policy.execute(async () => {
@@ -82,11 +85,15 @@ export class CircuitBreaker {
         }
       });
     } catch (err) {
-      if (err instanceof BrokenCircuitError) throw new BreakerOpenError(Math.max(0, this.cooldownMs - (Date.now() - this.openedAt)));
+      if (err instanceof BrokenCircuitError) throw new BreakerOpenError(this.remainingMs());
       throw err;
     }
     if (answer instanceof NotAFailure) throw answer.error;
     return answer;
+  }
+
+  private remainingMs(): number {
+    return Math.max(0, this.cooldownMs - (Date.now() - this.openedAt));
   }
 
   /** The half-open probe, one at a time: true when the server answered and the breaker closed. */
