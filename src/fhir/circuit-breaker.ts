@@ -1,3 +1,5 @@
+import { BrokenCircuitError, circuitBreaker, CircuitState, handleAll, SamplingBreaker, type CircuitBreakerPolicy } from 'cockatiel';
+
 /**
  * The breaker opens when, within `windowMs`, at least `minimumCalls` calls were made and at least
  * `failureRatio` of them failed (transport errors, timeouts, 5xx). A rate, not a run of consecutive
@@ -21,79 +23,84 @@ export class BreakerOpenError extends Error {
   }
 }
 
+/** An error the server is not to blame for, carried through the breaker as a value so that it counts as a success. */
+class NotAFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
- * A circuit breaker in front of the FHIR server. While it is open, calls fail at once (the caller gets
- * 503 + Retry-After instead of waiting for a timeout); after the cool-down a single probe (a cheap
- * read chosen by the owner) decides whether it closes again or stays open for another cool-down.
+ * A circuit breaker in front of the FHIR server, on `cockatiel`'s CircuitBreakerPolicy and
+ * SamplingBreaker (the library keeps the window, the states and the half-open gate). While it is open,
+ * calls fail at once (the caller gets 503 + Retry-After instead of waiting for a timeout); after the
+ * cool-down a single probe (a cheap read chosen by the owner, not a caller's write) is the half-open
+ * call: everyone arriving meanwhile shares its verdict, and it closes the breaker or opens it for
+ * another cool-down.
  */
 export class CircuitBreaker {
-  private outcomes: { at: number; failed: boolean }[] = [];
-  private openedAt?: number;
+  private readonly policy: CircuitBreakerPolicy;
+  private openedAt = 0;
   private probing?: Promise<boolean>;
 
+  /**
+   * @param probe the half-open test call; any error it throws counts as the server still failing.
+   * @param isFailure which errors of a call count against the server (others count as answers).
+   */
   constructor(
     private readonly probe: () => Promise<unknown>,
+    private readonly isFailure: (err: unknown) => boolean,
     private readonly cooldownMs = defaultCooldownMs,
-    private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.policy = circuitBreaker(handleAll, {
+      halfOpenAfter: cooldownMs,
+      // SamplingBreaker opens on *more than* `threshold` failed; a hair under a half makes it "at least
+      // half" (exact below 5×10⁸ calls a window). Its minimum rate over the window is `minimumCalls`.
+      breaker: new SamplingBreaker({ threshold: failureRatio - 1e-9, duration: windowMs, minimumRps: minimumCalls / (windowMs / 1000) }),
+    });
+    this.policy.onBreak(() => { this.openedAt = Date.now(); });
+  }
 
   /** closed: calls pass; open: calls fail fast; half-open: the cool-down is over, the next call probes. */
   get state(): BreakerState {
-    if (this.openedAt === undefined) return 'closed';
-    return this.now() - this.openedAt < this.cooldownMs ? 'open' : 'half-open';
+    switch (this.policy.state) {
+      case CircuitState.Closed: return 'closed';
+      case CircuitState.HalfOpen: return 'half-open';
+      default: return Date.now() - this.openedAt < this.cooldownMs ? 'open' : 'half-open';
+    }
   }
 
-  /** Runs `fn` if the breaker lets it through; `isFailure` says which errors count against the server. */
-  async run<T>(fn: () => Promise<T>, isFailure: (err: unknown) => boolean): Promise<T> {
-    await this.admit();
+  /** Runs `fn` if the breaker lets it through; throws BreakerOpenError while it is open. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const state = this.state;
+    // Decided here, not by the policy: its own clock check could make a caller's call the half-open one.
+    if (state === 'open') throw new BreakerOpenError(this.remainingMs());
+    if (state === 'half-open' && !(await this.probed())) throw new BreakerOpenError(this.cooldownMs);
+    let answer: T | NotAFailure;
     try {
-      const result = await fn();
-      this.succeeded();
-      return result;
+      answer = await this.policy.execute(async () => {
+        try {
+          return await fn();
+        } catch (err) {
+          if (this.isFailure(err)) throw err;
+          return new NotAFailure(err);
+        }
+      });
     } catch (err) {
-      if (isFailure(err)) this.failed();
-      else this.succeeded();
+      if (err instanceof BrokenCircuitError) throw new BreakerOpenError(this.remainingMs());
       throw err;
     }
-  }
-
-  /** Waits for the half-open probe if one is due; throws BreakerOpenError while open. */
-  private async admit(): Promise<void> {
-    const state = this.state;
-    if (state === 'closed') return;
-    if (state === 'open') throw new BreakerOpenError(this.remainingMs());
-    // One probe at a time; everyone arriving meanwhile shares its verdict.
-    this.probing ??= this.probe().then(() => true, () => false).finally(() => { this.probing = undefined; });
-    if (await this.probing) {
-      this.succeeded();
-      return;
-    }
-    this.openedAt = this.now();
-    throw new BreakerOpenError(this.cooldownMs);
+    if (answer instanceof NotAFailure) throw answer.error;
+    return answer;
   }
 
   private remainingMs(): number {
-    return Math.max(0, this.cooldownMs - (this.now() - (this.openedAt ?? 0)));
+    return Math.max(0, this.cooldownMs - (Date.now() - this.openedAt));
   }
 
-  private succeeded(): void {
-    if (this.openedAt !== undefined) this.outcomes = [];
-    this.openedAt = undefined;
-    this.record(false);
-  }
-
-  private failed(): void {
-    this.record(true);
-    const failures = this.outcomes.filter((o) => o.failed).length;
-    if (this.outcomes.length >= minimumCalls && failures / this.outcomes.length >= failureRatio) {
-      this.openedAt = this.now();
-      this.outcomes = [];
-    }
-  }
-
-  private record(failed: boolean): void {
-    const now = this.now();
-    this.outcomes.push({ at: now, failed });
-    while (this.outcomes.length && (this.outcomes[0]!.at < now - windowMs)) this.outcomes.shift();
+  /** The half-open probe, one at a time: true when the server answered and the breaker closed. */
+  private probed(): Promise<boolean> {
+    this.probing ??= this.policy.execute(() => this.probe())
+      .then(() => true, () => false)
+      .finally(() => { this.probing = undefined; });
+    return this.probing;
   }
 }

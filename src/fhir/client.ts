@@ -82,7 +82,7 @@ function serverFault(err: unknown): boolean {
 /**
  * The adapter's only door to the FHIR server. MedplumClient's own retries are off: it retries POSTs
  * blindly, and a transaction whose answer was lost would be sent twice (fhir-servers.md). Reads are
- * retried here, in place; a transaction is never resent here: processRecord re-reads what is on the
+ * retried here, in place (retry.ts, on cockatiel); a transaction is never resent here: processRecord re-reads what is on the
  * server and re-evaluates the record first. Every call passes the circuit breaker, and no transaction
  * is sent to a server that has not shown it rolls a failed one back.
  */
@@ -107,8 +107,8 @@ export class FhirClient {
       cacheTime: 0,
       fetch: tokens ? withAccessToken(tokens, statusAware(conn.transport)) : statusAware(conn.transport),
     });
-    // The half-open probe is a bare metadata read: it must not pass the breaker it is testing.
-    this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), conn.breakerCooldownMs);
+    // The half-open probe is a bare metadata read, never a caller's write: the breaker runs it as its half-open call.
+    this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), serverFault, conn.breakerCooldownMs);
     this.rollback = new RollbackCheck({
       transaction: (bundle) => this.once('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 })),
       search: (type, query) => this.once('search', (signal) => this.medplum.get<Bundle>(this.searchUrl(type, query), { signal, maxRetries: 0 })),
@@ -130,7 +130,7 @@ export class FhirClient {
   /** One attempt through the breaker: while it is open, a 503 at once. */
   private async once<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await this.breaker.run(() => fn(AbortSignal.timeout(this.conn.timeoutMs)), serverFault);
+      return await this.breaker.run(() => fn(AbortSignal.timeout(this.conn.timeoutMs)));
     } catch (err) {
       throw translate(err, what);
     }

@@ -1,4 +1,15 @@
+import {
+  DelegateBackoff, ExponentialBackoff, halfJitterGenerator, handleWhen, retry,
+  type IBackoff, type IBackoffFactory, type IRetryBackoffContext, type RetryPolicy,
+} from 'cockatiel';
 import { AdapterError } from '../outcomes/index.js';
+
+/**
+ * Retries and backoff towards the FHIR server, on `cockatiel` (a well-kept resilience library, Polly's
+ * model) rather than loops of our own: the attempt counting, the backoff chain and the timers are its.
+ * What is ours is only the policy: which failures are worth another try and how long the server asked
+ * us to wait.
+ */
 
 /**
  * Attempts per FHIR read before the caller gets a 503: two retries ride out a restart or a brief
@@ -9,7 +20,7 @@ export const maxReadAttempts = 3;
 /** Attempts per record write (each one re-reads, re-evaluates and sends the transaction again). */
 export const maxWriteAttempts = 3;
 
-/** First backoff step; doubled per attempt, with full jitter so that many replicas do not retry in step. */
+/** First backoff step; doubled per attempt, jittered (half to all of the step) so that replicas do not retry in step. */
 const baseDelayMs = 100;
 
 /** Largest backoff step we pick ourselves. */
@@ -33,8 +44,8 @@ export class TransientFhirError extends AdapterError {
 }
 
 /**
- * The server's requested wait in ms, from `Retry-After` (seconds or HTTP date) or the IETF
- * `RateLimit`/`RateLimit-Reset` headers (reset in seconds), when the quota is spent.
+ * The server's requested wait in ms, from `Retry-After` (seconds or HTTP date, RFC 9110 §10.2.3) or the
+ * IETF `RateLimit`/`RateLimit-Reset` headers (reset in seconds), when the quota is spent.
  */
 export function requestedWaitMs(headers: Headers, now = Date.now()): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
@@ -53,31 +64,48 @@ export function requestedWaitMs(headers: Headers, now = Date.now()): number | un
   return undefined;
 }
 
-/** The wait before attempt `attempt + 1` (attempt counts from 1): the server's wish, else jittered backoff. */
-export function backoffMs(attempt: number, requested?: number): number {
-  if (requested !== undefined) return requested;
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+/** The transient failure behind an error, when there is one (a TransientFhirError itself, or one it carries as `failure`). */
+function transientOf(err: unknown): TransientFhirError | undefined {
+  if (err instanceof TransientFhirError) return err;
+  const failure = (err as { failure?: unknown } | null)?.failure;
+  return failure instanceof TransientFhirError ? failure : undefined;
 }
 
-/** Sleeps for `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** True when another try is worth it: a transient failure whose requested wait (if any) we sit through. */
+export function worthRetrying(err: unknown): boolean {
+  const t = transientOf(err);
+  return t !== undefined && (t.retryAfterMs ?? 0) <= maxHonouredWaitMs;
 }
+
+const exponential = new ExponentialBackoff({ generator: halfJitterGenerator, initialDelay: baseDelayMs, maxDelay: maxDelayMs });
+
+/**
+ * The waits between attempts: the server's wish when the failure carried one (Retry-After), else
+ * exponential backoff, 100 ms doubling to at most 2 s, each wait between half and all of its step.
+ */
+export const fhirBackoff: IBackoffFactory<IRetryBackoffContext<unknown>> = new DelegateBackoff<IRetryBackoffContext<unknown>, IBackoff<unknown> | undefined>((ctx, previous) => {
+  const step = previous ? previous.next(ctx) : exponential.next();
+  const requested = 'error' in ctx.result ? transientOf(ctx.result.error)?.retryAfterMs : undefined;
+  return { delay: requested ?? step.duration, state: step };
+});
+
+/**
+ * The retry policy for `attempts` tries of something safe to resend: a read, or a write that is
+ * conditional (If-Match, ifNoneExist) so that a second landing is refused. It retries transient
+ * failures only, and gives up at once when the server asks for a longer wait than we hold a caller for.
+ */
+export function transientRetry(attempts: number): RetryPolicy {
+  return retry(handleWhen(worthRetrying), { maxAttempts: attempts - 1, backoff: fhirBackoff });
+}
+
+const policies = new Map<number, RetryPolicy>();
 
 /**
  * Runs `fn` until it succeeds, fails for a reason other than a TransientFhirError, runs out of attempts,
  * or the server asks for a longer wait than we hold a caller for.
  */
-export async function withRetries<T>(attempts: number, fn: (attempt: number) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (!(err instanceof TransientFhirError) || attempt >= attempts) throw err;
-      const wait = backoffMs(attempt, err.retryAfterMs);
-      if (wait > maxHonouredWaitMs) throw err;
-      await sleep(wait);
-    }
-  }
+export function withRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+  let policy = policies.get(attempts);
+  if (!policy) policies.set(attempts, (policy = transientRetry(attempts)));
+  return policy.execute(() => fn());
 }

@@ -1,50 +1,57 @@
-import type { Bundle, PractitionerRole, Reference, Task } from '@medplum/fhirtypes';
+import type { Communication, OperationOutcomeIssue, Task } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/client.js';
-import { evaluateGates } from '../gates/evaluate.js';
+import { resolveReferences } from '../fhir/lookup/resolve.js';
 import { loadProfiles, type Profile } from '../gates/load-profiles.js';
+import { assessFollowUp, evaluationIssues } from '../pipeline/process-record.js';
 import type { FollowUpRules } from './escalation.js';
 
-let profiles: ReadonlyMap<string, Profile> | undefined;
+let loaded: ReadonlyMap<string, Profile> | undefined;
 
-/** The project's compiled profiles (read once): the escalation's Task passes the same gates as every Task. */
-function taskProfiles(): ReadonlyMap<string, Profile> {
-  profiles ??= loadProfiles();
-  return profiles;
+/** The profiles the follow-up writes are checked against: the adapter's own (rules.profiles), else compiled once here. */
+function profilesOf(rules: FollowUpRules): ReadonlyMap<string, Profile> {
+  if (rules.profiles) return rules.profiles;
+  loaded ??= loadProfiles();
+  return loaded;
 }
 
 /**
- * The peer roles among the references an escalation could be owned by (spec §3.5): the peer who raised
- * the first Task (its requester), and any PractitionerRole carrying one of the site's peer-role codes.
+ * The candidate owners of an escalation as reference fields of the contract (records/references.ts): both
+ * are clinical routes, so each must resolve to a PractitionerRole, Practitioner, CareTeam or Organization.
  */
-async function peerRolesAmong(fhir: FhirClient, first: Task, candidates: Reference[], rules: FollowUpRules): Promise<string[]> {
-  const peers = new Set<string>(first.requester?.reference ? [first.requester.reference] : []);
-  const roles = candidates.map((c) => c.reference).filter((r): r is string => !!r?.startsWith('PractitionerRole/'));
-  if (roles.length) {
-    const answer = await fhir.search('PractitionerRole', { _id: roles.map((r) => r.slice('PractitionerRole/'.length)).join(','), _count: String(roles.length) });
-    for (const e of answer.entry ?? []) {
-      const role = e.resource as PractitionerRole | undefined;
-      const peer = role?.code?.some((c) => c.coding?.some((cd) => rules.site.peerRoleCodes.some((p) => p.system === cd.system && p.code === cd.code)));
-      if (role?.id && peer) peers.add(`PractitionerRole/${role.id}`);
-    }
-  }
-  return [...peers];
-}
+const configuredOwner = 'escalationRoute.clinicalOwner';
+const fallbackOwner = 'escalationRoute.urgentContact';
 
-/** The failed gates of a Task the adapter is about to write, with the given peer roles. */
-function failedGates(task: Task, peerRoles: string[]): string[] {
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: task, request: { method: 'POST', url: 'Task' } }] };
-  return evaluateGates(bundle, taskProfiles(), { peerRoles }).filter((g) => !g.passed).map((g) => g.key);
+/** What the follow-up job may write, or why not: the pure core's issues (evaluationIssues), for the log. */
+export interface CheckedFollowUp<T> {
+  resource?: T;
+  issues: OperationOutcomeIssue[];
 }
 
 /**
- * The escalation Task as it may be written: it passes the Task gates (peer-not-clinical-owner included)
- * with its configured owner, or else with the site's default clinical route; undefined when neither
- * passes (the caller logs it: a misconfigured route, which start-up readiness also reports).
+ * The escalation Task as it may be written, judged by the pure core (pipeline assessFollowUp: base R4, the
+ * Task profile, its gates — peer-not-clinical-owner included) with its configured owner, or else with the
+ * site's default clinical route. The lookups are one batch (fhir/lookup/resolve.ts): both owners resolved
+ * and type-checked as clinical routes, and which references are peer roles — a PractitionerRole with a
+ * site peer-role code, and the peer who raised the first Task (its requester). No resource when neither
+ * passes: the caller logs the issues (a misconfigured route, which start-up readiness also reports).
  */
-export async function gatedEscalation(fhir: FhirClient, first: Task, task: Task, rules: FollowUpRules): Promise<Task | undefined> {
+export async function gatedEscalation(fhir: FhirClient, first: Task, task: Task, rules: FollowUpRules): Promise<CheckedFollowUp<Task>> {
   const fallback: NonNullable<Task['owner']> = { ...rules.site.defaultClinicalRoute };
-  const peerRoles = await peerRolesAmong(fhir, first, [task.owner ?? {}, fallback], rules);
-  if (!failedGates(task, peerRoles).length) return task;
+  const resolution = await resolveReferences(fhir, { escalationRoute: { clinicalOwner: task.owner ?? {}, urgentContact: fallback } }, rules.site);
+  const peerRoles = [...new Set([...(first.requester?.reference ? [first.requester.reference] : []), ...resolution.peerRoles])];
+  const judged = (candidate: Task, path: string) => assessFollowUp([candidate], {
+    resolution: { problems: resolution.problems.filter((p) => p.expression?.includes(path)), peerRoles },
+  }, profilesOf(rules));
+  const configured = judged(task, configuredOwner);
+  if (!configured.blockers.length) return { resource: task, issues: evaluationIssues(configured) };
   const rerouted: Task = { ...task, owner: fallback };
-  return failedGates(rerouted, peerRoles).length ? undefined : rerouted;
+  const second = judged(rerouted, fallbackOwner);
+  return second.blockers.length ? { issues: evaluationIssues(second) } : { resource: rerouted, issues: evaluationIssues(second) };
+}
+
+/** The reminder as it may be written: the same pure core (base R4 and any profile it claims); it references nothing new. */
+export function checkedReminder(reminder: Communication, first: Task, rules: FollowUpRules): CheckedFollowUp<Communication> {
+  const peerRoles = first.requester?.reference ? [first.requester.reference] : [];
+  const verdict = assessFollowUp([reminder], { resolution: { problems: [], peerRoles } }, profilesOf(rules));
+  return verdict.blockers.length ? { issues: evaluationIssues(verdict) } : { resource: reminder, issues: evaluationIssues(verdict) };
 }

@@ -2,6 +2,7 @@ import type { Bundle, Communication, Task } from '@medplum/fhirtypes';
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { FhirClient } from '../fhir/client.js';
+import type { Profile } from '../gates/load-profiles.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../contract/identity.js';
@@ -14,6 +15,8 @@ export interface FollowUpRules {
   site: SiteConfig;
   codes: CodesConfig;
   escalation: EscalationConfig;
+  /** The adapter's compiled profiles, which what the jobs write is checked against (loaded once here when absent). */
+  profiles?: ReadonlyMap<string, Profile>;
 }
 
 /** Slot suffixes of what the scheduler raises for a Task: one of each, ever (conditional create). */

@@ -4,8 +4,9 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { systems } from '../contract/vocabulary.js';
 import { escalationTask, raiseAndMark, reminderCommunication, type FollowUpRules } from './escalation.js';
-import { gatedEscalation } from './escalation-owner.js';
-import { searchPages } from './search-pages.js';
+import { checkedReminder, gatedEscalation } from './escalation-owner.js';
+import { searchAll } from '../fhir/lookup/search-all.js';
+import { followUpPaging } from './search-pages.js';
 import { dueTime, hasFollowUpMark, pathwayCode, taskOrigin, type TaskOrigin } from './task-origin.js';
 
 /** What one pass of the follow-up rules did. */
@@ -19,7 +20,7 @@ export interface FollowUpResult {
 
 /** A Task nobody accepted: still `requested`, the adapter's own, not a follow-up itself, not followed up yet. */
 async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<{ task: Task; origin: TaskOrigin }[]> {
-  const { resources, truncated } = await searchPages<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' });
+  const { matches: resources, truncated } = await searchAll<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' }, followUpPaging);
   if (truncated) log.warn({ code }, 'follow-up: open Task list truncated; the rest is seen on a later pass');
   return resources.flatMap((task) => {
     const origin = taskOrigin(task);
@@ -48,9 +49,15 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
       const due = dueTime(task, rules.site.timeZone);
       if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
       const built = pass.build(task, origin, now, rules);
-      const raised = built.resourceType === 'Task' ? await gatedEscalation(fhir, task, built, rules) : built;
+      // The same pure core as a record's write judges it (pipeline assessFollowUp): profiles, gates, references.
+      const checked = built.resourceType === 'Task' ? await gatedEscalation(fhir, task, built, rules) : checkedReminder(built, task, rules);
+      const raised = checked.resource;
       if (!raised) {
-        log.error({ task: `Task/${task.id}` }, 'follow-up: no escalation owner passes the Task gates (on-call and default clinical route are peer roles); not escalated');
+        // Codes and locations only: issue texts may name configuration, never record content, but logs stay terse.
+        const refused = checked.issues.filter((i) => i.severity === 'error').map((i) => ({ code: i.details?.coding?.at(-1)?.code, at: i.expression }));
+        log.error({ task: `Task/${task.id}`, refused }, built.resourceType === 'Task'
+          ? 'follow-up: no escalation owner passes the Task checks (on-call and default clinical route unresolved or peer roles); not escalated'
+          : 'follow-up: the reminder does not pass its checks; not sent');
         continue;
       }
       try {

@@ -1,17 +1,8 @@
-import type { Resource } from '@medplum/fhirtypes';
-import type { FhirClient } from '../fhir/client.js';
-import { searchAll } from '../fhir/lookup/search-all.js';
+import type { PagingOptions } from '../fhir/lookup/search-all.js';
 
-/** Resources per search page: large enough that one page is the usual open worklist. */
-export const pageSize = 100;
 /**
- * Pages read per search, so one tick stays bounded. 50 × 100 open review Tasks is far beyond a site's
- * worklist; a longer one is reported (truncated) rather than read without end.
+ * The follow-up jobs' bounds for the one paging loop (fhir/lookup/search-all.ts searchAll): 100 resources a
+ * page, large enough that one page is the usual open worklist; at most 50 pages a search, so one tick stays
+ * bounded (50 × 100 open review Tasks is far beyond a site's worklist; a longer one is reported truncated).
  */
-export const maxPages = 50;
-
-/** Every match of a search (fhir/search-all.ts), with the follow-up jobs' bounds. */
-export async function searchPages<T extends Resource>(fhir: FhirClient, type: string, query: Record<string, string>): Promise<{ resources: T[]; truncated: boolean }> {
-  const { matches, truncated } = await searchAll<T>(fhir, type, query, { pageSize, maxPages });
-  return { resources: matches, truncated };
-}
+export const followUpPaging: PagingOptions = { pageSize: 100, maxPages: 50 };

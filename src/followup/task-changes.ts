@@ -2,7 +2,8 @@ import type { Task } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { FhirClient } from '../fhir/client.js';
 import { recordStatus, type RecordStatus } from './record-status.js';
-import { searchPages } from './search-pages.js';
+import { searchAll } from '../fhir/lookup/search-all.js';
+import { followUpPaging } from './search-pages.js';
 import { taskOrigin } from './task-origin.js';
 import { deliver, type WebhookTarget } from './webhook-delivery.js';
 
@@ -52,7 +53,7 @@ export class TaskChangeNotifier {
     if (!this.active) return result;
     const fhir = this.fhir();
     const since = this.cursor;
-    const { resources } = await searchPages<Task>(fhir, 'Task', { _lastUpdated: `ge${since}` });
+    const { matches: resources } = await searchAll<Task>(fhir, 'Task', { _lastUpdated: `ge${since}` }, followUpPaging);
     const changed = resources
       .filter((t) => !this.seenAtCursor.has(versionKey(t)))
       .sort((a, b) => (a.meta?.lastUpdated ?? '').localeCompare(b.meta?.lastUpdated ?? ''));

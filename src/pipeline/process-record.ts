@@ -3,11 +3,12 @@ import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { findExisting } from '../fhir/lookup/existing.js';
-import { resolveReferences, type Resolution } from '../fhir/lookup/resolve.js';
+import { existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
+import type { Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { withRecordClaim } from '../fhir/record-claim.js';
-import { backoffMs, maxHonouredWaitMs, maxWriteAttempts, sleep, TransientFhirError } from '../fhir/retry.js';
+import { handleType, handleWhen, retry } from 'cockatiel';
+import { fhirBackoff, maxWriteAttempts, TransientFhirError, worthRetrying } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
 import { evaluateGates, gateIssue, gatePassedIssue, structuralIssues, type GateResult } from '../gates/evaluate.js';
 import type { Profile } from '../gates/load-profiles.js';
@@ -102,6 +103,38 @@ function rebased<T>(value: T, refs: ReadonlyMap<string, string>): T {
 }
 
 /**
+ * The checks every Bundle the adapter writes passes, whatever built it (a record's one mapping, or a
+ * follow-up job's escalation): base R4 and the cardinalities of each resource's profile (structural; not
+ * run when a reference is unresolved: nothing routine is written then), and every gate of every profile
+ * the Bundle and its resources claim, with the peer roles the lookups found (spec §3.5). Pure.
+ */
+export function checkBundle(bundle: Bundle, resolution: Pick<Resolution, 'problems' | 'peerRoles'>, profiles: ReadonlyMap<string, Profile>): { structural: OperationOutcomeIssue[]; gates: GateResult[] } {
+  const structural = resolution.problems.length ? [] : structuralIssues(bundle, profiles);
+  return { structural, gates: structural.length ? [] : evaluateGates(bundle, profiles, { peerRoles: resolution.peerRoles }) };
+}
+
+/** What a follow-up job is about to write, judged by the pure core: the Bundle, the gates, and why it may not be written. */
+export interface FollowUpVerdict {
+  bundle: Bundle;
+  gates: GateResult[];
+  /** Unresolved references of the lookups, structural problems, failed gates: any one and it is not written. */
+  blockers: OperationOutcomeIssue[];
+}
+
+/**
+ * The pure core for what the follow-up jobs build outside a record's mapping (the overdue escalation's
+ * Task, the reminder): the same checkBundle as a record's resources, against the same profiles, with the
+ * lookups of its references (fhir/lookup/resolve.ts) — one way to check a Task. Its issues are read with
+ * evaluationIssues, as a record's answer. No I/O.
+ */
+export function assessFollowUp(resources: Resource[], lookups: { resolution: Pick<Resolution, 'problems' | 'peerRoles'> }, profiles: ReadonlyMap<string, Profile>): FollowUpVerdict {
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } })) };
+  const { structural, gates } = checkBundle(bundle, lookups.resolution, profiles);
+  const blockers = [...lookups.resolution.problems, ...structural, ...gates.filter((g) => !g.passed).map(gateIssue)];
+  return { bundle, gates, blockers };
+}
+
+/**
  * The pure core of a record's way (no I/O): from the record mapped once and what the lookups found, the
  * gates' verdict, the write plan, the transaction Bundle and the answer's issues. The write, \$validate and
  * the CLI all come here through evaluateRecord, so what is previewed is what is written. References to
@@ -118,13 +151,11 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
   const resources = byUrn.size ? rebased(mapped.resources, byUrn) : mapped.resources;
   const full = gateBundle(ctx, resources);
   const references = resolution.problems;
-  // With an unresolved reference the record is blocked anyway; its mapped resources are never written.
-  const structural = references.length ? [] : structuralIssues(full, profiles);
+  const { structural, gates } = checkBundle(full, resolution, profiles);
   if (structural.length) {
     // The schema follows FHIR's types, so this should not happen; were it to, the record's field is named (400).
     throw new AdapterError(400, outcome(traceToRecord(structural, full, record)));
   }
-  const gates = evaluateGates(full, profiles, { peerRoles: resolution.peerRoles });
   const window = consentWindowNote(ctx, resources);
   const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, resources, existing);
@@ -139,13 +170,14 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
 }
 
 /**
- * Resolves, maps (once) and gates a record against what is on the FHIR server; writes nothing. The lookups
- * are the record's references, then the slots its one mapping names (a safety review included).
+ * Resolves, maps (once) and gates a record against what is on the FHIR server; writes nothing. One lookup
+ * round trip (fhir/lookup/record-lookup.ts): the record's references and everything written for it before,
+ * in one batch; the slots its one mapping names (a safety review included) are picked from that.
  */
 export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): Promise<Evaluation> {
-  const resolution = await resolveReferences(adapter.fhir, record, adapter.mappings.site);
+  const { resolution, written } = await lookUpRecord(adapter.fhir, record, record, adapter.mappings.site);
   const mapped = mapOnce(record, resolution, adapter.mappings);
-  const existing = await findExisting(adapter.fhir, mapped.resources);
+  const existing = await existingSlots(adapter.fhir, mapped.resources, written);
   return assess(mapped, { resolution, existing }, adapter.profiles);
 }
 
@@ -255,29 +287,32 @@ class UnsettledWrite extends Error {
   }
 }
 
+/** A 409/412: re-read and re-applied at once (the change that beat us is already on the server). */
+const conflictRetry = retry(handleType(WriteConflictError), { maxAttempts: maxConflictAttempts - 1 });
+
+/** A transient failure of the transaction: re-read and re-sent after the backoff or the server's Retry-After. */
+const unsettledRetry = retry(handleWhen((err) => err instanceof UnsettledWrite && worthRetrying(err)), { maxAttempts: maxWriteAttempts - 1, backoff: fhirBackoff });
+
 /**
  * Evaluates and writes until the transaction lands. A 409/412 (someone changed a resource between our
  * read and our write) and a transient failure of the transaction (503, reset, timeout: the server may
  * have committed before the answer was lost) are both retried from the read, never by resending the
  * same Bundle: the next evaluation sees whatever did land and updates it instead of doubling it.
- * Reads are retried in place by the FhirClient, so their failures end the request here.
+ * Reads are retried in place by the FhirClient, so their failures end the request here. The attempts
+ * and waits are cockatiel's (fhir/retry.ts).
  */
 async function writeWithRetries(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
-  let conflicts = 0;
-  let failures = 0;
-  for (;;) {
-    try {
-      return await writeOnce(adapter, record);
-    } catch (err) {
-      if (err instanceof WriteConflictError) {
-        if (++conflicts < maxConflictAttempts) continue;
+  try {
+    return await unsettledRetry.execute(async () => {
+      try {
+        return await conflictRetry.execute(() => writeOnce(adapter, record));
+      } catch (err) {
+        if (!(err instanceof WriteConflictError)) throw err;
         throw new AdapterError(409, outcome([issue('conflict', 'conflict', 'The record\'s resources kept changing on the FHIR server while writing; send it again.')]), 1);
       }
-      if (!(err instanceof UnsettledWrite)) throw err;
-      const wait = backoffMs(++failures, err.failure.retryAfterMs);
-      if (failures >= maxWriteAttempts || wait > maxHonouredWaitMs) throw err.failure;
-      await sleep(wait);
-    }
+    });
+  } catch (err) {
+    throw err instanceof UnsettledWrite ? err.failure : err;
   }
 }
 

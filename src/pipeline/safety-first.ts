@@ -1,6 +1,5 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { findExisting } from '../fhir/lookup/existing.js';
-import { resolveReferences } from '../fhir/lookup/resolve.js';
+import { existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
 import { planWrite, transactionOf } from '../fhir/write/write-plan.js';
 import { MappingContext } from '../mapping/context.js';
 import { slotFullUrl } from '../contract/identity.js';
@@ -34,13 +33,14 @@ function envelopeReferences(r: EnvelopeRecord): object {
 export async function raiseSafetyAlone(adapter: Adapter, from: { record: PathwayRecord } | { value: unknown }, now = new Date()): Promise<SafetyAlone> {
   const record: EnvelopeRecord | undefined = 'record' in from ? from.record : safetyEnvelopeOf(from.value, now);
   if (!record) return { state: 'not-disclosed' };
-  const resolution = await resolveReferences(adapter.fhir, envelopeReferences(record), adapter.mappings.site);
+  // One round trip: the envelope's references and the record's Tasks and CarePlan (the safety slot, and whether the record was accepted).
+  const { resolution, written } = await lookUpRecord(adapter.fhir, record, envelopeReferences(record), adapter.mappings.site, ['Task', 'CarePlan']);
   const probe = new MappingContext<EnvelopeRecord>(record, adapter.mappings, resolution.resolved, resolution.peerRoles);
   const raised = 'record' in from ? safetyRaised(probe) : record.safety.immediateConcernDisclosed;
   if (!raised) return { state: 'not-disclosed' };
   if (!resolution.resolved.has('person')) return { state: 'not-raised', reason: 'the person does not resolve on the FHIR server' };
   const careplan: Resource = { resourceType: 'CarePlan', identifier: [probe.identifier('careplan')] } as Resource;
-  const existing = await findExisting(adapter.fhir, [{ slot: safetySlot, resource: buildSafetyTask(probe, { blocked: true }).resource }, { slot: 'careplan', resource: careplan }]);
+  const existing = await existingSlots(adapter.fhir, [{ slot: safetySlot, resource: buildSafetyTask(probe, { blocked: true }).resource }, { slot: 'careplan', resource: careplan }], written);
   const existingRefs = new Map([...existing].map(([slot, r]) => [slot, `${r.resourceType}/${r.id}`]));
   const ctx = new MappingContext<EnvelopeRecord>(record, adapter.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
   const task = buildSafetyTask(ctx, { blocked: !existing.has('careplan') });

@@ -121,7 +121,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const adapter: Adapter = { fhir: undefined as unknown as FhirClient, mappings, profiles, lock: new RecordLock(), escalation: followUpConfig.escalation };
   const jobLeases = new JobLeases(() => adapter.fhir);
   const followUp = new FollowUp({
-    fhir: () => adapter.fhir, rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation }, webhooks: followUpConfig.webhooks,
+    fhir: () => adapter.fhir, rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation, profiles }, webhooks: followUpConfig.webhooks,
     escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,
     clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
     // One process at a time runs each job, across cluster workers and replicas (issue 13).

@@ -1,7 +1,8 @@
 import type { Basic, Bundle } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker, BreakerOpenError, minimumCalls } from '../../src/fhir/circuit-breaker.js';
-import { backoffMs, requestedWaitMs } from '../../src/fhir/retry.js';
+import { fhirBackoff, requestedWaitMs, TransientFhirError } from '../../src/fhir/retry.js';
+import { fhirUnavailable } from '../../src/outcomes/index.js';
 import { isRollbackProbe, probeSystem } from '../../src/fhir/rollback-probe.js';
 import { startFaultProxy, type FaultAction } from '../fhir/fault-proxy.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
@@ -31,36 +32,51 @@ const issueCodes = (body: any) => (body?.issue ?? []).flatMap((i: any) => i.deta
 
 describe('circuit breaker', () => {
   it('opens when most calls fail, fails fast while open, and lets one probe through after the cool-down', async () => {
-    let t = 0;
-    let probes = 0;
-    let serverUp = false;
-    const breaker = new CircuitBreaker(async () => {
-      probes++;
-      if (!serverUp) throw new Error('down');
-    }, 1_000, () => t);
-    const failing = () => breaker.run(() => Promise.reject(new Error('reset')), () => true);
-    for (let i = 0; i < minimumCalls; i++) await expect(failing()).rejects.toThrow('reset');
-    expect(breaker.state).toBe('open');
-    await expect(breaker.run(async () => 'never called', () => true)).rejects.toBeInstanceOf(BreakerOpenError);
-    t += 1_000;
-    expect(breaker.state).toBe('half-open');
-    // Concurrent callers share one probe; it fails, so the breaker opens for another cool-down.
-    const both = await Promise.allSettled([breaker.run(async () => 1, () => true), breaker.run(async () => 2, () => true)]);
-    expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect(probes).toBe(1);
-    expect(breaker.state).toBe('open');
-    t += 1_000;
-    serverUp = true;
-    expect(await breaker.run(async () => 'written', () => true)).toBe('written');
-    expect(breaker.state).toBe('closed');
+    vi.useFakeTimers({ toFake: ['Date'], now: 0 });
+    try {
+      let probes = 0;
+      let serverUp = false;
+      const breaker = new CircuitBreaker(async () => {
+        probes++;
+        if (!serverUp) throw new Error('down');
+      }, () => true, 1_000);
+      const failing = () => breaker.run(() => Promise.reject(new Error('reset')));
+      for (let i = 0; i < minimumCalls; i++) await expect(failing()).rejects.toThrow('reset');
+      expect(breaker.state).toBe('open');
+      await expect(breaker.run(async () => 'never called')).rejects.toBeInstanceOf(BreakerOpenError);
+      vi.advanceTimersByTime(1_000);
+      expect(breaker.state).toBe('half-open');
+      // Concurrent callers share one probe; it fails, so the breaker opens for another cool-down.
+      const both = await Promise.allSettled([breaker.run(async () => 1), breaker.run(async () => 2)]);
+      expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(probes).toBe(1);
+      expect(breaker.state).toBe('open');
+      vi.advanceTimersByTime(1_000);
+      serverUp = true;
+      expect(await breaker.run(async () => 'written')).toBe('written');
+      expect(breaker.state).toBe('closed');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('does not open for a minority of failures (lost answers on a server that still answers reads)', async () => {
-    const breaker = new CircuitBreaker(async () => undefined, 1_000, () => 0);
-    for (let i = 0; i < 50; i++) {
-      await breaker.run(async () => 'ok', () => true);
-      if (i % 3 === 0) await breaker.run(() => Promise.reject(new Error('reset')), () => true).catch(() => undefined);
+    vi.useFakeTimers({ toFake: ['Date'], now: 0 });
+    try {
+      const breaker = new CircuitBreaker(async () => undefined, () => true, 1_000);
+      for (let i = 0; i < 50; i++) {
+        await breaker.run(async () => 'ok');
+        if (i % 3 === 0) await breaker.run(() => Promise.reject(new Error('reset'))).catch(() => undefined);
+      }
+      expect(breaker.state).toBe('closed');
+    } finally {
+      vi.useRealTimers();
     }
+  });
+
+  it('counts an error the server is not to blame for (a 4xx) as an answer, and passes it on unchanged', async () => {
+    const breaker = new CircuitBreaker(async () => undefined, (err) => (err as Error).message !== 'refused', 1_000);
+    for (let i = 0; i < 2 * minimumCalls; i++) await expect(breaker.run(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
     expect(breaker.state).toBe('closed');
   });
 
@@ -167,12 +183,16 @@ describe('honouring the server\'s wishes', () => {
   });
 
   it('backs off with jitter, doubling up to a ceiling, unless the server named a wait', () => {
+    const plain = { error: new Error('reset') };
+    let backoff = fhirBackoff.next({ attempt: 1, signal: AbortSignal.abort(), result: plain });
     for (let attempt = 1; attempt <= 8; attempt++) {
+      if (attempt > 1) backoff = backoff.next({ attempt, signal: AbortSignal.abort(), result: plain });
       const ceiling = Math.min(2_000, 100 * 2 ** (attempt - 1));
-      const wait = backoffMs(attempt);
+      const wait = backoff.duration;
       expect(wait).toBeGreaterThanOrEqual(ceiling / 2);
       expect(wait).toBeLessThanOrEqual(ceiling);
     }
-    expect(backoffMs(1, 1_500)).toBe(1_500);
+    const asked = { error: new TransientFhirError(fhirUnavailable('busy', 2), 1_500) };
+    expect(fhirBackoff.next({ attempt: 1, signal: AbortSignal.abort(), result: asked }).duration).toBe(1_500);
   });
 });

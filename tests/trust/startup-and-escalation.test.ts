@@ -129,3 +129,26 @@ describe('a transaction the FHIR server refuses: the safety review is written on
     expect(await real.bySlot('CarePlan', 'trust-refused-tx', 'careplan')).toHaveLength(0);
   });
 });
+
+describe('the escalation\'s owners are looked up as a record\'s references are', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' });
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  it('an on-call route that does not exist on the FHIR server is never the owner: the escalation goes to the site clinical route', async () => {
+    const t0 = '2026-12-06T09:00:00Z';
+    expect((await svc.post(safetyRecord('trust-esc-gone', t0))).status).toBe(201);
+    const { site, codes } = svc.service.adapter.mappings;
+    const escalation = loadFollowUpConfig().escalation;
+    const rules: FollowUpRules = { site, codes, escalation: { ...escalation, clinicalReview: { ...escalation.clinicalReview, onCallRoute: { reference: 'PractitionerRole/no-such-role' } } } };
+    const result = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-06T12:00:00Z'), silent);
+    const review = await taskOf(svc, 'trust-esc-gone', 'task/safety-review');
+    expect(result.escalated).toContain(`Task/${review.id}`);
+    const [raised] = await tasksBySlot(svc, 'trust-esc-gone', 'task/safety-review/escalation');
+    expect((raised as Task).owner?.reference).toBe(site.defaultClinicalRoute.reference);
+  });
+});

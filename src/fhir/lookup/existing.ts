@@ -26,11 +26,41 @@ function identityKey(id: { system: string; value: string }): string {
   return JSON.stringify([id.system, id.value]);
 }
 
+/** The identities a found resource carries: its identifiers, or its tags for audit types. */
+function identitiesOf(r: Resource): { system: string; value: string }[] {
+  return taggedTypes.has(r.resourceType)
+    ? (r.meta?.tag ?? []).map((t) => ({ system: t.system ?? '', value: t.code ?? '' }))
+    : ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).map((i) => ({ system: i.system ?? '', value: i.value ?? '' }));
+}
+
+/**
+ * Slot → the found resource that carries exactly that slot's identity. Every candidate is checked against
+ * exactly the identity asked for (system and value character for character): searches match tokens
+ * loosely, so a case-insensitive or escape-blind match finds nothing. Pure.
+ */
+export function matchExisting(mapped: MappedResource[], candidates: Iterable<Resource>): Map<string, Resource> {
+  const slotByIdentity = new Map(mapped.map((m) => [identityKey(identityOf(m.resource)), m.slot]));
+  const existing = new Map<string, Resource>();
+  for (const r of candidates) {
+    const slot = identitiesOf(r).map((id) => slotByIdentity.get(identityKey(id))).find((x) => x !== undefined);
+    if (slot) existing.set(slot, r);
+  }
+  return existing;
+}
+
+/** The resources of a searchset answer; throws when the answer is not one (the lookup cannot be trusted). */
+export function searchsetResources(result: Resource | undefined, what: string): Resource[] {
+  if (result?.resourceType !== 'Bundle') throw new Error(`existing-resource search for ${what} did not answer a searchset`);
+  return ((result as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+}
+
 /**
  * Finds what an earlier send of the same record already wrote, slot by slot, in one batch round trip:
- * one search per resource type, identifiers OR-ed with commas.
+ * one search per resource type, identifiers OR-ed with commas. Used for the slots the record lookup
+ * (record-lookup.ts) could not answer from its tag searches.
  */
 export async function findExisting(fhir: FhirClient, mapped: MappedResource[]): Promise<Map<string, Resource>> {
+  if (!mapped.length) return new Map();
   const byType = new Map<string, MappedResource[]>();
   for (const m of mapped) byType.set(m.resource.resourceType, [...(byType.get(m.resource.resourceType) ?? []), m]);
   const types = [...byType.keys()];
@@ -44,24 +74,5 @@ export async function findExisting(fhir: FhirClient, mapped: MappedResource[]): 
     }),
   };
   const response = await fhir.batch(batch);
-  // Every match is checked against exactly the identity asked for: searches match tokens loosely.
-  const slotByIdentity = new Map(mapped.map((m) => [identityKey(identityOf(m.resource)), m.slot]));
-  const existing = new Map<string, Resource>();
-  response.entry?.forEach((entry, i) => {
-    const result = entry.resource;
-    if (result?.resourceType !== 'Bundle') {
-      throw new Error(`existing-resource search for ${types[i]} did not answer a searchset`);
-    }
-    for (const match of (result as Bundle).entry ?? []) {
-      const r = match.resource;
-      if (!r) continue;
-      const ids = taggedTypes.has(r.resourceType)
-        ? (r.meta?.tag ?? []).map((t) => ({ system: t.system ?? '', value: t.code ?? '' }))
-        : ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).map((i) => ({ system: i.system ?? '', value: i.value ?? '' }));
-      // Keyed by system and value character for character: a case-insensitive or escape-blind match finds nothing.
-      const slot = ids.map((id) => slotByIdentity.get(identityKey(id))).find((x) => x !== undefined);
-      if (slot) existing.set(slot, r);
-    }
-  });
-  return existing;
+  return matchExisting(mapped, types.flatMap((type, i) => searchsetResources(response.entry?.[i]?.resource, type)));
 }

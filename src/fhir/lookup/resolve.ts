@@ -101,35 +101,52 @@ function hasPeerCode(role: PractitionerRole, site: SiteConfig): boolean {
   return codes.some((c) => c.coding?.some((cd) => site.peerRoleCodes.some((p) => p.system === cd.system && p.code === cd.code)));
 }
 
+/** The reads that resolve a record's references, and how their answers become a Resolution. */
+export interface ReferenceReads {
+  /** The batch entries (GETs), in order: a literal read or identifier searches per distinct reference. */
+  requests: string[];
+  /** The Resolution from the answers to exactly those requests, in the same order. */
+  resolve(answers: (BundleEntry | undefined)[]): Resolution;
+}
+
 /**
- * Resolves every reference of a record in one batch round trip (conditional references are not
- * resolved by servers inside transactions: fhir-servers.md), checks each against the types its field
- * may hold (spec §1) and, for an identifier, against exactly the identifier asked (spec §8), and finds
- * which of them are peer roles. This is the one place a reference's target is checked.
+ * Plans the reads of every reference of a record (conditional references are not resolved by servers
+ * inside transactions: fhir-servers.md) and how each answer is checked: against the types its field may
+ * hold (spec §1), for an identifier against exactly the identifier asked (spec §8), and which of them
+ * are peer roles. This is the one place a reference's target is checked; the caller sends the reads in
+ * its one batch (record-lookup.ts).
  */
-export async function resolveReferences(fhir: FhirClient, record: unknown, site: SiteConfig): Promise<Resolution> {
+export function referenceReads(record: unknown, site: SiteConfig): ReferenceReads {
   const refs = collectReferences(record).map((r) => ({ ...r, lookup: lookupOf(r.path, r.ref) }));
   const lookups = new Map<string, Lookup>();
   for (const r of refs) if (!lookups.has(r.lookup.key)) lookups.set(r.lookup.key, r.lookup);
   const plan = [...lookups.values()];
-  const response = plan.length
-    ? await fhir.batch({ resourceType: 'Bundle', type: 'batch', entry: plan.flatMap((p) => p.urls.map((url) => ({ request: { method: 'GET' as const, url } }))) })
-    : { resourceType: 'Bundle' as const, type: 'batch-response' as const, entry: [] };
-  const found = new Map<string, Found>();
-  let i = 0;
-  for (const p of plan) {
-    const answers = p.urls.map(() => response.entry?.[i++]);
-    found.set(p.key, foundOf(p, answers));
-  }
-  const resolved = new Map<string, ResolvedReference>();
-  const problems: OperationOutcomeIssue[] = [];
-  for (const { path, ref, lookup } of refs) {
-    const f = found.get(lookup.key)!;
-    const bad = problem(path, ref, f, allowedTypes(path));
-    if (bad) problems.push(bad);
-    else if (f.kind === 'one') resolved.set(path, { literal: `${f.resource.resourceType}/${f.resource.id}`, resource: f.resource });
-  }
-  return { resolved, problems, unresolved: problems.flatMap((p) => p.expression ?? []), peerRoles: peerRolesOf(resolved, site) };
+  return {
+    requests: plan.flatMap((p) => p.urls),
+    resolve(answers) {
+      const found = new Map<string, Found>();
+      let i = 0;
+      for (const p of plan) found.set(p.key, foundOf(p, p.urls.map(() => answers[i++])));
+      const resolved = new Map<string, ResolvedReference>();
+      const problems: OperationOutcomeIssue[] = [];
+      for (const { path, ref, lookup } of refs) {
+        const f = found.get(lookup.key)!;
+        const bad = problem(path, ref, f, allowedTypes(path));
+        if (bad) problems.push(bad);
+        else if (f.kind === 'one') resolved.set(path, { literal: `${f.resource.resourceType}/${f.resource.id}`, resource: f.resource });
+      }
+      return { resolved, problems, unresolved: problems.flatMap((p) => p.expression ?? []), peerRoles: peerRolesOf(resolved, site) };
+    },
+  };
+}
+
+/** Resolves every reference of a record in one batch round trip (referenceReads), and nothing else. */
+export async function resolveReferences(fhir: FhirClient, record: unknown, site: SiteConfig): Promise<Resolution> {
+  const reads = referenceReads(record, site);
+  const response = reads.requests.length
+    ? await fhir.batch({ resourceType: 'Bundle', type: 'batch', entry: reads.requests.map((url) => ({ request: { method: 'GET' as const, url } })) })
+    : undefined;
+  return reads.resolve(response?.entry ?? []);
 }
 
 function peerRolesOf(resolved: Map<string, ResolvedReference>, site: SiteConfig): string[] {
