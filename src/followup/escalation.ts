@@ -7,7 +7,7 @@ import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import type { AnyReference } from '../mapping/context.js';
 import { recordTag } from '../contract/identity.js';
 import { pathwayCoding } from '../mapping/resources/common.js';
-import { profileUrl } from '../contract/vocabulary.js';
+import { extensions, profileUrl } from '../contract/vocabulary.js';
 import { followUpMark, type TaskOrigin } from './task-origin.js';
 
 /** What the follow-up rules read from mappings/. */
@@ -30,30 +30,36 @@ function addHours(at: Date, hours: number): string {
 /**
  * The escalation of a clinical review nobody accepted in time: a new Task for the on-call route, part
  * of the first, same focus and person, requested by the organization (the adapter acts for it, not the
- * peer). It carries no clinical content: the first Task, which the on-call clinician can open, does.
+ * peer). It states the first Task's reason (its description, already in the care team's record), so that
+ * on-call can act without opening it first; a safety review's disclosure goes with it under the same duty
+ * of care, with the exception recorded on the escalation too (spec §4). Its notes are the first Task's
+ * (person, crisis-risk flag, escalation route, consent status: spec §5) with the due time its own.
  */
 export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules: FollowUpRules): Task {
   const rule = rules.escalation.clinicalReview;
+  const due = addHours(now, rule.dueHours);
+  const dutyOfCare = first.extension?.filter((e) => e.url === extensions.dutyOfCareException) ?? [];
+  const reason = first.description ? ` The review: ${first.description}` : '';
+  const notes = (first.note ?? []).filter((n) => !n.text?.startsWith('Due: '));
   return {
     resourceType: 'Task',
     meta: { profile: [profileUrl('peer-pathway-task')], tag: [recordTag(origin.source, origin.recordId)] },
     identifier: [{ system: origin.source, value: `${origin.value}/${escalationSuffix}` }],
+    ...(dutyOfCare.length ? { extension: dutyOfCare } : {}),
     status: 'requested',
     businessStatus: { coding: [pathwayCoding('escalation-raised')], text: 'escalation-raised' },
     intent: 'order',
     priority: rule.priority,
     code: first.code,
-    description: `Escalated: clinical review Task/${first.id} was due ${first.restriction?.period?.end} and nobody has accepted it. Accept or reassign it.`,
+    description: `Escalated: clinical review Task/${first.id} was due ${first.restriction?.period?.end} and nobody has accepted it. Accept or reassign it.${reason}`,
     partOf: [{ reference: `Task/${first.id}` }],
     ...(first.focus ? { focus: first.focus } : {}),
     for: first.for,
     authoredOn: now.toISOString(),
     requester: { ...rules.site.organization },
     owner: { ...(rule.onCallRoute ?? rules.site.defaultClinicalRoute) },
-    restriction: { period: { end: addHours(now, rule.dueHours) } },
-    // The first Task's worklist notes (person, crisis-risk flag, escalation instructions, consent status:
-    // operational facts only, spec §5) go with it, so that on-call can act without opening it first.
-    ...(first.note?.length ? { note: first.note } : {}),
+    restriction: { period: { end: due } },
+    note: [{ text: `Due: by ${due} (escalation; the first review was due ${first.restriction?.period?.end ?? 'at no recorded time'}).` }, ...notes],
   };
 }
 

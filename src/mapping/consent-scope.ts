@@ -67,6 +67,30 @@ export function maskedNote(ctx: MappingContext<EnvelopeRecord>, category: Consen
     : { extension: [maskedExtension], text: `${what} was recorded by peer support and is not shared: the consent in force does not cover ${category} for the care team.` };
 }
 
+/**
+ * Consent categories whose content is an operational fact the receiving service already owns (spec §5:
+ * appointment status), not content about the person: written whatever the care team's consent.
+ */
+const operationalCategories: ReadonlySet<ConsentCategory> = new Set(['appointment-status']);
+
+/**
+ * Whether a message's payload item may carry its words (spec §5 "Consent governs the record, not only the
+ * message"): a Communication is written to the care team's record too, so its content needs the category
+ * consented for the message's recipient kind AND for the `care-team` (an operational category needs only
+ * the recipient). Otherwise the payload keeps its category label (the consent gates judge that) and says
+ * the content was not shared. A safety concern under the duty of care carries what its caller chose
+ * (triggers/concern-channels.ts: its summary only where consented).
+ */
+export function payloadContentShared(ctx: MappingContext, item: { category: ConsentCategory; concern?: string | undefined }, recipient: RecipientKind, dutyOfCare: boolean): boolean {
+  if (dutyOfCare && item.concern === 'safety') return true;
+  return ctx.consents(item.category, recipient) && (operationalCategories.has(item.category) || recordsContent(ctx, item.category));
+}
+
+/** The words a payload item carries when its content is not shared (payloadContentShared): its category only. */
+export function maskedPayloadText(category: ConsentCategory): string {
+  return `Peer support recorded content of category ${category}; it is not shared: the consent in force does not cover ${category} for both this recipient and the care team.`;
+}
+
 /** Optional content for a message: only the items consent covers for that recipient. */
 export function consentedItems(ctx: MappingContext, recipient: RecipientKind, items: PayloadItem[]): PayloadItem[] {
   return items.filter((item) => ctx.consents(item.category, recipient));

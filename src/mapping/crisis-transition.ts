@@ -8,9 +8,9 @@ import { ext, pathwayCoding } from './resources/common.js';
 import { buildCommunication } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
 import { buildPeerContactEncounter, peerContactSlot } from './resources/encounter.js';
-import { buildTask } from './resources/task.js';
+import { buildTask, withdrawTask } from './resources/task.js';
 import { appointmentActivity, appointmentFailed, trackingDescription } from './appointment-status.js';
-import { buildChannelTask, channelsOf } from './triggers/concern-channels.js';
+import { buildChannelTask, channelTaskSlot, channelsOf } from './triggers/concern-channels.js';
 import { extensionUrl, extensions } from '../contract/vocabulary.js';
 
 /** Crisis-transition extensions on the CarePlan. */
@@ -32,10 +32,20 @@ const outcomeReviewDaysAfterDischarge = 30;
 /** The slots of the crisis bridge's Tasks (deterministic: a resend updates them in place). */
 export const crisisSlots = {
   tracking: 'task/first-appointment-tracking',
+  /** Prefix: each failed appointment has a review of its own (bridgeFailureSlot). */
   bridgeFailure: 'task/bridge-failure',
   scheduledReview: 'task/scheduled-clinical-review',
   outcomeReview: 'task/outcome-review',
 } as const;
+
+/**
+ * The slot of the review of a failed bridge, keyed by the appointment that failed (its date): a rebooked
+ * appointment that fails again gets a review of its own, and the review of the earlier one — which a
+ * clinician may have completed — is never reset to `requested` (spec §4 "Resent").
+ */
+export function bridgeFailureSlot(appointmentDate: string): string {
+  return `${crisisSlots.bridgeFailure}/${appointmentDate}`;
+}
 
 /** `transitionSource.service` as a Coding of the project's CodeSystem, its words kept as display. */
 export function transitionSourceCoding(service: CrisisTransitionRecord['transitionSource']['service']): Coding {
@@ -127,18 +137,32 @@ function notification(ctx: MappingContext, r: CrisisTransitionRecord): MappedRes
 }
 
 /**
- * Each concern the peer routed, as the Communication it was (its category and nothing more), and per
- * channel the one Task concern routing raises (triggers/concern-channels.ts): a clinical review for a
- * clinical category, a care-coordination review for housing or practical needs, owned by whom the peer
- * routed it to. A routed safety concern is carried by the one stat safety review (spec §4).
+ * The stable key of a routed concern: what it is (its category and whom it was routed to), never its
+ * place in the list, so that a resend with a concern removed or reordered leaves every other concern's
+ * Communication where it was.
+ */
+function routedConcernKey(category: string, routedTo: string): string {
+  return `${category}/${routedTo}`;
+}
+
+/**
+ * Each concern the peer routed, as the Communication it was (its category and nothing more), and one
+ * Task per channel and owner (triggers/concern-channels.ts): a clinical review for a clinical category
+ * (owned by the clinical review route), a care-coordination review for housing or practical needs, owned
+ * by whom the peer routed it to — each recipient gets its own worklist item. A routed safety concern is
+ * carried by the one stat safety review (spec §4).
  */
 function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedResource[] {
-  const messages = r.concernsRouted.flatMap((c, i) => {
+  const seen = new Set<string>();
+  const messages = r.concernsRouted.flatMap((c) => {
     const recipient = ctx.ref(c.routedTo);
-    if (!recipient) return [];
+    if (!recipient?.reference) return [];
+    const key = routedConcernKey(c.category, recipient.reference);
+    if (seen.has(key)) return [];
+    seen.add(key);
     const rule = concernRule(ctx, c.category);
     const items = [concernItem(ctx, c.category, `Concern routed by peer support: ${c.category}.`)];
-    const slot = `communication/concern-${i}`;
+    const slot = `communication/concern/${key}`;
     return [
       buildCommunication(ctx, { slot, recipientKind: rule.recipientKind, recipient, sent: c.routedAt, items, dutyOfCare: allSafety(items) }),
       buildDisclosureAudit(ctx, slot, recipient),
@@ -147,8 +171,13 @@ function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedR
   // The record has no summaries and no separate agreement: the person's consent is their agreement.
   const routing = { recordedAt: r.recordedAt, personAgrees: true, personInformed: true };
   const tasks = channelsOf(ctx, r.concernsRouted).flatMap((ch) => {
-    const routedTo = ch.code === 'care-coordination-review' ? ctx.ref(r.concernsRouted.find((c) => ch.concerns.includes(c))?.routedTo) : undefined;
-    return [buildChannelTask(ctx, routing, ch, { owner: routedTo })].filter((t) => t !== undefined);
+    if (ch.code !== 'care-coordination-review') return [buildChannelTask(ctx, routing, ch)].filter((t) => t !== undefined);
+    const owners = [...new Set(r.concernsRouted.filter((c) => ch.concerns.includes(c)).map((c) => ctx.literal(c.routedTo)).filter((x): x is string => x !== undefined))];
+    return owners.flatMap((owner) => {
+      const concerns = r.concernsRouted.filter((c) => ch.concerns.includes(c) && ctx.literal(c.routedTo) === owner);
+      const ownerRef = ctx.ref(concerns[0]!.routedTo);
+      return [buildChannelTask(ctx, routing, { ...ch, concerns }, { owner: ownerRef, slot: `${channelTaskSlot(ch.code)}/${owner}` })].filter((t) => t !== undefined);
+    });
   });
   return [...messages, ...tasks];
 }
@@ -156,14 +185,15 @@ function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedR
 /**
  * Why the crisis bridge failed (spec §3.3), in plain words; empty when it has not. The bridge fails when
  * the first appointment was missed or cancelled, or when peer support had not reached the person by the
- * time the appointment's date had passed (a date-only appointment: the end of that local day).
+ * time the appointment's date had passed (a date-only appointment: the end of that local day) — unless
+ * the person attended it: the bridge then reached outpatient care.
  */
 export function bridgeFailures(ctx: MappingContext, r: CrisisTransitionRecord): string[] {
   const a = r.firstAppointment;
   const knownAt = Math.max(ctx.time.ms(r.recordedAt), r.peerContact.date ? ctx.time.ms(r.peerContact.date) : -Infinity);
   return [
     appointmentFailed(a.status) ? `the first outpatient appointment on ${a.date} was ${a.status}` : undefined,
-    r.peerContact.outcome === 'not-reached' && knownAt > ctx.time.dueMs(a.date) ? `peer support had not reached the person when the first appointment date (${a.date}) had passed` : undefined,
+    r.peerContact.outcome === 'not-reached' && a.status !== 'attended' && knownAt > ctx.time.dueMs(a.date) ? `peer support had not reached the person when the first appointment date (${a.date}) had passed` : undefined,
   ].filter((x): x is string => x !== undefined);
 }
 
@@ -179,17 +209,19 @@ function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedReso
       code: 'first-appointment-tracking',
       priority: ctx.mappings.routing.firstAppointmentTracking.priority,
       owner: clinician,
-      description: trackingDescription(`the first outpatient appointment after discharge from ${source}`, r.firstAppointment, failures.length ? `The crisis bridge failed: see the clinical review (${crisisSlots.bridgeFailure})` : undefined),
+      description: trackingDescription(`the first outpatient appointment after discharge from ${source}`, r.firstAppointment, failures.length ? `The crisis bridge failed: see the clinical review (${bridgeFailureSlot(r.firstAppointment.date)})` : undefined),
       businessStatus: `appointment-${r.firstAppointment.status}`,
       due: r.firstAppointment.date,
+      dueFollowsRecord: true,
       status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',
     }));
   }
+  const reviewSlot = bridgeFailureSlot(r.firstAppointment.date);
   if (failures.length) {
     const rule = ctx.mappings.routing.crisisBridgeFailure;
     const { priority, dueHours } = r.recentCrisisRiskActive ? rule.withCrisisRisk : rule;
     out.push(buildTask(ctx, {
-      slot: crisisSlots.bridgeFailure,
+      slot: reviewSlot,
       code: 'clinical-review',
       priority,
       owner: ctx.reviewOwner(r.firstAppointment.clinician),
@@ -197,6 +229,10 @@ function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedReso
       businessStatus: 'crisis-bridge-failed',
       due: ctx.time.addHours(r.recordedAt, dueHours, 'recordedAt'),
     }));
+  } else {
+    // This appointment is not (or no longer) a failed bridge: a review an earlier send raised for it and
+    // nobody has touched is withdrawn, saying why; one a clinician moved on stays theirs (write-plan.ts).
+    out.push(withdrawTask(ctx, reviewSlot, `the first outpatient appointment on ${r.firstAppointment.date} is ${r.firstAppointment.status} per the resend recorded at ${r.recordedAt}${r.peerContact.outcome === 'not-reached' ? '' : ` (peer contact: ${r.peerContact.outcome})`}; the crisis bridge has not failed for it`));
   }
   const followUp = r.clinicalFollowUp;
   if (followUp.planned && followUp.date) {
@@ -208,6 +244,7 @@ function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedReso
       description: `Planned clinical follow-up after discharge from ${source} on ${followUp.date}: see the person, who is in a peer-supported transition from crisis care`,
       businessStatus: 'crisis-follow-up-scheduled',
       due: followUp.date,
+      dueFollowsRecord: true,
     }));
   }
   out.push(outcomeReview(ctx, r, ctx.reviewOwner(r.receivingTeam.team), source));
@@ -223,5 +260,6 @@ function outcomeReview(ctx: MappingContext, r: CrisisTransitionRecord, owner: An
     description: `Review the outcome of the peer-supported transition from ${source} ${outcomeReviewDaysAfterDischarge} days after discharge: first appointment attended, engagement with outpatient care, any crisis re-contact`,
     businessStatus: 'peer-support-outcome-review',
     due: ctx.time.addDays(r.transitionSource.dischargedAt, outcomeReviewDaysAfterDischarge, 'transitionSource.dischargedAt'),
+    dueFollowsRecord: true,
   });
 }

@@ -47,7 +47,8 @@ export function gateBundle(ctx: MappingContext, mapped: MappedResource[]): Bundl
     resourceType: 'Bundle',
     type: 'transaction',
     meta: { profile: [bundleProfileOf(ctx.record.pathway as PathwayRecord['pathway'])] },
-    entry: mapped.map((m) => ({
+    // A withdrawal (MappedResource.withdrawn) is not part of what this record asserts.
+    entry: mapped.filter((m) => !m.withdrawn).map((m) => ({
       fullUrl: ctx.slotRef(m.slot),
       resource: m.resource,
       request: { method: 'POST', url: m.resource.resourceType },

@@ -110,6 +110,7 @@ function scheduledReview(ctx: MappingContext, r: StepDownRecord, lead: AnyRefere
     description: `Scheduled clinical review after step-down from ${r.fromService.service} to ${r.receivingPathway.service}.`,
     businessStatus: 'step-down-review-scheduled',
     due: r.clinicalReviewDate,
+    dueFollowsRecord: true,
   });
 }
 

@@ -1,4 +1,4 @@
-import type { CarePlan, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Communication, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pathwayCodes } from '../../src/records/envelope.js';
 import { fixture, startTestService, type TestService } from '../harness.js';
@@ -37,7 +37,7 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   it('missed appointment and person not reached with crisis risk active: a stat clinical review for the receiving clinician saying which failed', async () => {
     const res = await svc.post(failed('ct17-bridge-stat'));
     expect(res.status).toBe(201);
-    const review = await task('ct17-bridge-stat', 'task/bridge-failure');
+    const review = await task('ct17-bridge-stat', 'task/bridge-failure/2026-11-25');
     expect(review.code?.coding?.[0]?.code).toBe('clinical-review');
     expect(review.priority).toBe('stat');
     expect(review.status).toBe('requested');
@@ -51,7 +51,7 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
     const tracking = await task('ct17-bridge-stat', 'task/first-appointment-tracking');
     expect(tracking.description).not.toMatch(/^Track attendance/);
     expect(tracking.description).toContain('was missed');
-    expect(tracking.description).toContain('task/bridge-failure');
+    expect(tracking.description).toContain('task/bridge-failure/2026-11-25');
     expect(tracking.businessStatus?.coding?.[0]?.code).toBe('appointment-missed');
   });
 
@@ -62,7 +62,7 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
       r.peerContact = { completed: true, date: '2026-11-20', outcome: 'reached-and-prepared' };
     }));
     expect(res.status).toBe(201);
-    const review = await task('ct17-bridge-urgent', 'task/bridge-failure');
+    const review = await task('ct17-bridge-urgent', 'task/bridge-failure/2026-11-25');
     expect(review.priority).toBe('urgent');
     expect(review.restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
     expect(review.description).toContain('was cancelled');
@@ -72,10 +72,10 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   it('not reached while the appointment is still ahead is no failure; once its date has passed it is', async () => {
     const ahead = fixture('crisis-transition', 'ct17-not-yet', (r) => { r.peerContact = { completed: false, outcome: 'not-reached' }; });
     expect((await svc.post(ahead)).status).toBe(201);
-    expect(await svc.bySlot('Task', 'ct17-not-yet', 'task/bridge-failure')).toHaveLength(0);
+    expect(await svc.bySlot('Task', 'ct17-not-yet', 'task/bridge-failure/2026-11-25')).toHaveLength(0);
     const passed = fixture('crisis-transition', 'ct17-not-yet', (r) => { r.peerContact = { completed: false, outcome: 'not-reached' }; r.recordedAt = '2026-11-26T09:00:00Z'; });
     expect((await svc.post(passed)).status).toBe(200);
-    const review = await task('ct17-not-yet', 'task/bridge-failure');
+    const review = await task('ct17-not-yet', 'task/bridge-failure/2026-11-25');
     expect(review.priority).toBe('urgent');
     expect(review.description).toContain('had not reached the person when the first appointment date (2026-11-25) had passed');
   });
@@ -84,19 +84,19 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
     const r = failed('ct17-bridge-resend');
     await svc.post(r);
     expect((await svc.post(r)).body.outcome).toBe('unchanged');
-    const review = await task('ct17-bridge-resend', 'task/bridge-failure');
+    const review = await task('ct17-bridge-resend', 'task/bridge-failure/2026-11-25');
     const put = await svc.fhirRaw(`Task/${review.id}`, { method: 'PUT', body: JSON.stringify({ ...review, status: 'in-progress' }) });
     expect(put.ok).toBe(true);
     const again = await svc.post(failed('ct17-bridge-resend', (x) => { x.firstAppointment.status = 'cancelled'; }));
     expect(again.status).toBe(200);
-    expect(await svc.bySlot('Task', 'ct17-bridge-resend', 'task/bridge-failure')).toHaveLength(1);
-    expect((await task('ct17-bridge-resend', 'task/bridge-failure')).status).toBe('in-progress');
+    expect(await svc.bySlot('Task', 'ct17-bridge-resend', 'task/bridge-failure/2026-11-25')).toHaveLength(1);
+    expect((await task('ct17-bridge-resend', 'task/bridge-failure/2026-11-25')).status).toBe('in-progress');
   });
 
   it('the overdue job escalates a failed-bridge review nobody accepted, carrying its worklist notes', async () => {
     await svc.post(failed('ct17-bridge-overdue'));
     await svc.service.followUp.escalation.runOnce(new Date('2026-11-26T12:00:00Z'));
-    const [escalation] = await svc.bySlot<Task>('Task', 'ct17-bridge-overdue', 'task/bridge-failure/escalation');
+    const [escalation] = await svc.bySlot<Task>('Task', 'ct17-bridge-overdue', 'task/bridge-failure/2026-11-25/escalation');
     expect(escalation?.owner?.reference).toBe('PractitionerRole/example-on-call');
     expect(notes(escalation!)).toContain('Recent crisis risk: ACTIVE');
   });
@@ -119,7 +119,7 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
       r.concernsRouted = [{ category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' }];
     }));
     expect(res.status).toBe(201);
-    const review = await task('ct17-housing', 'task/care-coordination-review');
+    const review = await task('ct17-housing', 'task/care-coordination-review/PractitionerRole/example-case-manager');
     expect(review.code?.coding?.[0]?.code).toBe('care-coordination-review');
     expect(review.owner?.reference).toBe('PractitionerRole/example-case-manager');
     expect(review.priority).toBe('routine');
@@ -326,5 +326,187 @@ describe('smaller, same kind', () => {
     expect(res.status).toBe(422);
     const review = await task('dots17-safety', 'task/safety-review');
     expect(review.description).toContain('Disclosed: Feels unsafe at home. The pathway record itself was not written');
+  });
+});
+
+// The outside tester's findings on #17: each a test with its right value.
+describe('#17 follow-up findings', () => {
+  const comms = (recordId: string) => svc.fhir<Communication>(`Communication?_tag=${encodeURIComponent(`urn:example:peer-platform|${recordId}`)}`);
+  const text = (c: Communication) => (c.payload ?? []).map((p) => p.contentString).join('\n');
+
+  it('1. a rebooked appointment missed again gets a stat review of its own; the completed review of the first is never reset', async () => {
+    const missed = (date: string, status: string, recordedAt: string) => fixture('crisis-transition', 'f17-rebook', (r) => {
+      r.recentCrisisRiskActive = true;
+      r.firstAppointment.date = date;
+      r.firstAppointment.status = status;
+      r.recordedAt = recordedAt;
+    });
+    expect((await svc.post(missed('2026-11-25', 'missed', '2026-11-26T10:00:00Z'))).status).toBe(201);
+    const first = await task('f17-rebook', 'task/bridge-failure/2026-11-25');
+    expect(first.priority).toBe('stat');
+    expect((await svc.fhirRaw(`Task/${first.id}`, { method: 'PUT', body: JSON.stringify({ ...first, status: 'completed' }) })).ok).toBe(true);
+    expect((await svc.post(missed('2026-12-02', 'booked', '2026-11-27T10:00:00Z'))).status).toBe(200);
+    expect(await svc.bySlot('Task', 'f17-rebook', 'task/bridge-failure/2026-12-02')).toHaveLength(0);
+    expect((await svc.post(missed('2026-12-02', 'missed', '2026-12-03T10:00:00Z'))).status).toBe(200);
+    const second = await task('f17-rebook', 'task/bridge-failure/2026-12-02');
+    expect(second).toMatchObject({ status: 'requested', priority: 'stat' });
+    expect(second.restriction?.period?.end).toBe('2026-12-03T11:00:00.000Z');
+    expect(second.description).toContain('on 2026-12-02 was missed');
+    expect((await task('f17-rebook', 'task/bridge-failure/2026-11-25')).status).toBe('completed');
+    expect((await task('f17-rebook', 'task/first-appointment-tracking')).description).toContain('task/bridge-failure/2026-12-02');
+  });
+
+  it('2. a Communication payload carries content only where its category is consented for the care team and the recipient', async () => {
+    const cr = fixture('concern-routing', 'f17-consent-cr', (r) => {
+      r.consent.recipients = ['case-manager'];
+      r.concerns = [{ category: 'housing', summary: 'Mentioned sleeping in their car this week.' }];
+    });
+    const res = await svc.post(cr);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const toCaseManager = (await comms('f17-consent-cr')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/care-coordination-review'))!;
+    expect(text(toCaseManager)).not.toContain('sleeping in their car');
+    expect(text(toCaseManager)).toContain('category housing; it is not shared');
+    expect(toCaseManager.payload?.[0]?.extension).toContainEqual(masked);
+    const ct = fixture('crisis-transition', 'f17-consent-ct', (r) => { r.consent.recipients = ['receiving-clinician']; });
+    expect((await svc.post(ct)).status).toBe(201);
+    const toClinician = (await comms('f17-consent-ct')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'))!;
+    expect(text(toClinician)).not.toContain('intimidating');
+    expect(text(toClinician)).toContain('First appointment 2026-11-25: booked.');
+    // Consented for both: the words go.
+    expect((await svc.post(fixture('crisis-transition', 'f17-consent-both'))).status).toBe(201);
+    expect(text((await comms('f17-consent-both')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'))!)).toContain('intimidating');
+  });
+
+  it('3. routed concerns are keyed by what they are: removing one leaves the sent one alone and doubles nothing', async () => {
+    const routed = (list: [string, string][]) => fixture('crisis-transition', 'f17-keys', (r) => {
+      r.consent.categories.push('housing', 'clinical-concerns');
+      r.consent.recipients.push('case-manager');
+      r.concernsRouted = list.map(([category, ref]) => ({ category, routedTo: { reference: ref }, routedAt: '2026-11-20T15:00:00Z' }));
+    });
+    expect((await svc.post(routed([['clinical-deterioration', 'PractitionerRole/example-clinician'], ['housing', 'PractitionerRole/example-case-manager']]))).status).toBe(201);
+    const housingSlot = 'communication/concern/housing/PractitionerRole/example-case-manager';
+    const housing = await svc.one<Communication>('Communication', 'f17-keys', housingSlot);
+    expect((await svc.post(routed([['housing', 'PractitionerRole/example-case-manager']]))).status).toBe(200);
+    const after = await svc.one<Communication>('Communication', 'f17-keys', housingSlot);
+    expect(after.meta?.versionId).toBe(housing.meta?.versionId);
+    expect(after.recipient?.[0]?.reference).toBe('PractitionerRole/example-case-manager');
+    expect(await svc.bySlot('Communication', 'f17-keys', 'communication/concern/clinical-deterioration/PractitionerRole/example-clinician')).toHaveLength(1);
+    expect((await comms('f17-keys')).filter((c) => c.recipient?.[0]?.reference === 'PractitionerRole/example-case-manager')).toHaveLength(1);
+  });
+
+  it('4. a route naming a peer is refused on the worklist: no peer as urgent contact, no instructions sending the clinician to the peer', async () => {
+    const res = await svc.post(fixture('early-engagement', 'f17-peer-route', (r) => {
+      r.escalationRoute = { clinicalOwner: { reference: 'PractitionerRole/example-peer' }, urgentContact: { reference: 'PractitionerRole/example-peer' }, instructions: 'Ring Sam the peer.' };
+      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home.' };
+    }));
+    expect(res.status).toBe(422);
+    const review = await task('f17-peer-route', 'task/safety-review');
+    const n = notes(review);
+    expect(n).toContain("the named clinical owner is a peer role, who never holds clinical responsibility, so this goes to the site's clinical route");
+    expect(n).toContain('The named urgent contact is a peer role and is not given here.');
+    expect(n).not.toContain('Urgent contact: PractitionerRole/example-peer');
+    expect(n).not.toContain('Ring Sam');
+    expect(n).not.toContain('no clinical owner was named');
+  });
+
+  it('5. a resend never moves a still-requested Task\'s due time later, nor downgrades it from stat', async () => {
+    const bridge = (risk: boolean, recordedAt: string) => fixture('crisis-transition', 'f17-due', (r) => {
+      r.recentCrisisRiskActive = risk;
+      r.firstAppointment.status = 'missed';
+      r.recordedAt = recordedAt;
+    });
+    await svc.post(bridge(false, '2026-11-26T10:00:00Z'));
+    expect((await task('f17-due', 'task/bridge-failure/2026-11-25')).restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
+    await svc.post(bridge(true, '2026-11-27T10:00:00Z'));
+    const stat = await task('f17-due', 'task/bridge-failure/2026-11-25');
+    expect(stat.priority).toBe('stat');
+    expect(stat.restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
+    await svc.post(bridge(false, '2026-11-28T10:00:00Z'));
+    const cleared = await task('f17-due', 'task/bridge-failure/2026-11-25');
+    expect(cleared.priority).toBe('stat');
+    expect(cleared.restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
+    // A date the record names follows the record: the rebooked follow-up date moves its review.
+    await svc.post(fixture('crisis-transition', 'f17-due', (r) => {
+      r.recentCrisisRiskActive = false; r.firstAppointment.status = 'missed'; r.recordedAt = '2026-11-28T10:00:00Z';
+      r.clinicalFollowUp.date = '2026-12-01';
+    }));
+    expect((await task('f17-due', 'task/scheduled-clinical-review')).restriction?.period?.end).toBe('2026-12-01');
+  });
+
+  it('6. a resend saying the appointment was attended withdraws its untouched bridge review; a touched one stays', async () => {
+    const send = (id: string, status: string, recordedAt: string) => fixture('crisis-transition', id, (r) => {
+      r.recentCrisisRiskActive = true; r.firstAppointment.status = status; r.recordedAt = recordedAt;
+    });
+    await svc.post(send('f17-attended', 'missed', '2026-11-26T10:00:00Z'));
+    expect((await svc.post(send('f17-attended', 'attended', '2026-11-27T10:00:00Z'))).status).toBe(200);
+    const review = await task('f17-attended', 'task/bridge-failure/2026-11-25');
+    expect(review.status).toBe('cancelled');
+    expect(review.statusReason?.text).toBe('the first outpatient appointment on 2026-11-25 is attended per the resend recorded at 2026-11-27T10:00:00Z (peer contact: reached-and-prepared); the crisis bridge has not failed for it.');
+    expect(notes(review)).toContain('Withdrawn: the first outpatient appointment on 2026-11-25 is attended');
+    expect(review.description).toContain('was missed');
+
+    await svc.post(send('f17-attended-touched', 'missed', '2026-11-26T10:00:00Z'));
+    const touched = await task('f17-attended-touched', 'task/bridge-failure/2026-11-25');
+    await svc.fhirRaw(`Task/${touched.id}`, { method: 'PUT', body: JSON.stringify({ ...touched, status: 'in-progress' }) });
+    await svc.post(send('f17-attended-touched', 'attended', '2026-11-27T10:00:00Z'));
+    expect((await task('f17-attended-touched', 'task/bridge-failure/2026-11-25')).status).toBe('in-progress');
+    // Never created where nothing was raised before.
+    await svc.post(send('f17-attended-fresh', 'attended', '2026-11-27T10:00:00Z'));
+    expect(await svc.bySlot('Task', 'f17-attended-fresh', 'task/bridge-failure/2026-11-25')).toHaveLength(0);
+  });
+
+  it('7. one care-coordination Task per (channel, owner): a concern routed to the provider organization is its own worklist item', async () => {
+    const res = await svc.post(fixture('crisis-transition', 'f17-owners', (r) => {
+      r.consent.categories.push('housing', 'practical-needs');
+      r.consent.recipients.push('case-manager');
+      r.concernsRouted = [
+        { category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' },
+        { category: 'practical-needs', routedTo: { reference: 'Organization/example-provider' }, routedAt: '2026-11-20T15:00:00Z' },
+      ];
+    }));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const cm = await task('f17-owners', 'task/care-coordination-review/PractitionerRole/example-case-manager');
+    expect(cm.reasonCode?.coding?.map((c) => c.code)).toEqual(['housing']);
+    const org = await task('f17-owners', 'task/care-coordination-review/Organization/example-provider');
+    expect(org.owner?.reference).toBe('Organization/example-provider');
+    expect(org.reasonCode?.coding?.map((c) => c.code)).toEqual(['practical-needs']);
+  });
+
+  it('8. an escalation states its own due time and carries the safety disclosure under the duty of care, with the exception recorded', async () => {
+    const r = fixture('early-engagement', 'f17-esc', (x) => {
+      x.consent = { informationSharing: 'declined', categories: [], recipients: [] };
+      x.informationShared = [];
+      x.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Has a plan to overdose tonight.' };
+    });
+    expect((await svc.post(r)).status).toBe(201);
+    await svc.service.followUp.escalation.runOnce(new Date('2026-11-14T12:00:00Z'));
+    const [escalation] = await svc.bySlot<Task>('Task', 'f17-esc', 'task/safety-review/escalation');
+    expect(escalation).toBeDefined();
+    const n = notes(escalation!);
+    const due = escalation!.restriction?.period?.end;
+    expect(n).toMatch(new RegExp(`^Due: by ${due!.replace(/[.]/g, '\\.')} `, 'm'));
+    expect(n.match(/^Due: /gm)).toHaveLength(1);
+    expect(escalation!.description).toContain('Has a plan to overdose tonight.');
+    expect(escalation!.extension?.map((e) => e.url)).toContain('http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception');
+    expect(n).toContain('Duty of care');
+  });
+
+  it('9. a sentence ends in one mark: its own ! or ?, else a full stop replacing a trailing , ; :', async () => {
+    const cases: [string, string, string][] = [
+      ['Call duty clinician!', 'Has a plan,', 'Escalation instructions: Call duty clinician!'],
+      ['Call them:', 'Has a plan;', 'Escalation instructions: Call them.'],
+    ];
+    for (const [i, [instructions, summary, expected]] of cases.entries()) {
+      const id = `f17-dots-${i}`;
+      await svc.post(fixture('early-engagement', id, (r) => {
+        r.escalationRoute.instructions = instructions;
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary };
+      }));
+      const review = await task(id, 'task/safety-review');
+      expect(notes(review)).toContain(expected);
+      expect(notes(review)).not.toMatch(/[!?,;:]\./);
+      expect(review.description).toContain('Disclosed: Has a plan.');
+      expect(review.description).not.toMatch(/[!?,;:]\./);
+    }
   });
 });

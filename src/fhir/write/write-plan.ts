@@ -35,22 +35,43 @@ function ms(value: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+// FHIR request-priority, least to most urgent.
+const urgency: readonly NonNullable<Task['priority']>[] = ['routine', 'urgent', 'asap', 'stat'];
+
+function moreUrgent(a: Task['priority'], b: Task['priority']): Task['priority'] {
+  return urgency.indexOf(a ?? 'routine') >= urgency.indexOf(b ?? 'routine') ? a : b;
+}
+
 /**
  * A resend updates content, never the dates of the first send (spec §6 "a record is dated by its first
  * send"): a Task keeps when it was raised (`authoredOn`) and a CarePlan the date it counts under
- * (`created`). A Task's due time counted from when it was raised (the same lead time as before) stays
- * where the first send put it, so resending can never push a review back from being overdue (hazard H2);
- * a due time that is a date of the record (a rescheduled review date) follows the record.
+ * (`created`). For a Task nobody has acted on yet (the only kind a resend updates):
+ * - its due time never moves later (hazard H2): a due time counted from the send (a review due hours after
+ *   `recordedAt`) keeps the earliest of the one already on the Task and the new one, so a resend a day
+ *   later, or one whose rule gives a shorter lead (urgent → stat), can never push a review back from being
+ *   overdue; a due time that is a date the record names (`dueFollowsRecord`: a rebooked appointment, a
+ *   rescheduled review date) follows the record;
+ * - its priority never silently downgrades: the more urgent of the two stands (stat stays stat when a
+ *   resend clears the crisis-risk flag) — the clinician who takes the Task decides that, not a resend.
  */
-function keepFirstSendDates(next: Resource, prior: Resource): Resource {
+function keepFirstSendDates(next: Resource, prior: Resource, dueFollowsRecord: boolean): Resource {
   if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan' && prior.created) return { ...next, created: prior.created };
-  if (next.resourceType !== 'Task' || prior.resourceType !== 'Task' || !prior.authoredOn) return next;
-  const kept: Task = { ...next, authoredOn: prior.authoredOn };
-  const [nextAuthored, priorAuthored] = [ms(next.authoredOn), ms(prior.authoredOn)];
+  if (next.resourceType !== 'Task' || prior.resourceType !== 'Task') return next;
+  const kept: Task = { ...next, ...(prior.authoredOn ? { authoredOn: prior.authoredOn } : {}), priority: moreUrgent(prior.priority, next.priority) };
   const [nextDue, priorDue] = [ms(next.restriction?.period?.end), ms(prior.restriction?.period?.end)];
-  const sameLead = nextAuthored !== undefined && priorAuthored !== undefined && nextDue !== undefined && priorDue !== undefined
-    && nextDue - nextAuthored === priorDue - priorAuthored;
-  return sameLead ? { ...kept, restriction: prior.restriction } : kept;
+  const earlier = !dueFollowsRecord && priorDue !== undefined && (nextDue === undefined || priorDue <= nextDue);
+  return earlier ? { ...kept, restriction: prior.restriction } : kept;
+}
+
+/** An earlier send's Task this send withdraws (MappedResource.withdrawn): cancelled, saying why, the rest as it was. */
+function withdrawnTask(prior: Task, reason: string): Task {
+  const text = `Withdrawn: ${reason}`;
+  return {
+    ...prior,
+    status: 'cancelled',
+    statusReason: { text: reason },
+    note: [...(prior.note ?? []).filter((n) => !n.text?.startsWith('Withdrawn: ')), { text }],
+  };
 }
 
 /** Field-by-field comparison that ignores what the server adds (id, meta other than profile and tag). */
@@ -68,7 +89,8 @@ function stableJson(value: unknown): string {
 
 /** Decides, slot by slot, whether this send creates, updates, leaves alone, or keeps a clinician's Task. */
 export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string, Resource>): PlannedEntry[] {
-  return mapped.map(({ slot, resource }) => {
+  // A withdrawal with nothing written before is nothing at all.
+  return mapped.filter((m) => !m.withdrawn || existing.has(m.slot)).map(({ slot, resource, dueFollowsRecord, withdrawn }) => {
     const prior = existing.get(slot);
     if (!prior) return { slot, action: 'create', resource };
     // The audit trail is append-only (the embedded server refuses any change, as a real one should):
@@ -79,7 +101,10 @@ export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string
     if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
       return { slot, action: 'kept', resource: prior, existing: prior };
     }
-    const next = keepFirstSendDates(keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior), prior);
+    if (withdrawn && prior.resourceType === 'Task') {
+      return { slot, action: 'update', resource: withdrawnTask(prior as Task, withdrawn.reason), existing: prior };
+    }
+    const next = keepFirstSendDates(keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior), prior, dueFollowsRecord === true);
     return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
   });
 }

@@ -34,6 +34,7 @@ export function followUpTask(ctx: MappingContext, r: EarlyEngagementRecord): Map
     description: r.followUpAction.description,
     businessStatus: safetyRaised(ctx) ? 'paused-for-clinical-review' : 'follow-up-planned',
     due: r.followUpAction.due,
+    dueFollowsRecord: true,
     status: routineStatus(ctx),
   })];
 }
@@ -56,6 +57,7 @@ export function appointmentTasks(ctx: MappingContext, r: EarlyEngagementRecord):
       appointment.status === 'missed' ? `A follow-up to re-engage the person is raised (${missedFollowUpSlot}).` : undefined),
     businessStatus: `appointment-${appointment.status}`,
     due: appointment.date,
+    dueFollowsRecord: true,
     status: appointment.status === 'attended' ? 'completed' : 'requested',
   })];
   if (appointment.status === 'missed') {

@@ -26,17 +26,21 @@ export function refExt(ctx: MappingContext, url: string, ref: Parameters<Mapping
 }
 
 /**
- * Text as a sentence for a worklist: trimmed, ending in exactly one full stop (or its own `?`/`!`), so that
- * a summary that already ends with a full stop never reads "..".
+ * Text as a sentence for a worklist: trimmed, ending in exactly one mark — its own `?` or `!` kept, else
+ * one full stop, which also replaces a trailing `,` `;` or `:` (a summary that ends with a full stop never
+ * reads "..", "Call them:" never "Call them:.").
  */
 export function sentence(text: string): string {
   const t = clause(text);
   return /[?!]$/.test(t) ? t : `${t}.`;
 }
 
-/** Text to go inside a sentence (a summary in a list): trimmed, without its closing full stops. */
+/**
+ * Text to go inside a sentence (a summary in a list): trimmed, without its closing full stops, commas,
+ * semicolons or colons (a closing `?` or `!` is the writer's and stays).
+ */
 export function clause(text: string): string {
-  return text.trim().replace(/\.+$/, '');
+  return text.trim().replace(/[\s.,;:]+$/, '');
 }
 
 /** Texts joined as sentences (empty and undefined parts left out). */

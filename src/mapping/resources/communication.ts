@@ -3,6 +3,7 @@ import type { ConsentCategory, RecipientKind } from '../../config/mappings-schem
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { extensions, systems } from '../../contract/vocabulary.js';
 import { ext, recordIdentity } from './common.js';
+import { maskedExtension, maskedPayloadText, payloadContentShared } from '../consent-scope.js';
 
 /** One piece of content, labelled with the consent category it belongs to. */
 export interface PayloadItem {
@@ -26,13 +27,16 @@ export interface CommunicationSpec {
   about?: AnyReference[];
 }
 
-function payload(item: PayloadItem): CommunicationPayload {
+/** One payload item: its labels always; its words only where consent-scope.ts lets them be written, else masked. */
+function payload(ctx: MappingContext, spec: CommunicationSpec, item: PayloadItem): CommunicationPayload {
+  const shared = payloadContentShared(ctx, item, spec.recipientKind, spec.dutyOfCare === true);
   return {
     extension: [
       { url: extensions.informationCategory, valueCoding: { system: systems.informationCategory, code: item.category } },
       ...ext(extensions.concernCategory, item.concern ? { valueCoding: { system: systems.concernCategory, code: item.concern } } : undefined),
+      ...(shared ? [] : [maskedExtension]),
     ],
-    contentString: item.text,
+    contentString: shared ? item.text : maskedPayloadText(item.category),
   };
 }
 
@@ -57,7 +61,7 @@ export function buildCommunication(ctx: MappingContext, spec: CommunicationSpec)
     recipient: [spec.recipient],
     payload: [
       ...(spec.serviceText ? [{ contentString: spec.serviceText }] : []),
-      ...spec.items.map(payload),
+      ...spec.items.map((item) => payload(ctx, spec, item)),
     ],
   };
   if (!communication.payload?.length) {

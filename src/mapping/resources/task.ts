@@ -30,6 +30,8 @@ export interface TaskSpec {
   focus?: AnyReference;
   reasonCode?: CodeableConcept;
   extension?: Extension[];
+  /** `due` is a date the record names (an appointment, a planned review): a resend that moves it moves the due time (MappedResource.dueFollowsRecord). */
+  dueFollowsRecord?: boolean;
 }
 
 /**
@@ -63,5 +65,13 @@ export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): 
       transparency: spec.extension?.some((e) => e.url === extensions.transparencyException) ?? false,
     }),
   };
-  return { slot: spec.slot, resource: task };
+  return { slot: spec.slot, resource: task, ...(spec.dueFollowsRecord ? { dueFollowsRecord: true } : {}) };
+}
+
+/**
+ * The withdrawal of a Task an earlier send raised and this one no longer does, with the reason in plain
+ * words (MappedResource.withdrawn): the write plan cancels it only while nobody has acted on it.
+ */
+export function withdrawTask(ctx: MappingContext<EnvelopeRecord>, slot: string, reason: string): MappedResource {
+  return { slot, resource: { resourceType: 'Task', ...recordIdentity(ctx, slot, 'peer-pathway-task'), status: 'cancelled', intent: 'order' }, withdrawn: { reason: sentence(reason) } };
 }

@@ -1,6 +1,7 @@
 import type { Annotation } from '@medplum/fhirtypes';
 import type { EnvelopeRecord } from '../../records/envelope.js';
 import type { MappingContext } from '../context.js';
+import { sentence } from './common.js';
 
 const dateOnly = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -32,15 +33,38 @@ function crisisRiskNote(record: EnvelopeRecord): string | undefined {
     : 'Recent crisis risk: not active.';
 }
 
+/**
+ * The escalation route as the worklist shows it. A route that names a peer role as its clinical owner or
+ * urgent contact was refused (spec §3.5: a peer never owns clinical responsibility): the note says so,
+ * points at the site's clinical route, and passes on neither the peer as an urgent contact nor the refused
+ * route's instructions (they would send the clinician back to the peer).
+ */
 function escalationNote(ctx: MappingContext<EnvelopeRecord>): string {
   const route = ctx.record.escalationRoute;
-  const owner = ctx.clinicalOwner;
-  const who = owner ? `clinical owner ${referenceText(owner)}` : `no clinical owner was named: the site's clinical route ${referenceText(ctx.clinicalReviewOwner)}`;
+  const named = ctx.ref(route?.clinicalOwner);
   const urgent = ctx.ref(route?.urgentContact);
+  const ownerIsPeer = named !== undefined && ctx.isPeerRole(named.reference);
+  const urgentIsPeer = urgent !== undefined && ctx.isPeerRole(urgent.reference);
+  const siteRoute = `the site's clinical route ${referenceText(ctx.clinicalReviewOwner)}`;
+  const owner = ctx.clinicalOwner;
+  const who = owner
+    ? `clinical owner ${referenceText(owner)}`
+    : ownerIsPeer
+      ? `the named clinical owner is a peer role, who never holds clinical responsibility, so this goes to ${siteRoute}`
+      : route?.clinicalOwner
+        ? `the named clinical owner could not be resolved, so this goes to ${siteRoute}`
+        : `no clinical owner was named: ${siteRoute}`;
+  if (ownerIsPeer || urgentIsPeer) {
+    return [
+      `Escalation: ${who}.`,
+      urgentIsPeer ? 'The named urgent contact is a peer role and is not given here.' : undefined,
+      'The escalation route named a peer role and was refused: its instructions are not passed on; use the clinical route above.',
+    ].filter(Boolean).join(' ');
+  }
   return [
     `Escalation: ${who}.`,
     urgent ? `Urgent contact: ${referenceText(urgent)}.` : undefined,
-    route?.instructions ? `Escalation instructions: ${route.instructions.trim().replace(/\.+$/, '')}.` : 'No escalation instructions were recorded.',
+    route?.instructions ? `Escalation instructions: ${sentence(route.instructions)}` : 'No escalation instructions were recorded.',
   ].filter(Boolean).join(' ');
 }
 

@@ -96,9 +96,9 @@ export function hasTask(ch: Channel): boolean {
 /**
  * The one Task of a channel: the most urgent priority and the soonest due time of its concerns (none for
  * safety alone), owned by the clinical review route or the site's case manager unless the pathway names
- * who the concern was routed to (`owner`).
+ * who the concern was routed to (`owner`; one Task per channel and owner, each in a `slot` of its own).
  */
-export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Channel, opts: { focus?: AnyReference | undefined; owner?: AnyReference | undefined } = {}): MappedResource | undefined {
+export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Channel, opts: { focus?: AnyReference | undefined; owner?: AnyReference | undefined; slot?: string } = {}): MappedResource | undefined {
   const { focus } = opts;
   const concerns = taskConcerns(ch);
   if (!concerns.length) return undefined;
@@ -108,7 +108,7 @@ export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Chann
   const lines = concerns.map((c) => (c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${clause(c.summary)}` : c.category));
   const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
   return buildTask(ctx, {
-    slot: channelTaskSlot(ch.code),
+    slot: opts.slot ?? channelTaskSlot(ch.code),
     code: ch.code,
     priority,
     owner: opts.owner ?? (ch.code === 'clinical-review' ? ctx.clinicalReviewOwner : ctx.recipient('case-manager')),
