@@ -39,7 +39,7 @@ export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules
   const rule = rules.escalation.clinicalReview;
   const due = addHours(now, rule.dueHours);
   const dutyOfCare = first.extension?.filter((e) => e.url === extensions.dutyOfCareException) ?? [];
-  const reason = first.description ? ` The review: ${first.description}` : '';
+  const reason = first.description ? ` Its reason: ${first.description}` : '';
   const notes = (first.note ?? []).filter((n) => !n.text?.startsWith('Due: '));
   return {
     resourceType: 'Task',
@@ -51,7 +51,7 @@ export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules
     intent: 'order',
     priority: rule.priority,
     code: first.code,
-    description: `Escalated: clinical review Task/${first.id} was due ${first.restriction?.period?.end} and nobody has accepted it. Accept or reassign it.${reason}`,
+    description: `Escalated: ${first.code?.text?.toLowerCase() ?? 'clinical review'} Task/${first.id} was due ${first.restriction?.period?.end} and nobody has accepted it. Accept or reassign it.${reason}`,
     partOf: [{ reference: `Task/${first.id}` }],
     ...(first.focus ? { focus: first.focus } : {}),
     for: first.for,

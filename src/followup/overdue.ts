@@ -30,9 +30,22 @@ async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<
 }
 
 /**
+ * A crisis bridge's first-appointment tracking (spec §3.3) whose appointment date has passed with nobody
+ * confirming it: the person may not have reached outpatient care (e.g. peer support had not reached them
+ * and no one sent the record again), so it goes to a clinician like an overdue review. A missed or
+ * cancelled appointment is left to its own bridge review, which is escalated in its own right.
+ */
+function unconfirmedCrisisBridge(task: Task): boolean {
+  const crisis = task.reasonCode?.coding?.some((c) => c.system === systems.pathway && c.code === 'crisis-transition') ?? false;
+  const status = task.businessStatus?.coding?.find((c) => c.system === systems.pathway)?.code;
+  return crisis && status !== 'appointment-missed' && status !== 'appointment-cancelled' && status !== 'appointment-attended';
+}
+
+/**
  * One pass of the follow-up rules at `now`, computed from the FHIR server alone (a restarted service
  * catches up; several replicas may run it at once):
- * - a clinical-review Task still `requested` after its due time is escalated once to the on-call route;
+ * - a clinical-review Task still `requested` after its due time is escalated once to the on-call route, and
+ *   so is a crisis bridge's first-appointment tracking whose date passed unconfirmed (unconfirmedCrisisBridge);
  * - a care-coordination review still `requested` `afterHoursOverdue` hours after its due time gets one
  *   reminder to its owner.
  * The scheduler never changes a Task's status: status belongs to the clinicians.
@@ -41,11 +54,12 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
   const result: FollowUpResult = { escalated: [], reminded: [], conflicts: 0 };
   const reminderAfterMs = rules.escalation.careCoordinationReminder.afterHoursOverdue * 3_600_000;
   const passes = [
-    { code: 'clinical-review', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated },
-    { code: 'care-coordination-review', graceMs: reminderAfterMs, mark: 'reminder-sent' as const, build: reminderCommunication, done: result.reminded },
+    { code: 'clinical-review', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated, applies: () => true },
+    { code: 'first-appointment-tracking', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated, applies: unconfirmedCrisisBridge },
+    { code: 'care-coordination-review', graceMs: reminderAfterMs, mark: 'reminder-sent' as const, build: reminderCommunication, done: result.reminded, applies: () => true },
   ];
   for (const pass of passes) {
-    for (const { task, origin } of await unaccepted(fhir, pass.code, log)) {
+    for (const { task, origin } of (await unaccepted(fhir, pass.code, log)).filter((u) => pass.applies(u.task))) {
       const due = dueTime(task, rules.site.timeZone);
       if (!due || due.getTime() + pass.graceMs >= now.getTime()) continue;
       const built = pass.build(task, origin, now, rules);

@@ -211,6 +211,8 @@ function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedReso
       owner: clinician,
       description: trackingDescription(`the first outpatient appointment after discharge from ${source}`, r.firstAppointment, failures.length ? `The crisis bridge failed: see the clinical review (${bridgeFailureSlot(r.firstAppointment.date)})` : undefined),
       businessStatus: `appointment-${r.firstAppointment.status}`,
+      // Marks the tracking of a crisis bridge: the overdue job escalates it when its date passes unconfirmed (followup/overdue.ts).
+      reasonCode: { coding: [pathwayCoding('crisis-transition')], text: 'Peer-supported transition from crisis care' },
       due: r.firstAppointment.date,
       dueFollowsRecord: true,
       status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',

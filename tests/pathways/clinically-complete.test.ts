@@ -509,4 +509,26 @@ describe('#17 follow-up findings', () => {
       expect(review.description).not.toMatch(/[!?,;:]\./);
     }
   });
+
+  it('also: not reached before the appointment and never resent — once its date passes, the overdue job escalates the tracking to on-call', async () => {
+    const r = fixture('crisis-transition', 'f17-silent', (x) => {
+      x.recentCrisisRiskActive = true;
+      x.peerContact = { completed: false, outcome: 'not-reached' };
+    });
+    expect((await svc.post(r)).status).toBe(201);
+    expect(await svc.bySlot('Task', 'f17-silent', 'task/bridge-failure/2026-11-25')).toHaveLength(0);
+    // Not before the appointment's local day is over.
+    await svc.service.followUp.escalation.runOnce(new Date('2026-11-25T20:00:00Z'));
+    expect(await svc.bySlot('Task', 'f17-silent', 'task/first-appointment-tracking/escalation')).toHaveLength(0);
+    await svc.service.followUp.escalation.runOnce(new Date('2026-11-26T08:00:00Z'));
+    const [escalation] = await svc.bySlot<Task>('Task', 'f17-silent', 'task/first-appointment-tracking/escalation');
+    expect(escalation?.owner?.reference).toBe('PractitionerRole/example-on-call');
+    expect(escalation?.priority).toBe('stat');
+    expect(escalation?.description).toMatch(/^Escalated: first appointment tracking Task\/\S+ was due 2026-11-25 /);
+    expect(notes(escalation!)).toContain('Recent crisis risk: ACTIVE');
+    // An attended appointment is not escalated.
+    await svc.post(fixture('crisis-transition', 'f17-silent-ok', (x) => { x.firstAppointment.status = 'attended'; x.recordedAt = '2026-11-25T18:00:00Z'; }));
+    await svc.service.followUp.escalation.runOnce(new Date('2026-11-26T08:00:00Z'));
+    expect(await svc.bySlot('Task', 'f17-silent-ok', 'task/first-appointment-tracking/escalation')).toHaveLength(0);
+  });
 });
