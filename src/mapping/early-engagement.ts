@@ -132,9 +132,14 @@ function contactStatus(contact: EarlyEngagementRecord['peerContact']): NonNullab
  * the content: the payload says which category went, so that ee-consent can check it against consent.
  */
 function sharedInformation(ctx: MappingContext, r: EarlyEngagementRecord, owner: AnyReference | undefined): MappedResource[] {
-  return r.informationShared.flatMap((entry, i) => {
+  const seen = new Set<string>();
+  return r.informationShared.flatMap((entry) => {
     const recipient = entry.recipient === 'receiving-clinician' ? (owner ?? ctx.clinicalReviewOwner) : ctx.recipient(entry.recipient);
-    const slot = `communication/shared-${i}`;
+    // Keyed by what was shared with whom, never by list position: a resend with an entry removed or
+    // reordered leaves every other sent Communication as it was (the same kind as crisis-transition's routed concerns).
+    const slot = `communication/shared/${entry.category}/${entry.recipient}`;
+    if (seen.has(slot)) return [];
+    seen.add(slot);
     return [
       buildCommunication(ctx, {
         slot,

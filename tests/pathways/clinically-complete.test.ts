@@ -394,6 +394,18 @@ describe('#17 follow-up findings', () => {
     expect((await comms('f17-keys')).filter((c) => c.recipient?.[0]?.reference === 'PractitionerRole/example-case-manager')).toHaveLength(1);
   });
 
+  it('3. early engagement\'s shared information is keyed by category and recipient: removing one leaves the other as sent', async () => {
+    const shares = (list: [string, string][]) => fixture('early-engagement', 'f17-ee-keys', (r) => {
+      r.consent.categories.push('appointment-status');
+      r.informationShared = list.map(([category, recipient]) => ({ category, recipient, sharedAt: '2026-11-12T16:00:00Z' }));
+    });
+    expect((await svc.post(shares([['engagement-barriers', 'care-team'], ['appointment-status', 'care-team']]))).status).toBe(201);
+    const kept = await svc.one<Communication>('Communication', 'f17-ee-keys', 'communication/shared/appointment-status/care-team');
+    expect((await svc.post(shares([['appointment-status', 'care-team']]))).status).toBe(200);
+    expect((await svc.one<Communication>('Communication', 'f17-ee-keys', 'communication/shared/appointment-status/care-team')).meta?.versionId).toBe(kept.meta?.versionId);
+    expect(await svc.bySlot('Communication', 'f17-ee-keys', 'communication/shared/engagement-barriers/care-team')).toHaveLength(1);
+  });
+
   it('4. a route naming a peer is refused on the worklist: no peer as urgent contact, no instructions sending the clinician to the peer', async () => {
     const res = await svc.post(fixture('early-engagement', 'f17-peer-route', (r) => {
       r.escalationRoute = { clinicalOwner: { reference: 'PractitionerRole/example-peer' }, urgentContact: { reference: 'PractitionerRole/example-peer' }, instructions: 'Ring Sam the peer.' };

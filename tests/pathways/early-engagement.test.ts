@@ -53,13 +53,13 @@ describe('early-engagement: the example record', () => {
     expect(encounter.reasonCode?.map((r) => r.coding?.[0]?.code)).toEqual(['overwhelmed-by-process', 'unsure-what-therapy-involves']);
     expect(activity(plan, 'peer-contact')?.outcomeReference?.[0]?.reference).toBe(`Encounter/${encounter.id}`);
 
-    const shared = await svc.one<Communication>('Communication', id, 'communication/shared-0');
+    const shared = await svc.one<Communication>('Communication', id, 'communication/shared/engagement-barriers/care-team');
     expect(shared.recipient?.[0]?.reference).toBe(team.reference);
     expect(shared.sent).toBe('2026-11-12T16:00:00Z');
     // Found as an auditor finds it: the disclosure audit of that Communication.
     const audits = await svc.fhir<AuditEvent>(`AuditEvent?entity=Communication/${shared.id}`);
     expect(audits).toHaveLength(1);
-    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(new RegExp(`^${id}/audit/disclosure/communication/shared-0/`));
+    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(new RegExp(`^${id}/audit/disclosure/communication/shared/engagement-barriers/care-team/`));
 
     const tracking = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathwaySystem}|first-appointment-tracking`)}&owner=${clinician.reference}&status=requested`);
     const mine = tracking.filter((t) => t.identifier?.[0]?.value === `${id}/task/first-appointment-tracking`);
@@ -111,7 +111,7 @@ describe('early-engagement gates', () => {
       const res = await svc.post(r);
       expect(res.status).toBe(422);
       expect(failedGates(res.body)).toEqual(['ee-consent']);
-      expect(await svc.bySlot('Communication', r.recordId, 'communication/shared-0')).toHaveLength(0);
+      expect(await svc.bySlot('Communication', r.recordId, `communication/shared/${r.informationShared[0].category}/${r.informationShared[0].recipient}`)).toHaveLength(0);
     }
   });
 
@@ -196,7 +196,7 @@ describe('early-engagement resends', () => {
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('unchanged');
     for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Encounter', 'encounter/peer-contact/2026-11-12'],
-      ['Communication', 'communication/shared-0'], ['Task', 'task/follow-up-action'], ['Task', 'task/first-appointment-tracking']] as const) {
+      ['Communication', 'communication/shared/engagement-barriers/care-team'], ['Task', 'task/follow-up-action'], ['Task', 'task/first-appointment-tracking']] as const) {
       expect(await svc.bySlot(type, r.recordId, slot), `${type} ${slot}`).toHaveLength(1);
     }
   });
@@ -280,8 +280,8 @@ describe('early-engagement consent and privacy', () => {
     const res = await svc.post(r);
     expect(res.status).toBe(201);
     const communications = [
-      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared-0'),
-      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared-1'),
+      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/care-team'),
+      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/receiving-clinician'),
     ];
     expect(communications).toHaveLength(2);
     expect(communications.map((c) => c.recipient?.[0]?.reference)).toEqual([team.reference, clinician.reference]);

@@ -86,7 +86,9 @@ export async function existingSlots(fhir: FhirClient, mapped: MappedResource[], 
   const read = (type: string) => written.byType.has(type) && !written.partial.has(type);
   const existing = matchExisting(mapped.filter((m) => read(m.resource.resourceType)), [...written.byType.values()].flat());
   const sentBefore = [...written.byType.values()].some((found) => found.length > 0);
-  const rest = mapped.filter((m) => !existing.has(m.slot)
+  // A withdrawal (MappedResource.withdrawn) is looked for by tag only: a Task that lost our tag was PUT by
+  // someone else, who has most likely moved it on — it is left alone rather than costing a second round trip.
+  const rest = mapped.filter((m) => !existing.has(m.slot) && !(m.withdrawn && read(m.resource.resourceType))
     && (!read(m.resource.resourceType) || (sentBefore && !immutableTypes.has(m.resource.resourceType))));
   if (rest.length) for (const [slot, r] of await findExisting(fhir, rest)) existing.set(slot, r);
   return existing;
