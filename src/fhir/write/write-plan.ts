@@ -37,13 +37,16 @@ function ms(value: string | undefined): number | undefined {
 
 /**
  * A resend updates content, never the dates of the first send (spec §6 "a record is dated by its first
- * send"): a Task keeps when it was raised (`authoredOn`) and a CarePlan the date it counts under
- * (`created`). A Task's due time counted from when it was raised (the same lead time as before) stays
- * where the first send put it, so resending can never push a review back from being overdue (hazard H2);
- * a due time that is a date of the record (a rescheduled review date) follows the record.
+ * send"): a Task keeps when it was raised (`authoredOn`), a CarePlan the date it counts under
+ * (`created`), a Communication when it was sent (`sent`). A Task's due time counted from when it was
+ * raised (the same lead time as before) stays where the first send put it, so resending can never push
+ * a review back from being overdue (hazard H2); a due time that is a date of the record (a rescheduled
+ * review date) follows the record.
  */
 function keepFirstSendDates(next: Resource, prior: Resource): Resource {
   if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan' && prior.created) return { ...next, created: prior.created };
+  // A notification was sent when it was first sent: a routed concern counts under that date (spec §6 escalation use).
+  if (next.resourceType === 'Communication' && prior.resourceType === 'Communication' && prior.sent) return { ...next, sent: prior.sent };
   if (next.resourceType !== 'Task' || prior.resourceType !== 'Task' || !prior.authoredOn) return next;
   const kept: Task = { ...next, authoredOn: prior.authoredOn };
   const [nextAuthored, priorAuthored] = [ms(next.authoredOn), ms(prior.authoredOn)];

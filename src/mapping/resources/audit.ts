@@ -95,7 +95,7 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
   return { slot, resource: event };
 }
 
-/** An AuditEvent recording that a record was blocked, by which gates: references and codes only. */
+/** An AuditEvent recording that a record was blocked, by which gates, and when the record was made: references and codes only. */
 export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string): MappedResource {
   const slot = `audit/blocked/${contentHash(gateKeys)}`;
   const event: AuditEvent = {
@@ -104,6 +104,8 @@ export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: s
     type: { system: systems.pathway, code: 'record-blocked', display: 'Pathway record blocked by a gate' },
     subtype: gateKeys.map((code) => ({ system: systems.gate, code })),
     action: 'C',
+    // When the record was made (its recordedAt): governance dates a blocked record by it (spec §6), not by `recorded`.
+    period: { start: ctx.time.instant(ctx.record.recordedAt, 'recordedAt') },
     recorded: at,
     outcome: '4',
     outcomeDesc: `Blocked by ${gateKeys.join(', ')}`,
