@@ -3,9 +3,10 @@ import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, type SearchQuery, type SearchResult } from '../fhir/lookup/search-all.js';
-import { clinicalTaskCodes, systems } from '../contract/vocabulary.js';
+import { clinicalTaskCodes, recordMonthSystem, systems } from '../contract/vocabulary.js';
+import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
-import { addDays, evidenceRange, type Period } from './period.js';
+import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
 
 /** Resources per search page: the largest page a real Medplum server serves (fewer pages, fewer re-runs of the search). */
 export const pageSize = 1_000;
@@ -16,8 +17,8 @@ export const pageSize = 1_000;
 export const includePageSize = 500;
 /** Pages followed for one search: a server whose next links never end must not hang the report. */
 export const maxPages = 2_000;
-/** Goals read by `_id` per search: a URL stays well under any server's limit. */
-const goalsPerSearch = 100;
+/** Values of one token search (`_id`, `identifier`, `_tag`): a URL stays well under any server's limit. */
+const valuesPerSearch = 50;
 
 /** What governance evidence for one period is computed from: the resources of that period and its windows. */
 export interface GovernanceSources {
@@ -64,18 +65,15 @@ function startingIn(from: string, to: string): string[] {
 
 /**
  * The search of each pathway's CarePlans for a period, on the date each is counted by (its index date,
- * spec §6, facts.ts indexDate) widened to the windows that look past it (period.ts evidenceRange).
- * Concern-routing CarePlans carry no period: they count by their first send (CarePlan.created, kept on
- * resends), which no R4 search parameter indexes; they are read from those the server stored since the
- * period began (`_lastUpdated`), a record being stored after it was made.
+ * spec §6, digest.ts indexDate) widened to the windows that look past it (period.ts evidenceRange).
+ * Concern-routing CarePlans carry no period: they count by their first send, read through their
+ * notifications (concernRoutingPlans).
  */
-function carePlanQuery(pathway: PathwayCode, period: Period): SearchQuery {
+function carePlanQuery(pathway: Exclude<PathwayCode, 'concern-routing'>, period: Period): SearchQuery {
   const range = evidenceRange(period);
   const category = `${systems.pathway}|${pathway}`;
   const [from, to] = [addDays(period.start, -1), addDays(period.end, 1)];
   switch (pathway) {
-    case 'concern-routing':
-      return { category, _lastUpdated: `ge${from}` };
     case 'step-down':
       return { category, date: startingIn(from, to) };
     case 'crisis-transition':
@@ -86,6 +84,39 @@ function carePlanQuery(pathway: PathwayCode, period: Period): SearchQuery {
       // check-in reported in the period may belong to a record that started up to the look-back before it.
       return { category, date: startingIn(range.from, to) };
   }
+}
+
+/** A token search over many values, in searches of `valuesPerSearch`, joined. */
+async function searchEach(fhir: FhirClient, type: string, param: string, values: string[], query: SearchQuery = {}): Promise<Resource[]> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < values.length; i += valuesPerSearch) chunks.push(values.slice(i, i + valuesPerSearch));
+  const found = await Promise.all(chunks.map((c) => searchAll(fhir, type, { ...query, [param]: c.join(',') })));
+  return byId(found.flatMap((f) => f.matches));
+}
+
+/**
+ * The concern-routing CarePlans first sent in the period. R4 indexes no search parameter on
+ * CarePlan.created, but every accepted concern-routing record notifies its channels, and a notification
+ * keeps the date of the first send (`Communication.sent`, write-plan.ts): the records with a notification
+ * sent in the period are read by their CarePlan's identifier (`<recordId>/careplan`).
+ */
+function concernRoutingPlans(fhir: FhirClient, communications: Communication[]): Promise<Resource[]> {
+  const identifiers = new Set<string>();
+  for (const c of communications) {
+    const id = c.identifier?.[0];
+    const recordId = id?.value?.split('/')[0];
+    if (id?.system && recordId) identifiers.add(tokenSearchValue(id.system, `${recordId}/careplan`));
+  }
+  return searchEach(fhir, 'CarePlan', 'identifier', [...identifiers], { category: `${systems.pathway}|concern-routing` });
+}
+
+/** The record-month tags (audit.ts, refusal.ts) of every month the period touches, a day wider each side. */
+function monthTags(period: Period): string[] {
+  const months = new Set<string>();
+  for (let d = addDays(period.start, -1); d <= addDays(period.end, 1); d = addDays(`${d.slice(0, 7)}-01`, 32).slice(0, 7) + '-01') {
+    months.add(d.slice(0, 7));
+  }
+  return [...months].map((m) => tokenSearchValue(recordMonthSystem, m));
 }
 
 /** Crisis-contact Encounters dated in the range: any configured class, or any configured type (two searches, joined). */
@@ -102,10 +133,7 @@ async function crisisEncounters(fhir: FhirClient, config: GovernanceConfig, date
 /** The Goals the CarePlans point at, by `_id`. */
 async function goalsOf(fhir: FhirClient, plans: CarePlan[]): Promise<Goal[]> {
   const ids = [...new Set(plans.flatMap((p) => (p.goal ?? []).map((g) => g.reference?.split('/')).filter((r) => r?.[0] === 'Goal' && r[1]).map((r) => r![1] as string)))];
-  const batches: string[][] = [];
-  for (let i = 0; i < ids.length; i += goalsPerSearch) batches.push(ids.slice(i, i + goalsPerSearch));
-  const found = await Promise.all(batches.map((b) => searchAll(fhir, 'Goal', { _id: b.join(',') })));
-  return found.flatMap((f) => f.matches as Goal[]);
+  return (await searchEach(fhir, 'Goal', '_id', ids)) as Goal[];
 }
 
 /**
@@ -117,19 +145,26 @@ export async function readSources(fhir: FhirClient, codes: CodesConfig, config: 
   const pathway = (code: string) => `${systems.pathway}|${code}`;
   const range = evidenceRange(period);
   const [from, to] = [addDays(period.start, -1), addDays(period.end, 1)];
-  const [plans, tasks, peerContacts, crisis, communications, blocked, refused] = await Promise.all([
-    Promise.all(pathwayCodes.map((p) => searchAll(fhir, 'CarePlan', carePlanQuery(p, period)))),
+  const months = monthTags(period);
+  const planned = pathwayCodes.filter((p): p is Exclude<PathwayCode, 'concern-routing'> => p !== 'concern-routing');
+  const [plans, tasks, peerContacts, crisis, communications, blocked, blockedBefore, refused] = await Promise.all([
+    Promise.all(planned.map((p) => searchAll(fhir, 'CarePlan', carePlanQuery(p, period)))),
     searchAll(fhir, 'Task', { code: governanceTaskCodes.map(pathway).join(','), 'authored-on': overlapping(range.from, range.to), _include: 'Task:owner' }),
     // Contacts after a report in the period, within the longest reconnection window (14 days).
     searchAll(fhir, 'Encounter', { type: tokens(codes.peerContactType.slice(0, 1)), date: overlapping(from, addDays(to, 15)) }),
     // A week before the period too: an EHR's crisis discharge is matched to a crisis-transition record within 7 days.
     crisisEncounters(fhir, config, overlapping(addDays(from, -8), range.to)),
     searchAll(fhir, 'Communication', { sent: overlapping(from, to) }),
-    // Audited when the adapter saw the record, which is after it was made: dated by the record's recordedAt.
-    searchAll(fhir, 'AuditEvent', { type: pathway('record-blocked'), date: `ge${from}` }),
-    searchAll(fhir, 'AuditEvent', { type: pathway('record-refused'), date: `ge${from}` }),
+    // Dated by the record's recordedAt, filed under its month (the record-month tag), whenever audited.
+    searchEach(fhir, 'AuditEvent', '_tag', months, { type: pathway('record-blocked') }),
+    // Blocks audited before the record-month tag: by when they were audited, within the look-back after the period.
+    searchAll(fhir, 'AuditEvent', { type: pathway('record-blocked'), date: overlapping(from, addDays(to, lookBackDays)) }),
+    searchEach(fhir, 'AuditEvent', '_tag', months, { type: pathway('record-refused') }),
   ]);
-  const carePlans = Object.fromEntries(pathwayCodes.map((p, i) => [p, plans[i]!.matches as CarePlan[]])) as Record<PathwayCode, CarePlan[]>;
+  const carePlans = Object.fromEntries([
+    ...planned.map((p, i) => [p, plans[i]!.matches as CarePlan[]]),
+    ['concern-routing', await concernRoutingPlans(fhir, communications.matches as Communication[])],
+  ]) as Record<PathwayCode, CarePlan[]>;
   const goals = await goalsOf(fhir, carePlans['step-down']);
   return {
     carePlans,
@@ -139,7 +174,7 @@ export async function readSources(fhir: FhirClient, codes: CodesConfig, config: 
     peerContacts: peerContacts.matches as Encounter[],
     crisisEncounters: crisis,
     communications: communications.matches as Communication[],
-    blocked: blocked.matches as AuditEvent[],
-    refused: refused.matches as AuditEvent[],
+    blocked: byId([...blocked, ...blockedBefore.matches]) as AuditEvent[],
+    refused: refused as AuditEvent[],
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Bundle, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
-import { profileUrl, systems } from '../contract/vocabulary.js';
+import { profileUrl, recordMonthSystem, recordMonthTag, systems } from '../contract/vocabulary.js';
 import { envelopeShape, pathwayCodes } from '../records/envelope.js';
 import { allRecordJsonSchemas } from '../records/json-schema.js';
 import type { Adapter } from './process-record.js';
@@ -67,12 +67,15 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
   const fields = refusedFieldPaths(issues);
   const hash = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
   const identity = system && recordId.success ? { system, code: `${recordId.data}/audit/refused/${hash}` } : undefined;
+  const made = recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? new Date(Date.parse(recordedAt.data)).toISOString() : undefined;
+  const month = recordMonthTag(made ?? now.toISOString());
+  const tags = [...(identity ? [identity] : []), ...(month ? [month] : [])];
   return {
     resourceType: 'AuditEvent',
-    meta: { profile: [profileUrl('peer-pathway-audit-event')], ...(identity ? { tag: [identity] } : {}) },
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], ...(tags.length ? { tag: tags } : {}) },
     type: { system: systems.pathway, code: 'record-refused', display: 'Pathway record refused (schema)' },
     action: 'C',
-    ...(recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? { period: { start: new Date(Date.parse(recordedAt.data)).toISOString() } } : {}),
+    ...(made ? { period: { start: made } } : {}),
     recorded: now.toISOString(),
     outcome: '4',
     outcomeDesc: `Refused: ${fields.length} field${fields.length === 1 ? '' : 's'}`,
@@ -94,7 +97,7 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
  */
 export async function recordRefusal(adapter: Pick<Adapter, 'fhir'>, value: unknown, issues: OperationOutcomeIssue[], now = new Date()): Promise<void> {
   const audit = buildRefusalAudit(value, issues, now);
-  const tag = audit.meta?.tag?.[0];
+  const tag = audit.meta?.tag?.find((t) => t.system !== recordMonthSystem);
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'transaction',
