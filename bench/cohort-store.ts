@@ -3,6 +3,7 @@
 // are copied straight into the embedded repository under new ids and recordIds.
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { startService } from '../src/server/start.js';
+import { recordMonthSystem, recordMonthTag } from '../src/contract/vocabulary.js';
 import { cohortPersons, generateCohort } from '../tests/governance/cohort.js';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -62,6 +63,13 @@ export async function copyCohort(service: Service, template: CohortTemplate, n: 
   for (const r of template.resources) {
     let text = JSON.stringify(r).replaceAll('"gov-', `"c${n}-gov-`).replaceAll('"legacy-import-1/', `"c${n}-legacy-import-1/`);
     text = shiftDates(text.replace(template.idPattern, (id) => `${id.slice(0, 24)}c${n}`), n * shiftDays);
+    const copy = JSON.parse(text) as Resource;
+    // An audit's record-month tag follows its (moved) record date, as the adapter would have written it.
+    if (copy.resourceType === 'AuditEvent' && copy.period?.start) {
+      const month = recordMonthTag(copy.period.start);
+      copy.meta = { ...copy.meta, tag: (copy.meta?.tag ?? []).map((t) => (t.system === recordMonthSystem && month ? month : t)) };
+    }
+    text = JSON.stringify(copy);
     await service.embedded!.repo.createResource(JSON.parse(text) as Resource, { assignedId: true } as never);
   }
 }
