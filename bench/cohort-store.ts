@@ -3,6 +3,7 @@
 // are copied straight into the embedded repository under new ids and recordIds.
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { startService } from '../src/server/start.js';
+import { recordMonthSystem, recordMonthTag } from '../src/contract/vocabulary.js';
 import { cohortPersons, generateCohort } from '../tests/governance/cohort.js';
 
 type Service = Awaited<ReturnType<typeof startService>>;
@@ -44,11 +45,31 @@ export async function postCohort(service: Service, token: string): Promise<Cohor
   };
 }
 
-/** Writes copy number n of the template straight into the embedded repository (new ids, recordIds and identifiers). */
-export async function copyCohort(service: Service, template: CohortTemplate, n: number): Promise<void> {
+/** A date or dateTime inside JSON text (not part of an id): the copies' dates are moved by whole days. */
+const datePattern = /(?<![\w-])(\d{4}-\d{2}-\d{2})(?=[T"])/g;
+
+/** Every date of a resource's JSON text moved by `days` (the time of day and offset kept). */
+function shiftDates(text: string, days: number): string {
+  if (!days) return text;
+  return text.replace(datePattern, (d) => new Date(Date.parse(`${d}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10));
+}
+
+/**
+ * Writes copy number n of the template straight into the embedded repository (new ids, recordIds and
+ * identifiers); with `shiftDays`, every date of copy n is moved n × shiftDays days later, so that the store
+ * holds years of history as a site's does, not many copies of one month.
+ */
+export async function copyCohort(service: Service, template: CohortTemplate, n: number, shiftDays = 0): Promise<void> {
   for (const r of template.resources) {
     let text = JSON.stringify(r).replaceAll('"gov-', `"c${n}-gov-`).replaceAll('"legacy-import-1/', `"c${n}-legacy-import-1/`);
-    text = text.replace(template.idPattern, (id) => `${id.slice(0, 24)}c${n}`);
+    text = shiftDates(text.replace(template.idPattern, (id) => `${id.slice(0, 24)}c${n}`), n * shiftDays);
+    const copy = JSON.parse(text) as Resource;
+    // An audit's record-month tag follows its (moved) record date, as the adapter would have written it.
+    if (copy.resourceType === 'AuditEvent' && copy.period?.start) {
+      const month = recordMonthTag(copy.period.start);
+      copy.meta = { ...copy.meta, tag: (copy.meta?.tag ?? []).map((t) => (t.system === recordMonthSystem && month ? month : t)) };
+    }
+    text = JSON.stringify(copy);
     await service.embedded!.repo.createResource(JSON.parse(text) as Resource, { assignedId: true } as never);
   }
 }

@@ -1,13 +1,17 @@
-// Governance report time over 10,000 pathway records (not a test: `npx tsx bench/governance.ts`).
+// Governance report time for one month of a store of 100,000 resources (not a test: `npx tsx bench/governance.ts`).
 // The generated cohort of tests/governance is posted once through POST /pathway-records; its resources
-// are then copied straight into the embedded repository under new ids and recordIds until the store
-// holds BENCH_GOVERNANCE_RECORDS records, and GET /governance/measures is timed over HTTP, as a client sees it.
+// are then copied straight into the embedded repository under new ids and recordIds, each copy's dates
+// BENCH_GOVERNANCE_SHIFT_DAYS (default 28) days after the one before, so that the store holds years of
+// history as a site's does, until it holds BENCH_GOVERNANCE_RESOURCES resources (default 100,000; or
+// BENCH_GOVERNANCE_RECORDS records); GET /governance/measures is then timed over HTTP, as a client sees it.
 import { readEnv } from '../src/config/env.js';
 import { startService } from '../src/server/start.js';
 import { cohortSource, period } from '../tests/governance/cohort.js';
 import { copyCohort, postCohort } from './cohort-store.js';
 
-const targetRecords = Number(process.env.BENCH_GOVERNANCE_RECORDS ?? 10_000);
+const targetResources = Number(process.env.BENCH_GOVERNANCE_RESOURCES ?? 100_000);
+const targetRecords = process.env.BENCH_GOVERNANCE_RECORDS ? Number(process.env.BENCH_GOVERNANCE_RECORDS) : undefined;
+const shiftDays = Number(process.env.BENCH_GOVERNANCE_SHIFT_DAYS ?? 28);
 const runs = 3;
 const token = 'bench-governance-token-0123456789';
 const auth = { Authorization: `Bearer ${token}` };
@@ -16,11 +20,11 @@ const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', AP
 
 const template = await postCohort(service, token);
 const { recordsPerCopy } = template;
-const copies = Math.ceil(targetRecords / recordsPerCopy) - 1;
+const copies = targetRecords ? Math.ceil(targetRecords / recordsPerCopy) - 1 : Math.ceil(targetResources / template.resources.length) - 1;
 const load = performance.now();
-for (let n = 1; n <= copies; n++) await copyCohort(service, template, n);
+for (let n = 1; n <= copies; n++) await copyCohort(service, template, n, shiftDays);
 const records = recordsPerCopy * (copies + 1);
-console.log(`store: ${records.toLocaleString('en-US')} records, ${(template.resources.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s)`);
+console.log(`store: ${records.toLocaleString('en-US')} records, ${(template.resources.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s; copies ${shiftDays} days apart, ${((copies * shiftDays) / 365).toFixed(1)} years)`);
 
 /** fetch, once more on a reset connection: the store load blocks the event loop past the server's keep-alive timeout. */
 async function get(url: string): Promise<Response> {
@@ -60,7 +64,7 @@ if (process.env.BENCH_GOVERNANCE_STAGES) {
     console.log(`  ${type}?${Object.keys(query).join('&')}: ${found.matches.length} in ${((performance.now() - start) / 1000).toFixed(2)} s`);
   }
 }
-await time('GET /governance/measures (period holding every record)', `/governance/measures?start=${period.start}&end=${period.end}`);
+await time(`GET /governance/measures, one month (${period.start} – ${period.end})`, `/governance/measures?start=${period.start}&end=${period.end}`);
 await time('GET /governance/measures (empty period: reading only)', '/governance/measures?start=2024-01-01&end=2024-01-31');
 await time('GET /governance (page)', `/governance?start=${period.start}&end=${period.end}`);
 console.log(`rss ${(process.memoryUsage().rss / 1_048_576).toFixed(0)} MiB; source ${cohortSource}`);

@@ -31,6 +31,18 @@ export function extensionUrl(name: string): string {
   return `${base}/StructureDefinition/${name}`;
 }
 
+/**
+ * The tag that files a refused or blocked record's audit under the month (UTC, `YYYY-MM`) its record was
+ * made in (`recordedAt`): governance finds a period's audits by it (`_tag`, indexed), whenever they were written.
+ */
+export const recordMonthSystem = `${base}/record-month`;
+
+/** The record-month tag of an instant (ISO 8601); undefined when it is not one. */
+export function recordMonthTag(instant: string): { system: string; code: string } | undefined {
+  const at = Date.parse(instant);
+  return Number.isNaN(at) ? undefined : { system: recordMonthSystem, code: new Date(at).toISOString().slice(0, 7) };
+}
+
 /** Profile canonical URL of a profile file's id. */
 export function profileUrl(id: string): string {
   return `${base}/StructureDefinition/${id}`;

@@ -149,12 +149,16 @@ function dateCondition(resourceType: string, filter: Filter): SqlCondition | und
       return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ? AND high >= ?', params: [code, high, low], rank: DATE_RANK };
     case Operator.GREATER_THAN:
     case Operator.GREATER_THAN_OR_EQUALS:
-    case Operator.STARTS_AFTER:
       return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high >= ?', params: [code, low], rank: DATE_RANK };
+    // Medplum matches `sa` on the value's start (start > the filter's end) and `eb` on its end: an open
+    // period is then no candidate, so "records starting in a period" reads that period, not every open one.
+    case Operator.STARTS_AFTER:
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low >= ?', params: [code, low], rank: DATE_RANK };
     case Operator.LESS_THAN:
     case Operator.LESS_THAN_OR_EQUALS:
-    case Operator.ENDS_BEFORE:
       return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ?', params: [code, high], rank: DATE_RANK };
+    case Operator.ENDS_BEFORE:
+      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high <= ?', params: [code, high], rank: DATE_RANK };
     default:
       return undefined;
   }

@@ -384,7 +384,9 @@ export class EmbeddedRepository extends MemoryRepository {
       params.push(...c.params);
       // The first (most selective) drives the query by rowid; the others only look up each of its rows
       // (SQLite has no statistics to choose by, and would otherwise read a broad filter's every row).
-      return i === 0 ? `r.rid IN (${c.rows})` : `EXISTS (${c.rows} AND rid = r.rid)`;
+      // A date range must not drive its own check: SQLite would scan the (code, low) range once per row.
+      const rows = c.rows.replace('FROM search_date WHERE', 'FROM search_date INDEXED BY search_date_by_resource WHERE');
+      return i === 0 ? `r.rid IN (${c.rows})` : `EXISTS (${rows} AND rid = r.rid)`;
     });
     conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
     params.push(plain.resourceType);

@@ -10,6 +10,7 @@ import { crisisRecontact, missedContactReconnection, stepDownStability } from '.
 import { personFeedback, recoveryGoalProgress } from './measures/recovery.js';
 import { recoveryMaintenance } from './measures/recovery-maintenance.js';
 import { roleIntegrity } from './measures/role-integrity.js';
+import { documentationBurden } from './measures/documentation-burden.js';
 import { today, type Period } from './period.js';
 import { reportBundle, toMeasureReport } from './report.js';
 import type { MeasureResult } from './result.js';
@@ -27,23 +28,24 @@ const measures: ((input: MeasureInput, now: Date) => MeasureResult)[] = [
   personFeedback,
   recoveryMaintenance,
   roleIntegrity,
+  documentationBurden,
 ];
 
 /** What computing the measures needs: the FHIR server and the site's configuration. */
 export interface GovernanceDeps {
   fhir: FhirClient;
-  mappings: Pick<Mappings, 'site' | 'codes'>;
+  mappings: Pick<Mappings, 'site' | 'codes' | 'routing'>;
   governance: GovernanceConfig;
 }
 
 /** The ids of the measures, in report order. */
 export const measureIds = ['engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability',
-  'crisis-recontact', 'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity'] as const;
+  'crisis-recontact', 'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity', 'documentation-burden'] as const;
 
-/** Reads the FHIR server and computes every measure for a period: one summary MeasureReport each. */
+/** Reads the FHIR server for a period (fetch.ts) and computes every measure: one summary MeasureReport each. */
 export async function computeMeasureReports(deps: GovernanceDeps, period: Period, now: Date = new Date()): Promise<Bundle<MeasureReport>> {
-  const sources = await readSources(deps.fhir, deps.mappings.codes, deps.governance);
-  const input: MeasureInput = { facts: digest(sources, deps.mappings.site, deps.mappings.codes), period, today: today(period.timeZone, now) };
+  const sources = await readSources(deps.fhir, deps.mappings.codes, deps.governance, period);
+  const input: MeasureInput = { facts: digest(sources, deps.mappings.site, deps.mappings.codes, deps.mappings.routing), period, today: today(period.timeZone, now) };
   const reporter = { ...deps.mappings.site.organization };
   return reportBundle(measures.map((m) => toMeasureReport(m(input, now), period, now, reporter)), now);
 }

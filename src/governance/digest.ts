@@ -1,9 +1,10 @@
-import type { CodesConfig, SiteConfig } from '../config/mappings-schema.js';
+import type { CodesConfig, RoutingConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { GovernanceSources } from './fetch.js';
 import {
-  blockedFacts, concernFacts, crisisFacts, earlyEngagementFacts, encounterEvent, recoveryMaintenanceFacts, stepDownFacts, taskFacts,
-  type BlockedFacts, type ConcernFacts, type CrisisFacts, type EarlyEngagementFacts, type PersonEvent, type RecoveryMaintenanceFacts,
-  type StepDownFacts, type TaskFacts,
+  blockedFacts, concernFacts, crisisEpisodes, crisisFacts, earlyEngagementFacts, encounterEvent, peerContactOf, recoveryMaintenanceFacts,
+  refusedFacts, routedConcernFacts, stepDownFacts, taskFacts,
+  type BlockedFacts, type ConcernFacts, type CrisisEpisode, type CrisisFacts, type EarlyEngagementFacts, type PeerContact, type PersonEvent,
+  type PlanFacts, type RecoveryMaintenanceFacts, type RefusedFacts, type RoutedConcernFacts, type StepDownFacts, type TaskFacts,
 } from './facts.js';
 import type { Period } from './period.js';
 
@@ -11,6 +12,8 @@ import type { Period } from './period.js';
 export interface Facts {
   earlyEngagement: EarlyEngagementFacts[];
   crisis: CrisisFacts[];
+  /** Crisis episodes (spec §6): person + discharge date, of crisis-transition records and of the EHR's crisis discharges. */
+  episodes: CrisisEpisode[];
   stepDown: StepDownFacts[];
   concern: ConcernFacts[];
   recoveryMaintenance: RecoveryMaintenanceFacts[];
@@ -18,13 +21,16 @@ export interface Facts {
   /** Owners of Tasks, included with them. */
   owners: GovernanceSources['owners'];
   goals: GovernanceSources['goals'];
-  /** Crisis re-contacts by patient: crisis-transition records and crisis-contact Encounters. */
+  /** Crisis events by patient: each crisis episode (by discharge date) and each crisis-contact Encounter (by its start). */
   crisisEvents: Map<string, PersonEvent[]>;
-  /** Completed peer contacts by patient. */
-  peerContacts: Map<string, PersonEvent[]>;
+  /** Peer-contact Encounters by patient (finished or not: contactsAfter decides). */
+  peerContacts: Map<string, PeerContact[]>;
+  routedConcerns: RoutedConcernFacts[];
   blocked: BlockedFacts[];
+  refused: RefusedFacts[];
   site: SiteConfig;
   codes: CodesConfig;
+  routing: RoutingConfig;
 }
 
 /** What each measure is computed from: the facts, the reporting period and today's local date. */
@@ -34,35 +40,56 @@ export interface MeasureInput {
   today: string;
 }
 
-function byPatient(events: PersonEvent[]): Map<string, PersonEvent[]> {
-  const map = new Map<string, PersonEvent[]>();
+function byPatient<T extends PersonEvent>(events: T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
   for (const e of events) {
     if (!e.patient || !e.date) continue;
-    map.set(e.patient, [...(map.get(e.patient) ?? []), e]);
+    const list = map.get(e.patient);
+    if (list) list.push(e);
+    else map.set(e.patient, [e]);
   }
   return map;
 }
 
+/**
+ * The date a record counts under in its pathway (spec §6): the intake (early engagement), the start of peer
+ * support (step-down), the discharge (crisis transition), the first send (concern routing), the start of
+ * check-ins (recovery maintenance). Person feedback is reported per pathway by it.
+ */
+export function indexDate(plan: PlanFacts & { intakeDate?: string; startDate?: string; dischargeDate?: string }): string | undefined {
+  switch (plan.pathway) {
+    case 'early-engagement': return plan.intakeDate;
+    case 'crisis-transition': return plan.dischargeDate;
+    case 'concern-routing': return plan.recorded;
+    default: return plan.startDate;
+  }
+}
+
 /** Reads every source resource once, in the site's time zone. */
-export function digest(sources: GovernanceSources, site: SiteConfig, codes: CodesConfig): Facts {
+export function digest(sources: GovernanceSources, site: SiteConfig, codes: CodesConfig, routing: RoutingConfig): Facts {
   const tz = site.timeZone;
   const crisis = sources.carePlans['crisis-transition'].map((p) => crisisFacts(p, tz));
+  const episodes = crisisEpisodes(crisis, sources.crisisEncounters, tz);
   return {
     earlyEngagement: sources.carePlans['early-engagement'].map((p) => earlyEngagementFacts(p, tz)),
     crisis,
+    episodes,
     stepDown: sources.carePlans['step-down'].map((p) => stepDownFacts(p, tz)),
     concern: sources.carePlans['concern-routing'].map((p) => concernFacts(p, tz)),
     recoveryMaintenance: sources.carePlans['recovery-maintenance'].map((p) => recoveryMaintenanceFacts(p, tz)),
     tasks: sources.tasks.map((t) => taskFacts(t, tz)),
     owners: sources.owners,
     goals: sources.goals,
-    crisisEvents: byPatient([
-      ...crisis.map((c) => ({ patient: c.patient, date: c.dischargeDate, case: c.case })),
+    crisisEvents: byPatient<PersonEvent>([
+      ...episodes.filter((e) => e.source === 'crisis-transition').map((e) => ({ patient: e.patient, date: e.dischargeDate, case: e.case })),
       ...sources.crisisEncounters.map((e) => encounterEvent(e, tz)),
     ]),
-    peerContacts: byPatient(sources.peerContacts.map((e) => encounterEvent(e, tz))),
+    peerContacts: byPatient(sources.peerContacts.map((e) => peerContactOf(e, tz))),
+    routedConcerns: sources.communications.flatMap((c) => routedConcernFacts(c, tz)),
     blocked: sources.blocked.map((e) => blockedFacts(e, tz)),
+    refused: sources.refused.map((e) => refusedFacts(e, tz)),
     site,
     codes,
+    routing,
   };
 }

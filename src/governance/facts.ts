@@ -1,10 +1,10 @@
-import type { AuditEvent, CarePlan, CarePlanActivityDetail, Encounter, Extension, Identifier, Resource, Task } from '@medplum/fhirtypes';
+import type { AuditEvent, CarePlan, CarePlanActivityDetail, Communication, Encounter, Extension, Identifier, Resource, Task } from '@medplum/fhirtypes';
 import { extensions, systems } from '../contract/vocabulary.js';
+import { personFeedbackUrl } from '../mapping/resources/careplan.js';
 import { concernRoutingExtensions } from '../mapping/concern-routing.js';
 import { earlyEngagementExtensions } from '../mapping/early-engagement.js';
 import { recoveryMaintenanceExtensions } from '../mapping/recovery-maintenance.js';
-import { stepDownExtensions } from '../mapping/step-down.js';
-import { localDate } from './period.js';
+import { daysBetween, localDate } from './period.js';
 
 /** One counted case: the resource it was counted from and the business identifier that names its record. */
 export interface Case {
@@ -16,6 +16,12 @@ export interface Case {
 /** The recordId a case traces back to (`<recordId>/<slot>` → `<recordId>`). */
 export function recordIdOf(c: Case): string | undefined {
   return c.identifier?.value?.split('/')[0];
+}
+
+/** A record's identity across its resources: its source system and recordId (undefined for others' resources). */
+export function recordKeyOf(c: Case): string | undefined {
+  const recordId = recordIdOf(c);
+  return recordId && c.identifier?.system ? JSON.stringify([c.identifier.system, recordId]) : undefined;
 }
 
 /** A resource as a case: its first identifier, or for audit resources (no identifier in R4) the identity tag. */
@@ -60,20 +66,30 @@ function appointment(plan: CarePlan, code: string, timeZone: string): Appointmen
 /** What every pathway CarePlan says. */
 export interface PlanFacts {
   case: Case;
+  pathway: string;
   patient?: string;
-  /** Local date the record was made (CarePlan.created = recordedAt). */
+  /** Local date of the record's first send (CarePlan.created = its recordedAt, kept on resends: write-plan.ts). */
   recorded?: string;
+  /** CarePlan.created as written: the instant of the first send. */
+  recordedAt?: string;
   /** True when the escalation route names a clinical owner. */
   hasEscalationRoute: boolean;
+  /** The person's feedback score (1–5), when the record carried `personFeedback` (spec §2). */
+  feedbackScore?: number;
 }
+
 
 function planFacts(plan: CarePlan, timeZone: string): PlanFacts {
   const route = plan.extension?.find((e) => e.url === extensions.escalationRoute);
+  const score = part(extension(plan, personFeedbackUrl), 'score')?.valueInteger;
   return {
     case: caseOf(plan),
+    pathway: plan.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === systems.pathway)?.code ?? 'unknown',
     patient: plan.subject?.reference,
     recorded: localDate(plan.created, timeZone),
+    ...(plan.created ? { recordedAt: plan.created } : {}),
     hasEscalationRoute: part(route, 'clinicalOwner')?.valueReference?.reference !== undefined,
+    ...(score !== undefined ? { feedbackScore: score } : {}),
   };
 }
 
@@ -83,6 +99,10 @@ export interface EarlyEngagementFacts extends PlanFacts {
   eligible: boolean;
   offered: boolean;
   preference?: string;
+  /**
+   * A completed peer contact on or before the first appointment's date (spec §6): one dated after it is
+   * not engagement before the appointment. Without a date on either side, a completed contact counts.
+   */
   contactCompleted: boolean;
   appointment?: Appointment;
 }
@@ -91,14 +111,17 @@ export interface EarlyEngagementFacts extends PlanFacts {
 export function earlyEngagementFacts(plan: CarePlan, timeZone: string): EarlyEngagementFacts {
   const intake = extension(plan, earlyEngagementExtensions.intake);
   const offer = activity(plan, 'peer-support-offer');
+  const contact = activity(plan, 'peer-contact');
+  const contactDate = localDate(contact?.scheduledString, timeZone);
+  const appointmentOf = appointment(plan, 'next-appointment', timeZone);
   return {
     ...planFacts(plan, timeZone),
     intakeDate: localDate(part(intake, 'date')?.valueDate, timeZone),
     eligible: part(intake, 'eligible')?.valueBoolean === true,
     offered: offer?.status === 'completed',
     preference: reasonCode(offer, 'preference-'),
-    contactCompleted: activity(plan, 'peer-contact')?.status === 'completed',
-    appointment: appointment(plan, 'next-appointment', timeZone),
+    contactCompleted: contact?.status === 'completed' && !(contactDate && appointmentOf?.date && contactDate > appointmentOf.date),
+    appointment: appointmentOf,
   };
 }
 
@@ -123,17 +146,14 @@ export function crisisFacts(plan: CarePlan, timeZone: string): CrisisFacts {
 export interface StepDownFacts extends PlanFacts {
   startDate?: string;
   goals: string[];
-  feedbackScore?: number;
 }
 
 /** Reads a step-down CarePlan. */
 export function stepDownFacts(plan: CarePlan, timeZone: string): StepDownFacts {
-  const score = part(extension(plan, stepDownExtensions.personFeedback), 'score')?.valueInteger;
   return {
     ...planFacts(plan, timeZone),
     startDate: localDate(plan.period?.start, timeZone),
     goals: (plan.goal ?? []).map((g) => g.reference).filter((g): g is string => g !== undefined),
-    ...(score !== undefined ? { feedbackScore: score } : {}),
   };
 }
 
@@ -169,6 +189,7 @@ export interface TaskFacts {
   task: Task;
   code?: string;
   patient?: string;
+  /** Local date it was raised: authoredOn, the first send's (kept on resends: write-plan.ts). */
   authored?: string;
   /** When work on it began: executionPeriod.start, else lastModified once it moved on from requested. */
   actedAt?: string;
@@ -204,18 +225,162 @@ export function encounterEvent(e: Encounter, timeZone: string): PersonEvent {
   return { patient: e.subject?.reference, date: localDate(e.period?.start, timeZone), case: caseOf(e) };
 }
 
-/** A blocked record's audit: when it was blocked and by which gates. */
+/** A peer contact (an Encounter of the peer-contact type), as the completed-contact definition reads it. */
+export interface PeerContact extends PersonEvent {
+  /** Encounter.period.start as written: a date, or an instant. */
+  start?: string;
+  finished: boolean;
+}
+
+/** Reads a peer-contact Encounter. */
+export function peerContactOf(e: Encounter, timeZone: string): PeerContact {
+  return { ...encounterEvent(e, timeZone), ...(e.period?.start ? { start: e.period.start } : {}), finished: e.status === 'finished' };
+}
+
+/**
+ * A completed contact after a report (spec §6): a finished peer-contact Encounter (a cancelled or planned
+ * one is not) dated after the report was made — after its instant (CarePlan.created), or for a contact
+ * dated by day only, on a later local day — and within `days` local days of it. The one definition for
+ * missed-contact reconnection and for check-ins after missed ones.
+ */
+export function contactsAfter(contacts: PeerContact[] | undefined, report: { recorded?: string; recordedAt?: string }, days: number): { days: number; case: Case }[] {
+  if (!report.recorded) return [];
+  return (contacts ?? []).filter((c) => c.finished && c.date !== undefined).flatMap((c) => {
+    const after = c.start && c.start.length > 10 && report.recordedAt ? Date.parse(c.start) > Date.parse(report.recordedAt) : (c.date as string) > (report.recorded as string);
+    const d = daysBetween(report.recorded as string, c.date as string);
+    return after && d >= 0 && d <= days ? [{ days: d, case: c.case }] : [];
+  });
+}
+
+/**
+ * A crisis episode (spec §6): a person and a discharge date, whichever systems sent it. Records of one
+ * episode count once; an EHR crisis-contact Encounter with no crisis-transition record of the person within
+ * 7 days is an episode of its own, without peer support.
+ */
+export interface CrisisEpisode {
+  /** The first record of the episode (earliest first send), or the EHR's Encounter. */
+  case: Case;
+  /** Every record (CarePlan) or Encounter of the episode. */
+  cases: Case[];
+  patient: string;
+  /** Local discharge date: the records' `transitionSource.dischargedAt`; an Encounter's end, else its start. */
+  dischargeDate: string;
+  /** True when any record of the episode reports a completed peer contact. */
+  contactCompleted: boolean;
+  /** The first appointment: attended when any record says so; missed or cancelled when one does and none attended. */
+  appointment?: Appointment;
+  source: 'crisis-transition' | 'ehr';
+}
+
+/** Days within which an EHR crisis discharge is taken to be the one a crisis-transition record was sent for. */
+export const episodeMatchDays = 7;
+
+function episodeAppointment(records: CrisisFacts[]): Appointment | undefined {
+  const appointments = records.map((r) => r.appointment).filter((a): a is Appointment => a !== undefined);
+  return appointments.find((a) => a.status === 'attended')
+    ?? appointments.find((a) => a.status === 'missed' || a.status === 'cancelled')
+    ?? appointments[0];
+}
+
+const byFirstSend = (a: PlanFacts, b: PlanFacts) => (a.recordedAt ?? '').localeCompare(b.recordedAt ?? '') || a.case.reference.localeCompare(b.case.reference);
+
+/** The crisis episodes of the crisis-transition records and of the EHR's crisis-contact Encounters. */
+export function crisisEpisodes(records: CrisisFacts[], encounters: Encounter[], timeZone: string): CrisisEpisode[] {
+  const grouped = new Map<string, CrisisFacts[]>();
+  for (const r of records) {
+    if (!r.patient || !r.dischargeDate) continue;
+    const key = JSON.stringify([r.patient, r.dischargeDate]);
+    grouped.set(key, [...(grouped.get(key) ?? []), r]);
+  }
+  const episodes: CrisisEpisode[] = [...grouped.values()].map((rs) => {
+    const sorted = [...rs].sort(byFirstSend);
+    const first = sorted[0] as CrisisFacts;
+    const appointment = episodeAppointment(sorted);
+    return {
+      case: first.case, cases: sorted.map((r) => r.case), patient: first.patient as string, dischargeDate: first.dischargeDate as string,
+      contactCompleted: sorted.some((r) => r.contactCompleted), ...(appointment ? { appointment } : {}), source: 'crisis-transition',
+    };
+  });
+  const transitions = episodes.map((e) => ({ patient: e.patient, date: e.dischargeDate }));
+  const ehr = new Map<string, CrisisEpisode>();
+  for (const e of encounters) {
+    const patient = e.subject?.reference;
+    const date = localDate(e.period?.end ?? e.period?.start, timeZone);
+    if (!patient || !date) continue;
+    if (transitions.some((t) => t.patient === patient && Math.abs(daysBetween(t.date, date)) <= episodeMatchDays)) continue;
+    const key = JSON.stringify([patient, date]);
+    const known = ehr.get(key);
+    if (known) known.cases.push(caseOf(e));
+    else ehr.set(key, { case: caseOf(e), cases: [caseOf(e)], patient, dischargeDate: date, contactCompleted: false, source: 'ehr' });
+  }
+  return [...episodes, ...ehr.values()];
+}
+
+/** When a record was made, from its audit: the record's recordedAt (AuditEvent.period.start), else when it was audited. */
+function auditedRecordDate(e: AuditEvent, timeZone: string): string | undefined {
+  return localDate(e.period?.start ?? e.recorded, timeZone);
+}
+
+/** A blocked record's audit: when the record was made, by which gates, from which source system. */
 export interface BlockedFacts {
   case: Case;
+  /** Local date of the record's recordedAt (spec §6), not of when the adapter saw it. */
   recorded?: string;
   gates: string[];
+  source: string;
+}
+
+/** The source system an audit names its record by (the record's identifier), `unknown` when the record had none. */
+function auditSource(e: AuditEvent): string {
+  return e.entity?.find((x) => x.what?.identifier?.system)?.what?.identifier?.system ?? 'unknown';
 }
 
 /** Reads an AuditEvent of type record-blocked. */
 export function blockedFacts(e: AuditEvent, timeZone: string): BlockedFacts {
   return {
     case: caseOf(e),
-    recorded: localDate(e.recorded, timeZone),
+    recorded: auditedRecordDate(e, timeZone),
     gates: (e.subtype ?? []).filter((c) => c.system === systems.gate && c.code).map((c) => c.code as string),
+    source: auditSource(e),
   };
+}
+
+/** A refused record's audit (pipeline/refusal.ts): when, from which source, which field paths (never values). */
+export interface RefusedFacts {
+  case: Case;
+  /** The record it names (source system + recordId), when the refused record had a valid one. */
+  record?: string;
+  recorded?: string;
+  fields: string[];
+  source: string;
+}
+
+/** Reads an AuditEvent of type record-refused. */
+export function refusedFacts(e: AuditEvent, timeZone: string): RefusedFacts {
+  const named = e.entity?.find((x) => x.what?.identifier?.value)?.what?.identifier;
+  return {
+    case: caseOf(e),
+    ...(named?.system && named.value ? { record: JSON.stringify([named.system, named.value]) } : {}),
+    recorded: auditedRecordDate(e, timeZone),
+    fields: [...new Set((e.entity ?? []).flatMap((x) => x.detail ?? []).filter((d) => d.type === 'field' && d.valueString).map((d) => d.valueString as string))],
+    source: auditSource(e),
+  };
+}
+
+/** One concern a record routed (spec §6 escalation use): a payload item of a notification, with its concern category. */
+export interface RoutedConcernFacts {
+  case: Case;
+  category: string;
+  /** Local date it was routed (Communication.sent, the first send's: write-plan.ts). */
+  sent?: string;
+}
+
+/** The routed concerns of a Communication the adapter wrote: one per payload item labelled with a concern category. */
+export function routedConcernFacts(c: Communication, timeZone: string): RoutedConcernFacts[] {
+  const of = caseOf(c);
+  if (!of.identifier) return [];
+  return (c.payload ?? []).flatMap((p) => {
+    const category = p.extension?.find((x) => x.url === extensions.concernCategory)?.valueCoding?.code;
+    return category ? [{ case: of, category, sent: localDate(c.sent, timeZone) }] : [];
+  });
 }

@@ -1,7 +1,17 @@
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
 
-/** Longest period one report covers: the whole history is read anyway, but a decade is surely a typo. */
+/** Longest period one report covers: a decade is surely a typo. */
 export const maxPeriodDays = 3660;
+
+/** The longest follow-up window of any measure, in days after its index day (step-down stability, recovery maintenance). */
+export const followUpDays = 90;
+
+/**
+ * How long before the period a record may have started and still count for a date in the period: a first
+ * appointment in the period after an intake or crisis discharge, a missed check-in reported in the period
+ * on a recovery-maintenance record whose check-ins began earlier. Evidence older than this is not read.
+ */
+export const lookBackDays = 120;
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -53,6 +63,19 @@ export function localDate(value: string | undefined, timeZone: string): string |
     formatters.set(timeZone, f);
   }
   return f.format(at);
+}
+
+/** A local date moved by whole days. */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * The dates a period's evidence lies in: from the look-back before it to the longest window after it,
+ * a day wider each side so that any time zone's reading of an instant falls inside.
+ */
+export function evidenceRange(p: Period): { from: string; to: string } {
+  return { from: addDays(p.start, -lookBackDays - 1), to: addDays(p.end, followUpDays + 1) };
 }
 
 /** Whole days from local date `a` to local date `b` (negative when b is earlier). */

@@ -54,7 +54,7 @@ function group(g: GroupResult, lists: Lists): MeasureReportGroup {
       stratifier: g.stratifiers.map((s) => ({
         code: [{ coding: [{ system: sys.stratifier, code: s.code }], text: s.code }],
         stratum: s.strata.map((st) => ({
-          value: { coding: [{ system: sys.stratum, code: st.value }], text: st.value },
+          value: st.coded === false ? { text: st.value } : { coding: [{ system: sys.stratum, code: st.value }], text: st.value },
           population: populations(st.populations, lists, [g.code, st.value]),
           ...score(st.score),
         })),

@@ -16,6 +16,8 @@ export interface Population {
 /** One stratum (e.g. with peer support) of a group. */
 export interface Stratum {
   value: string;
+  /** False for a value outside the measure-stratum CodeSystem (a source system, a month, a field path): reported as text only. */
+  coded?: boolean;
   populations: Population[];
   score?: number;
 }
@@ -82,6 +84,8 @@ export interface CohortStratifier<T> {
   code: string;
   values: string[];
   of: (item: T) => string[];
+  /** False when the values are not codes of the measure-stratum CodeSystem (a source system, a month, a field path). */
+  coded?: boolean;
 }
 
 /** A cohort group: a count of cases (target often 0), optionally by strata. */
@@ -95,6 +99,7 @@ export function cohortGroup<T extends { case: Case }>(code: string, items: T[], 
         code: s.code,
         strata: s.values.map((value) => ({
           value,
+          ...(s.coded === false ? { coded: false } : {}),
           populations: [{ code: 'initial-population' as const, cases: items.filter((i) => s.of(i).includes(value)).map((i) => i.case) }],
         })),
       })),

@@ -3,7 +3,7 @@ import type { RecoveryMaintenanceRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
-import { buildCarePlan, pathwayActivity, personFeedbackExtension, warningSignActivities } from './resources/careplan.js';
+import { buildCarePlan, pathwayActivity, warningSignActivities } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildCommunication, type PayloadItem } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
@@ -19,7 +19,6 @@ export const recoveryMaintenanceExtensions = {
   reviewDate: extensionUrl('peer-support-review-date'),
   reEntryRoute: extensionUrl('re-entry-route'),
   monitoring: extensionUrl('recovery-monitoring'),
-  personFeedback: extensionUrl('person-feedback'),
 } as const;
 
 /** The slot of one episode's re-entry review: keyed by `monitoring.since`, so a later episode raises a new Task (spec §3.6). */
@@ -88,7 +87,6 @@ function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): 
       { url: 'missedCheckIns', valueInteger: m.missedCheckIns },
       { url: 'warningSignsObserved', valueInteger: m.warningSignsObserved.length },
     ] },
-    ...personFeedbackExtension(recoveryMaintenanceExtensions.personFeedback, r.personFeedback),
   ];
 }
 

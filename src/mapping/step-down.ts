@@ -2,7 +2,7 @@ import type { CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
-import { buildCarePlan, communityConnectionActivities, pathwayActivity, personFeedbackExtension, warningSignActivities } from './resources/careplan.js';
+import { buildCarePlan, communityConnectionActivities, pathwayActivity, warningSignActivities } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
@@ -18,7 +18,6 @@ export const stepDownExtensions = {
   personAgreement: extensionUrl('person-agreement'),
   reviewDate: extensionUrl('peer-support-review-date'),
   monitoring: extensionUrl('step-down-monitoring'),
-  personFeedback: extensionUrl('person-feedback'),
 } as const;
 
 /** Maps a step-down record (spec §3.2) to its resources. */
@@ -71,7 +70,6 @@ function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[]
       { url: 'missedTherapySessions', valueInteger: r.monitoring.missedTherapySessions },
       { url: 'worseningSymptomsReported', valueBoolean: r.monitoring.worseningSymptomsReported },
     ] },
-    ...personFeedbackExtension(stepDownExtensions.personFeedback, r.personFeedback),
   ];
 }
 

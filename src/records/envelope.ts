@@ -45,6 +45,8 @@ export const envelopeShape = {
   }).strict(),
   /** The peer's own relational notes: accepted, never mapped, logged or echoed. */
   peerNotes: z.string().max(20_000).optional(),
+  /** The person's feedback (spec §2, every pathway): reported per pathway by governance (§6 person-feedback). */
+  personFeedback: z.object({ score: z.number().int().min(1).max(5), collectedAt: dateTime }).strict().optional(),
 };
 
 export type Consent = z.infer<typeof consentSchema>;
@@ -73,6 +75,7 @@ export interface EnvelopeRecord {
   consent: Consent;
   escalationRoute?: z.infer<typeof envelopeShape.escalationRoute>;
   safety: z.infer<typeof envelopeShape.safety>;
+  personFeedback?: z.infer<typeof envelopeShape.personFeedback>;
 }
 
 /** No usable consent: nothing is consented (the safety review then records the duty-of-care exception). */

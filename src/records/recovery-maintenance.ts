@@ -42,7 +42,6 @@ export const recoveryMaintenanceSchema = z.object({
     completed: z.boolean(),
     mode: z.enum(['in-person', 'phone', 'video', 'text']).optional(),
   }).strict().optional(),
-  personFeedback: z.object({ score: z.number().int().min(1).max(5), collectedAt: envelopeShape.recordedAt }).strict().optional(),
 }).strict();
 
 export type RecoveryMaintenanceRecord = z.infer<typeof recoveryMaintenanceSchema>;

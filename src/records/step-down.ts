@@ -36,7 +36,6 @@ export const stepDownSchema = z.object({
   clinicalReviewDate: date,
   peerSupportPeriod: z.object({ start: date, end: date.optional(), reviewDate: date.optional() }).strict(),
   monitoring: z.object({ missedTherapySessions: unsignedInt, worseningSymptomsReported: z.boolean() }).strict(),
-  personFeedback: z.object({ score: z.number().int().min(1).max(5), collectedAt: dateTime }).strict().optional(),
 }).strict();
 
 export type StepDownRecord = z.infer<typeof stepDownSchema>;

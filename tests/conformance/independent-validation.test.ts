@@ -139,7 +139,7 @@ describe('FHIR.js and the R4 invariants find no error', () => {
       const reports = (await (await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, { headers: auth })).json()) as Bundle;
       const evaluated = await (await fetch(`${svc.url}/fhir/R4/Measure/step-down-stability/$evaluate-measure?periodStart=${period.start}&periodEnd=${period.end}`, { headers: auth })).json();
       const definitions = await (await fetch(`${svc.url}/governance/Measure`, { headers: auth })).json();
-      expect(reports.entry?.length).toBe(11);
+      expect(reports.entry?.length).toBe(12);
       expect([...errorsOf(metadata, 'metadata'), ...errorsOf(reports, 'measures'), ...errorsOf(evaluated, '$evaluate-measure'), ...errorsOf(definitions, 'Measure bundle')]).toEqual([]);
     });
 

@@ -41,8 +41,8 @@ describe('CLI governance', () => {
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('measure,group,scoring,stratifier,stratum,initial-population,denominator,denominator-exclusion,numerator,measure-population,measure-observation,score');
     expect(lines).toContain('engagement-after-intake,engaged-after-accepted-offer,proportion,,,1,1,0,1,,,1');
-    expect(lines).toContain('missed-contact-reconnection,reconnected-14-days,proportion,,,1,1,0,1,,,1');
-    expect(err.at(-1)).toMatch(/Wrote 11 MeasureReports \(csv\)/);
+    expect(lines).toContain('engagement-after-intake,engaged-after-accepted-offer,proportion,,,1,1,0,1,,,1');
+    expect(err.at(-1)).toMatch(/Wrote 12 MeasureReports \(csv\)/);
   });
 
   it('refuses a bad period or format with a usage error', async () => {

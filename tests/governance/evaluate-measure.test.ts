@@ -32,8 +32,8 @@ async function evaluate(path: string, init: RequestInit = {}): Promise<{ status:
 }
 
 describe('FHIR $evaluate-measure answers what GET /governance/measures answers', () => {
-  it('GET Measure/{id}/$evaluate-measure, for each of the eleven Measures of the seeded cohort', async () => {
-    expect(expected.size).toBe(11);
+  it('GET Measure/{id}/$evaluate-measure, for each of the twelve Measures of the seeded cohort', async () => {
+    expect(expected.size).toBe(12);
     for (const id of measureIds) {
       const { status, body } = await evaluate(`Measure/${id}/$evaluate-measure?periodStart=${period.start}&periodEnd=${period.end}`);
       expect(status, id).toBe(200);

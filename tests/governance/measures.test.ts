@@ -55,6 +55,7 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
     expect(march.entry?.map((e) => e.resource?.id)).toEqual([
       'engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability', 'crisis-recontact',
       'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity',
+      'documentation-burden',
     ]);
     for (const e of march.entry ?? []) {
       expect(e.resource).toMatchObject({ resourceType: 'MeasureReport', status: 'complete', type: 'summary', period: { start: '2025-03-01', end: '2025-03-31' } });
@@ -120,34 +121,49 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
     expect([status('requested'), status('in-progress'), status('completed'), status('accepted')]).toEqual([6, 1, 2, 0]);
   });
 
-  it('missed-contact reconnection: 2 of 4 reconnected within 14 days (day 14 counts, day 15 not)', () => {
-    expect(prop(row(march, 'missed-contact-reconnection', 'reconnected-14-days'))).toEqual([4, 0, 2, 0.5]);
-    expect(recordIds(march, 'missed-contact-reconnection', 'reconnected-14-days', 'numerator')).toEqual(ids('R1', 'R2'));
+  // R1's own contact is the one it was made at (same instant): not after the missed contacts were reported.
+  it('missed-contact reconnection: 1 of 4 reconnected within 14 days (day 14 counts, day 15 not; the report\'s own contact does not)', () => {
+    expect(prop(row(march, 'missed-contact-reconnection', 'reconnected-14-days'))).toEqual([4, 0, 1, 0.25]);
+    expect(recordIds(march, 'missed-contact-reconnection', 'reconnected-14-days', 'numerator')).toEqual(ids('R2'));
   });
 
-  it('recovery goals by achievement status, and the mean feedback score after step-down', () => {
+  it('recovery goals by achievement status, and the mean feedback score per pathway (only step-downs sent feedback here)', () => {
     expect(prop(row(march, 'recovery-goal-progress', 'goals-achieved'))).toEqual([9, 0, 3, ratio(3, 9)]);
     const goals = (s: string) => row(march, 'recovery-goal-progress', 'goals-by-status', s).counts['initial-population'];
     expect([goals('in-progress'), goals('achieved'), goals('not-achieved')]).toEqual([5, 3, 1]);
+    // Records counting in March: 20 intakes, 8 step-downs, 9 crisis discharges, 7 concern-routing records first sent.
     const feedback = row(march, 'person-feedback', 'feedback-score');
-    expect(feedback.counts).toMatchObject({ 'initial-population': 8, 'measure-population': 4, 'measure-observation': 4 });
+    expect(feedback.counts).toMatchObject({ 'initial-population': 44, 'measure-population': 4, 'measure-observation': 4 });
     expect(feedback.score).toBe(3.5);
+    const stepDown = row(march, 'person-feedback', 'feedback-score', 'step-down');
+    expect(stepDown.counts).toMatchObject({ 'initial-population': 8, 'measure-population': 4, 'measure-observation': 4 });
+    expect(stepDown.score).toBe(3.5);
+    expect(row(march, 'person-feedback', 'feedback-score', 'crisis-transition').counts).toMatchObject({ 'initial-population': 9, 'measure-population': 0 });
   });
 
-  it('role integrity in March: one clinical Task owned by a peer role, found through its PractitionerRole', () => {
+  it('role integrity in March: one clinical Task owned by a peer role; 3 blocked records by gate (a resend is not a second), 2 without escalation route', () => {
     expect(row(march, 'role-integrity', 'clinical-tasks-owned-by-peer-role').counts['initial-population']).toBe(1);
     expect(recordIds(march, 'role-integrity', 'clinical-tasks-owned-by-peer-role', 'initial-population')).toEqual(['legacy-import-1']);
-    expect(row(march, 'role-integrity', 'records-without-escalation-route').counts['initial-population']).toBe(0);
+    // Blocked records are dated by their recordedAt (12–14 March), not by the day the adapter saw them.
+    expect(row(march, 'role-integrity', 'blocked-records').counts['initial-population']).toBe(3);
+    const gate = (g: string) => row(march, 'role-integrity', 'blocked-records', g).counts['initial-population'];
+    expect([gate('ee-escalation-route'), gate('cr-consent-aligned'), gate('sd-escalation-instructions'), gate('sd-time-limited')]).toEqual([1, 1, 1, 1]);
+    expect(recordIds(march, 'role-integrity', 'records-without-escalation-route', 'initial-population')).toEqual(ids('B1', 'B3'));
   });
 
-  it('role integrity on the day records were blocked: 3 blocked records by gate (a resend is not a second), 2 without escalation route', async () => {
+  it('documentation burden in March: the 3 blocked records from the cohort source, by gate and month', () => {
+    expect(row(march, 'documentation-burden', 'blocked-records-by-source').counts['initial-population']).toBe(3);
+    expect(row(march, 'documentation-burden', 'blocked-records-by-source', 'urn:example:governance-cohort').counts['initial-population']).toBe(3);
+    expect(row(march, 'documentation-burden', 'blocked-records-by-source', '2025-03').counts['initial-population']).toBe(3);
+    expect(row(march, 'documentation-burden', 'refused-records').counts['initial-population']).toBe(0);
+  });
+
+  it('on the day the records were sent, nothing is dated: blocked records count under their recordedAt', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const day = (d: number) => new Date(Date.parse(`${today}T00:00:00Z`) + d * 86_400_000).toISOString().slice(0, 10);
     const { body } = await measures(day(-1), day(1));
-    expect(row(body, 'role-integrity', 'blocked-records').counts['initial-population']).toBe(3);
-    const gate = (g: string) => row(body, 'role-integrity', 'blocked-records', g).counts['initial-population'];
-    expect([gate('ee-escalation-route'), gate('cr-consent-aligned'), gate('sd-escalation-instructions'), gate('sd-time-limited')]).toEqual([1, 1, 1, 1]);
-    expect(recordIds(body, 'role-integrity', 'records-without-escalation-route', 'initial-population')).toEqual(ids('B1', 'B3'));
+    expect(row(body, 'role-integrity', 'blocked-records').counts['initial-population']).toBe(0);
+    expect(row(body, 'role-integrity', 'records-without-escalation-route').counts['initial-population']).toBe(0);
   });
 
   it('every counted case traces back to a recordId of the cohort source', () => {

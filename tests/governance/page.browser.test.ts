@@ -49,7 +49,7 @@ describe.skipIf(!hasChromium)(`GET /governance in headless Chromium${hasChromium
     const canvases = await page.locator('canvas').count();
     expect(drawn).toBe(canvases);
     expect(canvases).toBeGreaterThanOrEqual(10);
-    expect(await page.locator('section.measure').count()).toBe(11);
+    expect(await page.locator('section.measure').count()).toBe(12);
 
     // Every number on the page is the MeasureReport's, row by row.
     const shown = await page.$$eval('tr[data-measure]', (trs) => trs.map((tr) => ({

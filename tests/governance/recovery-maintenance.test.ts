@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StructureDefinition, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../src/governance/digest.js';
-import type { Case, PersonEvent, RecoveryMaintenanceFacts, TaskFacts } from '../../src/governance/facts.js';
+import type { Case, PeerContact, PersonEvent, RecoveryMaintenanceFacts, TaskFacts } from '../../src/governance/facts.js';
 import { recoveryMaintenance } from '../../src/governance/measures/recovery-maintenance.js';
 import { escalationRouteGates } from '../../src/governance/measures/role-integrity.js';
 
@@ -11,12 +11,14 @@ import { escalationRouteGates } from '../../src/governance/measures/role-integri
 const c = (ref: string, value = `${ref.split('/')[1]}/careplan`): Case => ({ reference: ref, identifier: { system: 'urn:test', value } });
 /** A record `id`'s CarePlan (identifier `<id>/careplan`). */
 const plan = (id: string, patient: string, startDate: string, missedCheckIns = 0, recorded = startDate): RecoveryMaintenanceFacts =>
-  ({ case: c(`CarePlan/${id}`), patient, startDate, recorded, hasEscalationRoute: true, missedCheckIns });
+  ({ case: c(`CarePlan/${id}`), pathway: 'recovery-maintenance', patient, startDate, recorded, hasEscalationRoute: true, missedCheckIns });
 /** Record `record`'s re-entry review, raised on `authored` and (when completed) completed on `at`. */
 const reEntry = (id: string, record: string, patient: string, status: Task['status'], at: string, authored = at.slice(0, 10)): TaskFacts =>
   ({ case: c(`Task/${id}`, `${record}/task/re-entry-review/2026-01-01`), task: { resourceType: 'Task', status, intent: 'order' }, code: 're-entry-review', patient, authored, actedAt: at,
     ...(status === 'completed' ? { completed: at.slice(0, 10) } : {}) });
 const event = (ref: string, patient: string, date: string): PersonEvent => ({ patient, date, case: c(ref) });
+/** A finished peer contact on a day. */
+const contact = (ref: string, patient: string, date: string): PeerContact => ({ ...event(ref, patient, date), start: date, finished: true });
 
 function facts(part: Partial<Facts>): Facts {
   return { recoveryMaintenance: [], tasks: [], crisisEvents: new Map(), peerContacts: new Map(), ...part } as unknown as Facts;
@@ -67,7 +69,7 @@ describe('recovery-maintenance measure', () => {
     const result = recoveryMaintenance({ today: '2026-01-20', period, facts: facts({
       recoveryMaintenance: [plan('a', 'Patient/a', '2025-12-01', 2, '2026-01-02'), plan('b', 'Patient/b', '2025-12-01', 3, '2026-01-02'),
         plan('c', 'Patient/c', '2025-12-01', 2, '2026-01-15'), plan('none', 'Patient/e', '2025-12-01', 0, '2026-01-02')],
-      peerContacts: new Map([['Patient/a', [event('Encounter/pa', 'Patient/a', '2026-01-16')]], ['Patient/b', [event('Encounter/pb', 'Patient/b', '2026-01-17')]]]),
+      peerContacts: new Map([['Patient/a', [contact('Encounter/pa', 'Patient/a', '2026-01-16')]], ['Patient/b', [contact('Encounter/pb', 'Patient/b', '2026-01-17')]]]),
     }) });
     expect(counts(result, 'check-in-after-missed-14-days')).toMatchObject({ denominator: 3, 'denominator-exclusion': 1, numerator: 1 });
   });

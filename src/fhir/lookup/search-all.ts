@@ -18,6 +18,18 @@ export interface PagingOptions {
   maxPages: number;
 }
 
+/** Search parameters; a parameter given several times (`date=ge…&date=le…`, both bounds of a period) is a list. */
+export type SearchQuery = Record<string, string | readonly string[]>;
+
+/** The query with paging parameters added: a plain record, or URLSearchParams when a parameter repeats. */
+function withParams(query: SearchQuery, paging: Record<string, string>): Record<string, string> | URLSearchParams {
+  const all = { ...query, ...paging };
+  if (!Object.values(all).some((v) => Array.isArray(v))) return all as Record<string, string>;
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(all)) for (const v of typeof value === 'string' ? [value] : value) params.append(name, v);
+  return params;
+}
+
 function nextLink(bundle: Bundle): string | undefined {
   return bundle.link?.find((l) => l.relation === 'next')?.url;
 }
@@ -28,11 +40,11 @@ function nextLink(bundle: Bundle): string | undefined {
  * without a total a full page. The one paging loop of the adapter: governance and the follow-up jobs use it.
  */
 export async function searchAll<T extends Resource = Resource>(
-  fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: Record<string, string>, options: PagingOptions,
+  fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: SearchQuery, options: PagingOptions,
 ): Promise<SearchResult<T>> {
   const { pageSize, maxPages } = options;
   const result: SearchResult<T> = { matches: [], included: new Map(), truncated: false };
-  let bundle = await fhir.search(type, { ...query, _count: String(pageSize) });
+  let bundle = await fhir.search(type, withParams(query, { _count: String(pageSize) }));
   for (let page = 1; ; page++) {
     const entries = bundle.entry ?? [];
     let matchedHere = 0;
@@ -49,6 +61,6 @@ export async function searchAll<T extends Resource = Resource>(
       || (bundle.total !== undefined ? result.matches.length < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
     if (!more) return result;
     if (page >= maxPages) return { ...result, truncated: true };
-    bundle = next ? await fhir.page(next) : await fhir.search(type, { ...query, _count: String(pageSize), _offset: String(result.matches.length) });
+    bundle = next ? await fhir.page(next) : await fhir.search(type, withParams(query, { _count: String(pageSize), _offset: String(result.matches.length) }));
   }
 }

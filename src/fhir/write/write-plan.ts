@@ -44,8 +44,8 @@ function moreUrgent(a: Task['priority'], b: Task['priority']): Task['priority'] 
 
 /**
  * A resend updates content, never the dates of the first send (spec §6 "a record is dated by its first
- * send"): a Task keeps when it was raised (`authoredOn`) and a CarePlan the date it counts under
- * (`created`). For a Task nobody has acted on yet (the only kind a resend updates):
+ * send"): a Task keeps when it was raised (`authoredOn`), a CarePlan the date it counts under
+ * (`created`), a Communication when it was sent (`sent`). For a Task nobody has acted on yet (the only kind a resend updates):
  * - its due time never moves later (hazard H2): a due time counted from the send (a review due hours after
  *   `recordedAt`) keeps the earliest of the one already on the Task and the new one, so a resend a day
  *   later, or one whose rule gives a shorter lead (urgent → stat), can never push a review back from being
@@ -56,6 +56,8 @@ function moreUrgent(a: Task['priority'], b: Task['priority']): Task['priority'] 
  */
 function keepFirstSendDates(next: Resource, prior: Resource, dueFollowsRecord: boolean): Resource {
   if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan' && prior.created) return { ...next, created: prior.created };
+  // A notification was sent when it was first sent: a routed concern counts under that date (spec §6 escalation use).
+  if (next.resourceType === 'Communication' && prior.resourceType === 'Communication' && prior.sent) return { ...next, sent: prior.sent };
   if (next.resourceType !== 'Task' || prior.resourceType !== 'Task') return next;
   const kept: Task = { ...next, ...(prior.authoredOn ? { authoredOn: prior.authoredOn } : {}), priority: moreUrgent(prior.priority, next.priority) };
   const [nextDue, priorDue] = [ms(next.restriction?.period?.end), ms(prior.restriction?.period?.end)];

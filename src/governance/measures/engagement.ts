@@ -15,7 +15,7 @@ function intakesInPeriod(input: MeasureInput): EarlyEngagementFacts[] {
   return input.facts.earlyEngagement.filter((f) => inPeriod(f.intakeDate, input.period));
 }
 
-/** Accepted offers (intake in the period) with a completed peer contact / accepted offers. */
+/** Accepted offers (intake in the period) with a completed peer contact on or before the first appointment's date / accepted offers. */
 export function engagementAfterIntake(input: MeasureInput): MeasureResult {
   const accepted = intakesInPeriod(input).filter((f) => f.offered && f.preference === 'accepted');
   return {
@@ -46,12 +46,13 @@ function attendance(a: Appointment | undefined): Outcome {
 }
 
 /**
- * Attended / first appointments due in the period (early-engagement next appointments and crisis-transition
- * first appointments), with and without completed peer contact.
+ * Attended / first appointments due in the period (early-engagement next appointments, and the first
+ * appointment of each crisis episode: two records of one episode are one appointment), with and without
+ * completed peer contact.
  */
 export function firstAppointmentAttendance(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
-  const due = [...facts.earlyEngagement, ...facts.crisis]
+  const due = [...facts.earlyEngagement, ...facts.episodes.filter((e) => e.source === 'crisis-transition')]
     .filter((f) => f.appointment && f.appointment.status !== 'not-booked' && inPeriod(f.appointment.date, period));
   return {
     id: 'first-appointment-attendance',
@@ -60,4 +61,3 @@ export function firstAppointmentAttendance(input: MeasureInput): MeasureResult {
     evidence: [],
   };
 }
-

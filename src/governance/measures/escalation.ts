@@ -1,5 +1,5 @@
 import type { Task } from '@medplum/fhirtypes';
-import type { TaskFacts } from '../facts.js';
+import { recordKeyOf, type Case, type TaskFacts } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { inPeriod, localDate } from '../period.js';
 import { cohortGroup, proportionGroup, strataValues, type MeasureResult, type Outcome } from '../result.js';
@@ -7,8 +7,8 @@ import { followUpMarks, systems } from '../../contract/vocabulary.js';
 
 /** Task codes of the two routing channels (mappings/routing.json). */
 export const routingTaskCodes = ['clinical-review', 'care-coordination-review'] as const;
-/** Why a routing Task was raised, as the mappers set its businessStatus. */
-const reasons = ['concern-routed', 'safety-concern-disclosed', 'step-down-monitoring-trigger'] as const;
+/** Why an escalation was raised; `unspecified` when its Task says nothing of why (an EHR's own Task, say). */
+const reasons = ['concern-routed', 'safety-concern-disclosed', 'step-down-monitoring-trigger', 'unspecified'] as const;
 /** What the follow-up scheduler did to a routing Task nobody accepted in time (src/followup). */
 const followUps = ['escalated', 'reminder-sent', 'none'] as const;
 const statuses = ['requested', 'accepted', 'in-progress', 'on-hold', 'completed', 'cancelled'] as const;
@@ -19,17 +19,21 @@ function businessStatus(t: TaskFacts): string | undefined {
 
 /**
  * The reason a routing Task was raised. The follow-up scheduler overwrites businessStatus with its mark,
- * so the reason is then read from what stays: the safety slot, or the step-down trigger's reason codes.
+ * so the reason is then read from what stays: the safety slot, the step-down trigger's reason codes, the
+ * routed concern categories. A Task that says none of these is `unspecified`, never guessed.
  */
-function reasonOf(t: TaskFacts): string {
+export function reasonOf(t: TaskFacts): string {
   if (t.case.identifier?.value?.endsWith('/task/safety-review')) return 'safety-concern-disclosed';
   const status = businessStatus(t);
   if (status && !(followUpMarks as readonly string[]).includes(status)) return status;
-  return t.task.reasonCode?.coding?.some((c) => c.system === systems.pathway) ? 'step-down-monitoring-trigger' : 'concern-routed';
+  const coded = t.task.reasonCode?.coding ?? [];
+  if (coded.some((c) => c.system === systems.pathway)) return 'step-down-monitoring-trigger';
+  if (coded.some((c) => c.system === systems.concernCategory)) return 'concern-routed';
+  return 'unspecified';
 }
 
-function followUpOf(t: TaskFacts): string {
-  const status = businessStatus(t);
+function followUpOf(t: TaskFacts | undefined): string {
+  const status = t && businessStatus(t);
   return status && (followUpMarks as readonly string[]).includes(status) ? status : 'none';
 }
 
@@ -37,9 +41,9 @@ function followUpOf(t: TaskFacts): string {
  * Acted on by its due time: work began (executionPeriod.start, or lastModified once it moved on) at or
  * before restriction.period.end. A date-only due time means by the end of that local day.
  */
-function actedInTime(t: TaskFacts, now: Date, timeZone: string): Outcome {
-  const due = t.task.restriction?.period?.end;
-  if (!due) return 'excluded';
+function actedInTime(t: TaskFacts | undefined, now: Date, timeZone: string): Outcome {
+  const due = t?.task.restriction?.period?.end;
+  if (!t || !due) return 'excluded';
   const dueDateOnly = due.length === 10;
   const before = (at: string) => (dueDateOnly ? (localDate(at, timeZone) as string) <= due : Date.parse(at) <= Date.parse(due));
   if (t.actedAt) return before(t.actedAt) ? 'numerator' : 'not-met';
@@ -47,22 +51,54 @@ function actedInTime(t: TaskFacts, now: Date, timeZone: string): Outcome {
   return before(now.toISOString()) ? 'excluded' : 'not-met';
 }
 
-/** Concerns and safety disclosures routed (Tasks raised in the period); share acted on within due time; clinical reviews by status. */
+/** One escalation: a routed concern, a safety disclosure, or another routing Task. */
+interface Escalation {
+  case: Case;
+  reason: string;
+  channel: string;
+  /** The Task that carries it (a concern's channel Task of the same record), if any. */
+  task?: TaskFacts;
+}
+
+/**
+ * Escalation use (spec §6): each routed concern (a notification's payload item labelled with a concern
+ * category, in every pathway, dated by when it was routed) and each safety disclosure (the record's one
+ * stat safety review: a routed `safety` concern is that same event) — plus any other routing Task raised
+ * in the period (a step-down monitoring trigger; a Task without a reason, as `unspecified`). The share
+ * whose Task was acted on within its due time (a concern routed without a Task of its own has no due time:
+ * excluded); clinical-review Tasks raised in the period by status.
+ */
 export function escalationUse(input: MeasureInput, now: Date): MeasureResult {
   const { facts, period } = input;
+  const tz = facts.site.timeZone;
   // An escalation the scheduler raised is part of the routed Task (partOf): it is counted there, as escalated.
-  const routed = facts.tasks.filter((t) => (routingTaskCodes as readonly (string | undefined)[]).includes(t.code) && !t.task.partOf?.length && inPeriod(t.authored, period));
-  const clinical = routed.filter((t) => t.code === 'clinical-review');
+  const routingTasks = facts.tasks.filter((t) => (routingTaskCodes as readonly (string | undefined)[]).includes(t.code) && !t.task.partOf?.length);
+  const channelTask = new Map<string, TaskFacts>();
+  for (const t of routingTasks) {
+    const key = recordKeyOf(t.case);
+    if (key && t.case.identifier?.value?.endsWith(`/task/${t.code}`)) channelTask.set(JSON.stringify([key, t.code]), t);
+  }
+  const concerns: Escalation[] = facts.routedConcerns.filter((c) => c.category !== 'safety' && inPeriod(c.sent, period)).map((c) => {
+    const channel = facts.routing.concerns[c.category as keyof typeof facts.routing.concerns]?.channel ?? 'unspecified';
+    const key = recordKeyOf(c.case);
+    const task = key ? channelTask.get(JSON.stringify([key, channel])) : undefined;
+    return { case: c.case, reason: 'concern-routed', channel, ...(task ? { task } : {}) };
+  });
+  // A routing Task raised for routed concerns is counted as those concerns, not again.
+  const others: Escalation[] = routingTasks.filter((t) => inPeriod(t.authored, period) && reasonOf(t) !== 'concern-routed')
+    .map((t) => ({ case: t.case, reason: reasonOf(t), channel: t.code as string, task: t }));
+  const routed = [...concerns, ...others];
+  const clinical = routingTasks.filter((t) => t.code === 'clinical-review' && inPeriod(t.authored, period));
   const statusOf = (t: TaskFacts): Task['status'] => t.task.status;
   return {
     id: 'escalation-use',
     groups: [
       cohortGroup('routed', routed, [
-        { code: 'reason', values: strataValues(reasons, routed.map(reasonOf)), of: (t) => [reasonOf(t)] },
-        { code: 'channel', values: [...routingTaskCodes], of: (t) => [t.code as string] },
-        { code: 'follow-up', values: [...followUps], of: (t) => [followUpOf(t)] },
+        { code: 'reason', values: strataValues(reasons, routed.map((e) => e.reason)), of: (e) => [e.reason] },
+        { code: 'channel', values: strataValues(routingTaskCodes, routed.map((e) => e.channel)), of: (e) => [e.channel] },
+        { code: 'follow-up', values: [...followUps], of: (e) => [followUpOf(e.task)] },
       ]),
-      proportionGroup('routed-acted-on-within-due-time', routed, (t) => actedInTime(t, now, facts.site.timeZone)),
+      proportionGroup('routed-acted-on-within-due-time', routed, (e) => actedInTime(e.task, now, tz)),
       cohortGroup('clinical-review-by-status', clinical, [
         { code: 'status', values: strataValues(statuses, clinical.map(statusOf)), of: (t) => [statusOf(t)] },
       ]),

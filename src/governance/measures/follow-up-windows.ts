@@ -1,4 +1,4 @@
-import type { Case, PersonEvent } from '../facts.js';
+import { contactsAfter, type Case, type PersonEvent } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { daysBetween, inPeriod } from '../period.js';
 import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
@@ -49,28 +49,37 @@ export function stepDownStability(input: MeasureInput): MeasureResult {
   };
 }
 
-/** Crisis transitions (discharge in the period) followed by a crisis re-contact within 30 days, with and without completed peer contact. */
+/**
+ * Crisis episodes (person + discharge date, spec §6) discharged in the period — of crisis-transition records,
+ * and the EHR's crisis discharges with no crisis-transition record within 7 days — followed by a crisis
+ * re-contact within 30 days: a later episode or crisis-contact Encounter (days 1–30), never the same one;
+ * with and without completed peer contact (an EHR-only discharge is without).
+ */
 export function crisisRecontact(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
-  const cases = facts.crisis.filter((c) => inPeriod(c.dischargeDate, period) && c.patient).map((c) => ({
-    ...c,
-    found: eventDays(facts.crisisEvents.get(c.patient as string), c.dischargeDate as string, c.case),
-  }));
+  const cases = facts.episodes.filter((e) => inPeriod(e.dischargeDate, period)).map((e) => {
+    const own = new Set(e.cases.map((c) => c.reference));
+    const found = eventDays(facts.crisisEvents.get(e.patient), e.dischargeDate).filter((f) => f.days >= 1 && !own.has(f.case.reference));
+    return { ...e, found };
+  });
   return {
     id: 'crisis-recontact',
     groups: [proportionGroup('recontact-30-days', cases,
-      (c) => windowed(c.found.map((f) => f.days), crisisRecontactDays, c.dischargeDate as string, today, true),
+      (c) => windowed(c.found.map((f) => f.days), crisisRecontactDays, c.dischargeDate, today, true),
       { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport })],
-    evidence: cases.flatMap((c) => inWindow(c.found, crisisRecontactDays)),
+    evidence: cases.flatMap((c) => [...c.cases.slice(1), ...inWindow(c.found, crisisRecontactDays)]),
   };
 }
 
-/** Concern-routing records (made in the period) with missed contacts, followed by a completed peer contact within 14 days. */
+/**
+ * Concern-routing records (first sent in the period) with missed contacts, followed by a completed contact
+ * (facts.ts contactsAfter: finished, after the report) within 14 days.
+ */
 export function missedContactReconnection(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
   const cases = facts.concern.filter((c) => c.missedContacts > 0 && inPeriod(c.recorded, period) && c.patient).map((c) => ({
     ...c,
-    found: eventDays(facts.peerContacts.get(c.patient as string), c.recorded as string),
+    found: contactsAfter(facts.peerContacts.get(c.patient as string), c, reconnectionDays),
   }));
   return {
     id: 'missed-contact-reconnection',

@@ -1,4 +1,4 @@
-import { recordIdOf, type Case, type PersonEvent } from '../facts.js';
+import { contactsAfter, recordKeyOf, type Case, type PersonEvent } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
 import { daysBetween, inPeriod } from '../period.js';
 import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
@@ -23,11 +23,6 @@ function outcomeOf(found: Found[], window: number, indexDate: string, today: str
   return o === 'event' ? 'numerator' : 'not-met';
 }
 
-/** A record's identity across its resources: its source system and recordId. */
-function recordKey(c: Case): string | undefined {
-  const recordId = recordIdOf(c);
-  return recordId && c.identifier?.system ? JSON.stringify([c.identifier.system, recordId]) : undefined;
-}
 
 function within(found: Found[], window: number): Found[] {
   return found.filter((f) => f.days >= 0 && f.days <= window);
@@ -37,21 +32,21 @@ function within(found: Found[], window: number): Found[] {
  * Recovery maintenance (spec §3.6, §6): records whose check-ins start in the period; within 90 days,
  * re-entered care through the route (this record's own `re-entry-review` Task completed, dated by its
  * completion: executionPeriod.end, else lastModified, else the server's lastUpdated) and crisis re-contact instead (a crisis re-contact with no completed re-entry review before it;
- * lower is better); and records reporting missed check-ins followed by a completed check-in (a
- * peer-contact Encounter) within 14 days of the record.
+ * lower is better); and records reporting missed check-ins followed by a completed check-in (facts.ts
+ * contactsAfter: a finished peer-contact Encounter after the report) within 14 days of the record.
  */
 export function recoveryMaintenance(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
   // By record, not by person: another record's completed review is not this record's re-entry.
   const reEntries = new Map<string, PersonEvent[]>();
   for (const t of facts.tasks.filter((x) => x.code === 're-entry-review' && x.task.status === 'completed')) {
-    const key = recordKey(t.case);
+    const key = recordKeyOf(t.case);
     if (!key || !t.completed) continue;
     reEntries.set(key, [...(reEntries.get(key) ?? []), { patient: t.patient, date: t.completed, case: t.case }]);
   }
   const cases = facts.recoveryMaintenance.filter((r) => inPeriod(r.startDate, period) && r.patient).map((r) => {
     const start = r.startDate as string;
-    const key = recordKey(r.case);
+    const key = recordKeyOf(r.case);
     const reEntered = eventDays(key ? reEntries.get(key) : undefined, start).filter((f) => f.days >= 0);
     const firstReEntry = Math.min(...reEntered.map((f) => f.days));
     // A crisis re-contact counts "instead" only when no completed re-entry review came before it.
@@ -60,7 +55,7 @@ export function recoveryMaintenance(input: MeasureInput): MeasureResult {
   });
   const missed = facts.recoveryMaintenance.filter((r) => r.missedCheckIns > 0 && inPeriod(r.recorded, period) && r.patient).map((r) => ({
     ...r,
-    found: eventDays(facts.peerContacts.get(r.patient as string), r.recorded as string).filter((f) => f.days >= 0),
+    found: contactsAfter(facts.peerContacts.get(r.patient as string), r, checkInReconnectionDays),
   }));
   return {
     id: 'recovery-maintenance',

@@ -1,8 +1,8 @@
 import type { Goal } from '@medplum/fhirtypes';
-import { caseOf, type Case } from '../facts.js';
-import type { MeasureInput } from '../digest.js';
+import { caseOf, type Case, type PlanFacts } from '../facts.js';
+import { indexDate, type MeasureInput } from '../digest.js';
 import { inPeriod } from '../period.js';
-import { cohortGroup, strataValues, proportionGroup, type GroupResult, type MeasureResult } from '../result.js';
+import { cohortGroup, strataValues, proportionGroup, type GroupResult, type MeasureResult, type Population } from '../result.js';
 
 const achievementSystem = 'http://terminology.hl7.org/CodeSystem/goal-achievement';
 const achievementStrata = ['in-progress', 'achieved', 'not-achieved'] as const;
@@ -27,21 +27,37 @@ export function recoveryGoalProgress(input: MeasureInput): MeasureResult {
   };
 }
 
-/** Mean feedback score (1–5) of step-downs starting in the period that collected feedback: a continuous variable. */
-export function personFeedback(input: MeasureInput): MeasureResult {
-  const stepDowns = stepDownsInPeriod(input);
-  const rated = stepDowns.filter((s) => s.feedbackScore !== undefined);
-  const values = rated.map((s) => s.feedbackScore as number);
-  const cases: Case[] = rated.map((s) => s.case);
-  const group: GroupResult = {
-    code: 'feedback-score',
-    scoring: 'continuous-variable',
+/** The pathways, in the contract's order: person feedback is reported for each (spec §6). */
+const pathwayStrata = ['early-engagement', 'step-down', 'crisis-transition', 'concern-routing', 'recovery-maintenance'] as const;
+
+function feedbackPopulations(records: PlanFacts[]): { populations: Population[]; score?: number } {
+  const rated = records.filter((r) => r.feedbackScore !== undefined);
+  const values = rated.map((r) => r.feedbackScore as number);
+  const cases: Case[] = rated.map((r) => r.case);
+  return {
     populations: [
-      { code: 'initial-population', cases: stepDowns.map((s) => s.case) },
+      { code: 'initial-population', cases: records.map((r) => r.case) },
       { code: 'measure-population', cases },
       { code: 'measure-observation', cases, values },
     ],
     ...(values.length ? { score: values.reduce((a, b) => a + b, 0) / values.length } : {}),
+  };
+}
+
+/**
+ * Mean person-feedback score (1–5, spec §2 `personFeedback`) of the records of every pathway that count in
+ * the period (digest.ts indexDate: intake, start of peer support, discharge, first send, start of check-ins)
+ * and collected feedback: a continuous variable, stratified by pathway.
+ */
+export function personFeedback(input: MeasureInput): MeasureResult {
+  const { facts, period } = input;
+  const records: PlanFacts[] = [...facts.earlyEngagement, ...facts.stepDown, ...facts.crisis, ...facts.concern, ...facts.recoveryMaintenance]
+    .filter((r) => inPeriod(indexDate(r), period));
+  const group: GroupResult = {
+    code: 'feedback-score',
+    scoring: 'continuous-variable',
+    ...feedbackPopulations(records),
+    stratifiers: [{ code: 'pathway', strata: pathwayStrata.map((value) => ({ value, ...feedbackPopulations(records.filter((r) => r.pathway === value)) })) }],
   };
   return { id: 'person-feedback', groups: [group], evidence: [] };
 }

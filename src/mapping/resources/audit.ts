@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent, Provenance } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
 import { recordTag } from '../../contract/identity.js';
-import { profileUrl, systems } from '../../contract/vocabulary.js';
+import { profileUrl, recordMonthTag, systems } from '../../contract/vocabulary.js';
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);
@@ -95,15 +95,19 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
   return { slot, resource: event };
 }
 
-/** An AuditEvent recording that a record was blocked, by which gates: references and codes only. */
+/** An AuditEvent recording that a record was blocked, by which gates, and when the record was made: references and codes only. */
 export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string): MappedResource {
   const slot = `audit/blocked/${contentHash(gateKeys)}`;
+  const made = ctx.time.instant(ctx.record.recordedAt, 'recordedAt');
+  const month = recordMonthTag(made);
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
-    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: auditTags(ctx, slot) },
+    meta: { profile: [profileUrl('peer-pathway-audit-event')], tag: [...auditTags(ctx, slot), ...(month ? [month] : [])] },
     type: { system: systems.pathway, code: 'record-blocked', display: 'Pathway record blocked by a gate' },
     subtype: gateKeys.map((code) => ({ system: systems.gate, code })),
     action: 'C',
+    // When the record was made (its recordedAt): governance dates a blocked record by it (spec §6), not by `recorded`.
+    period: { start: made },
     recorded: at,
     outcome: '4',
     outcomeDesc: `Blocked by ${gateKeys.join(', ')}`,

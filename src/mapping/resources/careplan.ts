@@ -1,6 +1,9 @@
 import type { Annotation, CarePlan, CarePlanActivity, Extension, Period } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { extensions } from '../../contract/vocabulary.js';
+import { extensionUrl, extensions } from '../../contract/vocabulary.js';
+
+/** The CarePlan extension of the person's feedback (profiles/extensions/person-feedback.json). */
+export const personFeedbackUrl = extensionUrl('person-feedback');
 import { pathwayCoding, recordIdentity } from './common.js';
 import { contentCategory, maskedString, recordsContent } from '../consent-scope.js';
 
@@ -40,7 +43,7 @@ export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedRe
   const carePlan: CarePlan = {
     resourceType: 'CarePlan',
     ...recordIdentity(ctx, 'careplan', 'peer-pathway-careplan'),
-    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? [])],
+    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? []), ...personFeedbackExtension(ctx.record.personFeedback)],
     status: spec.status ?? 'active',
     intent: 'plan',
     category: [
@@ -69,9 +72,12 @@ export function pathwayActivity(code: string, display: string, detail: Omit<NonN
   return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
 }
 
-/** The person's feedback (spec §2 `personFeedback`: score 1..5, collectedAt) as the CarePlan extension governance reads (§6). */
-export function personFeedbackExtension(url: string, feedback: { score: number; collectedAt: string } | undefined): Extension[] {
-  return feedback ? [{ url, extension: [
+/**
+ * The person's feedback (spec §2 `personFeedback`: score 1..5, collectedAt) as the CarePlan extension
+ * governance reads (§6): added here, on every pathway's one CarePlan, so no pathway mapper maps it.
+ */
+export function personFeedbackExtension(feedback: { score: number; collectedAt: string } | undefined): Extension[] {
+  return feedback ? [{ url: personFeedbackUrl, extension: [
     { url: 'score', valueInteger: feedback.score },
     { url: 'collectedAt', valueDateTime: feedback.collectedAt },
   ] }] : [];

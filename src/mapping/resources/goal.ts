@@ -23,9 +23,10 @@ export function buildGoal(
     resourceType: 'Goal',
     ...recordIdentity(ctx, slot, 'peer-pathway-goal'),
     lifecycleStatus: goal.status === 'achieved' ? 'completed' : 'active',
-    achievementStatus: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code: achievementCode[goal.status ?? 'in-progress'] }],
-    },
+    // Without a status the achievement is not known (spec §6: reported `unknown`), never assumed in progress.
+    achievementStatus: goal.status
+      ? { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code: achievementCode[goal.status] }] }
+      : { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] },
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-category', code: 'behavioral', display: 'Behavioral' }] }],
     description: maskedConcept(ctx, contentCategory.recoveryGoals, { text: goal.description }),
     subject: ctx.person,
