@@ -3,7 +3,7 @@ import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, type SearchQuery, type SearchResult } from '../fhir/lookup/search-all.js';
-import { clinicalTaskCodes, profileUrl, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
+import { clinicalTaskCodes, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
