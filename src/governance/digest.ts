@@ -1,7 +1,7 @@
 import type { CodesConfig, RoutingConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { GovernanceSources } from './fetch.js';
 import {
-  blockedFacts, concernFacts, crisisEpisodes, crisisFacts, earlyEngagementFacts, encounterEvent, peerContactOf, recoveryMaintenanceFacts,
+  blockedFacts, concernFacts, encounterHappened, crisisEpisodes, crisisFacts, earlyEngagementFacts, encounterEvent, peerContactOf, recoveryMaintenanceFacts,
   refusedFacts, routedConcernFacts, stepDownFacts, taskFacts,
   type BlockedFacts, type ConcernFacts, type CrisisEpisode, type CrisisFacts, type EarlyEngagementFacts, type PeerContact, type PersonEvent,
   type PlanFacts, type RecoveryMaintenanceFacts, type RefusedFacts, type RoutedConcernFacts, type StepDownFacts, type TaskFacts,
@@ -69,7 +69,9 @@ export function indexDate(plan: PlanFacts & { intakeDate?: string; startDate?: s
 export function digest(sources: GovernanceSources, site: SiteConfig, codes: CodesConfig, routing: RoutingConfig): Facts {
   const tz = site.timeZone;
   const crisis = sources.carePlans['crisis-transition'].map((p) => crisisFacts(p, tz));
-  const episodes = crisisEpisodes(crisis, sources.crisisEncounters, tz);
+  // Only a crisis Encounter that happened is a discharge or a re-contact (spec §6; facts.ts encounterHappened).
+  const crisisEncounters = sources.crisisEncounters.filter(encounterHappened);
+  const episodes = crisisEpisodes(crisis, crisisEncounters, tz);
   return {
     earlyEngagement: sources.carePlans['early-engagement'].map((p) => earlyEngagementFacts(p, tz)),
     crisis,
@@ -82,7 +84,7 @@ export function digest(sources: GovernanceSources, site: SiteConfig, codes: Code
     goals: sources.goals,
     crisisEvents: byPatient<PersonEvent>([
       ...episodes.filter((e) => e.source === 'crisis-transition').map((e) => ({ patient: e.patient, date: e.dischargeDate, case: e.case })),
-      ...sources.crisisEncounters.map((e) => encounterEvent(e, tz)),
+      ...crisisEncounters.map((e) => encounterEvent(e, tz)),
     ]),
     peerContacts: byPatient(sources.peerContacts.map((e) => peerContactOf(e, tz))),
     routedConcerns: sources.communications.flatMap((c) => routedConcernFacts(c, tz)),

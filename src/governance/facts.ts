@@ -220,6 +220,18 @@ export interface PersonEvent {
   case: Case;
 }
 
+/**
+ * Encounter statuses of something that did not happen, or is not known to have (FHIR R4 encounter-status):
+ * such an Encounter is no crisis discharge, no re-contact and no completed contact (spec §6). The one rule
+ * for every Encounter governance counts; a completed peer contact is moreover `finished` (peerContactOf).
+ */
+export const notHappenedEncounterStatuses: readonly Encounter['status'][] = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
+
+/** True when an Encounter happened (its status is none of notHappenedEncounterStatuses). */
+export function encounterHappened(e: Encounter): boolean {
+  return !notHappenedEncounterStatuses.includes(e.status);
+}
+
 /** An Encounter as an event on its start date. */
 export function encounterEvent(e: Encounter, timeZone: string): PersonEvent {
   return { patient: e.subject?.reference, date: localDate(e.period?.start, timeZone), case: caseOf(e) };
@@ -234,7 +246,8 @@ export interface PeerContact extends PersonEvent {
 
 /** Reads a peer-contact Encounter. */
 export function peerContactOf(e: Encounter, timeZone: string): PeerContact {
-  return { ...encounterEvent(e, timeZone), ...(e.period?.start ? { start: e.period.start } : {}), finished: e.status === 'finished' };
+  // Happened, and over: an arrived or in-progress contact is not completed yet.
+  return { ...encounterEvent(e, timeZone), ...(e.period?.start ? { start: e.period.start } : {}), finished: encounterHappened(e) && e.status === 'finished' };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '
 import type { EscalationConfig } from '../config/followup-schema.js';
 import type { Mappings } from '../config/mappings-schema.js';
 import { WriteConflictError, type FhirClient } from '../fhir/client.js';
-import { existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
+import { blockedAudits, blockedAuditSlotPrefix, existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
 import type { Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
 import { withRecordClaim } from '../fhir/record-claim.js';
@@ -178,6 +178,7 @@ export async function evaluateRecord(adapter: Adapter, record: PathwayRecord): P
   const { resolution, written } = await lookUpRecord(adapter.fhir, record, record, adapter.mappings.site);
   const mapped = mapOnce(record, resolution, adapter.mappings);
   const existing = await existingSlots(adapter.fhir, mapped.resources, written);
+  for (const [slot, audit] of await blockedAudits(adapter.fhir, record, written)) if (!existing.has(slot)) existing.set(slot, audit);
   return assess(mapped, { resolution, existing }, adapter.profiles);
 }
 
@@ -237,12 +238,29 @@ function acceptedPlan(ctx: MappingContext, mapped: MappedResource[], existing: M
   return targets.length ? [...plan, ...planWrite([buildProvenance(ctx, targets)], existing)] : plan;
 }
 
-/** Blocked: nothing routine is written; the safety review (if any) and the audit of the block are. */
+/**
+ * When the record was first sent (spec §6 "a record is dated by its first send"): the earliest of its
+ * CarePlan's `created` (it was accepted before) and its earlier blocks' `period.start`; undefined on a
+ * first send.
+ */
+function firstSent(existing: Map<string, Resource>): string | undefined {
+  const dates = [...existing].flatMap(([slot, r]) => {
+    if (slot === 'careplan' && r.resourceType === 'CarePlan') return r.created ? [r.created] : [];
+    return slot.startsWith(blockedAuditSlotPrefix) && r.resourceType === 'AuditEvent' && r.period?.start ? [r.period.start] : [];
+  }).filter((d) => !Number.isNaN(Date.parse(d)));
+  return dates.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+}
+
+/**
+ * Blocked: nothing routine is written; the safety review (if any) and the audit of the block are. One
+ * audit per set of gates failed (the same block again is the same event), each dated by the record's
+ * first send: a record blocked again a month later stays in the month it was first sent (spec §6).
+ */
 function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates: GateResult[]): PlannedEntry[] {
   const failed = gates.filter((g) => !g.passed).map((g) => g.key);
   const safety = safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: !existing.has('careplan') })] : [];
-  const audit = buildBlockedAudit(ctx, failed.length ? failed : ['reference-unresolved'], new Date().toISOString());
-  return planWrite([...safety, audit], existing).map((p) => p.slot.startsWith('audit/blocked/') && p.action === 'update' ? { ...p, action: 'unchanged' } : p);
+  const audit = buildBlockedAudit(ctx, failed.length ? failed : ['reference-unresolved'], new Date().toISOString(), firstSent(existing));
+  return planWrite([...safety, audit], existing).map((p) => p.slot.startsWith(blockedAuditSlotPrefix) && p.action === 'update' ? { ...p, action: 'unchanged' } : p);
 }
 
 /** Processes one record: evaluates it, then writes the accepted resources, or the blocked record's safety review and audit. */

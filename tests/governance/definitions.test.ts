@@ -235,6 +235,81 @@ describe('spec §6: definitions that hold across measures, one case each', () =>
     expect(count(mar, 'documentation-burden', 'blocked-records-by-source', 'ee-escalation-route')).toBe(1);
   });
 
+  it('an EHR crisis Encounter that did not happen (cancelled, planned, entered-in-error, unknown) is neither a crisis discharge nor a re-contact', async () => {
+    const [notHappened, later] = [await person(), await person()];
+    const emergency = { system: 'http://snomed.info/sct', code: '4525004' };
+    // Four EHR crisis Encounters that never happened: no "without peer support" episode.
+    for (const status of ['cancelled', 'planned', 'entered-in-error', 'unknown'] as const) {
+      await create(ehrEncounter(notHappened, '2023-06-05T02:00:00Z', status, emergency, 'EMER'));
+    }
+    // A crisis-transition record on 2023-06-02; a cancelled crisis Encounter 10 days later is no re-contact: 0 of 1.
+    await post(record('crisis-transition', 'def-ehr-cancelled-recontact', later, '2023-06-02T12:00:00Z', (x) => {
+      x.transitionSource.dischargedAt = '2023-06-02';
+      x.firstAppointment = { ...x.firstAppointment, date: '2023-06-06', status: 'attended' };
+      x.peerContact = { completed: true, date: '2023-06-03', outcome: 'reached-and-prepared' };
+      x.clinicalFollowUp.date = '2023-06-06';
+      x.receivingClinicianNotification.at = '2023-06-02T12:00:00Z';
+    }), 201);
+    await create(ehrEncounter(later, '2023-06-12T02:00:00Z', 'cancelled', emergency, 'EMER'));
+    const jun = await report('2023-06-01', '2023-06-30');
+    expect(prop(jun, 'crisis-recontact', 'recontact-30-days')).toEqual([1, 0, 0]);
+    expect(prop(jun, 'crisis-recontact', 'recontact-30-days', 'without-peer-support')).toEqual([0, 0, 0]);
+  });
+
+  it('a blocked record resent still blocked a month later (another gate too) stays one record in the month of its first send, under both gates', async () => {
+    const p = await person();
+    const blocked = record('early-engagement', 'def-blocked-resent', p, '2023-08-30T10:00:00Z', (x) => { delete x.escalationRoute; x.informationShared = []; });
+    await post(blocked, 422);
+    await post({ ...blocked, recordedAt: '2023-09-05T10:00:00Z' }, 422);
+    await post({ ...blocked, recordedAt: '2023-09-06T10:00:00Z', nextAppointment: { ...blocked.nextAppointment, owner: undefined } }, 422);
+    const audits = await svc.fhir<AuditEvent>(`AuditEvent?type=${encodeURIComponent(`${pathway}|record-blocked`)}&_tag=${encodeURIComponent(`${source}|def-blocked-resent`)}&_count=100`);
+    // One event per distinct set of gates failed, each dated by the first send.
+    expect(audits).toHaveLength(2);
+    expect(audits.map((a) => a.period?.start)).toEqual(['2023-08-30T10:00:00Z', '2023-08-30T10:00:00Z']);
+    const aug = await report('2023-08-01', '2023-08-31');
+    expect(count(aug, 'role-integrity', 'blocked-records')).toBe(1);
+    expect(count(aug, 'documentation-burden', 'blocked-records-by-source', '2023-08')).toBe(1);
+    expect(count(aug, 'documentation-burden', 'blocked-records-by-source', 'ee-escalation-route')).toBe(1);
+    expect(count(aug, 'documentation-burden', 'blocked-records-by-source', 'ee-appointment-owner')).toBe(1);
+    const sep = await report('2023-09-01', '2023-09-30');
+    expect(count(sep, 'role-integrity', 'blocked-records')).toBe(0);
+    expect(count(sep, 'documentation-burden', 'blocked-records-by-source')).toBe(0);
+  });
+
+  it('a contact dated by day only on the day the missed contacts were reported is not after the report; one the next day is: 1 of 2', async () => {
+    const [sameDay, nextDay] = [await person(), await person()];
+    const cr = (id: string, p: string, date: string) => record('concern-routing', id, p, '2023-10-10T11:00:00Z', (x) => {
+      x.missedContacts = 1;
+      x.peerContact = { completed: true, date, mode: 'phone' };
+    });
+    await post(cr('def-contact-same-day', sameDay, '2023-10-10'), 201);
+    await post(cr('def-contact-next-day', nextDay, '2023-10-11'), 201);
+    const oct = await report('2023-10-01', '2023-10-31');
+    expect(prop(oct, 'missed-contact-reconnection', 'reconnected-14-days')).toEqual([2, 0, 1]);
+  });
+
+  it('a housing concern routed at a crisis transition is judged by its owner\'s care-coordination Task: acted on in time 1 of 1, not acted on 0 of 1', async () => {
+    const [acted, notActed] = [await person(), await person()];
+    const ct = (id: string, p: string) => record('crisis-transition', id, p, '2023-11-10T12:00:00Z', (x) => {
+      x.transitionSource.dischargedAt = '2023-11-09';
+      x.firstAppointment = { ...x.firstAppointment, date: '2023-11-16', status: 'booked' };
+      x.peerContact = { completed: true, date: '2023-11-10', outcome: 'reached-concerns-raised' };
+      x.clinicalFollowUp.date = '2023-11-16';
+      x.receivingClinicianNotification.at = '2023-11-10T12:00:00Z';
+      x.consent.categories.push('housing');
+      x.consent.recipients.push('case-manager');
+      x.concernsRouted = [{ category: 'housing', routedTo: caseManager, routedAt: '2023-11-10T12:00:00Z' }];
+    });
+    await post(ct('def-ct-housing-acted', acted), 201);
+    await post(ct('def-ct-housing-not-acted', notActed), 201);
+    const [task] = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathway}|care-coordination-review`)}&subject=${acted}`);
+    expect(task?.identifier?.[0]?.value).toBe(`def-ct-housing-acted/task/care-coordination-review/${caseManager.reference}`);
+    const put = await svc.fhirRaw(`Task/${task!.id}`, { method: 'PUT', body: JSON.stringify({ ...task, status: 'in-progress', executionPeriod: { start: '2023-11-10T13:00:00Z' } }) });
+    expect(put.status).toBe(200);
+    const nov = await report('2023-11-01', '2023-11-30');
+    expect(prop(nov, 'escalation-use', 'routed-acted-on-within-due-time')).toEqual([2, 0, 1]);
+  });
+
   it('a refused record is recorded by field path, never content, per source (unknown without one) and month; the same refusal again is one', async () => {
     const p = await person();
     const refused = record('early-engagement', 'def-refused', p, '2023-05-10T10:00:00Z', (x) => {

@@ -2,6 +2,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SiteConfig } from '../../config/mappings-schema.js';
 import type { MappedResource } from '../../contract/mapped.js';
 import { recordTag } from '../../contract/identity.js';
+import { systems } from '../../contract/vocabulary.js';
 import type { FhirClient } from '../client.js';
 import { findExisting, matchExisting, searchsetResources } from './existing.js';
 import { referenceReads, type Resolution } from './resolve.js';
@@ -92,4 +93,33 @@ export async function existingSlots(fhir: FhirClient, mapped: MappedResource[], 
     && (!read(m.resource.resourceType) || (sentBefore && !immutableTypes.has(m.resource.resourceType))));
   if (rest.length) for (const [slot, r] of await findExisting(fhir, rest)) existing.set(slot, r);
   return existing;
+}
+
+/** The slot prefix of a record's blocked-record audits (mapping/resources/audit.ts buildBlockedAudit). */
+export const blockedAuditSlotPrefix = 'audit/blocked/';
+
+/**
+ * Slot → the record's earlier `record-blocked` AuditEvents (`audit/blocked/<hash of the gates>`). The audit
+ * of a block is built only once the gates have run, after the mapped slots were picked (existingSlots), so
+ * its earlier events are picked here: from what the record lookup read, or — when the record has more
+ * AuditEvents than one page of it — by one search of the record's tag and the type. A record is dated by
+ * its first send (spec §6): a block sent again finds its event (the same gates: nothing new is written) and
+ * the date of the first block (pipeline/process-record.ts blockedPlan).
+ */
+export async function blockedAudits(fhir: FhirClient, record: { source: { system: string }; recordId: string }, written: WrittenResources): Promise<Map<string, Resource>> {
+  const tag = recordTag(record.source.system, record.recordId);
+  let audits = written.byType.get('AuditEvent') ?? [];
+  if (written.partial.has('AuditEvent') || !written.byType.has('AuditEvent')) {
+    const type = tokenSearchValue(systems.pathway, 'record-blocked');
+    const found = await fhir.search('AuditEvent', { _tag: tokenSearchValue(tag.system!, tag.code!), type, _count: '1000' });
+    audits = searchsetResources(found, 'AuditEvent').filter((r) => hasTag(r, tag.system!, tag.code!));
+  }
+  const prefix = `${record.recordId}/${blockedAuditSlotPrefix}`;
+  const found = new Map<string, Resource>();
+  for (const a of audits) {
+    if (a.resourceType !== 'AuditEvent' || a.type?.system !== systems.pathway || a.type.code !== 'record-blocked') continue;
+    const identity = a.meta?.tag?.[0];
+    if (identity?.system === record.source.system && identity.code?.startsWith(prefix)) found.set(identity.code.slice(record.recordId.length + 1), a);
+  }
+  return found;
 }

@@ -51,13 +51,53 @@ function actedInTime(t: TaskFacts | undefined, now: Date, timeZone: string): Out
   return before(now.toISOString()) ? 'excluded' : 'not-met';
 }
 
+/**
+ * An escalation carried by several Tasks (a concern category routed to two owners: a Task each) is acted
+ * on in time when every one of them was: one too late fails it; one not yet due leaves it undecided.
+ */
+function allActedInTime(tasks: TaskFacts[], now: Date, timeZone: string): Outcome {
+  const outcomes = tasks.map((t) => actedInTime(t, now, timeZone));
+  if (!outcomes.length) return 'excluded';
+  if (outcomes.includes('not-met')) return 'not-met';
+  return outcomes.includes('excluded') ? 'excluded' : 'numerator';
+}
+
+/** The follow-up scheduler's strongest mark on any of the Tasks: escalated, else reminder sent, else none. */
+function followUpOfAll(tasks: TaskFacts[]): string {
+  const marks = tasks.map(followUpOf);
+  return followUps.find((f) => marks.includes(f)) ?? 'none';
+}
+
 /** One escalation: a routed concern, a safety disclosure, or another routing Task. */
 interface Escalation {
   case: Case;
   reason: string;
   channel: string;
-  /** The Task that carries it (a concern's channel Task of the same record), if any. */
-  task?: TaskFacts;
+  /** The Tasks that carry it: a concern's, its record's Tasks of its channel that name its category; else the Task itself. */
+  tasks: TaskFacts[];
+}
+
+/**
+ * A record's Tasks of one channel, found by code and record (the slot `task/<channel>`, or
+ * `task/<channel>/<owner>` where the pathway names who a concern was routed to: one Task per owner).
+ */
+function channelTasksOf(routingTasks: TaskFacts[]): Map<string, TaskFacts[]> {
+  const byRecordAndChannel = new Map<string, TaskFacts[]>();
+  for (const t of routingTasks) {
+    const key = recordKeyOf(t.case);
+    const value = t.case.identifier?.value ?? '';
+    const slot = value.slice(value.indexOf('/') + 1);
+    if (!key || !(slot === `task/${t.code}` || slot.startsWith(`task/${t.code}/`))) continue;
+    const k = JSON.stringify([key, t.code]);
+    byRecordAndChannel.set(k, [...(byRecordAndChannel.get(k) ?? []), t]);
+  }
+  return byRecordAndChannel;
+}
+
+/** The Tasks of a concern: those of its record and channel that name its category (reasonCode), else all of them. */
+function concernTasks(tasks: TaskFacts[], category: string): TaskFacts[] {
+  const naming = tasks.filter((t) => t.task.reasonCode?.coding?.some((c) => c.system === systems.concernCategory && c.code === category));
+  return naming.length ? naming : tasks;
 }
 
 /**
@@ -73,20 +113,16 @@ export function escalationUse(input: MeasureInput, now: Date): MeasureResult {
   const tz = facts.site.timeZone;
   // An escalation the scheduler raised is part of the routed Task (partOf): it is counted there, as escalated.
   const routingTasks = facts.tasks.filter((t) => (routingTaskCodes as readonly (string | undefined)[]).includes(t.code) && !t.task.partOf?.length);
-  const channelTask = new Map<string, TaskFacts>();
-  for (const t of routingTasks) {
-    const key = recordKeyOf(t.case);
-    if (key && t.case.identifier?.value?.endsWith(`/task/${t.code}`)) channelTask.set(JSON.stringify([key, t.code]), t);
-  }
+  const channelTasks = channelTasksOf(routingTasks);
   const concerns: Escalation[] = facts.routedConcerns.filter((c) => c.category !== 'safety' && inPeriod(c.sent, period)).map((c) => {
     const channel = facts.routing.concerns[c.category as keyof typeof facts.routing.concerns]?.channel ?? 'unspecified';
     const key = recordKeyOf(c.case);
-    const task = key ? channelTask.get(JSON.stringify([key, channel])) : undefined;
-    return { case: c.case, reason: 'concern-routed', channel, ...(task ? { task } : {}) };
+    const tasks = key ? concernTasks(channelTasks.get(JSON.stringify([key, channel])) ?? [], c.category) : [];
+    return { case: c.case, reason: 'concern-routed', channel, tasks };
   });
   // A routing Task raised for routed concerns is counted as those concerns, not again.
   const others: Escalation[] = routingTasks.filter((t) => inPeriod(t.authored, period) && reasonOf(t) !== 'concern-routed')
-    .map((t) => ({ case: t.case, reason: reasonOf(t), channel: t.code as string, task: t }));
+    .map((t) => ({ case: t.case, reason: reasonOf(t), channel: t.code as string, tasks: [t] }));
   const routed = [...concerns, ...others];
   const clinical = routingTasks.filter((t) => t.code === 'clinical-review' && inPeriod(t.authored, period));
   const statusOf = (t: TaskFacts): Task['status'] => t.task.status;
@@ -96,9 +132,9 @@ export function escalationUse(input: MeasureInput, now: Date): MeasureResult {
       cohortGroup('routed', routed, [
         { code: 'reason', values: strataValues(reasons, routed.map((e) => e.reason)), of: (e) => [e.reason] },
         { code: 'channel', values: strataValues(routingTaskCodes, routed.map((e) => e.channel)), of: (e) => [e.channel] },
-        { code: 'follow-up', values: [...followUps], of: (e) => [followUpOf(e.task)] },
+        { code: 'follow-up', values: [...followUps], of: (e) => [followUpOfAll(e.tasks)] },
       ]),
-      proportionGroup('routed-acted-on-within-due-time', routed, (e) => actedInTime(e.task, now, tz)),
+      proportionGroup('routed-acted-on-within-due-time', routed, (e) => allActedInTime(e.tasks, now, tz)),
       cohortGroup('clinical-review-by-status', clinical, [
         { code: 'status', values: strataValues(statuses, clinical.map(statusOf)), of: (t) => [statusOf(t)] },
       ]),

@@ -95,10 +95,15 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
   return { slot, resource: event };
 }
 
-/** An AuditEvent recording that a record was blocked, by which gates, and when the record was made: references and codes only. */
-export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string): MappedResource {
+/**
+ * An AuditEvent recording that a record was blocked, by which gates, and when the record was made:
+ * references and codes only. `firstSent` is the record's first send (an earlier block, or its CarePlan
+ * when it was accepted before): a record is dated by its first send (spec §6), so a block sent again
+ * later keeps that date (`period.start`) and month tag; undefined on a first send (this send's recordedAt).
+ */
+export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string, firstSent?: string): MappedResource {
   const slot = `audit/blocked/${contentHash(gateKeys)}`;
-  const made = ctx.time.instant(ctx.record.recordedAt, 'recordedAt');
+  const made = firstSent ?? ctx.time.instant(ctx.record.recordedAt, 'recordedAt');
   const month = recordMonthTag(made);
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
