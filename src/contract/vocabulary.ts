@@ -24,6 +24,8 @@ export const extensions = {
   transparencyException: `${base}/StructureDefinition/transparency-exception`,
   gateRecordField: `${base}/StructureDefinition/gate-record-field`,
   gateFieldCheck: `${base}/StructureDefinition/gate-field-check`,
+  /** The date a record counts under in governance (spec §6), its first send's: profiles/extensions/index-date.json. */
+  indexDate: `${base}/StructureDefinition/index-date`,
 } as const;
 
 /** The URL of one of the project's extensions, by name (pathway-specific ones are named in their mapper). */
@@ -41,6 +43,20 @@ export const recordMonthSystem = `${base}/record-month`;
 export function recordMonthTag(instant: string): { system: string; code: string } | undefined {
   const at = Date.parse(instant);
   return Number.isNaN(at) ? undefined : { system: recordMonthSystem, code: new Date(at).toISOString().slice(0, 7) };
+}
+
+/**
+ * The tag that files a pathway CarePlan under the month (`YYYY-MM`; UTC for an instant) of the date it counts
+ * under in governance (its `index-date` extension, the first send's): governance finds a period's records by
+ * it (`_tag`, indexed) even when a resend has moved the content's dates (`CarePlan.period`) since.
+ */
+export const indexMonthSystem = `${base}/index-month`;
+
+/** The index-month tag of a FHIR date or dateTime; undefined when it is neither. */
+export function indexMonthTag(value: string): { system: string; code: string } | undefined {
+  if (/^\d{4}-\d{2}(-\d{2})?$/.test(value)) return { system: indexMonthSystem, code: value.slice(0, 7) };
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : { system: indexMonthSystem, code: new Date(at).toISOString().slice(0, 7) };
 }
 
 /** Profile canonical URL of a profile file's id. */

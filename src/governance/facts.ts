@@ -72,12 +72,22 @@ export interface PlanFacts {
   recorded?: string;
   /** CarePlan.created as written: the instant of the first send. */
   recordedAt?: string;
+  /**
+   * Local date the record counts under (spec §6): the `index-date` extension, its pathway's index date as
+   * first sent (mapping/resources/careplan.ts; kept on resends: write-plan.ts). Undefined on a CarePlan
+   * written before the extension existed: its content's date stands in (the pathway readers below).
+   */
+  indexDate?: string;
   /** True when the escalation route names a clinical owner. */
   hasEscalationRoute: boolean;
   /** The person's feedback score (1–5), when the record carried `personFeedback` (spec §2). */
   feedbackScore?: number;
 }
 
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
 
 function planFacts(plan: CarePlan, timeZone: string): PlanFacts {
   const route = plan.extension?.find((e) => e.url === extensions.escalationRoute);
@@ -88,6 +98,7 @@ function planFacts(plan: CarePlan, timeZone: string): PlanFacts {
     patient: plan.subject?.reference,
     recorded: localDate(plan.created, timeZone),
     ...(plan.created ? { recordedAt: plan.created } : {}),
+    ...optional('indexDate', localDate(extension(plan, extensions.indexDate)?.valueDateTime, timeZone)),
     hasEscalationRoute: part(route, 'clinicalOwner')?.valueReference?.reference !== undefined,
     ...(score !== undefined ? { feedbackScore: score } : {}),
   };
@@ -95,6 +106,7 @@ function planFacts(plan: CarePlan, timeZone: string): PlanFacts {
 
 /** An early-engagement record (spec §3.1) as governance reads it back from its CarePlan. */
 export interface EarlyEngagementFacts extends PlanFacts {
+  /** Local intake date the record counts under: the first send's (indexDate), else the intake extension's. */
   intakeDate?: string;
   eligible: boolean;
   offered: boolean;
@@ -114,9 +126,10 @@ export function earlyEngagementFacts(plan: CarePlan, timeZone: string): EarlyEng
   const contact = activity(plan, 'peer-contact');
   const contactDate = localDate(contact?.scheduledString, timeZone);
   const appointmentOf = appointment(plan, 'next-appointment', timeZone);
+  const facts = planFacts(plan, timeZone);
   return {
-    ...planFacts(plan, timeZone),
-    intakeDate: localDate(part(intake, 'date')?.valueDate, timeZone),
+    ...facts,
+    intakeDate: facts.indexDate ?? localDate(part(intake, 'date')?.valueDate, timeZone),
     eligible: part(intake, 'eligible')?.valueBoolean === true,
     offered: offer?.status === 'completed',
     preference: reasonCode(offer, 'preference-'),
@@ -127,6 +140,7 @@ export function earlyEngagementFacts(plan: CarePlan, timeZone: string): EarlyEng
 
 /** A crisis-transition record (spec §3.3). */
 export interface CrisisFacts extends PlanFacts {
+  /** Local discharge date the record counts under: the first send's (indexDate), else CarePlan.period.start. */
   dischargeDate?: string;
   contactCompleted: boolean;
   appointment?: Appointment;
@@ -134,9 +148,10 @@ export interface CrisisFacts extends PlanFacts {
 
 /** Reads a crisis-transition CarePlan. */
 export function crisisFacts(plan: CarePlan, timeZone: string): CrisisFacts {
+  const facts = planFacts(plan, timeZone);
   return {
-    ...planFacts(plan, timeZone),
-    dischargeDate: localDate(plan.period?.start, timeZone),
+    ...facts,
+    dischargeDate: facts.indexDate ?? localDate(plan.period?.start, timeZone),
     contactCompleted: activity(plan, 'peer-contact')?.status === 'completed',
     appointment: appointment(plan, 'first-appointment', timeZone),
   };
@@ -144,15 +159,17 @@ export function crisisFacts(plan: CarePlan, timeZone: string): CrisisFacts {
 
 /** A step-down record (spec §3.2). */
 export interface StepDownFacts extends PlanFacts {
+  /** Local start of peer support the record counts under, and its windows run from: the first send's (indexDate), else CarePlan.period.start. */
   startDate?: string;
   goals: string[];
 }
 
 /** Reads a step-down CarePlan. */
 export function stepDownFacts(plan: CarePlan, timeZone: string): StepDownFacts {
+  const facts = planFacts(plan, timeZone);
   return {
-    ...planFacts(plan, timeZone),
-    startDate: localDate(plan.period?.start, timeZone),
+    ...facts,
+    startDate: facts.indexDate ?? localDate(plan.period?.start, timeZone),
     goals: (plan.goal ?? []).map((g) => g.reference).filter((g): g is string => g !== undefined),
   };
 }
@@ -169,16 +186,17 @@ export function concernFacts(plan: CarePlan, timeZone: string): ConcernFacts {
 
 /** A recovery-maintenance record (spec §3.6), read back from the CarePlan its mapper wrote (mapping/recovery-maintenance.ts). */
 export interface RecoveryMaintenanceFacts extends PlanFacts {
-  /** Local date the check-ins start (CarePlan.period.start = checkIns.start). */
+  /** Local date the check-ins start as first sent (indexDate), else CarePlan.period.start (= checkIns.start). */
   startDate?: string;
   missedCheckIns: number;
 }
 
 /** Reads a recovery-maintenance CarePlan. */
 export function recoveryMaintenanceFacts(plan: CarePlan, timeZone: string): RecoveryMaintenanceFacts {
+  const facts = planFacts(plan, timeZone);
   return {
-    ...planFacts(plan, timeZone),
-    startDate: localDate(plan.period?.start, timeZone),
+    ...facts,
+    startDate: facts.indexDate ?? localDate(plan.period?.start, timeZone),
     missedCheckIns: part(extension(plan, recoveryMaintenanceExtensions.monitoring), 'missedCheckIns')?.valueInteger ?? 0,
   };
 }

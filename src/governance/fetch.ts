@@ -3,7 +3,7 @@ import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, type SearchQuery, type SearchResult } from '../fhir/lookup/search-all.js';
-import { clinicalTaskCodes, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
+import { clinicalTaskCodes, indexMonthSystem, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
@@ -64,26 +64,41 @@ function startingIn(from: string, to: string): string[] {
 }
 
 /**
- * The search of each pathway's CarePlans for a period, on the date each is counted by (its index date,
- * spec §6, digest.ts indexDate) widened to the windows that look past it (period.ts evidenceRange).
+ * The dates each pathway's CarePlans are read for, for a period: the date each counts under (its index
+ * date, spec §6, digest.ts indexDate) widened to the windows that look past it (period.ts evidenceRange).
  * Concern-routing CarePlans carry no period: they count by their first send, read through their
  * notifications (concernRoutingPlans).
  */
-function carePlanQuery(pathway: Exclude<PathwayCode, 'concern-routing'>, period: Period): SearchQuery {
+function carePlanRange(pathway: Exclude<PathwayCode, 'concern-routing'>, period: Period): { from: string; to: string } {
   const range = evidenceRange(period);
-  const category = `${systems.pathway}|${pathway}`;
   const [from, to] = [addDays(period.start, -1), addDays(period.end, 1)];
   switch (pathway) {
     case 'step-down':
-      return { category, date: startingIn(from, to) };
+      return { from, to };
     case 'crisis-transition':
       // Earlier discharges have first appointments in the period; later ones are re-contacts within a window.
-      return { category, date: startingIn(range.from, range.to) };
+      return range;
     default:
       // Early engagement (intake) and recovery maintenance (check-ins start): an appointment or a missed
       // check-in reported in the period may belong to a record that started up to the look-back before it.
-      return { category, date: startingIn(range.from, to) };
+      return { from: range.from, to };
   }
+}
+
+/**
+ * A pathway's CarePlans for its range, read by two searches: by the content's index date (`date`, on
+ * CarePlan.period: a CarePlan written before the index-date extension existed), and by the index-month tag
+ * of the date it counts under as first sent (vocabulary.ts indexMonthTag: a resend may have moved the period
+ * since). Joined by id; facts.ts reads which date counts.
+ */
+async function carePlansOf(fhir: FhirClient, pathway: Exclude<PathwayCode, 'concern-routing'>, period: Period): Promise<CarePlan[]> {
+  const { from, to } = carePlanRange(pathway, period);
+  const category = `${systems.pathway}|${pathway}`;
+  const [byPeriod, byIndexMonth] = await Promise.all([
+    searchAll(fhir, 'CarePlan', { category, date: startingIn(from, to) }),
+    searchEach(fhir, 'CarePlan', '_tag', monthTags({ start: from, end: to }, indexMonthSystem), { category }),
+  ]);
+  return byId([...byPeriod.matches, ...byIndexMonth]) as CarePlan[];
 }
 
 /** A token search over many values, in searches of `valuesPerSearch`, joined. */
@@ -110,13 +125,13 @@ function concernRoutingPlans(fhir: FhirClient, communications: Communication[]):
   return searchEach(fhir, 'CarePlan', 'identifier', [...identifiers], { category: `${systems.pathway}|concern-routing` });
 }
 
-/** The record-month tags (audit.ts, refusal.ts) of every month the period touches, a day wider each side. */
-function monthTags(period: Period): string[] {
+/** The month tags (record-month: audit.ts, refusal.ts; index-month: careplan.ts) of every month the dates touch, a day wider each side. */
+function monthTags(period: Pick<Period, 'start' | 'end'>, system: string = recordMonthSystem): string[] {
   const months = new Set<string>();
   for (let d = addDays(period.start, -1); d <= addDays(period.end, 1); d = addDays(`${d.slice(0, 7)}-01`, 32).slice(0, 7) + '-01') {
     months.add(d.slice(0, 7));
   }
-  return [...months].map((m) => tokenSearchValue(recordMonthSystem, m));
+  return [...months].map((m) => tokenSearchValue(system, m));
 }
 
 /** Crisis-contact Encounters dated in the range: any configured class, or any configured type (two searches, joined). */
@@ -148,7 +163,7 @@ export async function readSources(fhir: FhirClient, codes: CodesConfig, config: 
   const months = monthTags(period);
   const planned = pathwayCodes.filter((p): p is Exclude<PathwayCode, 'concern-routing'> => p !== 'concern-routing');
   const [plans, tasks, peerContacts, crisis, communications, blocked, blockedBefore, refused] = await Promise.all([
-    Promise.all(planned.map((p) => searchAll(fhir, 'CarePlan', carePlanQuery(p, period)))),
+    Promise.all(planned.map((p) => carePlansOf(fhir, p, period))),
     searchAll(fhir, 'Task', { code: governanceTaskCodes.map(pathway).join(','), 'authored-on': overlapping(range.from, range.to), _include: 'Task:owner' }),
     // Contacts after a report in the period, within the longest reconnection window (14 days).
     searchAll(fhir, 'Encounter', { type: tokens(codes.peerContactType.slice(0, 1)), date: overlapping(from, addDays(to, 15)) }),
@@ -162,7 +177,7 @@ export async function readSources(fhir: FhirClient, codes: CodesConfig, config: 
     searchEach(fhir, 'AuditEvent', '_tag', months, { type: pathway('record-refused') }),
   ]);
   const carePlans = Object.fromEntries([
-    ...planned.map((p, i) => [p, plans[i]!.matches as CarePlan[]]),
+    ...planned.map((p, i) => [p, plans[i]!]),
     ['concern-routing', await concernRoutingPlans(fhir, communications.matches as Communication[])],
   ]) as Record<PathwayCode, CarePlan[]>;
   const goals = await goalsOf(fhir, carePlans['step-down']);

@@ -1,6 +1,8 @@
 import type { AuditEvent, Bundle, Encounter, MeasureReport, Patient, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportRows, type ReportRow } from '../../src/governance/rows.js';
+import { contactsAfter, peerContactOf } from '../../src/governance/facts.js';
+import { localDate } from '../../src/governance/period.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
 
 /**
@@ -286,6 +288,24 @@ describe('spec §6: definitions that hold across measures, one case each', () =>
     await post(cr('def-contact-next-day', nextDay, '2023-10-11'), 201);
     const oct = await report('2023-10-01', '2023-10-31');
     expect(prop(oct, 'missed-contact-reconnection', 'reconnected-14-days')).toEqual([2, 0, 1]);
+  });
+
+  it('a contact dated by day only is after a report only on a later local day of the site, in any time zone', () => {
+    const recordedAt = '2026-09-10T11:00:00Z';
+    const contact = (start: string, timeZone: string) => peerContactOf({
+      resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/p' }, period: { start },
+    }, timeZone);
+    // 11:00Z is 10 September in each of these zones: a contact dated 10 September is that same day, not after.
+    for (const tz of ['UTC', 'America/New_York', 'Asia/Tokyo', 'Pacific/Auckland']) {
+      const report = { recorded: localDate(recordedAt, tz), recordedAt };
+      expect(contactsAfter([contact('2026-09-10', tz)], report, 14), tz).toEqual([]);
+      expect(contactsAfter([contact('2026-09-11', tz)], report, 14).map((c) => c.days), tz).toEqual([1]);
+      // Dated to the minute, the same day after the report counts (day 0); before it does not.
+      expect(contactsAfter([contact('2026-09-10T11:30:00Z', tz), contact('2026-09-10T10:30:00Z', tz)], report, 14).map((c) => c.days), tz).toEqual([0]);
+    }
+    // At UTC+14, 11:00Z is already 11 September: a contact dated 11 September by day only is that same day.
+    const kiritimati = { recorded: localDate(recordedAt, 'Pacific/Kiritimati'), recordedAt };
+    expect(contactsAfter([contact('2026-09-11', 'Pacific/Kiritimati')], kiritimati, 14)).toEqual([]);
   });
 
   it('a housing concern routed at a crisis transition is judged by its owner\'s care-coordination Task: acted on in time 1 of 1, not acted on 0 of 1', async () => {

@@ -1,4 +1,4 @@
-import type { Bundle, MeasureReport, Patient } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, MeasureReport, Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportRows } from '../../src/governance/rows.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
@@ -38,11 +38,13 @@ async function send(r: any, ...status: number[]): Promise<void> {
   expect(status, `${r.recordId}: ${JSON.stringify(res.body?.issue ?? res.body?.operationOutcome?.issue ?? '')}`).toContain(res.status);
 }
 
-async function july(): Promise<Bundle<MeasureReport>> {
-  const res = await fetch(`${svc.url}/governance/measures?start=2023-07-01&end=2023-07-31`, { headers: { Authorization: `Bearer ${testToken}` } });
+async function report(start: string, end: string): Promise<Bundle<MeasureReport>> {
+  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, { headers: { Authorization: `Bearer ${testToken}` } });
   expect(res.status).toBe(200);
   return res.json() as Promise<Bundle<MeasureReport>>;
 }
+
+const july = () => report('2023-07-01', '2023-07-31');
 
 /** The reports without the time they were made. */
 const comparable = (b: Bundle<MeasureReport>) => JSON.stringify(b, (k, v) => (k === 'date' || k === 'timestamp' ? undefined : v));
@@ -118,5 +120,60 @@ describe('a reported month does not change', () => {
     }), 201);
 
     expect(comparable(await july())).toBe(comparable(reported));
+  });
+
+  it('a resend weeks later that moves the index date (intake, start of peer support, discharge, start of check-ins) leaves the record in its first month', async () => {
+    const [sd, ct, ee, rm] = [await person(), await person(), await person(), await person()];
+    const records = [
+      record('step-down', 'moved-sd', sd, '2024-02-05T10:00:00Z', (x) => {
+        x.peerSupportPeriod = { start: '2024-02-05', end: '2024-05-01' };
+        x.clinicalReviewDate = '2024-03-01';
+      }),
+      record('crisis-transition', 'moved-ct', ct, '2024-02-06T10:00:00Z', (x) => {
+        x.transitionSource.dischargedAt = '2024-02-05';
+        x.firstAppointment = { ...x.firstAppointment, date: '2024-02-12', status: 'attended' };
+        x.peerContact = { completed: true, date: '2024-02-06', outcome: 'reached-and-prepared' };
+        x.clinicalFollowUp.date = '2024-02-12';
+        x.receivingClinicianNotification.at = '2024-02-06T10:00:00Z';
+      }),
+      record('early-engagement', 'moved-ee', ee, '2024-02-08T10:00:00Z', (x) => {
+        x.intake = { ...x.intake, date: '2024-02-05' };
+        x.peerSupportOffer = { offered: true, offeredAt: '2024-02-06' };
+        x.personPreference = 'accepted';
+        x.peerContact = { completed: true, date: '2024-02-07', mode: 'phone', attempts: 1 };
+        x.informationShared = [];
+        x.nextAppointment = { ...x.nextAppointment, date: '2024-02-20', status: 'booked' };
+        x.followUpAction = { ...x.followUpAction, due: '2024-02-20' };
+      }),
+      record('recovery-maintenance', 'moved-rm', rm, '2024-02-10T10:00:00Z', (x) => {
+        x.discharge = { ...x.discharge, date: '2024-02-03' };
+        x.personAgreement.recordedAt = '2024-02-03T10:00:00Z';
+        x.checkIns = { ...x.checkIns, start: '2024-02-10', reviewDate: '2024-05-02' };
+        x.monitoring = { since: '2024-02-10', missedCheckIns: 0, warningSignsObserved: [] };
+        delete x.lastCheckIn;
+      }),
+    ];
+    for (const r of records) await send(r, 201);
+    const february = await report('2024-02-01', '2024-02-29');
+    const ip = (b: Bundle<MeasureReport>, m: string, g: string) => reportRows(b).find((r) => r.measure === m && r.group === g && !r.stratum)?.counts['initial-population'];
+    const counted = (b: Bundle<MeasureReport>) => [ip(b, 'step-down-stability', 'stable-30-days'), ip(b, 'crisis-recontact', 'recontact-30-days'),
+      ip(b, 'engagement-after-intake', 'engaged-after-accepted-offer'), ip(b, 'recovery-maintenance', 're-entered-90-days')];
+    // Each record counts in February, once.
+    expect(counted(february)).toEqual([1, 1, 1, 1]);
+
+    // Six weeks later, each is resent with its index date moved into April.
+    const [sdR, ctR, eeR, rmR] = records;
+    await send({ ...sdR, recordedAt: '2024-03-20T10:00:00Z', peerSupportPeriod: { start: '2024-04-02', end: '2024-06-01' } }, 200);
+    await send({ ...ctR, recordedAt: '2024-03-20T10:00:00Z', transitionSource: { ...ctR.transitionSource, dischargedAt: '2024-04-02' } }, 200);
+    await send({ ...eeR, recordedAt: '2024-03-20T10:00:00Z', intake: { ...eeR.intake, date: '2024-04-02' } }, 200);
+    await send({ ...rmR, recordedAt: '2024-03-20T10:00:00Z', checkIns: { ...rmR.checkIns, start: '2024-04-02' } }, 200);
+
+    // The content shows the corrected dates; the date each counts under stays the first send's.
+    const [plan] = await svc.fhir<CarePlan>(`CarePlan?identifier=${encodeURIComponent(`${source}|moved-sd/careplan`)}`);
+    expect(plan?.period?.start).toBe('2024-04-02');
+    expect(plan?.extension?.find((e) => e.url.endsWith('/index-date'))?.valueDateTime).toBe('2024-02-05');
+    expect(plan?.meta?.tag?.find((t) => t.system?.endsWith('/index-month'))?.code).toBe('2024-02');
+    expect(comparable(await report('2024-02-01', '2024-02-29'))).toBe(comparable(february));
+    expect(counted(await report('2024-04-01', '2024-04-30'))).toEqual([0, 0, 0, 0]);
   });
 });

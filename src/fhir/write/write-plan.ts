@@ -1,6 +1,6 @@
-import type { Bundle, BundleEntry, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import type { MappedResource } from '../../contract/mapped.js';
-import { followUpMarks, systems } from '../../contract/vocabulary.js';
+import { extensions, followUpMarks, indexMonthSystem, indexMonthTag, systems } from '../../contract/vocabulary.js';
 
 /** What happens to one slot on this send. */
 export type SlotAction = 'create' | 'update' | 'unchanged' | 'kept';
@@ -55,7 +55,7 @@ function moreUrgent(a: Task['priority'], b: Task['priority']): Task['priority'] 
  *   resend clears the crisis-risk flag) — the clinician who takes the Task decides that, not a resend.
  */
 function keepFirstSendDates(next: Resource, prior: Resource, dueFollowsRecord: boolean): Resource {
-  if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan' && prior.created) return { ...next, created: prior.created };
+  if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan') return keepIndexDate({ ...next, ...(prior.created ? { created: prior.created } : {}) }, prior);
   // A notification was sent when it was first sent: a routed concern counts under that date (spec §6 escalation use).
   if (next.resourceType === 'Communication' && prior.resourceType === 'Communication' && prior.sent) return { ...next, sent: prior.sent };
   if (next.resourceType !== 'Task' || prior.resourceType !== 'Task') return next;
@@ -63,6 +63,20 @@ function keepFirstSendDates(next: Resource, prior: Resource, dueFollowsRecord: b
   const [nextDue, priorDue] = [ms(next.restriction?.period?.end), ms(prior.restriction?.period?.end)];
   const earlier = !dueFollowsRecord && priorDue !== undefined && (nextDue === undefined || priorDue <= nextDue);
   return earlier ? { ...kept, restriction: prior.restriction } : kept;
+}
+
+/**
+ * A CarePlan keeps the date it counts under (the `index-date` extension, and the index-month tag that
+ * files it: buildCarePlan) from the send that first wrote it. A CarePlan written before the extension
+ * existed takes this send's.
+ */
+function keepIndexDate(next: CarePlan, prior: CarePlan): CarePlan {
+  const first = prior.extension?.find((e) => e.url === extensions.indexDate);
+  const month = first?.valueDateTime ? indexMonthTag(first.valueDateTime) : undefined;
+  if (!first || !month) return next;
+  const extension = [...(next.extension ?? []).filter((e) => e.url !== extensions.indexDate), first];
+  const tag = [...(next.meta?.tag ?? []).filter((t) => t.system !== indexMonthSystem), month];
+  return { ...next, extension, meta: { ...next.meta, tag } };
 }
 
 /** An earlier send's Task this send withdraws (MappedResource.withdrawn): cancelled, saying why, the rest as it was. */

@@ -1,6 +1,6 @@
 import type { Annotation, CarePlan, CarePlanActivity, Extension, Period } from '@medplum/fhirtypes';
 import type { AnyReference, MappingContext, MappedResource } from '../context.js';
-import { extensionUrl, extensions } from '../../contract/vocabulary.js';
+import { extensionUrl, extensions, indexMonthTag } from '../../contract/vocabulary.js';
 
 /** The CarePlan extension of the person's feedback (profiles/extensions/person-feedback.json). */
 export const personFeedbackUrl = extensionUrl('person-feedback');
@@ -40,10 +40,15 @@ export function escalationRouteExtension(ctx: MappingContext): Extension[] {
  */
 export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedResource {
   const owner = ctx.clinicalOwner;
+  const identity = recordIdentity(ctx, 'careplan', 'peer-pathway-careplan');
+  const index = indexDateOf(ctx, spec);
+  const month = indexMonthTag(index);
   const carePlan: CarePlan = {
     resourceType: 'CarePlan',
-    ...recordIdentity(ctx, 'careplan', 'peer-pathway-careplan'),
-    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? []), ...personFeedbackExtension(ctx.record.personFeedback)],
+    ...identity,
+    meta: { ...identity.meta, tag: [...(identity.meta.tag ?? []), ...(month ? [month] : [])] },
+    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? []), ...personFeedbackExtension(ctx.record.personFeedback),
+      { url: extensions.indexDate, valueDateTime: index }],
     status: spec.status ?? 'active',
     intent: 'plan',
     category: [
@@ -65,6 +70,16 @@ export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedRe
   };
   if (!carePlan.extension?.length) delete carePlan.extension;
   return { slot: 'careplan', resource: carePlan };
+}
+
+/**
+ * The date the record counts under in governance (spec §6): its pathway's index date — the start of the
+ * CarePlan's period (intake, start of peer support, discharge, start of check-ins), else (concern routing)
+ * the record's recordedAt. Written on the first send and kept on resends (fhir/write/write-plan.ts), so a
+ * resend that corrects the content's dates never moves the record out of a month already reported.
+ */
+function indexDateOf(ctx: MappingContext, spec: CarePlanSpec): string {
+  return spec.period?.start ?? ctx.record.recordedAt;
 }
 
 /** A CarePlan activity coded in the pathway CodeSystem, with its detail (status, schedule, description…). */
