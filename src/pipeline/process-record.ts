@@ -259,7 +259,7 @@ function firstSent(existing: Map<string, Resource>): string | undefined {
 function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates: GateResult[]): PlannedEntry[] {
   const failed = gates.filter((g) => !g.passed).map((g) => g.key);
   const safety = safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: !existing.has('careplan') })] : [];
-  const audit = buildBlockedAudit(ctx, failed.length ? failed : ['reference-unresolved'], new Date().toISOString(), firstSent(existing));
+  const audit = buildBlockedAudit(ctx, failed.length ? failed : ['reference-unresolved'], new Date().toISOString(), firstSent(existing), existing.get('careplan')?.meta?.versionId);
   return planWrite([...safety, audit], existing).map((p) => p.slot.startsWith(blockedAuditSlotPrefix) && p.action === 'update' ? { ...p, action: 'unchanged' } : p);
 }
 

@@ -78,6 +78,14 @@ describe('GET /pathway-records/{recordId}: the status view', () => {
     const accepted = await status('status-blocked');
     expect(accepted.body.state).toBe('accepted');
     expect(accepted.body.blockedBy).toBeUndefined();
+
+    // Blocked again by the same gate after it was accepted: the latest send is blocked (a block of its own,
+    // not the earlier one found again), and sending that again changes nothing.
+    r.consent.informationSharing = 'not-yet-discussed';
+    expect((await svc.post(r)).status).toBe(422);
+    expect((await svc.post(r)).status).toBe(422);
+    const again = await status('status-blocked');
+    expect(again.body).toMatchObject({ state: 'blocked', blockedBy: ['ee-consent'] });
   });
 
   it('is scoped to the source: another source\'s record is not found, and the source must be named', async () => {

@@ -100,9 +100,13 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
  * references and codes only. `firstSent` is the record's first send (an earlier block, or its CarePlan
  * when it was accepted before): a record is dated by its first send (spec §6), so a block sent again
  * later keeps that date (`period.start`) and month tag; undefined on a first send (this send's recordedAt).
+ * `acceptedVersion` is the versionId of the record's CarePlan, when an earlier send was accepted.
  */
-export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string, firstSent?: string): MappedResource {
-  const slot = `audit/blocked/${contentHash(gateKeys)}`;
+export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string, firstSent?: string, acceptedVersion?: string): MappedResource {
+  // Keyed by the gates, and by the accepted CarePlan's version when the record was accepted before: a block
+  // after an accepted send is an event of its own (the record's status reads the latest block against the
+  // CarePlan's last write: followup/record-status.ts), the same block sent again is the same event.
+  const slot = `audit/blocked/${contentHash(acceptedVersion === undefined ? gateKeys : [gateKeys, acceptedVersion])}`;
   const made = firstSent ?? ctx.time.instant(ctx.record.recordedAt, 'recordedAt');
   const month = recordMonthTag(made);
   const event: AuditEvent = {
