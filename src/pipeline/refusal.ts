@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, Bundle, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { tokenSearchValue } from '../fhir/lookup/search-values.js';
+import { hasTag, tokenSearchValue } from '../fhir/lookup/search-values.js';
+import { searchsetResources } from '../fhir/lookup/existing.js';
+import { recordTag } from '../contract/identity.js';
 import { profileUrl, recordMonthSystem, recordMonthTag, systems } from '../contract/vocabulary.js';
 import { envelopeShape, pathwayCodes } from '../records/envelope.js';
 import { allRecordJsonSchemas } from '../records/json-schema.js';
@@ -55,9 +57,11 @@ export function refusedFieldPaths(issues: OperationOutcomeIssue[]): string[] {
  * The AuditEvent of a refused record (`400`): the field paths refused, the source system and recordId when
  * the record gave valid ones, and when the record was made (`period.start` = its recordedAt, when valid) —
  * no value of the record, ever. Identified, when it names its record, by a tag
- * `{source.system, <recordId>/audit/refused/<hash of the paths>}`: the same refusal again is one event.
+ * `{source.system, <recordId>/audit/refused/<hash of the paths>}`: the same refusal again is one event;
+ * it also carries the record's tag (its earlier refusals are found by it). `firstMade` is the `period.start`
+ * of the record's first refusal, which a later one keeps (spec §6 "a record is dated by its first send").
  */
-export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[], now: Date): AuditEvent {
+export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[], now: Date, firstMade?: string): AuditEvent {
   const v = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   const source = envelopeShape.source.safeParse(v.source);
   const system = source.success ? source.data.system : undefined;
@@ -67,9 +71,13 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
   const fields = refusedFieldPaths(issues);
   const hash = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
   const identity = system && recordId.success ? { system, code: `${recordId.data}/audit/refused/${hash}` } : undefined;
-  const made = recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? new Date(Date.parse(recordedAt.data)).toISOString() : undefined;
+  const sent = recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? new Date(Date.parse(recordedAt.data)).toISOString() : undefined;
+  // A record is dated by its first send (spec §6): a refusal of a record refused before keeps that date.
+  const made = firstMade ?? sent;
   const month = recordMonthTag(made ?? now.toISOString());
-  const tags = [...(identity ? [identity] : []), ...(month ? [month] : [])];
+  // Identity first (the conditional create reads it), then the record's tag (its earlier refusals are found by it), then the month.
+  const record = identity && recordId.success && system ? recordTag(system, recordId.data) : undefined;
+  const tags = [...(identity ? [identity] : []), ...(record ? [record] : []), ...(month ? [month] : [])];
   return {
     resourceType: 'AuditEvent',
     meta: { profile: [profileUrl('peer-pathway-audit-event')], ...(tags.length ? { tag: tags } : {}) },
@@ -91,12 +99,30 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
 }
 
 /**
+ * When the record was first refused (`period.start` of its earliest refusal, found by the record's tag):
+ * a record refused again later — with other faults, a later recordedAt — stays in the month it was first
+ * refused in, as a blocked record does (spec §6 "a record is dated by its first send"). Undefined when
+ * the record names no valid recordId, or was not refused before.
+ */
+async function firstRefusal(adapter: Pick<Adapter, 'fhir'>, audit: AuditEvent): Promise<string | undefined> {
+  const [identity, record] = audit.meta?.tag ?? [];
+  if (!identity || !record?.system || !record.code || record.system === recordMonthSystem) return undefined;
+  const found = await adapter.fhir.search('AuditEvent', { _tag: tokenSearchValue(record.system, record.code), type: tokenSearchValue(systems.pathway, 'record-refused'), _count: '1000' });
+  const starts = (searchsetResources(found, 'AuditEvent') as AuditEvent[])
+    .filter((a) => hasTag(a, record.system!, record.code!))
+    .flatMap((a) => (a.period?.start && !Number.isNaN(Date.parse(a.period.start)) ? [a.period.start] : []));
+  return starts.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+}
+
+/**
  * Records a refusal (spec §6 documentation burden) on the FHIR server: one conditional create, so a
  * refused record sent again with the same faults is one event. Never fails the answer: the sender still
  * hears its 400 whatever the FHIR server says; the caller logs a failure.
  */
 export async function recordRefusal(adapter: Pick<Adapter, 'fhir'>, value: unknown, issues: OperationOutcomeIssue[], now = new Date()): Promise<void> {
-  const audit = buildRefusalAudit(value, issues, now);
+  const first = buildRefusalAudit(value, issues, now);
+  const audit = buildRefusalAudit(value, issues, now, await firstRefusal(adapter, first));
+  // Its identity, when it names its record (the first tag then); never the month tag alone.
   const tag = audit.meta?.tag?.find((t) => t.system !== recordMonthSystem);
   const bundle: Bundle = {
     resourceType: 'Bundle',

@@ -354,4 +354,17 @@ describe('spec §6: definitions that hold across measures, one case each', () =>
     const text = JSON.stringify(audits);
     for (const content of ['carrier-pigeon', 'John Smith', 'hurt', p]) expect(text).not.toContain(content);
   });
+
+  it('a record refused again a month later with other faults stays one refused record in the month it was first refused, under both field paths', async () => {
+    const p = await person();
+    const refused = record('early-engagement', 'def-refused-resent', p, '2023-12-20T10:00:00Z', (x) => { x.informationShared = []; x.peerContact.mode = 'carrier-pigeon'; });
+    expect((await svc.post(refused)).status).toBe(400);
+    expect((await svc.post({ ...refused, recordedAt: '2024-01-05T10:00:00Z', personPreference: 'maybe' })).status).toBe(400);
+    const dec = await report('2023-12-01', '2023-12-31');
+    expect(count(dec, 'documentation-burden', 'refused-records', source)).toBe(1);
+    expect(count(dec, 'documentation-burden', 'refused-records', 'peerContact.mode')).toBe(1);
+    expect(count(dec, 'documentation-burden', 'refused-records', 'personPreference')).toBe(1);
+    const jan = await report('2024-01-01', '2024-01-31');
+    expect(count(jan, 'documentation-burden', 'refused-records')).toBe(0);
+  });
 });
