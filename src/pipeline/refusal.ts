@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent, Bundle, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { hasTag, tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { searchsetResources } from '../fhir/lookup/existing.js';
-import { recordTag } from '../contract/identity.js';
 import { profileUrl, recordMonthSystem, recordMonthTag, systems } from '../contract/vocabulary.js';
 import { envelopeShape, pathwayCodes } from '../records/envelope.js';
 import { allRecordJsonSchemas } from '../records/json-schema.js';
@@ -58,7 +57,7 @@ export function refusedFieldPaths(issues: OperationOutcomeIssue[]): string[] {
  * the record gave valid ones, and when the record was made (`period.start` = its recordedAt, when valid) —
  * no value of the record, ever. Identified, when it names its record, by a tag
  * `{source.system, <recordId>/audit/refused/<hash of the paths>}`: the same refusal again is one event;
- * it also carries the record's tag (its earlier refusals are found by it). `firstMade` is the `period.start`
+ * it also carries `{source.system, <recordId>/audit/refused}`, which finds the record's earlier refusals. `firstMade` is the `period.start`
  * of the record's first refusal, which a later one keeps (spec §6 "a record is dated by its first send").
  */
 export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[], now: Date, firstMade?: string): AuditEvent {
@@ -75,8 +74,9 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
   // A record is dated by its first send (spec §6): a refusal of a record refused before keeps that date.
   const made = firstMade ?? sent;
   const month = recordMonthTag(made ?? now.toISOString());
-  // Identity first (the conditional create reads it), then the record's tag (its earlier refusals are found by it), then the month.
-  const record = identity && recordId.success && system ? recordTag(system, recordId.data) : undefined;
+  // Identity first (the conditional create reads it), then the tag of the record's refusals (its earlier
+  // refusals are found by it; not the record's own tag, which marks what was written for an accepted record), then the month.
+  const record = identity && recordId.success && system ? { system, code: `${recordId.data}/audit/refused` } : undefined;
   const tags = [...(identity ? [identity] : []), ...(record ? [record] : []), ...(month ? [month] : [])];
   return {
     resourceType: 'AuditEvent',
@@ -99,7 +99,7 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
 }
 
 /**
- * When the record was first refused (`period.start` of its earliest refusal, found by the record's tag):
+ * When the record was first refused (`period.start` of its earliest refusal, found by the tag of its refusals):
  * a record refused again later — with other faults, a later recordedAt — stays in the month it was first
  * refused in, as a blocked record does (spec §6 "a record is dated by its first send"). Undefined when
  * the record names no valid recordId, or was not refused before.
