@@ -10,6 +10,12 @@ export const DATABASE_FILE = 'fhir.sqlite';
 /** The schema this code writes (`PRAGMA user_version`); a newer one is refused. */
 export const SCHEMA_VERSION = 1;
 /**
+ * store_meta row of a store whose every token row set includes the `system|value` keys (indexes.ts
+ * lookupRows): written when the store is created, so a store written by an older version (without those
+ * rows) keeps deciding `system|code` filters with Medplum's matcher.
+ */
+export const SYSTEM_KEYS_MARK = 'token-system-keys';
+/**
  * How long a write waits for another process's transaction before it gives up with 503. Transactions
  * take milliseconds; this covers a burst from a second process, not a hung one.
  */
@@ -131,6 +137,9 @@ function createSchema(db: Database): void {
     CREATE INDEX IF NOT EXISTS search_date_high ON search_date (code, high);
     CREATE INDEX IF NOT EXISTS search_date_by_resource ON search_date (rid);
     CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- A store created by this code holds the system|value token rows of every resource (indexes.ts
+    -- lookupRows): system|code searches are then decided in SQL. A store of an older version lacks them.
+    INSERT OR IGNORE INTO store_meta (name, value) VALUES ('${SYSTEM_KEYS_MARK}', '1');
     PRAGMA user_version = ${SCHEMA_VERSION};
     COMMIT;
   `);

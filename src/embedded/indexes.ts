@@ -8,6 +8,7 @@ import {
   getSearchParameterDetails,
   Operator,
   splitSearchOnComma,
+  toPeriod,
   toTypedValue,
   type FhirPathAtom,
   type Filter,
@@ -52,16 +53,25 @@ export interface DateRow {
 }
 
 /**
- * The lookup rows of a resource's current version. Keys are deliberately coarse (lower-cased token value
- * or uri, last reference segment) so that a lookup returns a superset of Medplum's matches; the caller
- * still runs Medplum's matchesSearchRequest on every candidate.
+ * Suffix of the code of a token parameter's `system|value` rows (`Task.code|`): the lower-cased system
+ * (empty when none), `|`, the lower-cased value, of each token with a value. Codes never contain `|`.
+ */
+export const SYSTEM_SUFFIX = '|';
+
+/**
+ * The lookup rows of a resource's current version: the values Medplum's matcher compares, from the same
+ * conversions (convertToSearchableTokens/Dates) of the parameter's expression narrowed to the type.
+ * Token keys are the lower-cased value (and `system|value`, see SYSTEM_SUFFIX), references their last
+ * segment, uris lower-cased; date rows the instants of Medplum's toPeriod, open ends '' and '9999'.
  */
 export function lookupRows(resource: Resource & { id: string }): { tokens: TokenRow[]; dates: DateRow[] } {
   const tokens: TokenRow[] = [];
   const dates: DateRow[] = [];
   const type = resource.resourceType;
   for (const [code, param] of tokenParams(type)) {
-    for (const key of tokenKeys(resource, code, param)) tokens.push({ code: `${type}.${code}`, key });
+    const { keys, systemKeys } = tokenKeys(resource, code, param);
+    for (const key of keys) tokens.push({ code: `${type}.${code}`, key });
+    for (const key of systemKeys) tokens.push({ code: `${type}.${code}${SYSTEM_SUFFIX}`, key });
   }
   for (const [code, param] of dateParams(type)) {
     const values = evalFhirPathTyped(parsed(type, code, param), [toTypedValue(resource)]);
@@ -82,6 +92,11 @@ export interface SqlCondition {
   rows: string;
   params: string[];
   rank: number;
+  /**
+   * True when the rows are exactly the resources Medplum's matcher accepts for this filter (same values,
+   * same comparison: see tokenCondition and dateCondition), so the filter need not be matched again.
+   */
+  exact: boolean;
 }
 
 /** Usual selectivity of the token parameters, most selective first (an index into this list). */
@@ -93,12 +108,14 @@ const SELECTIVITY: readonly string[] = [
 const DATE_RANK = SELECTIVITY.indexOf('code') + 0.5;
 
 /**
- * A condition selecting the rows that may match one filter (a superset), or undefined when the filter
- * cannot be answered from a lookup table (the search then reads every resource of the type).
+ * A condition selecting the rows that may match one filter (a superset, or exactly the matches when
+ * `exact`), or undefined when the filter cannot be answered from a lookup table (the search then reads
+ * every resource of the type). systemKeys: whether the store holds the `system|value` rows of every
+ * resource (database.ts SYSTEM_KEYS_MARK).
  */
-export function filterCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
+export function filterCondition(resourceType: string, filter: Filter, systemKeys = false): SqlCondition | undefined {
   if (TOKEN_SEARCH_PARAMS.includes(filter.code) && filter.operator === Operator.EQUALS) {
-    return tokenCondition(resourceType, filter);
+    return tokenCondition(resourceType, filter, systemKeys);
   }
   if (DATE_SEARCH_PARAMS.includes(filter.code)) {
     return dateCondition(resourceType, filter);
@@ -106,11 +123,31 @@ export function filterCondition(resourceType: string, filter: Filter): SqlCondit
   return undefined;
 }
 
-function tokenCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
+/**
+ * Medplum's token matching (match.ts matchesTokenValue), value by value: `[code]` compares the lower-cased
+ * value whatever the system; `[system]|[code]` (split on every `|`, the first two parts kept, lower-cased)
+ * also the system, `|[code]` no system. The `[code]` rows hold each token's lower-cased value, the
+ * SYSTEM_SUFFIX rows `system|value`: a key with one `|` equals only a token whose system and value are
+ * those two parts (a system or value holding a `|` gives a key with more, and Medplum's comparison fails
+ * for it too), so on a token parameter both lookups are exact. `[system]|` (any code) and references or
+ * uris (matched by suffix or substring) stay supersets, checked by the matcher.
+ */
+function tokenCondition(resourceType: string, filter: Filter, systemKeys: boolean): SqlCondition | undefined {
   const param = tokenParams(resourceType).find(([code]) => code === filter.code)?.[1];
   if (!param) return undefined;
+  const rank = SELECTIVITY.indexOf(filter.code);
+  const code = `${resourceType}.${filter.code}`;
+  const values = splitSearchOnComma(filter.value);
+  const plainToken = param.type === 'token' && filter.code !== '_id';
+  if (plainToken && systemKeys && values.length && values.every((v) => v.includes('|'))) {
+    const keys = values.map((v) => v.split('|').map((s) => s.toLowerCase()) as [string, string]);
+    if (keys.every(([, value]) => value)) {
+      const rows = `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`;
+      return { rows, params: [code + SYSTEM_SUFFIX, ...keys.map(([system, value]) => `${system}|${value}`)], rank, exact: true };
+    }
+  }
   const keys: string[] = [];
-  for (const value of splitSearchOnComma(filter.value)) {
+  for (const value of values) {
     let key: string;
     if (filter.code === '_id') key = value.toLowerCase();
     else if (param.type === 'reference') key = lastSegment(value);
@@ -120,62 +157,66 @@ function tokenCondition(resourceType: string, filter: Filter): SqlCondition | un
     if (!key) return undefined;
     keys.push(key);
   }
-  const code = `${resourceType}.${filter.code}`;
   if (param.type === 'uri') {
     // Medplum matches a uri filter anywhere in the value (case-insensitive): look inside the keys.
     return {
       rows: `SELECT rid FROM search_token WHERE code = ? AND (${keys.map(() => 'instr(key, ?) > 0').join(' OR ')})`,
       params: [code, ...keys],
-      rank: SELECTIVITY.indexOf(filter.code),
+      rank,
+      exact: false,
     };
   }
-  return { rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`, params: [code, ...keys], rank: SELECTIVITY.indexOf(filter.code) };
+  // `_id` is a token of no system (the id): `[code]` values are exact for it as for any token.
+  const exact = param.type === 'token' && values.every((v) => !v.includes('|'));
+  return { rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`, params: [code, ...keys], rank, exact };
 }
 
-/** A day either side of a filter's bounds covers any time-zone reading of a date without one. */
-const slackMs = 36 * 3_600_000;
-
+/**
+ * Medplum's date matching (match.ts matchesDateValue) in SQL: the filter value read by Medplum's toPeriod,
+ * compared as strings with the rows' low/high (toPeriod of each value, as the matcher converts it) by the
+ * same operator. A missing start is '' where Medplum reads '0000', which orders the same against any
+ * instant toPeriod gives (four-digit years). Several values (commas) and negations stay with the matcher.
+ */
 function dateCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
   const param = dateParams(resourceType).find(([code]) => code === filter.code)?.[1];
   if (!param || filter.value.includes(',')) return undefined;
-  const bounds = valueBounds(filter.value);
-  if (!bounds) return undefined;
-  const code = `${resourceType}.${filter.code}`;
-  const low = new Date(bounds.low - slackMs).toISOString();
-  const high = new Date(bounds.high + slackMs).toISOString();
+  let period: ReturnType<typeof toPeriod>;
+  try {
+    period = toPeriod(filter.value);
+  } catch {
+    // An impossible date (2025-02-30): left to the matcher, which answers as Medplum does.
+    return undefined;
+  }
+  const start = period?.start;
+  const end = period?.end;
+  if (!start || !end) return undefined;
+  const where = (test: string, ...params: string[]): SqlCondition => ({
+    rows: `SELECT rid FROM search_date WHERE code = ? AND ${test}`,
+    params: [`${resourceType}.${filter.code}`, ...params],
+    rank: DATE_RANK,
+    exact: true,
+  });
   switch (filter.operator) {
     case Operator.EQUALS:
     case Operator.APPROXIMATELY:
-      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ? AND high >= ?', params: [code, high, low], rank: DATE_RANK };
-    case Operator.GREATER_THAN:
-    case Operator.GREATER_THAN_OR_EQUALS:
-      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high >= ?', params: [code, low], rank: DATE_RANK };
-    // Medplum matches `sa` on the value's start (start > the filter's end) and `eb` on its end: an open
-    // period is then no candidate, so "records starting in a period" reads that period, not every open one.
-    case Operator.STARTS_AFTER:
-      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low >= ?', params: [code, low], rank: DATE_RANK };
+      return where('low < ? AND high > ?', end, start);
     case Operator.LESS_THAN:
+      return where('low < ?', start);
+    case Operator.GREATER_THAN:
+      return where('high > ?', end);
     case Operator.LESS_THAN_OR_EQUALS:
-      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND low <= ?', params: [code, high], rank: DATE_RANK };
+      return where('low <= ?', end);
+    case Operator.GREATER_THAN_OR_EQUALS:
+      return where('high >= ?', start);
+    // `sa` on the value's start and `eb` on its end: an open period is no candidate, so "records starting
+    // in a period" reads that period, not every open one.
+    case Operator.STARTS_AFTER:
+      return where('low > ?', end);
     case Operator.ENDS_BEFORE:
-      return { rows: 'SELECT rid FROM search_date WHERE code = ? AND high <= ?', params: [code, high], rank: DATE_RANK };
+      return where('high < ?', start);
     default:
       return undefined;
   }
-}
-
-/** The first and last instant (ms) a FHIR date/dateTime/instant search value covers, or undefined. */
-function valueBounds(value: string): { low: number; high: number } | undefined {
-  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(T.*)?$/.exec(value);
-  if (!m) return undefined;
-  const [, y, mo, d, time] = m;
-  if (time) {
-    const t = Date.parse(value);
-    return Number.isNaN(t) ? undefined : { low: t, high: t + 999 };
-  }
-  const start = Date.UTC(Number(y), mo ? Number(mo) - 1 : 0, d ? Number(d) : 1);
-  const end = d ? Date.UTC(Number(y), Number(mo) - 1, Number(d) + 1) : mo ? Date.UTC(Number(y), Number(mo), 1) : Date.UTC(Number(y) + 1, 0, 1);
-  return Number.isNaN(start) || Number.isNaN(end) ? undefined : { low: start, high: end - 1 };
 }
 
 /**
@@ -227,11 +268,12 @@ function paramsOf(resourceType: string, codes: readonly string[], accept: (code:
   return params;
 }
 
-function tokenKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): Set<string> {
+function tokenKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): { keys: Set<string>; systemKeys: Set<string> } {
   const keys = new Set<string>();
+  const systemKeys = new Set<string>();
   if (code === '_id') {
     keys.add(resource.id.toLowerCase());
-    return keys;
+    return { keys, systemKeys };
   }
   const values = evalFhirPathTyped(parsed(resource.resourceType, code, param), [toTypedValue(resource)]);
   if (param.type === 'reference') {
@@ -240,14 +282,17 @@ function tokenKeys(resource: Resource & { id: string }, code: string, param: Sea
     }
   } else if (param.type === 'token') {
     for (const token of convertToSearchableTokens(values)) {
-      if (token.value) keys.add(token.value.toLowerCase());
+      if (!token.value) continue;
+      const value = token.value.toLowerCase();
+      keys.add(value);
+      systemKeys.add(`${(token.system ?? '').toLowerCase()}|${value}`);
     }
   } else if (param.type === 'uri') {
     for (const value of convertToSearchableStrings(values)) {
       if (value) keys.add(value.toLowerCase());
     }
   }
-  return keys;
+  return { keys, systemKeys };
 }
 
 function lastSegment(reference: string): string {

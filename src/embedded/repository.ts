@@ -25,8 +25,8 @@ import {
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import { StructureCache } from '../gates/structure-cache.js';
-import { asStoreError, beginImmediate, type Database } from './database.js';
-import { filterCondition, lookupRows } from './indexes.js';
+import { asStoreError, beginImmediate, SYSTEM_KEYS_MARK, type Database } from './database.js';
+import { filterCondition, lookupRows, type SqlCondition } from './indexes.js';
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
@@ -98,6 +98,8 @@ export class EmbeddedRepository extends MemoryRepository {
   private yielded = false;
   private seedingNow = false;
   private closed = false;
+  /** Whether every token row set of this store has its `system|value` rows (database.ts SYSTEM_KEYS_MARK). */
+  private readonly systemKeys: boolean;
 
   /**
    * database: the store's write connection (database.ts openDatabase); reader: a read-only connection to
@@ -105,6 +107,7 @@ export class EmbeddedRepository extends MemoryRepository {
    */
   constructor(readonly database: Database, private readonly reader?: Database) {
     super();
+    this.systemKeys = database.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(SYSTEM_KEYS_MARK) !== undefined;
   }
 
   /** Number of current (not deleted) resources, all types. */
@@ -339,11 +342,12 @@ export class EmbeddedRepository extends MemoryRepository {
       const cached = cacheKey === undefined ? undefined : this.results.get(type, cacheKey);
       if (cached) {
         total = cached.length;
-        page = cached.slice(offset, end).map((id) => this.current(type, id) as Stored);
+        page = this.currentOf(type, cached.slice(offset, end));
       } else {
         const matched = this.matches(plain, chains, end);
         total = matched.length;
-        page = matched.slice(offset, end).map((m) => m.resource as Stored);
+        const onPage = matched.slice(offset, end);
+        page = onPage.every((m) => m.resource) ? onPage.map((m) => m.resource as Stored) : this.currentOf(type, onPage.map((m) => m.id));
         // A count alone (`_summary=count`, _count=0) is not paged through: nothing to keep.
         if (cacheKey !== undefined && end !== undefined && end > offset && end < total) {
           this.results.set(type, cacheKey, matched.map((m) => m.id));
@@ -367,12 +371,18 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   /**
-   * Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn.
-   * Only the first `keep` matches keep their parsed resource (all of them when sorting): a count over
-   * 100,000 Tasks holds ids, not 100,000 parsed resources.
+   * The SQL selecting a search's candidates from its filters' lookup conditions, and the filters left for
+   * Medplum's matcher: those no lookup table decides exactly (indexes.ts SqlCondition.exact). `decided`
+   * when none is left.
    */
-  private matches(plain: SearchRequest, chains: ChainedFilter[], keep = Infinity): Candidate[] {
-    const found = (plain.filters ?? []).flatMap((filter) => filterCondition(plain.resourceType, filter) ?? []);
+  private query(plain: SearchRequest): { where: string; params: string[]; residual: SearchRequest; decided: boolean } {
+    const found: SqlCondition[] = [];
+    const residual: NonNullable<SearchRequest['filters']> = [];
+    for (const filter of plain.filters ?? []) {
+      const condition = filterCondition(plain.resourceType, filter, this.systemKeys);
+      if (condition) found.push(condition);
+      if (!condition?.exact) residual.push(filter);
+    }
     if (found.length > 1) {
       // SQLite keeps no statistics of these keys: count each condition's rows (up to a bound) and let
       // the smallest drive, the usual selectivity breaking ties (one patient may hold most of a store).
@@ -390,16 +400,44 @@ export class EmbeddedRepository extends MemoryRepository {
     });
     conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
     params.push(plain.resourceType);
-    const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${conditions.join(' AND ')} ORDER BY r.ord`);
+    return { where: conditions.join(' AND '), params, residual: { ...plain, filters: residual }, decided: residual.length === 0 };
+  }
+
+  /**
+   * Every match of a search in Medplum's order: storage (creation) order, then each sort rule in turn.
+   * Only the first `keep` matches keep their parsed resource (all of them when sorting): a count over
+   * 100,000 Tasks holds ids, not 100,000 parsed resources. Only the filters the lookup conditions leave
+   * undecided are matched again; when none is, no resource is read (Candidate.resource undefined).
+   */
+  private matches(plain: SearchRequest, chains: ChainedFilter[], keep = Infinity): Candidate[] {
+    const query = this.query(plain);
     const sorting = Boolean(plain.sortRules?.length);
+    if (query.decided && !chains.length && !sorting) {
+      // Every filter decided by the lookup tables, in storage order: the ids alone, from SQL; the page
+      // is read by id (currentOf).
+      const rows = this.sql(`SELECT r.id AS id FROM resources r WHERE ${query.where} ORDER BY r.ord`).all(...query.params) as { id: string }[];
+      return rows.map((row) => ({ id: row.id }));
+    }
+    const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${query.where} ORDER BY r.ord`);
     const matched: Candidate[] = [];
-    for (const row of statement.iterate(...params) as Iterable<{ id: string; content: string }>) {
+    for (const row of statement.iterate(...query.params) as Iterable<{ id: string; content: string }>) {
       const resource = JSON.parse(row.content) as Stored;
-      if (matchesSearchRequest(resource, plain) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
+      if ((query.decided || matchesSearchRequest(resource, query.residual)) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
         matched.push(sorting || matched.length < keep ? { id: row.id, resource } : { id: row.id });
       }
     }
     return sorting ? sortByRules(matched as Required<Candidate>[], plain.sortRules) : matched;
+  }
+
+  /**
+   * The current versions of ids (a page), in that order, read in one statement; one deleted since the ids
+   * were listed is left out. CROSS JOIN keeps the ids driving (SQLite would otherwise scan the type).
+   */
+  private currentOf(type: string, ids: readonly string[]): Stored[] {
+    if (!ids.length) return [];
+    const rows = this.sql('SELECT v.content AS content FROM json_each(?) j CROSS JOIN resources r ON r.type = ? AND r.id = j.value CROSS JOIN versions v ON v.vid = r.cur WHERE r.deleted = 0 ORDER BY j.key')
+      .all(JSON.stringify(ids), type) as { content: string }[];
+    return rows.map((row) => JSON.parse(row.content) as Stored);
   }
 
   /** The current version, parsed (a fresh object), or undefined when absent or deleted. */
