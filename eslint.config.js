@@ -12,10 +12,17 @@ function floorRules(floors) {
     return {
       files: floor.map((f) => `src/${f}/**`),
       rules: {
-        'no-restricted-imports': ['error', { patterns: [{
-          regex: `^(\\.\\./)+(${higher.join('|')})/`,
-          message: `src/${floor.join(', src/')} stand below ${higher.join(', ')}: import only from this floor or a lower one (contract, outcomes < config, records < fhir < mapping, gates, embedded < pipeline < governance, followup < server, conformance, cli).`,
-        }] }],
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              {
+                regex: `^(\\.\\./)+(${higher.join('|')})/`,
+                message: `src/${floor.join(', src/')} stand below ${higher.join(', ')}: import only from this floor or a lower one (contract, outcomes < config, records < fhir < mapping, gates, embedded < pipeline < governance, followup < server, conformance, cli).`,
+              },
+            ],
+          },
+        ],
       },
     };
   });
@@ -28,7 +35,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       'no-console': 'error',
     },
   },

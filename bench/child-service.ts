@@ -20,7 +20,12 @@ export interface ChildService {
  * `env` added, and waits until /health answers (and, with `ready`, until /ready answers 200: the embedded
  * store opened, metadata read, rollback verified).
  */
-export async function startChild(port: number, env: Record<string, string>, ready = false, root = join(import.meta.dirname, '..')): Promise<ChildService> {
+export async function startChild(
+  port: number,
+  env: Record<string, string>,
+  ready = false,
+  root = join(import.meta.dirname, '..'),
+): Promise<ChildService> {
   const spawned = performance.now();
   const child = spawn(process.execPath, [join(root, 'bin', 'peer-pathways-fhir.mjs'), 'serve'], {
     cwd: root,
@@ -30,14 +35,20 @@ export async function startChild(port: number, env: Record<string, string>, read
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 1_500) throw new Error('service did not start in 30 s');
     await new Promise((r) => setTimeout(r, 20));
   }
   const healthMs = performance.now() - spawned;
   for (let i = 0; ready; i++) {
-    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 1_500) throw new Error('service was not ready in 30 s');
     await new Promise((r) => setTimeout(r, 20));
@@ -53,9 +64,10 @@ export async function startChild(port: number, env: Record<string, string>, read
       const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
       return { current: kb('VmRSS'), peak: kb('VmHWM') };
     },
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }

@@ -12,20 +12,47 @@ const token = 'bench-token-0123456789abcdef';
 const records = Number(process.env.BENCH_CLUSTER_RECORDS ?? 1_000);
 
 /** What one WORKERS setting measured. */
-export interface ClusterRow { workers: number; perSecond: number; p99At50: number; p99At5: number; p50At5: number }
+export interface ClusterRow {
+  workers: number;
+  perSecond: number;
+  p99At50: number;
+  p99At5: number;
+  p50At5: number;
+}
 
 export async function measure(workers: number, port: number): Promise<ClusterRow> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
-  const service = await startChild(port, { API_TOKEN: token, DATA_DIR: dataDir, WORKERS: String(workers), ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' }, true, process.env.BENCH_CLUSTER_ROOT);
+  const service = await startChild(
+    port,
+    { API_TOKEN: token, DATA_DIR: dataDir, WORKERS: String(workers), ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' },
+    true,
+    process.env.BENCH_CLUSTER_ROOT,
+  );
   try {
     // Every worker up and warm (JIT, connection pool): each new connection may land on any worker.
     await new Promise((r) => setTimeout(r, 1_500 * workers));
     const url = `${service.url}/pathway-records`;
-    await runLoad(url, token, Array.from({ length: 200 }, (_, i) => recordText('crisis-transition', `w${workers}-warm-${i}`)), 50);
-    const at50 = await runLoad(url, token, Array.from({ length: records }, (_, i) => recordText('crisis-transition', `w${workers}-50-${i}`)), 50);
-    const at5 = await runLoad(url, token, Array.from({ length: Math.ceil(records / 2) }, (_, i) => recordText('crisis-transition', `w${workers}-5-${i}`)), 5);
+    await runLoad(
+      url,
+      token,
+      Array.from({ length: 200 }, (_, i) => recordText('crisis-transition', `w${workers}-warm-${i}`)),
+      50,
+    );
+    const at50 = await runLoad(
+      url,
+      token,
+      Array.from({ length: records }, (_, i) => recordText('crisis-transition', `w${workers}-50-${i}`)),
+      50,
+    );
+    const at5 = await runLoad(
+      url,
+      token,
+      Array.from({ length: Math.ceil(records / 2) }, (_, i) => recordText('crisis-transition', `w${workers}-5-${i}`)),
+      5,
+    );
     for (const run of [at50, at5]) {
-      if ((run.statuses.get(201) ?? 0) !== run.bodies.length) throw new Error(`WORKERS=${workers}: not every record was written: ${JSON.stringify([...run.statuses])}`);
+      if ((run.statuses.get(201) ?? 0) !== run.bodies.length)
+        throw new Error(`WORKERS=${workers}: not every record was written: ${JSON.stringify([...run.statuses])}`);
     }
     return { workers, perSecond: at50.perSecond, p99At50: at50.p99, p99At5: at5.p99, p50At5: at5.p50 };
   } finally {
@@ -45,10 +72,20 @@ export async function clusterBench(port: number): Promise<{ one: ClusterRow; two
 export function clusterRows(r: { one: ClusterRow; two: ClusterRow; ratio: number }, fmt: (n: number, d?: number) => string): string[][] {
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   return [
-    [`e2e rec/s WORKERS=2 ÷ WORKERS=1 (${fmt(r.two.perSecond)} ÷ ${fmt(r.one.perSecond)}, 50 clients, on disk)`, '≥ 1.6', fmt(r.ratio, 2), verdict(r.ratio >= 1.6)],
+    [
+      `e2e rec/s WORKERS=2 ÷ WORKERS=1 (${fmt(r.two.perSecond)} ÷ ${fmt(r.one.perSecond)}, 50 clients, on disk)`,
+      '≥ 1.6',
+      fmt(r.ratio, 2),
+      verdict(r.ratio >= 1.6),
+    ],
     ...[r.one, r.two].flatMap((row) => [
       [`p99 at 50 clients, WORKERS=${row.workers}`, '≤ 50 ms', `${fmt(row.p99At50, 1)} ms`, verdict(row.p99At50 <= 50)],
-      [`p99 at 5 clients, WORKERS=${row.workers}`, '≤ 15 ms', `${fmt(row.p99At5, 1)} ms (p50 ${fmt(row.p50At5, 1)} ms)`, verdict(row.p99At5 <= 15)],
+      [
+        `p99 at 5 clients, WORKERS=${row.workers}`,
+        '≤ 15 ms',
+        `${fmt(row.p99At5, 1)} ms (p50 ${fmt(row.p50At5, 1)} ms)`,
+        verdict(row.p99At5 <= 15),
+      ],
     ]),
   ];
 }

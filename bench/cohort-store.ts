@@ -21,7 +21,8 @@ export interface CohortTemplate {
 /** Posts the cohort through the adapter and reads back everything it wrote. */
 export async function postCohort(service: Service, token: string): Promise<CohortTemplate> {
   const auth = { Authorization: `Bearer ${token}` };
-  const fhir = (path: string, init: RequestInit = {}) => fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json' } });
+  const fhir = (path: string, init: RequestInit = {}) =>
+    fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json' } });
   const patients = new Map<string, string>();
   for (const key of cohortPersons) {
     const res = await fhir('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
@@ -29,7 +30,11 @@ export async function postCohort(service: Service, token: string): Promise<Cohor
   }
   const cohort = generateCohort(1, (k) => patients.get(k) as string);
   for (const r of [...cohort.records, ...cohort.resends]) {
-    await fetch(`${service.url}/pathway-records`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(r) });
+    await fetch(`${service.url}/pathway-records`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify(r),
+    });
   }
   for (const r of [...cohort.encounters, ...cohort.tasks]) await fhir(r.resourceType, { method: 'POST', body: JSON.stringify(r) });
   const resources: Resource[] = [];
@@ -62,7 +67,10 @@ function shiftDates(text: string, days: number): string {
 export async function copyCohort(service: Service, template: CohortTemplate, n: number, shiftDays = 0): Promise<void> {
   for (const r of template.resources) {
     let text = JSON.stringify(r).replaceAll('"gov-', `"c${n}-gov-`).replaceAll('"legacy-import-1/', `"c${n}-legacy-import-1/`);
-    text = shiftDates(text.replace(template.idPattern, (id) => `${id.slice(0, 24)}c${n}`), n * shiftDays);
+    text = shiftDates(
+      text.replace(template.idPattern, (id) => `${id.slice(0, 24)}c${n}`),
+      n * shiftDays,
+    );
     const copy = JSON.parse(text) as Resource;
     // An audit's record-month tag follows its (moved) record date, as the adapter would have written it.
     if (copy.resourceType === 'AuditEvent' && copy.period?.start) {

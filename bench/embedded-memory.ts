@@ -20,7 +20,10 @@ function settled(): NodeJS.MemoryUsage {
   return process.memoryUsage();
 }
 
-const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0' }), { host: '127.0.0.1' });
+const service = await startService(
+  readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0' }),
+  { host: '127.0.0.1' },
+);
 const repo = service.embedded!.repo;
 const empty = settled();
 console.log(`service started, store empty: rss ${mib(empty.rss)}, heap ${mib(empty.heapUsed)}`);
@@ -35,11 +38,15 @@ for (let i = 0; i < tasks.length; i += 10) {
   await repo.updateResource({ ...task, status: task.status === 'completed' ? 'cancelled' : 'completed' });
   updated++;
 }
-console.log(`loaded ${repo.count().toLocaleString('en-US')} resources (${updated.toLocaleString('en-US')} Tasks updated; ${repo.versionCount().toLocaleString('en-US')} versions) in ${((performance.now() - load) / 1000).toFixed(1)} s`);
+console.log(
+  `loaded ${repo.count().toLocaleString('en-US')} resources (${updated.toLocaleString('en-US')} Tasks updated; ${repo.versionCount().toLocaleString('en-US')} versions) in ${((performance.now() - load) / 1000).toFixed(1)} s`,
+);
 
 const full = settled();
 const perResource = (full.rss - empty.rss) / repo.count();
-console.log(`after GC: rss ${mib(full.rss)} (store ${mib(full.rss - empty.rss)}, ${(perResource / 1024).toFixed(1)} KiB/resource), heap ${mib(full.heapUsed)}`);
+console.log(
+  `after GC: rss ${mib(full.rss)} (store ${mib(full.rss - empty.rss)}, ${(perResource / 1024).toFixed(1)} KiB/resource), heap ${mib(full.heapUsed)}`,
+);
 
 async function time(label: string, fn: (i: number) => Promise<unknown>): Promise<void> {
   const start = performance.now();
@@ -48,13 +55,20 @@ async function time(label: string, fn: (i: number) => Promise<unknown>): Promise
 }
 const withIdentifier = tasks.map((e) => e.resource!).filter((t) => t.identifier?.[0]?.system && t.identifier[0].value);
 const idQuery = (t: Task) => `Task?identifier=${t.identifier![0]!.system}|${t.identifier![0]!.value}`;
-await time(`Task?identifier= over ${tasks.length.toLocaleString('en-US')} Tasks`, (i) => repo.search(parseSearchRequest(idQuery(withIdentifier[(i * 37) % withIdentifier.length]!))));
+await time(`Task?identifier= over ${tasks.length.toLocaleString('en-US')} Tasks`, (i) =>
+  repo.search(parseSearchRequest(idQuery(withIdentifier[(i * 37) % withIdentifier.length]!))),
+);
 await time('conditional create (match)', (i) => {
   const t = withIdentifier[(i * 37) % withIdentifier.length]!;
   return repo.conditionalCreate({ ...t, id: undefined, meta: undefined }, parseSearchRequest(idQuery(t)));
 });
 await time('conditional create (new)', (i) => {
-  const t: Task = { resourceType: 'Task', status: 'requested', intent: 'order', identifier: [{ system: 'urn:bench:memory', value: `new-${i}` }] };
+  const t: Task = {
+    resourceType: 'Task',
+    status: 'requested',
+    intent: 'order',
+    identifier: [{ system: 'urn:bench:memory', value: `new-${i}` }],
+  };
   return repo.conditionalCreate(t, parseSearchRequest(`Task?identifier=urn:bench:memory|new-${i}`));
 });
 await service.close();

@@ -14,18 +14,26 @@ const readFaults = 0.03;
 const maxResendRounds = 8;
 
 /** What the burst found. */
-export interface BurstResult { records: number; faults: number; resent: number; lost: number; doubled: number; unanswered: number; seconds: number }
+export interface BurstResult {
+  records: number;
+  faults: number;
+  resent: number;
+  lost: number;
+  doubled: number;
+  unanswered: number;
+  seconds: number;
+}
 
 function decide(body: { type?: string; entry?: unknown[] } | undefined, method: string, counts: { faults: number }): FaultAction {
   const r = Math.random();
   if (body?.type === 'transaction' && !isRollbackProbe(body as Bundle)) {
     const { status503, resetBefore, resetAfter } = transactionFaults;
-    if (r < status503) return counts.faults++, { status: 503 };
-    if (r < status503 + resetBefore) return counts.faults++, 'reset-before';
-    if (r < status503 + resetBefore + resetAfter) return counts.faults++, 'reset-after';
+    if (r < status503) return (counts.faults++, { status: 503 });
+    if (r < status503 + resetBefore) return (counts.faults++, 'reset-before');
+    if (r < status503 + resetBefore + resetAfter) return (counts.faults++, 'reset-after');
     return 'forward';
   }
-  if (body?.type === 'batch' && method === 'POST' && r < readFaults) return counts.faults++, { status: 503 };
+  if (body?.type === 'batch' && method === 'POST' && r < readFaults) return (counts.faults++, { status: 503 });
   return 'forward';
 }
 
@@ -33,7 +41,12 @@ function decide(body: { type?: string; entry?: unknown[] } | undefined, method: 
 export async function faultBurst(fhirUrl: string, token: string, port: number, records: number, clients: number): Promise<BurstResult> {
   const counts = { faults: 0 };
   const proxy = await startFaultProxy(fhirUrl, (body, req) => decide(body, req.method ?? 'GET', counts));
-  const adapter = await startChild(port, { FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: token, API_TOKEN: token, DATA_DIR: ':memory:' });
+  const adapter = await startChild(port, {
+    FHIR_BASE_URL: `${proxy.url}/fhir/R4`,
+    FHIR_ACCESS_TOKEN: token,
+    API_TOKEN: token,
+    DATA_DIR: ':memory:',
+  });
   const started = performance.now();
   try {
     const ids = Array.from({ length: records }, (_, i) => ({ id: `burst-${i}`, pathway: pathways[i % pathways.length]! }));
@@ -44,12 +57,21 @@ export async function faultBurst(fhirUrl: string, token: string, port: number, r
         resent += pending.length;
         await new Promise((r) => setTimeout(r, 300));
       }
-      const result = await runLoad(`${adapter.url}/pathway-records`, token, pending.map((p) => recordText(p.pathway, p.id)), clients);
+      const result = await runLoad(
+        `${adapter.url}/pathway-records`,
+        token,
+        pending.map((p) => recordText(p.pathway, p.id)),
+        clients,
+      );
       // Re-send exactly those not answered 200/201: a 503 means "nothing confirmed, send again".
       pending = pending.filter((_, i) => result.codes[i] !== 200 && result.codes[i] !== 201);
     }
     const seconds = (performance.now() - started) / 1000;
-    const { lost, doubled } = await countOnServer(fhirUrl, token, ids.map((i) => i.id));
+    const { lost, doubled } = await countOnServer(
+      fhirUrl,
+      token,
+      ids.map((i) => i.id),
+    );
     return { records, faults: counts.faults, resent, lost, doubled, unanswered: pending.length, seconds };
   } finally {
     await adapter.stop();
@@ -62,7 +84,9 @@ async function countOnServer(fhirUrl: string, token: string, recordIds: string[]
   const wanted = new Set(recordIds);
   const copies = new Map<string, number>();
   for (const type of ['CarePlan', 'Consent', 'Encounter', 'Task', 'Communication', 'Goal']) {
-    const res = await fetch(`${fhirUrl}/fhir/R4/${type}?_count=100000&_elements=identifier`, { headers: { Authorization: `Bearer ${token}` } });
+    const res = await fetch(`${fhirUrl}/fhir/R4/${type}?_count=100000&_elements=identifier`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     const bundle = (await res.json()) as { entry?: { resource: { identifier?: { value?: string }[] } }[] };
     for (const e of bundle.entry ?? []) {
       const value = e.resource.identifier?.[0]?.value;

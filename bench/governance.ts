@@ -16,7 +16,10 @@ const runs = 3;
 const token = 'bench-governance-token-0123456789';
 const auth = { Authorization: `Bearer ${token}` };
 
-const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0' }), { host: '127.0.0.1' });
+const service = await startService(
+  readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0' }),
+  { host: '127.0.0.1' },
+);
 
 const template = await postCohort(service, token);
 const { recordsPerCopy } = template;
@@ -24,7 +27,9 @@ const copies = targetRecords ? Math.ceil(targetRecords / recordsPerCopy) - 1 : M
 const load = performance.now();
 for (let n = 1; n <= copies; n++) await copyCohort(service, template, n, shiftDays);
 const records = recordsPerCopy * (copies + 1);
-console.log(`store: ${records.toLocaleString('en-US')} records, ${(template.resources.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s; copies ${shiftDays} days apart, ${((copies * shiftDays) / 365).toFixed(1)} years)`);
+console.log(
+  `store: ${records.toLocaleString('en-US')} records, ${(template.resources.length * (copies + 1)).toLocaleString('en-US')} resources (copied in ${((performance.now() - load) / 1000).toFixed(1)} s; copies ${shiftDays} days apart, ${((copies * shiftDays) / 365).toFixed(1)} years)`,
+);
 
 /** fetch, once more on a reset connection: the store load blocks the event loop past the server's keep-alive timeout. */
 async function get(url: string): Promise<Response> {
@@ -48,23 +53,38 @@ async function time(label: string, path: string): Promise<void> {
   }
   const first = times[0]!;
   times.sort((a, b) => a - b);
-  console.log(`${label}: first ${(first / 1000).toFixed(2)} s, median ${(times[Math.floor(runs / 2)]! / 1000).toFixed(2)} s (min ${(times[0]! / 1000).toFixed(2)} s, max ${(times[runs - 1]! / 1000).toFixed(2)} s), ${(bytes / 1_048_576).toFixed(1)} MiB`);
+  console.log(
+    `${label}: first ${(first / 1000).toFixed(2)} s, median ${(times[Math.floor(runs / 2)]! / 1000).toFixed(2)} s (min ${(times[0]! / 1000).toFixed(2)} s, max ${(times[runs - 1]! / 1000).toFixed(2)} s), ${(bytes / 1_048_576).toFixed(1)} MiB`,
+  );
 }
 if (process.env.BENCH_GOVERNANCE_STAGES) {
   // Where the time goes: each search of readSources alone, one after the other.
   const { searchAll } = await import('../src/governance/fetch.js');
   const p = 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway';
   for (const [type, query] of [
-    ['CarePlan', { category: `${p}|step-down` }], ['Goal', { _profile: 'http://peer-pathways.example.org/fhir/StructureDefinition/peer-pathway-goal' }],
-    ['Task', { code: `${p}|clinical-review,${p}|care-coordination-review,${p}|scheduled-clinical-review,${p}|outcome-review`, _include: 'Task:owner' }],
-    ['Encounter', { type: `${p}|peer-support-contact` }], ['AuditEvent', { type: `${p}|record-blocked` }],
+    ['CarePlan', { category: `${p}|step-down` }],
+    ['Goal', { _profile: 'http://peer-pathways.example.org/fhir/StructureDefinition/peer-pathway-goal' }],
+    [
+      'Task',
+      {
+        code: `${p}|clinical-review,${p}|care-coordination-review,${p}|scheduled-clinical-review,${p}|outcome-review`,
+        _include: 'Task:owner',
+      },
+    ],
+    ['Encounter', { type: `${p}|peer-support-contact` }],
+    ['AuditEvent', { type: `${p}|record-blocked` }],
   ] as const) {
     const start = performance.now();
     const found = await searchAll(service.adapter.fhir, type, { ...query });
-    console.log(`  ${type}?${Object.keys(query).join('&')}: ${found.matches.length} in ${((performance.now() - start) / 1000).toFixed(2)} s`);
+    console.log(
+      `  ${type}?${Object.keys(query).join('&')}: ${found.matches.length} in ${((performance.now() - start) / 1000).toFixed(2)} s`,
+    );
   }
 }
-await time(`GET /governance/measures, one month (${period.start} – ${period.end})`, `/governance/measures?start=${period.start}&end=${period.end}`);
+await time(
+  `GET /governance/measures, one month (${period.start} – ${period.end})`,
+  `/governance/measures?start=${period.start}&end=${period.end}`,
+);
 await time('GET /governance/measures (empty period: reading only)', '/governance/measures?start=2024-01-01&end=2024-01-31');
 await time('GET /governance (page)', `/governance?start=${period.start}&end=${period.end}`);
 console.log(`rss ${(process.memoryUsage().rss / 1_048_576).toFixed(0)} MiB; source ${cohortSource}`);

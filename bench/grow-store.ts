@@ -19,17 +19,28 @@ export function growStore(dataDir: string, target: number): { resources: number;
   for (let k = 1; count() < target; k++) {
     const suffix = `c${k}`;
     db.exec('BEGIN IMMEDIATE');
-    db.prepare(`INSERT INTO resources (type, id, ord, deleted, cur) SELECT type, id || ?, ord + ?, deleted, 0 FROM base ORDER BY rid LIMIT ?`)
-      .run(suffix, k * maxOrd, Math.min(base, target - count()));
+    db.prepare(
+      `INSERT INTO resources (type, id, ord, deleted, cur) SELECT type, id || ?, ord + ?, deleted, 0 FROM base ORDER BY rid LIMIT ?`,
+    ).run(suffix, k * maxOrd, Math.min(base, target - count()));
     db.exec('DROP TABLE IF EXISTS temp.map');
-    db.prepare('CREATE TEMP TABLE map AS SELECT b.rid AS old, r.rid AS new FROM base b JOIN resources r ON r.type = b.type AND r.id = b.id || ?').run(suffix);
+    db.prepare(
+      'CREATE TEMP TABLE map AS SELECT b.rid AS old, r.rid AS new FROM base b JOIN resources r ON r.type = b.type AND r.id = b.id || ?',
+    ).run(suffix);
     db.exec('CREATE INDEX temp.map_old ON map (old)');
-    db.prepare(`INSERT INTO versions (rid, version_id, content)
-      SELECT m.new, v.version_id, json_set(v.content, '$.id', json_extract(v.content, '$.id') || ?) FROM versions v JOIN map m ON m.old = v.rid ORDER BY v.vid`).run(suffix);
-    db.exec('UPDATE resources SET cur = (SELECT max(vid) FROM versions WHERE versions.rid = resources.rid) WHERE rid IN (SELECT new FROM map)');
-    db.prepare(`INSERT INTO search_token (code, key, rid)
-      SELECT t.code, CASE WHEN t.code LIKE '%._id' THEN t.key || ? ELSE t.key END, m.new FROM search_token t JOIN map m ON m.old = t.rid`).run(suffix);
-    db.exec('INSERT INTO search_date (code, low, high, rid) SELECT d.code, d.low, d.high, m.new FROM search_date d JOIN map m ON m.old = d.rid');
+    db.prepare(
+      `INSERT INTO versions (rid, version_id, content)
+      SELECT m.new, v.version_id, json_set(v.content, '$.id', json_extract(v.content, '$.id') || ?) FROM versions v JOIN map m ON m.old = v.rid ORDER BY v.vid`,
+    ).run(suffix);
+    db.exec(
+      'UPDATE resources SET cur = (SELECT max(vid) FROM versions WHERE versions.rid = resources.rid) WHERE rid IN (SELECT new FROM map)',
+    );
+    db.prepare(
+      `INSERT INTO search_token (code, key, rid)
+      SELECT t.code, CASE WHEN t.code LIKE '%._id' THEN t.key || ? ELSE t.key END, m.new FROM search_token t JOIN map m ON m.old = t.rid`,
+    ).run(suffix);
+    db.exec(
+      'INSERT INTO search_date (code, low, high, rid) SELECT d.code, d.low, d.high, m.new FROM search_date d JOIN map m ON m.old = d.rid',
+    );
     db.exec('COMMIT');
   }
   const resources = count();

@@ -24,7 +24,11 @@ export function recordText(pathway: string, recordId: string): string {
 }
 
 /** Records/s and µs/record for parse + schema + mapping + gates + Bundle building, references resolved once beforehand. */
-export async function measureInProcess(fhir: FhirClient, pathway: string, runs: number): Promise<{ perSecond: number; microsPerRecord: number }> {
+export async function measureInProcess(
+  fhir: FhirClient,
+  pathway: string,
+  runs: number,
+): Promise<{ perSecond: number; microsPerRecord: number }> {
   loadFhirDefinitions();
   const mappings = loadMappings();
   const profiles = loadProfiles();

@@ -5,28 +5,51 @@ import { Agent, request } from 'node:http';
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /** What a run measured. */
-export interface LoadResult { perSecond: number; p50: number; p99: number; seconds: number; statuses: Map<number, number>; codes: number[]; bodies: string[] }
+export interface LoadResult {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  seconds: number;
+  statuses: Map<number, number>;
+  codes: number[];
+  bodies: string[];
+}
 
 /** One POST over a kept-alive connection: status and body. */
-export function post(url: string, token: string, body: string, contentType = 'application/json'): Promise<{ status: number; body: string }> {
+export function post(
+  url: string,
+  token: string,
+  body: string,
+  contentType = 'application/json',
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      agent,
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Sends every body once, from `clients` concurrent callers, and measures each answer. */
-export async function runLoad(url: string, token: string, bodies: string[], clients: number, contentType = 'application/json'): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  token: string,
+  bodies: string[],
+  clients: number,
+  contentType = 'application/json',
+): Promise<LoadResult> {
   const latencies: number[] = [];
   const answers: string[] = new Array(bodies.length);
   const codes: number[] = new Array(bodies.length);

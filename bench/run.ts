@@ -13,8 +13,14 @@ import { post, runLoad } from './load.js';
 
 /** The issues' targets (#7, #12). */
 const targets = {
-  inProcessPerSecond: 2_000, overheadRatio: 1.25, p99Ms: 50, rssBytes: 300 * 1024 * 1024, storedResources: Number(process.env.BENCH_STORED ?? 100_000),
-  bigStoreRssBytes: 400 * 1024 * 1024, readyExtraMs: 1_000, governanceMs: 1_000,
+  inProcessPerSecond: 2_000,
+  overheadRatio: 1.25,
+  p99Ms: 50,
+  rssBytes: 300 * 1024 * 1024,
+  storedResources: Number(process.env.BENCH_STORED ?? 100_000),
+  bigStoreRssBytes: 400 * 1024 * 1024,
+  readyExtraMs: 1_000,
+  governanceMs: 1_000,
 };
 /** The store grown in SQL for the large-store rows (bench/grow-store.ts); BENCH_BIG_STORE=0 skips them. */
 const bigStore = Number(process.env.BENCH_BIG_STORE ?? 1_000_000);
@@ -42,7 +48,21 @@ async function builtBundle(url: string, text: string): Promise<string> {
 /** Resources stored on the embedded server, by summing `_summary=count` over the types the adapter and the seed write. */
 async function storedResources(url: string): Promise<number> {
   let total = 0;
-  for (const type of ['CarePlan', 'Consent', 'Encounter', 'Task', 'Communication', 'Goal', 'Provenance', 'AuditEvent', 'Patient', 'PractitionerRole', 'Practitioner', 'CareTeam', 'Organization']) {
+  for (const type of [
+    'CarePlan',
+    'Consent',
+    'Encounter',
+    'Task',
+    'Communication',
+    'Goal',
+    'Provenance',
+    'AuditEvent',
+    'Patient',
+    'PractitionerRole',
+    'Practitioner',
+    'CareTeam',
+    'Organization',
+  ]) {
     const res = await fetch(`${url}/fhir/R4/${type}?_summary=count`, { headers: { Authorization: `Bearer ${token}` } });
     total += ((await res.json()) as { total?: number }).total ?? 0;
   }
@@ -54,14 +74,23 @@ async function seed(url: string, target: number): Promise<void> {
   let stored = await storedResources(url);
   let n = 0;
   while (stored < target) {
-    const bodies = Array.from({ length: 40 }, () => JSON.stringify({
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: Array.from({ length: 50 }, () => ({
-        request: { method: 'POST', url: 'Task' },
-        resource: { resourceType: 'Task', status: 'requested', intent: 'order', identifier: [{ system: 'urn:bench:seed', value: `seed-${n++}` }], for: { reference: 'Patient/example-person' }, owner: { reference: 'PractitionerRole/example-clinician' } },
-      })),
-    }));
+    const bodies = Array.from({ length: 40 }, () =>
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: Array.from({ length: 50 }, () => ({
+          request: { method: 'POST', url: 'Task' },
+          resource: {
+            resourceType: 'Task',
+            status: 'requested',
+            intent: 'order',
+            identifier: [{ system: 'urn:bench:seed', value: `seed-${n++}` }],
+            for: { reference: 'Patient/example-person' },
+            owner: { reference: 'PractitionerRole/example-clinician' },
+          },
+        })),
+      }),
+    );
     await runLoad(`${url}/fhir/R4`, token, bodies, 4, 'application/fhir+json');
     stored += 40 * 50;
   }
@@ -71,7 +100,9 @@ async function seed(url: string, target: number): Promise<void> {
 async function governance(url: string): Promise<{ firstMs: number; againMs: number }> {
   const once = async () => {
     const start = performance.now();
-    const res = await fetch(`${url}/governance/measures?start=${governanceMonth.start}&end=${governanceMonth.end}`, { headers: { Authorization: `Bearer ${token}` } });
+    const res = await fetch(`${url}/governance/measures?start=${governanceMonth.start}&end=${governanceMonth.end}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     await res.text();
     if (!res.ok) throw new Error(`governance: ${res.status}`);
     return performance.now() - start;
@@ -89,7 +120,10 @@ async function timeLookups(url: string): Promise<{ identifierMs: number; worklis
     if (!res.ok) throw new Error(`${path}: ${res.status}`);
     return performance.now() - start;
   };
-  return { identifierMs: await time('Task?identifier=urn:bench:seed|seed-4242c3'), worklistMs: await time('Task?owner=PractitionerRole/example-clinician&status=requested&_count=50') };
+  return {
+    identifierMs: await time('Task?identifier=urn:bench:seed|seed-4242c3'),
+    worklistMs: await time('Task?owner=PractitionerRole/example-clinician&status=requested&_count=50'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -112,20 +146,39 @@ async function main(): Promise<void> {
       const inProcess = await measureInProcess(fhir, pathway, inProcessRuns);
       const e2eBodies = Array.from({ length: recordsPerPathway }, (_, i) => recordText(pathway, `e2e-${pathway}-${i}`));
       // Warm-up (JIT, connection pool), not measured.
-      await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText(pathway, `warm-${pathway}-${i}`)), clients);
+      await runLoad(
+        `${service.url}/pathway-records`,
+        token,
+        Array.from({ length: 100 }, (_, i) => recordText(pathway, `warm-${pathway}-${i}`)),
+        clients,
+      );
       const e2e = await runLoad(`${service.url}/pathway-records`, token, e2eBodies, clients);
-      if ((e2e.statuses.get(201) ?? 0) !== recordsPerPathway) throw new Error(`${pathway}: not every record was written: ${JSON.stringify([...e2e.statuses])}`);
+      if ((e2e.statuses.get(201) ?? 0) !== recordsPerPathway)
+        throw new Error(`${pathway}: not every record was written: ${JSON.stringify([...e2e.statuses])}`);
       const bundles: string[] = [];
-      for (let i = 0; i < recordsPerPathway; i++) bundles.push(await builtBundle(service.url, recordText(pathway, `direct-${pathway}-${i}`)));
+      for (let i = 0; i < recordsPerPathway; i++)
+        bundles.push(await builtBundle(service.url, recordText(pathway, `direct-${pathway}-${i}`)));
       const direct = await runLoad(`${service.url}/fhir/R4`, token, bundles, clients, 'application/fhir+json');
-      if ((direct.statuses.get(200) ?? 0) !== recordsPerPathway) throw new Error(`${pathway}: direct transactions failed: ${JSON.stringify([...direct.statuses])}`);
+      if ((direct.statuses.get(200) ?? 0) !== recordsPerPathway)
+        throw new Error(`${pathway}: direct transactions failed: ${JSON.stringify([...direct.statuses])}`);
       const ratio = e2e.seconds / direct.seconds;
       worstP99 = Math.max(worstP99, e2e.p99);
       worstRatio = Math.max(worstRatio, ratio);
       slowestInProcess = Math.min(slowestInProcess, inProcess.perSecond);
-      rows.push([pathway, fmt(inProcess.perSecond), fmt(inProcess.microsPerRecord), fmt(e2e.perSecond), fmt(e2e.p50, 1), fmt(e2e.p99, 1), fmt(direct.perSecond), fmt(ratio, 2)]);
+      rows.push([
+        pathway,
+        fmt(inProcess.perSecond),
+        fmt(inProcess.microsPerRecord),
+        fmt(e2e.perSecond),
+        fmt(e2e.p50, 1),
+        fmt(e2e.p99, 1),
+        fmt(direct.perSecond),
+        fmt(ratio, 2),
+      ]);
     }
-    console.log(`\nPer pathway (${fmt(inProcessRuns)} records in process; ${fmt(recordsPerPathway)} records end to end at ${clients} concurrent clients on the embedded server, store ${dataDir === ':memory:' ? 'in memory' : 'on disk'})\n`);
+    console.log(
+      `\nPer pathway (${fmt(inProcessRuns)} records in process; ${fmt(recordsPerPathway)} records end to end at ${clients} concurrent clients on the embedded server, store ${dataDir === ':memory:' ? 'in memory' : 'on disk'})\n`,
+    );
     const header = ['pathway', 'in-process rec/s', 'µs/rec', 'e2e rec/s', 'p50 ms', 'p99 ms', 'direct Bundle rec/s', 'adapter/direct'];
     console.log(table([header, ...rows]));
 
@@ -136,9 +189,18 @@ async function main(): Promise<void> {
     // (Node's 5 s) during the burst and the seed, and a busy Node server accepts a burst of 50 new
     // connections about one per event-loop turn while serving those already open: without it the first
     // wave waited for nearly the whole run (p99 ~3 s at any store size).
-    await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `full-warm-${i}`)), clients);
-    const full = await runLoad(`${service.url}/pathway-records`, token,
-      Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `full-${i}`)), clients);
+    await runLoad(
+      `${service.url}/pathway-records`,
+      token,
+      Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `full-warm-${i}`)),
+      clients,
+    );
+    const full = await runLoad(
+      `${service.url}/pathway-records`,
+      token,
+      Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `full-${i}`)),
+      clients,
+    );
     const rss = service.rss();
     const governance100k = await governance(service.url);
     const bigRows: string[][] = [];
@@ -146,40 +208,112 @@ async function main(): Promise<void> {
       // Restarted on the same store: nothing is replayed, so ready comes as fast as on an empty store.
       await service.stop();
       service = await startChild(basePort, env, true);
-      bigRows.push([`time to ready, ${fmt(stored)} stored (empty: ${fmt(readyEmptyMs)} ms)`, `≤ empty + ${fmt(targets.readyExtraMs)} ms`, `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`, verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs)]);
+      bigRows.push([
+        `time to ready, ${fmt(stored)} stored (empty: ${fmt(readyEmptyMs)} ms)`,
+        `≤ empty + ${fmt(targets.readyExtraMs)} ms`,
+        `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`,
+        verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs),
+      ]);
       if (bigStore > 0) {
         await service.stop();
         const grown = growStore(dataDir, bigStore);
         console.log(`\nStore grown in SQL to ${fmt(grown.resources)} resources in ${fmt(grown.seconds, 1)} s (bench/grow-store.ts)`);
         service = await startChild(basePort, env, true);
-        bigRows.push([`time to ready, ${fmt(grown.resources)} stored`, `≤ empty + ${fmt(targets.readyExtraMs)} ms`, `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`, verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs)]);
-        await runLoad(`${service.url}/pathway-records`, token, Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `big-warm-${i}`)), clients);
-        const big = await runLoad(`${service.url}/pathway-records`, token,
-          Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `big-${i}`)), clients);
-        if ((big.statuses.get(201) ?? 0) !== recordsPerPathway) throw new Error(`big store: not every record was written: ${JSON.stringify([...big.statuses])}`);
+        bigRows.push([
+          `time to ready, ${fmt(grown.resources)} stored`,
+          `≤ empty + ${fmt(targets.readyExtraMs)} ms`,
+          `${fmt(service.readyMs)} ms (/health ${fmt(service.healthMs)} ms)`,
+          verdict(service.readyMs <= readyEmptyMs + targets.readyExtraMs),
+        ]);
+        await runLoad(
+          `${service.url}/pathway-records`,
+          token,
+          Array.from({ length: 100 }, (_, i) => recordText('crisis-transition', `big-warm-${i}`)),
+          clients,
+        );
+        const big = await runLoad(
+          `${service.url}/pathway-records`,
+          token,
+          Array.from({ length: recordsPerPathway }, (_, i) => recordText('crisis-transition', `big-${i}`)),
+          clients,
+        );
+        if ((big.statuses.get(201) ?? 0) !== recordsPerPathway)
+          throw new Error(`big store: not every record was written: ${JSON.stringify([...big.statuses])}`);
         // Read as a worklist would (one identifier and one page of a broad search), not the governance
         // report: that reads the whole history into the adapter, ten copies of it in a grown store.
         const lookups = await timeLookups(service.url);
         const bigRss = service.rss();
-        bigRows.push([`p99 at ${clients} clients, ${fmt(grown.resources)} stored`, `≤ ${targets.p99Ms} ms`, `${fmt(big.p99, 1)} ms (${fmt(big.perSecond)} rec/s)`, verdict(big.p99 <= targets.p99Ms)]);
-        bigRows.push([`Task?identifier= / Task?owner=…&_count=50, ${fmt(grown.resources)} stored (not a target)`, '', `${fmt(lookups.identifierMs, 1)} ms / ${fmt(lookups.worklistMs, 1)} ms`, '']);
-        bigRows.push([`peak RSS, ${fmt(grown.resources)} resources stored (this process)`, `≤ ${targets.bigStoreRssBytes / 1024 / 1024} MB`, `${fmt(bigRss.peak / 1024 / 1024)} MB (now ${fmt(bigRss.current / 1024 / 1024)} MB)`, verdict(bigRss.peak <= targets.bigStoreRssBytes)]);
+        bigRows.push([
+          `p99 at ${clients} clients, ${fmt(grown.resources)} stored`,
+          `≤ ${targets.p99Ms} ms`,
+          `${fmt(big.p99, 1)} ms (${fmt(big.perSecond)} rec/s)`,
+          verdict(big.p99 <= targets.p99Ms),
+        ]);
+        bigRows.push([
+          `Task?identifier= / Task?owner=…&_count=50, ${fmt(grown.resources)} stored (not a target)`,
+          '',
+          `${fmt(lookups.identifierMs, 1)} ms / ${fmt(lookups.worklistMs, 1)} ms`,
+          '',
+        ]);
+        bigRows.push([
+          `peak RSS, ${fmt(grown.resources)} resources stored (this process)`,
+          `≤ ${targets.bigStoreRssBytes / 1024 / 1024} MB`,
+          `${fmt(bigRss.peak / 1024 / 1024)} MB (now ${fmt(bigRss.current / 1024 / 1024)} MB)`,
+          verdict(bigRss.peak <= targets.bigStoreRssBytes),
+        ]);
       }
     }
 
     console.log('\nTargets\n');
-    console.log(table([
-      ['measure', 'target', 'measured', ''],
-      ['schema + mapping + gates, one core (slowest pathway)', `≥ ${fmt(targets.inProcessPerSecond)} rec/s`, `${fmt(slowestInProcess)} rec/s`, verdict(slowestInProcess >= targets.inProcessPerSecond)],
-      ['adapter / direct Bundle time (worst pathway)', `≤ ${targets.overheadRatio}`, fmt(worstRatio, 2), verdict(worstRatio <= targets.overheadRatio)],
-      [`p99 at ${clients} clients (worst pathway)`, `≤ ${targets.p99Ms} ms`, `${fmt(worstP99, 1)} ms`, verdict(worstP99 <= targets.p99Ms)],
-      [`p99 at ${clients} clients, ${fmt(stored)} stored`, `≤ ${targets.p99Ms} ms`, `${fmt(full.p99, 1)} ms (${fmt(full.perSecond)} rec/s)`, verdict(full.p99 <= targets.p99Ms)],
-      [`peak RSS, ${fmt(stored)} resources stored`, `≤ ${targets.rssBytes / 1024 / 1024} MB`, `${fmt(rss.peak / 1024 / 1024)} MB (now ${fmt(rss.current / 1024 / 1024)} MB)`, verdict(rss.peak <= targets.rssBytes && stored >= targets.storedResources)],
-      [`governance, one month, ${fmt(stored)} stored`, `≤ ${fmt(targets.governanceMs)} ms`, `${fmt(governance100k.firstMs)} ms (again ${fmt(governance100k.againMs)} ms)`, verdict(governance100k.firstMs <= targets.governanceMs)],
-      ...bigRows,
-      ...clusterRows(cluster, fmt),
-      [`fault burst: ${burst.records} records, ${burst.faults} faults injected, ${burst.resent} resends`, 'lost 0, doubled 0', `lost ${burst.lost}, doubled ${burst.doubled}, unanswered ${burst.unanswered} (${fmt(burst.seconds, 1)} s)`, verdict(burst.lost === 0 && burst.doubled === 0)],
-    ]));
+    console.log(
+      table([
+        ['measure', 'target', 'measured', ''],
+        [
+          'schema + mapping + gates, one core (slowest pathway)',
+          `≥ ${fmt(targets.inProcessPerSecond)} rec/s`,
+          `${fmt(slowestInProcess)} rec/s`,
+          verdict(slowestInProcess >= targets.inProcessPerSecond),
+        ],
+        [
+          'adapter / direct Bundle time (worst pathway)',
+          `≤ ${targets.overheadRatio}`,
+          fmt(worstRatio, 2),
+          verdict(worstRatio <= targets.overheadRatio),
+        ],
+        [
+          `p99 at ${clients} clients (worst pathway)`,
+          `≤ ${targets.p99Ms} ms`,
+          `${fmt(worstP99, 1)} ms`,
+          verdict(worstP99 <= targets.p99Ms),
+        ],
+        [
+          `p99 at ${clients} clients, ${fmt(stored)} stored`,
+          `≤ ${targets.p99Ms} ms`,
+          `${fmt(full.p99, 1)} ms (${fmt(full.perSecond)} rec/s)`,
+          verdict(full.p99 <= targets.p99Ms),
+        ],
+        [
+          `peak RSS, ${fmt(stored)} resources stored`,
+          `≤ ${targets.rssBytes / 1024 / 1024} MB`,
+          `${fmt(rss.peak / 1024 / 1024)} MB (now ${fmt(rss.current / 1024 / 1024)} MB)`,
+          verdict(rss.peak <= targets.rssBytes && stored >= targets.storedResources),
+        ],
+        [
+          `governance, one month, ${fmt(stored)} stored`,
+          `≤ ${fmt(targets.governanceMs)} ms`,
+          `${fmt(governance100k.firstMs)} ms (again ${fmt(governance100k.againMs)} ms)`,
+          verdict(governance100k.firstMs <= targets.governanceMs),
+        ],
+        ...bigRows,
+        ...clusterRows(cluster, fmt),
+        [
+          `fault burst: ${burst.records} records, ${burst.faults} faults injected, ${burst.resent} resends`,
+          'lost 0, doubled 0',
+          `lost ${burst.lost}, doubled ${burst.doubled}, unanswered ${burst.unanswered} (${fmt(burst.seconds, 1)} s)`,
+          verdict(burst.lost === 0 && burst.doubled === 0),
+        ],
+      ]),
+    );
   } finally {
     await service.stop();
     if (!process.env.BENCH_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
@@ -188,7 +322,10 @@ async function main(): Promise<void> {
     // The big fuzz run: the same property as the suite's, many more cases.
     const runs = process.env.FUZZ_RUNS ?? '20000';
     console.log(`\nFuzzing POST /pathway-records with ${runs} cases…`);
-    const r = spawnSync('npx', ['vitest', 'run', 'tests/reliability/fuzz.test.ts'], { stdio: 'inherit', env: { ...process.env, FUZZ_RUNS: runs } });
+    const r = spawnSync('npx', ['vitest', 'run', 'tests/reliability/fuzz.test.ts'], {
+      stdio: 'inherit',
+      env: { ...process.env, FUZZ_RUNS: runs },
+    });
     if (r.status !== 0) process.exitCode = 1;
   }
 }

@@ -18,17 +18,23 @@ function record(n: number): string {
 }
 
 async function post(url: string, body: string, path = '/pathway-records'): Promise<Response> {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body });
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body,
+  });
 }
 
 async function fill(url: string, from: number, to: number): Promise<void> {
   let next = from;
-  await Promise.all(Array.from({ length: fillConcurrency }, async () => {
-    while (next < to) {
-      const res = await post(url, record(next++));
-      await res.arrayBuffer();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: fillConcurrency }, async () => {
+      while (next < to) {
+        const res = await post(url, record(next++));
+        await res.arrayBuffer();
+      }
+    }),
+  );
 }
 
 async function measure(url: string, from: number): Promise<number> {
@@ -42,14 +48,26 @@ async function measure(url: string, from: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0', RATE_LIMIT_PER_MINUTE: '0' }), { host: '127.0.0.1' });
+  const service = await startService(
+    readEnv({
+      PORT: '0',
+      DATA_DIR: ':memory:',
+      API_TOKEN: token,
+      LOG_LEVEL: 'silent',
+      ESCALATION_INTERVAL_MS: '0',
+      RATE_LIMIT_PER_MINUTE: '0',
+    }),
+    { host: '127.0.0.1' },
+  );
   try {
     type Parameters = { parameter: { name: string; resource?: { entry?: unknown[] } }[] };
-    const bundles = await Promise.all(fixtures.map(async (_f, i) => {
-      const res = await post(service.url, record(i), '/pathway-records/$validate');
-      const b = ((await res.json()) as Parameters).parameter.find((p) => p.name === 'bundle')?.resource;
-      return { pathway: pathways[i], entries: b?.entry?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(b)) };
-    }));
+    const bundles = await Promise.all(
+      fixtures.map(async (_f, i) => {
+        const res = await post(service.url, record(i), '/pathway-records/$validate');
+        const b = ((await res.json()) as Parameters).parameter.find((p) => p.name === 'bundle')?.resource;
+        return { pathway: pathways[i], entries: b?.entry?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(b)) };
+      }),
+    );
     await fill(service.url, 0, 100);
     const at100 = await measure(service.url, 100);
     await fill(service.url, 100 + sample, 10_000);

@@ -7,7 +7,9 @@ import { ensureBuilt } from '../scripts/build.mjs';
 // @medplum/* need Node ^22.18; the project brings its own in node_modules/.bin, which npm and npx use.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(`peer-pathways-fhir needs Node 22.18 or later; this is ${process.versions.node}. Run it through npm (npm start, npx peer-pathways-fhir …), which uses the project's Node 22 from npm ci.\n`);
+  process.stderr.write(
+    `peer-pathways-fhir needs Node 22.18 or later; this is ${process.versions.node}. Run it through npm (npm start, npx peer-pathways-fhir …), which uses the project's Node 22 from npm ci.\n`,
+  );
   process.exit(2);
 }
 

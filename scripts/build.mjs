@@ -34,11 +34,16 @@ export function build() {
   try {
     tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   } catch {
-    throw new Error('dist/ is missing or older than src/, and TypeScript is not installed to build it: run `npm ci` (with dev dependencies), then `npm run build`.');
+    throw new Error(
+      'dist/ is missing or older than src/, and TypeScript is not installed to build it: run `npm ci` (with dev dependencies), then `npm run build`.',
+    );
   }
   const out = `${dist}.${process.pid}.tmp`;
   rmSync(out, { recursive: true, force: true });
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     rmSync(out, { recursive: true, force: true });
     throw new Error(`tsc failed (exit ${result.status ?? result.signal}); nothing in dist/ was changed.`);

@@ -32,19 +32,32 @@ export interface TestService {
  * Starts a service for one test file; extra environment variables override the defaults, and
  * `logDestination` receives every log line (LOG_LEVEL still applies).
  */
-export async function startTestService(env: Record<string, string> = {}, opts: { logDestination?: DestinationStream } = {}): Promise<TestService> {
-  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: testToken, LOG_LEVEL: 'silent', ...env }), { host: '127.0.0.1', ...opts });
+export async function startTestService(
+  env: Record<string, string> = {},
+  opts: { logDestination?: DestinationStream } = {},
+): Promise<TestService> {
+  const service = await startService(readEnv({ PORT: '0', DATA_DIR: ':memory:', API_TOKEN: testToken, LOG_LEVEL: 'silent', ...env }), {
+    host: '127.0.0.1',
+    ...opts,
+  });
   const auth = { Authorization: `Bearer ${testToken}` };
   const fhirRaw = (path: string, init: RequestInit = {}) =>
-    fetch(`${service.url}/fhir/R4/${path}`, { ...init, headers: { ...auth, 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) } });
+    fetch(`${service.url}/fhir/R4/${path}`, {
+      ...init,
+      headers: { ...auth, 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) },
+    });
   const fhir = async <T extends Resource = Resource>(query: string): Promise<T[]> => {
     const res = await fhirRaw(query);
     if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
     const bundle = (await res.json()) as Bundle<T>;
     return (bundle.entry ?? []).map((e) => e.resource as T);
   };
-  const bySlot = <T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem = exampleSource): Promise<T[]> =>
-    fhir<T>(`${type}?identifier=${encodeURIComponent(tokenSearchValue(sourceSystem, `${recordId}/${slot}`))}`);
+  const bySlot = <T extends Resource = Resource>(
+    type: string,
+    recordId: string,
+    slot: string,
+    sourceSystem = exampleSource,
+  ): Promise<T[]> => fhir<T>(`${type}?identifier=${encodeURIComponent(tokenSearchValue(sourceSystem, `${recordId}/${slot}`))}`);
   return {
     url: service.url,
     service,

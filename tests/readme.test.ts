@@ -8,7 +8,10 @@ import { startProcess, type ServiceProcess } from './server/process.js';
 const root = join(import.meta.dirname, '..');
 
 /** A shell example of the README: where it starts, and its text (dedented when it sits in a list). */
-interface Example { line: number; text: string }
+interface Example {
+  line: number;
+  text: string;
+}
 
 /** Every ```bash / ```sh block of the README, in order. */
 export function shellExamples(markdown: string): Example[] {
@@ -35,12 +38,16 @@ const notRun: Record<string, string> = {
   'npm ci && npm start': 'installs and runs the whole suite: what CI (.ci/run) does',
   'API_TOKEN=devtoken npm start': 'how this test starts the service the examples run against',
   'npm start': 'a first start without API_TOKEN: the generated token is tested in tests/security/startup.test.ts',
-  'WORKERS=2 PORT=8080 API_TOKEN=devtoken npm start': 'a service in cluster mode: started as written (bin/… serve, WORKERS=2) in tests/server/cluster.test.ts',
-  '# on every replica (Medplum)': 'needs a Medplum or HAPI server; replicas against one FHIR server run in tests/reliability/replicas.test.ts',
+  'WORKERS=2 PORT=8080 API_TOKEN=devtoken npm start':
+    'a service in cluster mode: started as written (bin/… serve, WORKERS=2) in tests/server/cluster.test.ts',
+  '# on every replica (Medplum)':
+    'needs a Medplum or HAPI server; replicas against one FHIR server run in tests/reliability/replicas.test.ts',
   'npm ci && npm run build': 'a deployment: the build and npm start are what this test itself runs',
   'npm run typecheck     # tsc, strict': 'the development checks: what CI (.ci/run) runs',
-  [`umask 077 && mkdir -p backups && sqlite3 data/fhir.sqlite ".backup 'backups/fhir.sqlite'"`]: 'needs Debian\'s sqlite3 tool and a store on disk (this test\'s service keeps DATA_DIR=:memory:); the same online backup through node:sqlite runs as written in tests/embedded/store.test.ts',
-  [`umask 077 && npx node -e "const { DatabaseSync, backup } = require('node:sqlite'); const db = new DatabaseSync('data/fhir.sqlite', { readOnly: true }); backup(db, 'fhir-backup.sqlite').then(() => db.close())"`]: 'needs a store on disk (this test\'s service keeps DATA_DIR=:memory:): run as written against a running store in tests/embedded/store.test.ts',
+  [`umask 077 && mkdir -p backups && sqlite3 data/fhir.sqlite ".backup 'backups/fhir.sqlite'"`]:
+    "needs Debian's sqlite3 tool and a store on disk (this test's service keeps DATA_DIR=:memory:); the same online backup through node:sqlite runs as written in tests/embedded/store.test.ts",
+  [`umask 077 && npx node -e "const { DatabaseSync, backup } = require('node:sqlite'); const db = new DatabaseSync('data/fhir.sqlite', { readOnly: true }); backup(db, 'fhir-backup.sqlite').then(() => db.close())"`]:
+    "needs a store on disk (this test's service keeps DATA_DIR=:memory:): run as written against a running store in tests/embedded/store.test.ts",
 };
 
 /** Where the README's placeholders point in the test: the service started here, and folders of its own. */
@@ -64,25 +71,50 @@ afterAll(async () => {
 describe('README', () => {
   it('every shell example runs as written, on a copy of the repository', async () => {
     const examples = shellExamples(readFileSync(join(root, 'README.md'), 'utf8'));
-    const skipped = (e: Example) => Object.keys(notRun).some((first) => e.text.split('\n')[0]!.trimEnd().replace(/\s+#.*$/, '') === first.replace(/\s+#.*$/, ''));
+    const skipped = (e: Example) =>
+      Object.keys(notRun).some(
+        (first) =>
+          e.text
+            .split('\n')[0]!
+            .trimEnd()
+            .replace(/\s+#.*$/, '') === first.replace(/\s+#.*$/, ''),
+      );
     const run = examples.filter((e) => !skipped(e));
     expect(examples.length - run.length).toBe(Object.keys(notRun).length);
 
     // A fresh checkout: the project's files, with node_modules and the build shared.
     dir = mkdtempSync(join(tmpdir(), 'ppf-readme-'));
     const clone = join(dir, 'repo');
-    cpSync(root, clone, { recursive: true, preserveTimestamps: true, filter: (from) => !/\/(node_modules|dist|data|\.git|test-output)$/.test(from) && !/\/dist\.\d+\.tmp$/.test(from) });
+    cpSync(root, clone, {
+      recursive: true,
+      preserveTimestamps: true,
+      filter: (from) => !/\/(node_modules|dist|data|\.git|test-output)$/.test(from) && !/\/dist\.\d+\.tmp$/.test(from),
+    });
     symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'));
     symlinkSync(join(root, 'dist'), join(clone, 'dist'));
 
     const env = { API_TOKEN: 'devtoken', DATA_DIR: ':memory:', ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', HOME: dir };
     service = await startProcess('npm', ['start', '--silent'], { ...env, PORT: '0' }, 60_000, clone);
-    const script = ['set -euo pipefail', ...run.map((e) => `echo "### README.md line ${e.line}" >&2\n${localised(e.text, service!.url, dir!)}`)].join('\n');
+    const script = [
+      'set -euo pipefail',
+      ...run.map((e) => `echo "### README.md line ${e.line}" >&2\n${localised(e.text, service!.url, dir!)}`),
+    ].join('\n');
     const result = await new Promise<{ code: number; out: string }>((resolve) => {
-      execFile('bash', ['-c', script], {
-        cwd: clone, timeout: 120_000,
-        env: { PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, ...env, FHIR_ACCESS_TOKEN: 'devtoken', LOG_LEVEL: 'silent' },
-      }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}\n${stderr}` }));
+      execFile(
+        'bash',
+        ['-c', script],
+        {
+          cwd: clone,
+          timeout: 120_000,
+          env: {
+            PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`,
+            ...env,
+            FHIR_ACCESS_TOKEN: 'devtoken',
+            LOG_LEVEL: 'silent',
+          },
+        },
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}\n${stderr}` }),
+      );
     });
     expect(result.code, result.out.slice(-3000)).toBe(0);
     // What the examples say they do, they did.

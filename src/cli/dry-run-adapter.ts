@@ -25,13 +25,22 @@ export interface DryRunAdapter {
  * server with the demo directory, served on a loopback port of this process only.
  */
 export async function openDryRunAdapter(opts: { server?: string; mappingsDir?: string }): Promise<DryRunAdapter> {
-  const env = readEnv({ ...process.env, ...(opts.server ? { FHIR_BASE_URL: opts.server } : {}), ...(opts.mappingsDir ? { MAPPINGS_DIR: opts.mappingsDir } : {}) });
+  const env = readEnv({
+    ...process.env,
+    ...(opts.server ? { FHIR_BASE_URL: opts.server } : {}),
+    ...(opts.mappingsDir ? { MAPPINGS_DIR: opts.mappingsDir } : {}),
+  });
   const mappings = loadMappings(env.mappingsDir);
   loadFhirDefinitions();
   const profiles = loadProfiles();
   const lock = new RecordLock();
   if (env.fhirBaseUrl) {
-    const fhir = new FhirClient({ baseUrl: env.fhirBaseUrl, ...fhirCredentialsFromEnv(env), timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs });
+    const fhir = new FhirClient({
+      baseUrl: env.fhirBaseUrl,
+      ...fhirCredentialsFromEnv(env),
+      timeoutMs: env.fhirTimeoutMs,
+      breakerCooldownMs: env.fhirBreakerCooldownMs,
+    });
     return { adapter: { fhir, mappings, profiles, lock }, fhir: env.fhirBaseUrl, close: async () => undefined };
   }
   const internal = { clientId: 'peer-pathways-cli', clientSecret: randomBytes(24).toString('base64url') };
@@ -43,7 +52,13 @@ export async function openDryRunAdapter(opts: { server?: string; mappingsDir?: s
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const fhir = new FhirClient({ baseUrl: `${url}/fhir/R4`, tokenUrl: `${url}/oauth2/token`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs });
+  const fhir = new FhirClient({
+    baseUrl: `${url}/fhir/R4`,
+    tokenUrl: `${url}/oauth2/token`,
+    ...internal,
+    timeoutMs: env.fhirTimeoutMs,
+    breakerCooldownMs: env.fhirBreakerCooldownMs,
+  });
   return {
     adapter: { fhir, mappings, profiles, lock },
     fhir: 'in-memory embedded FHIR server with the demo directory',

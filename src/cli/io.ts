@@ -18,4 +18,3 @@ export const exitCodes = { ok: 0, blocked: 1, usage: 2, rejected: 3 } as const;
 
 /** Raised for a command line that cannot be run; main prints the message and exits with `usage`. */
 export class UsageError extends Error {}
-

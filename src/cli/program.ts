@@ -28,7 +28,13 @@ export function commanderOf(c: CliCommand, io: CommandIo, done: (code: number | 
   const cmd = quiet(c.define(new Command(c.name)), io);
   cmd.action(async (...received: unknown[]) => {
     const self = received.at(-1) as Command;
-    done(await c.run(self.opts(), self.processedArgs.filter((a): a is string => typeof a === 'string'), io));
+    done(
+      await c.run(
+        self.opts(),
+        self.processedArgs.filter((a): a is string => typeof a === 'string'),
+        io,
+      ),
+    );
   });
   return cmd;
 }
@@ -44,7 +50,9 @@ export function fromCommanderError(err: unknown): number {
 export async function runCommand(c: CliCommand, args: string[], io: CommandIo = processIo): Promise<number | undefined> {
   let code: number | undefined;
   try {
-    await commanderOf(c, io, (x) => { code = x; }).parseAsync(args, { from: 'user' });
+    await commanderOf(c, io, (x) => {
+      code = x;
+    }).parseAsync(args, { from: 'user' });
   } catch (err) {
     return fromCommanderError(err);
   }
@@ -69,7 +77,8 @@ export const check = {
     } catch {
       throw new InvalidArgumentError('expected an absolute http(s) URL, e.g. http://127.0.0.1:8080.');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an absolute http(s) URL, e.g. http://127.0.0.1:8080.');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InvalidArgumentError('expected an absolute http(s) URL, e.g. http://127.0.0.1:8080.');
     return value;
   },
   /** A calendar date YYYY-MM-DD. */

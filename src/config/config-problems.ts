@@ -30,7 +30,11 @@ export function zodProblems(file: string, issues: readonly z.core.$ZodIssue[], p
   return issues.flatMap((zi): ConfigProblem[] => {
     const at = [...prefix, ...zi.path];
     if (zi.code === 'unrecognized_keys') {
-      return zi.keys.map((key) => ({ file, path: joinPath([...at, key]), message: 'is not a setting of this file: check its spelling (unknown keys are refused)' }));
+      return zi.keys.map((key) => ({
+        file,
+        path: joinPath([...at, key]),
+        message: 'is not a setting of this file: check its spelling (unknown keys are refused)',
+      }));
     }
     const input = (zi as { input?: unknown }).input;
     if (zi.code === 'invalid_type' && input === undefined) {

@@ -64,7 +64,11 @@ export interface EnvConfig {
  * variable, what was found and what is expected, so that an operator can fix it without reading code.
  */
 export class EnvError extends Error {
-  constructor(readonly variable: string, expected: string, found: string) {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    found: string,
+  ) {
     super(`${variable}=${JSON.stringify(found.length > 60 ? `${found.slice(0, 60)}…` : found)} is not valid: expected ${expected}.`);
   }
 }
@@ -111,9 +115,19 @@ function reader(env: NodeJS.ProcessEnv) {
 /** A listen address: an IPv4 or IPv6 literal, or a host name (`localhost`). */
 function hostOf(raw: string | undefined): string {
   if (raw === undefined) return '127.0.0.1';
-  if (/^[0-9.]+$/.test(raw) ? /^(\d{1,3})(\.\d{1,3}){3}$/.test(raw) && raw.split('.').every((p) => Number(p) <= 255)
-    : /^[0-9a-f:]+$/i.test(raw) ? raw.includes(':') : /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(raw)) return raw;
-  throw new EnvError('HOST', 'an IP address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface) or a host name', raw);
+  if (
+    /^[0-9.]+$/.test(raw)
+      ? /^(\d{1,3})(\.\d{1,3}){3}$/.test(raw) && raw.split('.').every((p) => Number(p) <= 255)
+      : /^[0-9a-f:]+$/i.test(raw)
+        ? raw.includes(':')
+        : /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(raw)
+  )
+    return raw;
+  throw new EnvError(
+    'HOST',
+    'an IP address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface) or a host name',
+    raw,
+  );
 }
 
 /**

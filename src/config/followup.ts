@@ -10,7 +10,10 @@ import { defaultMappingsDir, MappingsError } from './mappings.js';
  */
 export function loadFollowUpConfig(dir: string = defaultMappingsDir): { escalation: EscalationConfig; webhooks: WebhooksConfig } {
   const escalationFile = join(dir, 'escalation.json');
-  if (!existsSync(escalationFile)) throw new MappingsError([{ file: escalationFile, path: '', message: 'is missing: copy it from the project\'s mappings/escalation.json' }]);
+  if (!existsSync(escalationFile))
+    throw new MappingsError([
+      { file: escalationFile, path: '', message: "is missing: copy it from the project's mappings/escalation.json" },
+    ]);
   const webhooksFile = join(dir, 'webhooks.json');
   return {
     escalation: readCheckedFile(escalationFile, escalationSchema),

@@ -26,13 +26,28 @@ function fhirIssues(map: ConceptMap): OperationOutcomeIssue[] {
 export function checkConceptMaps(maps: ConceptMapFile[]): ConfigProblem[] {
   if (maps.length) loadFhirDefinitions();
   return maps.flatMap(({ file, map }, i): ConfigProblem[] => {
-    const fhir = fhirIssues(map).filter((o) => o.severity === 'error').map((o) => ({
-      file, path: (o.expression?.[0] ?? '').replace(/^ConceptMap\.?/, ''), message: `not valid FHIR R4: ${o.details?.text ?? 'invalid'}`,
-    }));
-    const dup = maps.findIndex((m) => m.map.url === map.url) < i ? [{ file, path: 'url', message: `"${map.url}" is also the url of another ConceptMap: each needs its own` }] : [];
+    const fhir = fhirIssues(map)
+      .filter((o) => o.severity === 'error')
+      .map((o) => ({
+        file,
+        path: (o.expression?.[0] ?? '').replace(/^ConceptMap\.?/, ''),
+        message: `not valid FHIR R4: ${o.details?.text ?? 'invalid'}`,
+      }));
+    const dup =
+      maps.findIndex((m) => m.map.url === map.url) < i
+        ? [{ file, path: 'url', message: `"${map.url}" is also the url of another ConceptMap: each needs its own` }]
+        : [];
     const groups = (map.group ?? []).flatMap((g, gi): ConfigProblem[] => {
-      if (g.unmapped?.mode === 'other-map') return [{ file, path: `group[${gi}].unmapped.mode`, message: '"other-map" is not supported: list the codes here, or use "provided" or "fixed"' }];
-      if (g.unmapped?.mode === 'fixed' && !g.unmapped.code) return [{ file, path: `group[${gi}].unmapped.code`, message: 'is missing: "fixed" needs the code to use' }];
+      if (g.unmapped?.mode === 'other-map')
+        return [
+          {
+            file,
+            path: `group[${gi}].unmapped.mode`,
+            message: '"other-map" is not supported: list the codes here, or use "provided" or "fixed"',
+          },
+        ];
+      if (g.unmapped?.mode === 'fixed' && !g.unmapped.code)
+        return [{ file, path: `group[${gi}].unmapped.code`, message: 'is missing: "fixed" needs the code to use' }];
       return [];
     });
     return [...fhir, ...dup, ...groups];
@@ -42,13 +57,17 @@ export function checkConceptMaps(maps: ConceptMapFile[]): ConfigProblem[] {
 /** Every code a ConceptMap can produce: its usable targets and its fixed/provided fallbacks ('*' for provided). */
 function producedCodes(map: ConceptMap): string[] {
   return (map.group ?? []).flatMap((g) => [
-    ...(g.element ?? []).flatMap((e) => (e.target ?? []).filter((t) => t.code && t.equivalence !== 'unmatched' && t.equivalence !== 'disjoint').map((t) => t.code as string)),
+    ...(g.element ?? []).flatMap((e) =>
+      (e.target ?? []).filter((t) => t.code && t.equivalence !== 'unmatched' && t.equivalence !== 'disjoint').map((t) => t.code as string),
+    ),
     ...(g.unmapped?.mode === 'fixed' && g.unmapped.code ? [g.unmapped.code] : []),
   ]);
 }
 
 function fieldProblems(file: string, where: string, field: string): ConfigProblem[] {
-  return contractField(field).found ? [] : [{ file, path: where, message: `"${field}" is not a field of any pathway record: check it against GET /schemas/<pathway>.json` }];
+  return contractField(field).found
+    ? []
+    : [{ file, path: where, message: `"${field}" is not a field of any pathway record: check it against GET /schemas/<pathway>.json` }];
 }
 
 function valueProblems(source: SourceMapping): ConfigProblem[] {
@@ -57,9 +76,13 @@ function valueProblems(source: SourceMapping): ConfigProblem[] {
     const allowed = contractField(field).values;
     const missing = fieldProblems(source.file, where, field);
     if (missing.length || !allowed) return missing;
-    return Object.entries(map).filter(([, v]) => !allowed.includes(v)).map(([k, v]) => ({
-      file: source.file, path: `${where}."${k}"`, message: `${JSON.stringify(v)} is not a value of ${field}: expected one of ${allowed.join(', ')}`,
-    }));
+    return Object.entries(map)
+      .filter(([, v]) => !allowed.includes(v))
+      .map(([k, v]) => ({
+        file: source.file,
+        path: `${where}."${k}"`,
+        message: `${JSON.stringify(v)} is not a value of ${field}: expected one of ${allowed.join(', ')}`,
+      }));
   });
 }
 
@@ -73,9 +96,13 @@ function codeProblems(source: SourceMapping, maps: ConceptMapFile[], unloaded: r
     if (!found) return [{ file: source.file, path: where, message: `no ConceptMap in conceptmaps/ has url or file name "${ref}"` }];
     const allowed = contractField(field).values;
     if (!allowed) return [];
-    return producedCodes(found.map).filter((c) => !allowed.includes(c)).map((c) => ({
-      file: found.file, path: 'group', message: `translates to "${c}", which ${field} does not accept (used by ${basename(source.file)}): expected one of ${allowed.join(', ')}`,
-    }));
+    return producedCodes(found.map)
+      .filter((c) => !allowed.includes(c))
+      .map((c) => ({
+        file: found.file,
+        path: 'group',
+        message: `translates to "${c}", which ${field} does not accept (used by ${basename(source.file)}): expected one of ${allowed.join(', ')}`,
+      }));
   });
 }
 
@@ -86,11 +113,21 @@ export function checkSources(sources: SourceMapping[], maps: ConceptMapFile[], u
     const systems = (source.appliesTo?.sourceSystems ?? []).flatMap((system, i): ConfigProblem[] => {
       const other = claimed.get(system);
       claimed.set(system, source.name);
-      return other ? [{ file: source.file, path: `appliesTo.sourceSystems[${i}]`, message: `"${system}" is already claimed by sources/${other}.json: one source mapping per system` }] : [];
+      return other
+        ? [
+            {
+              file: source.file,
+              path: `appliesTo.sourceSystems[${i}]`,
+              message: `"${system}" is already claimed by sources/${other}.json: one source mapping per system`,
+            },
+          ]
+        : [];
     });
     const seen = new Set<string>();
     const fields = source.fields.flatMap((f, i) => {
-      const dup: ConfigProblem[] = seen.has(f.from) ? [{ file: source.file, path: `fields[${i}].from`, message: `"${f.from}" is renamed twice` }] : [];
+      const dup: ConfigProblem[] = seen.has(f.from)
+        ? [{ file: source.file, path: `fields[${i}].from`, message: `"${f.from}" is renamed twice` }]
+        : [];
       seen.add(f.from);
       return [...dup, ...fieldProblems(source.file, `fields[${i}].to`, f.to)];
     });

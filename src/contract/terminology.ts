@@ -43,7 +43,10 @@ export function translateCode(map: ConceptMap, code: string): CodeTranslation {
   }
   const listed = groups.some((g) => g.element?.some((e) => e.code === code));
   // The reason never quotes the code: a free-text value in a coded field could be about the person.
-  return { ok: false, reason: listed ? 'it is listed with no usable target (only narrower, inexact or unmatched ones)' : 'it is not listed' };
+  return {
+    ok: false,
+    reason: listed ? 'it is listed with no usable target (only narrower, inexact or unmatched ones)' : 'it is not listed',
+  };
 }
 
 /**

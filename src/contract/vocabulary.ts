@@ -70,9 +70,7 @@ export const clinicalTaskCodes = ['clinical-review', 'scheduled-clinical-review'
 /** Task codes that track a clinical appointment for its clinician: never owned by a peer role either (role integrity, spec §6). */
 export const trackingTaskCodes = ['first-appointment-tracking'] as const;
 
-export type TaskCode =
-  | (typeof clinicalTaskCodes)[number]
-  | 'care-coordination-review' | 'follow-up-action' | 'first-appointment-tracking';
+export type TaskCode = (typeof clinicalTaskCodes)[number] | 'care-coordination-review' | 'follow-up-action' | 'first-appointment-tracking';
 
 /**
  * Task business statuses only the follow-up scheduler sets (src/followup): the first Task was escalated

@@ -113,7 +113,11 @@ export interface TokenAnswer {
  * come from HTTP Basic (MedplumClient with credentialsInHeader) or the form (its default). Errors use
  * RFC 6749 JSON, which OAuth clients parse.
  */
-export function answerTokenRequest(tokens: TokenStore, form: Record<string, unknown>, authorization: string | undefined | null): TokenAnswer {
+export function answerTokenRequest(
+  tokens: TokenStore,
+  form: Record<string, unknown>,
+  authorization: string | undefined | null,
+): TokenAnswer {
   const headers = { 'Cache-Control': 'no-store' };
   if (form.grant_type !== 'client_credentials') {
     return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only client_credentials is supported' }, headers };
@@ -122,7 +126,11 @@ export function answerTokenRequest(tokens: TokenStore, form: Record<string, unkn
   const clientId = basic?.id ?? (typeof form.client_id === 'string' ? form.client_id : '');
   const clientSecret = basic?.secret ?? (typeof form.client_secret === 'string' ? form.client_secret : '');
   if (!tokens.checkClient(clientId, clientSecret)) {
-    return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' }, headers: { ...headers, 'WWW-Authenticate': 'Basic realm="oauth2"' } };
+    return {
+      status: 401,
+      body: { error: 'invalid_client', error_description: 'Invalid client credentials' },
+      headers: { ...headers, 'WWW-Authenticate': 'Basic realm="oauth2"' },
+    };
   }
   return { status: 200, body: { access_token: tokens.issue(), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS }, headers };
 }
@@ -130,15 +138,10 @@ export function answerTokenRequest(tokens: TokenStore, form: Record<string, unkn
 /** POST /token (client_credentials) over HTTP. */
 export function createOAuthRouter(tokens: TokenStore): express.Router {
   const router = express.Router();
-  router.post(
-    '/token',
-    express.urlencoded({ extended: false, limit: '16kb' }),
-    express.json({ limit: '16kb' }),
-    (req, res) => {
-      const answer = answerTokenRequest(tokens, (req.body ?? {}) as Record<string, unknown>, req.get('authorization'));
-      res.status(answer.status).set(answer.headers).json(answer.body);
-    },
-  );
+  router.post('/token', express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' }), (req, res) => {
+    const answer = answerTokenRequest(tokens, (req.body ?? {}) as Record<string, unknown>, req.get('authorization'));
+    res.status(answer.status).set(answer.headers).json(answer.body);
+  });
   return router;
 }
 
@@ -217,11 +220,17 @@ function interactionOf(method: string, path: string): Interaction {
   const parts = where.split('/').filter(Boolean);
   const type = parts[0] && /^[A-Z][A-Za-z]+$/.test(parts[0]) ? parts[0] : '*';
   const conditional = query !== undefined;
-  const change = (p: SmartPermission): Interaction => ({ resourceType: type, needs: conditional && parts.length === 1 ? [p, 's'] : [p], changes: true });
+  const change = (p: SmartPermission): Interaction => ({
+    resourceType: type,
+    needs: conditional && parts.length === 1 ? [p, 's'] : [p],
+    changes: true,
+  });
   if (parts.some((p) => p.startsWith('$'))) {
     // Terminology operations read only their own resources; any other ($evaluate-measure, $everything…)
     // may read across types, so it needs read and search on every type.
-    return terminologyTypes.has(type) ? { resourceType: type, needs: ['r'], changes: false } : { resourceType: '*', needs: ['r', 's'], changes: false };
+    return terminologyTypes.has(type)
+      ? { resourceType: type, needs: ['r'], changes: false }
+      : { resourceType: '*', needs: ['r', 's'], changes: false };
   }
   if (method === 'PUT' || method === 'PATCH') return change('u');
   if (method === 'DELETE') return change('d');
@@ -230,7 +239,8 @@ function interactionOf(method: string, path: string): Interaction {
     return { resourceType: type, needs: ['c'], changes: false };
   }
   // GET / HEAD. A compartment search (`Patient/{id}/{type}`, FHIR R4 §3.1.1.3) searches the compartment's type.
-  if (parts.length === 3 && /^[A-Z][A-Za-z]+$/.test(parts[2] as string)) return { resourceType: parts[2] as string, needs: ['s'], changes: false };
+  if (parts.length === 3 && /^[A-Z][A-Za-z]+$/.test(parts[2] as string))
+    return { resourceType: parts[2] as string, needs: ['s'], changes: false };
   if (parts.length <= 1 || (parts.length === 2 && parts[1] === '_history')) return { resourceType: type, needs: ['s'], changes: false };
   return { resourceType: type, needs: ['r'], changes: false };
 }
@@ -282,7 +292,10 @@ function typesReadAlongside(path: string): string[] {
 function check(grant: SmartGrant, method: string, path: string, where?: string): OperationOutcome | undefined {
   const i = interactionOf(method, path);
   if (i.changes && appendOnlyTypes.has(i.resourceType)) {
-    return forbidden(`${i.resourceType} is part of the audit trail, which is append-only: it cannot be changed or deleted through the FHIR API (${method}).`, where);
+    return forbidden(
+      `${i.resourceType} is part of the audit trail, which is append-only: it cannot be changed or deleted through the FHIR API (${method}).`,
+      where,
+    );
   }
   const needed: { resourceType: string; permission: SmartPermission }[] = [
     ...i.needs.map((permission) => ({ resourceType: i.resourceType, permission })),
@@ -291,7 +304,10 @@ function check(grant: SmartGrant, method: string, path: string, where?: string):
   const missing = needed.find((n) => !grant.allows(n.resourceType, n.permission));
   if (!missing) return undefined;
   const { resourceType, permission } = missing;
-  return forbidden(`Client "${grant.clientId}" may not ${permissionNames[permission]} ${resourceType === '*' ? 'across all resource types' : resourceType}: it needs the SMART scope system/${resourceType}.${permission}${resourceType === '*' ? '' : ` (or system/*.${permission})`}.`, where);
+  return forbidden(
+    `Client "${grant.clientId}" may not ${permissionNames[permission]} ${resourceType === '*' ? 'across all resource types' : resourceType}: it needs the SMART scope system/${resourceType}.${permission}${resourceType === '*' ? '' : ` (or system/*.${permission})`}.`,
+    where,
+  );
 }
 
 /** A Bundle entry's request URL relative to the FHIR base (absolute URLs on this server are cut to their path below it). */
@@ -306,7 +322,11 @@ function entryPath(url: string, basePath: string): string {
  * and whatever the scopes, no update, patch or delete of AuditEvent or Provenance (the audit trail is
  * append-only). Returns the 403 OperationOutcome, or undefined when allowed.
  */
-export function authorizeFhirRequest(grant: SmartGrant, req: { method: string; path: string; body: unknown }, basePath: string): OperationOutcome | undefined {
+export function authorizeFhirRequest(
+  grant: SmartGrant,
+  req: { method: string; path: string; body: unknown },
+  basePath: string,
+): OperationOutcome | undefined {
   const [where = ''] = req.path.split('?', 1);
   const bundle = req.body as Bundle | undefined;
   if (req.method === 'POST' && where.replace(/\/+$/, '') === '' && bundle?.resourceType === 'Bundle') {

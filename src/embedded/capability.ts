@@ -46,13 +46,19 @@ export interface CapabilityInput {
   profiles: readonly { url: string; type: string }[];
 }
 
-const packageJson = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { name: string; version: string };
+const packageJson = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+};
 
 /** The search parameters of one type that the store really evaluates, sorted by name. */
 export function declaredSearchParams(type: string): CapabilityStatementRestResourceSearchParam[] {
   const params = (globalSchema.types[type]?.searchParams ?? {}) as Record<string, SearchParameter>;
   return Object.entries(params)
-    .filter(([code, sp]) => sp.expression && matchableSearchParamTypes.includes(sp.type as string) && (!code.startsWith('_') || code in commonParams))
+    .filter(
+      ([code, sp]) =>
+        sp.expression && matchableSearchParamTypes.includes(sp.type as string) && (!code.startsWith('_') || code in commonParams),
+    )
     .map(([code, sp]) => ({ name: code, definition: sp.url ?? commonParams[code], type: sp.type }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -70,7 +76,9 @@ const notR4Types = new Set(['SubscriptionStatus']);
 
 /** Builds the per-type part once: it depends only on the FHIR definitions and the project's profiles. */
 function restResources(input: CapabilityInput): CapabilityStatementRestResource[] {
-  const types = getResourceTypes().filter((t) => globalSchema.types[t]?.searchParams && !notR4Types.has(t)).sort();
+  const types = getResourceTypes()
+    .filter((t) => globalSchema.types[t]?.searchParams && !notR4Types.has(t))
+    .sort();
   const declared = new Map(types.map((t) => [t, declaredSearchParams(t)]));
   // Reverse includes: every reference parameter of any type that may point at this type.
   const revIncludes = new Map<string, string[]>(types.map((t) => [t, []]));
@@ -82,7 +90,10 @@ function restResources(input: CapabilityInput): CapabilityStatementRestResource[
     }
   }
   return types.map((type): CapabilityStatementRestResource => {
-    const profiles = input.profiles.filter((p) => p.type === type).map((p) => p.url).sort();
+    const profiles = input.profiles
+      .filter((p) => p.type === type)
+      .map((p) => p.url)
+      .sort();
     const searchParam = declared.get(type) ?? [];
     const include = includesOf(type, searchParam);
     const revInclude = [...new Set(revIncludes.get(type))].sort();
@@ -149,20 +160,27 @@ export class CapabilityStatementBuilder {
       implementation: { description: `${packageJson.name} embedded FHIR R4 server (Medplum FHIR router)`, url: fhirBase },
       fhirVersion: '4.0.1',
       format: ['json'],
-      rest: [{
-        mode: 'server',
-        security: {
-          extension: [{ url: oauthUrisExtension, extension: [{ url: 'token', valueUri: `${serviceRoot}/oauth2/token` }] }],
-          service: [{ coding: [
-            { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
-            { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' },
-          ] }],
-          description: 'Bearer token: the static API token, or an OAuth 2.0 client_credentials token from the token endpoint (SMART backend services). GET metadata is public.',
+      rest: [
+        {
+          mode: 'server',
+          security: {
+            extension: [{ url: oauthUrisExtension, extension: [{ url: 'token', valueUri: `${serviceRoot}/oauth2/token` }] }],
+            service: [
+              {
+                coding: [
+                  { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
+                  { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' },
+                ],
+              },
+            ],
+            description:
+              'Bearer token: the static API token, or an OAuth 2.0 client_credentials token from the token endpoint (SMART backend services). GET metadata is public.',
+          },
+          resource: resources,
+          interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
+          compartment: [patientCompartment],
         },
-        resource: resources,
-        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
-        compartment: [patientCompartment],
-      }],
+      ],
     };
   }
 

@@ -20,7 +20,9 @@ export function readConformanceResources(dir: string = conformanceDir): Resource
     const folder = join(dir, sub);
     let names: string[];
     try {
-      names = readdirSync(folder).filter((f) => f.endsWith('.json')).sort();
+      names = readdirSync(folder)
+        .filter((f) => f.endsWith('.json'))
+        .sort();
     } catch {
       continue;
     }
@@ -42,7 +44,11 @@ export function readConformanceResources(dir: string = conformanceDir): Resource
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).filter((k) => k !== 'meta').sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .filter((k) => k !== 'meta')
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

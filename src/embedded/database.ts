@@ -64,7 +64,9 @@ export function openDatabase(dataDir: string | undefined): Database {
     const mode = (db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string }).journal_mode;
     if (mode !== 'wal') {
       db.close();
-      throw new Error(`The embedded FHIR store in ${dataDir} cannot use SQLite's WAL mode (journal_mode is "${mode}"): DATA_DIR must be a local file system`);
+      throw new Error(
+        `The embedded FHIR store in ${dataDir} cannot use SQLite's WAL mode (journal_mode is "${mode}"): DATA_DIR must be a local file system`,
+      );
     }
     // Every commit is fsynced before it is acknowledged (NORMAL could lose the last commits on power loss).
     db.exec('PRAGMA synchronous = FULL');
@@ -95,7 +97,9 @@ function ownerOnly(path: string, mode: number): void {
 function createSchema(db: Database): void {
   const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
   if (version > SCHEMA_VERSION) {
-    throw new Error(`The embedded FHIR store was written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade, or start on a copy of an older DATA_DIR`);
+    throw new Error(
+      `The embedded FHIR store was written by a newer version (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade, or start on a copy of an older DATA_DIR`,
+    );
   }
   if (version === SCHEMA_VERSION) return;
   db.exec(`
@@ -161,7 +165,16 @@ const SQLITE_IOERR = 10;
 const SQLITE_FULL = 13;
 const SQLITE_CANTOPEN = 14;
 const SQLITE_PROTOCOL = 15;
-const transient = new Set([SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL]);
+const transient = new Set([
+  SQLITE_BUSY,
+  SQLITE_LOCKED,
+  SQLITE_NOMEM,
+  SQLITE_READONLY,
+  SQLITE_IOERR,
+  SQLITE_FULL,
+  SQLITE_CANTOPEN,
+  SQLITE_PROTOCOL,
+]);
 
 /** True when SQLite answered SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock. */
 export function isBusy(err: unknown): boolean {
@@ -223,7 +236,19 @@ export function asStoreError(err: unknown): unknown {
   const primary = e.errcode & 0xff;
   if (!transient.has(primary)) return err;
   if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) {
-    return new OperationOutcomeError(storeUnavailable(RETRY_AFTER_BUSY_SECONDS, 'The FHIR store is busy with another process\'s writes; nothing was written. Retry shortly.'), { cause: err });
+    return new OperationOutcomeError(
+      storeUnavailable(
+        RETRY_AFTER_BUSY_SECONDS,
+        "The FHIR store is busy with another process's writes; nothing was written. Retry shortly.",
+      ),
+      { cause: err },
+    );
   }
-  return new OperationOutcomeError(storeUnavailable(RETRY_AFTER_FULL_SECONDS, 'The FHIR store cannot write now (disk full or I/O error); nothing was written. Retry later.'), { cause: err });
+  return new OperationOutcomeError(
+    storeUnavailable(
+      RETRY_AFTER_FULL_SECONDS,
+      'The FHIR store cannot write now (disk full or I/O error); nothing was written. Retry later.',
+    ),
+    { cause: err },
+  );
 }

@@ -27,13 +27,21 @@ export interface FhirExchangeAnswer {
 }
 
 /** The 413 answer, the same for both ways in. */
-export const tooLarge: Resource = { ...badRequest('Request body too large'), issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }] };
+export const tooLarge: Resource = {
+  ...badRequest('Request body too large'),
+  issue: [{ severity: 'error', code: 'too-long', details: { text: 'Request body too large' } }],
+};
 
 /**
  * Runs one request through Medplum's router and shapes its answer: one place, so that the HTTP router
  * (http.ts) and the adapter's in-process transport (in-process-fetch.ts) cannot drift apart.
  */
-export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedRepository, req: FhirExchangeRequest, fhirBase: string): Promise<FhirExchangeAnswer> {
+export async function answerFhirRequest(
+  router: FhirRouter,
+  repo: EmbeddedRepository,
+  req: FhirExchangeRequest,
+  fhirBase: string,
+): Promise<FhirExchangeAnswer> {
   if (!METHODS.includes(req.method)) return { status: 405, body: badRequest('Method not allowed'), headers: {} };
   const headers = { ...req.headers };
   const ifMatch = headers['if-match'];
@@ -42,7 +50,14 @@ export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedReposi
     headers['if-match'] = `W/"${ifMatch}"`;
   }
   const fhirReq: FhirRequest = {
-    method: req.method as HttpMethod, url: (req.method === 'GET' && compartmentSearchPath(req.path)) || req.path, pathname: '', body: req.body, params: {}, query: {}, headers, config: { transactions: true },
+    method: req.method as HttpMethod,
+    url: (req.method === 'GET' && compartmentSearchPath(req.path)) || req.path,
+    pathname: '',
+    body: req.body,
+    params: {},
+    query: {},
+    headers,
+    config: { transactions: true },
   };
   let outcome: OperationOutcome;
   let resource: Resource | undefined;
@@ -62,6 +77,7 @@ export async function answerFhirRequest(router: FhirRouter, repo: EmbeddedReposi
   const versionId = resource.meta?.versionId;
   if (versionId) extra.ETag = `W/"${versionId}"`;
   if (resource.meta?.lastUpdated) extra['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
-  if (status === 201 && resource.id && versionId) extra.Location = `${fhirBase}${resource.resourceType}/${resource.id}/_history/${versionId}`;
+  if (status === 201 && resource.id && versionId)
+    extra.Location = `${fhirBase}${resource.resourceType}/${resource.id}/_history/${versionId}`;
   return { status, body: withSearchLinks(fhirReq, resource, fhirBase), headers: extra };
 }

@@ -22,16 +22,27 @@ const defaultTokenEndpoint: TokenEndpointOf = (req) => `${req.protocol}://${req.
  * server and its token endpoint); everything else needs a bearer token whose SMART system scopes allow
  * the interaction (auth.ts authorizeFhirRequest).
  */
-export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStore, capability: CapabilityStatementBuilder, opts: { tokenEndpoint?: TokenEndpointOf } = {}): express.Router {
+export function createFhirHttpRouter(
+  repo: EmbeddedRepository,
+  tokens: TokenStore,
+  capability: CapabilityStatementBuilder,
+  opts: { tokenEndpoint?: TokenEndpointOf } = {},
+): express.Router {
   const fhirRouter = new FhirRouter();
   const router = express.Router();
 
   router.get('/metadata', (req, res) => {
     const root = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-    res.status(200).type(FHIR_JSON).end(capability.json(`${root}${req.baseUrl}`, root));
+    res
+      .status(200)
+      .type(FHIR_JSON)
+      .end(capability.json(`${root}${req.baseUrl}`, root));
   });
   router.get('/.well-known/smart-configuration', (req, res) => {
-    res.status(200).type('application/json').end(JSON.stringify(smartConfiguration((opts.tokenEndpoint ?? defaultTokenEndpoint)(req))));
+    res
+      .status(200)
+      .type('application/json')
+      .end(JSON.stringify(smartConfiguration((opts.tokenEndpoint ?? defaultTokenEndpoint)(req))));
   });
   router.use(requireBearer(tokens));
   // JSON Patch (RFC 6902) is how a FHIR client sends PATCH: without its media type the body would be lost.
@@ -39,7 +50,11 @@ export function createFhirHttpRouter(repo: EmbeddedRepository, tokens: TokenStor
   router.use(async (req, res) => {
     const fhirBase = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`;
     const path = req.url.replace(/^\//, '');
-    const refused = authorizeFhirRequest(res.locals[grantLocal] as SmartGrant, { method: req.method, path, body: req.body }, `${req.baseUrl}/`);
+    const refused = authorizeFhirRequest(
+      res.locals[grantLocal] as SmartGrant,
+      { method: req.method, path, body: req.body },
+      `${req.baseUrl}/`,
+    );
     if (refused) {
       send(res, 403, refused);
       return;

@@ -43,12 +43,22 @@ export function createInProcessFetch(opts: InProcessFetchOptions): typeof fetch 
     const body = await readJson(request);
     if (body instanceof Response) return body;
     // The same scope and append-only checks as over HTTP (auth.ts).
-    const refused = authorizeFhirRequest(grant, { method: request.method, path: url.slice(fhirBase.length), body }, new URL(fhirBase).pathname);
+    const refused = authorizeFhirRequest(
+      grant,
+      { method: request.method, path: url.slice(fhirBase.length), body },
+      new URL(fhirBase).pathname,
+    );
     if (refused) return fhirResponse(403, refused);
     const headers: Record<string, string> = {};
-    request.headers.forEach((value, key) => { headers[key] = value; });
-    const answer = answerFhirRequest(fhirRouter, opts.repo, { method: request.method, path: url.slice(fhirBase.length), body, headers }, fhirBase)
-      .then((a) => fhirResponse(a.status, a.body, a.headers));
+    request.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    const answer = answerFhirRequest(
+      fhirRouter,
+      opts.repo,
+      { method: request.method, path: url.slice(fhirBase.length), body, headers },
+      fhirBase,
+    ).then((a) => fhirResponse(a.status, a.body, a.headers));
     return abortable(answer, request.signal);
   };
 }
@@ -84,7 +94,10 @@ async function readJson(request: Request): Promise<unknown> {
 async function token(tokens: TokenStore, request: Request): Promise<Response> {
   const form = Object.fromEntries(new URLSearchParams(await request.text()));
   const answer = answerTokenRequest(tokens, form, request.headers.get('authorization'));
-  return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'Content-Type': 'application/json', ...answer.headers } });
+  return new Response(JSON.stringify(answer.body), {
+    status: answer.status,
+    headers: { 'Content-Type': 'application/json', ...answer.headers },
+  });
 }
 
 function fhirResponse(status: number, body: Resource, headers: Record<string, string> = {}): Response {

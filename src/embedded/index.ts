@@ -72,7 +72,9 @@ export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promi
     await repo.close();
     throw err;
   }
-  const profiles = conformance.filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition').map((sd) => ({ url: sd.url, type: sd.type }));
+  const profiles = conformance
+    .filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition')
+    .map((sd) => ({ url: sd.url, type: sd.type }));
   const tokens = new TokenStore(opts.accessTokens, opts.clientId, opts.clientSecret);
   const capability = new CapabilityStatementBuilder({ profiles });
   return {

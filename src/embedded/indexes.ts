@@ -22,8 +22,22 @@ import type { Resource, SearchParameter } from '@medplum/fhirtypes';
  * AuditEvent by type) and EHR worklists (Encounter?part-of, Task?focus, Communication?part-of).
  */
 export const TOKEN_SEARCH_PARAMS: readonly string[] = [
-  '_id', 'identifier', 'patient', 'subject', 'for', 'owner', 'code', 'status', '_tag', '_profile',
-  'category', 'type', 'class', 'part-of', 'partof', 'focus',
+  '_id',
+  'identifier',
+  'patient',
+  'subject',
+  'for',
+  'owner',
+  'code',
+  'status',
+  '_tag',
+  '_profile',
+  'category',
+  'type',
+  'class',
+  'part-of',
+  'partof',
+  'focus',
 ];
 
 /**
@@ -33,7 +47,15 @@ export const TOKEN_SEARCH_PARAMS: readonly string[] = [
  * `sent`/`received`, Goal `start-date`/`target-date`.
  */
 export const DATE_SEARCH_PARAMS: readonly string[] = [
-  '_lastUpdated', 'date', 'authored-on', 'modified', 'period', 'sent', 'received', 'start-date', 'target-date',
+  '_lastUpdated',
+  'date',
+  'authored-on',
+  'modified',
+  'period',
+  'sent',
+  'received',
+  'start-date',
+  'target-date',
 ];
 
 /** Search parameter types whose equality filters the token table answers. */
@@ -101,9 +123,23 @@ export interface SqlCondition {
 
 /** Usual selectivity of the token parameters, most selective first (an index into this list). */
 const SELECTIVITY: readonly string[] = [
-  '_id', 'identifier', '_tag', 'focus', 'part-of', 'partof', 'patient', 'subject', 'for', 'owner', 'code',
+  '_id',
+  'identifier',
+  '_tag',
+  'focus',
+  'part-of',
+  'partof',
+  'patient',
+  'subject',
+  'for',
+  'owner',
+  'code',
   // dates rank here (a period is usually a small part of the history)
-  'category', 'type', 'class', '_profile', 'status',
+  'category',
+  'type',
+  'class',
+  '_profile',
+  'status',
 ];
 const DATE_RANK = SELECTIVITY.indexOf('code') + 0.5;
 
@@ -168,7 +204,12 @@ function tokenCondition(resourceType: string, filter: Filter, systemKeys: boolea
   }
   // `_id` is a token of no system (the id): `[code]` values are exact for it as for any token.
   const exact = param.type === 'token' && values.every((v) => !v.includes('|'));
-  return { rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`, params: [code, ...keys], rank, exact };
+  return {
+    rows: `SELECT rid FROM search_token WHERE code = ? AND key IN (${keys.map(() => '?').join(', ')})`,
+    params: [code, ...keys],
+    rank,
+    exact,
+  };
 }
 
 /**
@@ -259,7 +300,11 @@ function dateParams(resourceType: string): [string, SearchParameter][] {
   return params;
 }
 
-function paramsOf(resourceType: string, codes: readonly string[], accept: (code: string, type: string) => boolean): [string, SearchParameter][] {
+function paramsOf(
+  resourceType: string,
+  codes: readonly string[],
+  accept: (code: string, type: string) => boolean,
+): [string, SearchParameter][] {
   const params: [string, SearchParameter][] = [];
   for (const code of codes) {
     const param = getSearchParameter(resourceType, code);
@@ -268,7 +313,11 @@ function paramsOf(resourceType: string, codes: readonly string[], accept: (code:
   return params;
 }
 
-function tokenKeys(resource: Resource & { id: string }, code: string, param: SearchParameter): { keys: Set<string>; systemKeys: Set<string> } {
+function tokenKeys(
+  resource: Resource & { id: string },
+  code: string,
+  param: SearchParameter,
+): { keys: Set<string>; systemKeys: Set<string> } {
   const keys = new Set<string>();
   const systemKeys = new Set<string>();
   if (code === '_id') {

@@ -105,7 +105,10 @@ export class EmbeddedRepository extends MemoryRepository {
    * database: the store's write connection (database.ts openDatabase); reader: a read-only connection to
    * the same file (openReader), none for an in-memory store.
    */
-  constructor(readonly database: Database, private readonly reader?: Database) {
+  constructor(
+    readonly database: Database,
+    private readonly reader?: Database,
+  ) {
     super();
     this.systemKeys = database.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(SYSTEM_KEYS_MARK) !== undefined;
   }
@@ -127,7 +130,9 @@ export class EmbeddedRepository extends MemoryRepository {
 
   /** Forgets everything (as MemoryRepository.clear), in one write. */
   override clear(): void {
-    this.database.exec('BEGIN IMMEDIATE; DELETE FROM search_token; DELETE FROM search_date; DELETE FROM versions; DELETE FROM resources; COMMIT;');
+    this.database.exec(
+      'BEGIN IMMEDIATE; DELETE FROM search_token; DELETE FROM search_date; DELETE FROM versions; DELETE FROM resources; COMMIT;',
+    );
     this.results.clear();
   }
 
@@ -178,11 +183,7 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   /** Creates a resource; a client-supplied id is ignored unless the router assigned it (as on a real server). */
-  override createResource<T extends Resource>(
-    resource: T,
-    options?: CreateResourceOptions,
-    update = false,
-  ): Promise<WithId<T>> {
+  override createResource<T extends Resource>(resource: T, options?: CreateResourceOptions, update = false): Promise<WithId<T>> {
     return this.run('write', () => {
       const input = update || options?.assignedId ? resource : { ...resource, id: undefined };
       writeValidation.validate(input);
@@ -224,9 +225,7 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   /** Patches a resource in one write; the patched result is validated like any update. */
-  override patchResource<T extends Resource>(
-    ...args: Parameters<MemoryRepository['patchResource']>
-  ): Promise<WithId<T>> {
+  override patchResource<T extends Resource>(...args: Parameters<MemoryRepository['patchResource']>): Promise<WithId<T>> {
     return this.run('write', () => super.patchResource<T>(...args));
   }
 
@@ -293,16 +292,15 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   /** History newest first. */
-  override readHistory<T extends Resource>(
-    resourceType: string,
-    id: string,
-    options?: ReadHistoryOptions,
-  ): Promise<Bundle<WithId<T>>> {
+  override readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
     return this.run('read', () => {
       const row = this.row(resourceType, id);
       if (!row || row.deleted) throw new OperationOutcomeError(notFound);
-      const rows = this.sql('SELECT content FROM versions WHERE rid = ? ORDER BY vid DESC LIMIT ? OFFSET ?')
-        .all(row.rid, options?.limit ?? -1, options?.offset ?? 0) as { content: string }[];
+      const rows = this.sql('SELECT content FROM versions WHERE rid = ? ORDER BY vid DESC LIMIT ? OFFSET ?').all(
+        row.rid,
+        options?.limit ?? -1,
+        options?.offset ?? 0,
+      ) as { content: string }[];
       const entry = rows.map((r) => ({ resource: JSON.parse(r.content) as WithId<T> }));
       return { resourceType: 'Bundle', type: 'history', ...(entry.length ? { entry } : undefined) } satisfies Bundle<WithId<T>>;
     });
@@ -313,7 +311,8 @@ export class EmbeddedRepository extends MemoryRepository {
     return this.run('read', () => {
       const row = this.row(resourceType, id);
       if (!row || row.deleted) throw new OperationOutcomeError(notFound);
-      const version = this.sql('SELECT content FROM versions WHERE rid = ? AND version_id = ?').get(row.rid, versionId) as { content: string } | undefined;
+      const version = this.sql('SELECT content FROM versions WHERE rid = ? AND version_id = ?').get(row.rid, versionId) as
+        { content: string } | undefined;
       if (!version) throw new OperationOutcomeError(notFound);
       return JSON.parse(version.content) as T;
     });
@@ -325,10 +324,7 @@ export class EmbeddedRepository extends MemoryRepository {
    * the sort rules; the ordered matches of a search with more pages are cached, so each further page costs
    * only itself.
    */
-  override search<T extends Resource>(
-    searchRequest: SearchRequest<T>,
-    _options?: SearchOptions,
-  ): Promise<Bundle<WithId<T>>> {
+  override search<T extends Resource>(searchRequest: SearchRequest<T>, _options?: SearchOptions): Promise<Bundle<WithId<T>>> {
     return this.run('read', async () => {
       const { plain, chains } = chainedFilters(searchRequest);
       const offset = searchRequest.offset ?? 0;
@@ -347,10 +343,19 @@ export class EmbeddedRepository extends MemoryRepository {
         const matched = this.matches(plain, chains, end);
         total = matched.length;
         const onPage = matched.slice(offset, end);
-        page = onPage.every((m) => m.resource) ? onPage.map((m) => m.resource as Stored) : this.currentOf(type, onPage.map((m) => m.id));
+        page = onPage.every((m) => m.resource)
+          ? onPage.map((m) => m.resource as Stored)
+          : this.currentOf(
+              type,
+              onPage.map((m) => m.id),
+            );
         // A count alone (`_summary=count`, _count=0) is not paged through: nothing to keep.
         if (cacheKey !== undefined && end !== undefined && end > offset && end < total) {
-          this.results.set(type, cacheKey, matched.map((m) => m.id));
+          this.results.set(
+            type,
+            cacheKey,
+            matched.map((m) => m.id),
+          );
         }
       }
       const entry = page.map((resource): BundleEntry<WithId<T>> => ({ search: { mode: 'match' }, resource: resource as WithId<T> }));
@@ -363,7 +368,12 @@ export class EmbeddedRepository extends MemoryRepository {
       if ((searchRequest.include || searchRequest.revInclude) && bundle.entry?.length) {
         // As in Medplum, `total` counts only the matches.
         const entries = bundle.entry as BundleEntry[];
-        await getExtraEntries(this, searchRequest, entries.map((e) => e.resource as WithId<T>), entries);
+        await getExtraEntries(
+          this,
+          searchRequest,
+          entries.map((e) => e.resource as WithId<T>),
+          entries,
+        );
         bundle.entry = entries as BundleEntry<WithId<T>>[];
       }
       return bundle;
@@ -386,7 +396,12 @@ export class EmbeddedRepository extends MemoryRepository {
     if (found.length > 1) {
       // SQLite keeps no statistics of these keys: count each condition's rows (up to a bound) and let
       // the smallest drive, the usual selectivity breaking ties (one patient may hold most of a store).
-      const size = new Map(found.map((c) => [c, (this.sql(`SELECT count(*) AS n FROM (${c.rows} LIMIT ${ESTIMATE_LIMIT})`).get(...c.params) as { n: number }).n]));
+      const size = new Map(
+        found.map((c) => [
+          c,
+          (this.sql(`SELECT count(*) AS n FROM (${c.rows} LIMIT ${ESTIMATE_LIMIT})`).get(...c.params) as { n: number }).n,
+        ]),
+      );
       found.sort((a, b) => (size.get(a) as number) - (size.get(b) as number) || a.rank - b.rank);
     }
     const params: string[] = [];
@@ -415,14 +430,21 @@ export class EmbeddedRepository extends MemoryRepository {
     if (query.decided && !chains.length && !sorting) {
       // Every filter decided by the lookup tables, in storage order: the ids alone, from SQL; the page
       // is read by id (currentOf).
-      const rows = this.sql(`SELECT r.id AS id FROM resources r WHERE ${query.where} ORDER BY r.ord`).all(...query.params) as { id: string }[];
+      const rows = this.sql(`SELECT r.id AS id FROM resources r WHERE ${query.where} ORDER BY r.ord`).all(...query.params) as {
+        id: string;
+      }[];
       return rows.map((row) => ({ id: row.id }));
     }
-    const statement = this.sql(`SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${query.where} ORDER BY r.ord`);
+    const statement = this.sql(
+      `SELECT r.id AS id, v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE ${query.where} ORDER BY r.ord`,
+    );
     const matched: Candidate[] = [];
     for (const row of statement.iterate(...query.params) as Iterable<{ id: string; content: string }>) {
       const resource = JSON.parse(row.content) as Stored;
-      if ((query.decided || matchesSearchRequest(resource, query.residual)) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
+      if (
+        (query.decided || matchesSearchRequest(resource, query.residual)) &&
+        matchesChains(resource, chains, (t, i) => this.current(t, i))
+      ) {
         matched.push(sorting || matched.length < keep ? { id: row.id, resource } : { id: row.id });
       }
     }
@@ -435,8 +457,9 @@ export class EmbeddedRepository extends MemoryRepository {
    */
   private currentOf(type: string, ids: readonly string[]): Stored[] {
     if (!ids.length) return [];
-    const rows = this.sql('SELECT v.content AS content FROM json_each(?) j CROSS JOIN resources r ON r.type = ? AND r.id = j.value CROSS JOIN versions v ON v.vid = r.cur WHERE r.deleted = 0 ORDER BY j.key')
-      .all(JSON.stringify(ids), type) as { content: string }[];
+    const rows = this.sql(
+      'SELECT v.content AS content FROM json_each(?) j CROSS JOIN resources r ON r.type = ? AND r.id = j.value CROSS JOIN versions v ON v.vid = r.cur WHERE r.deleted = 0 ORDER BY j.key',
+    ).all(JSON.stringify(ids), type) as { content: string }[];
     return rows.map((row) => JSON.parse(row.content) as Stored);
   }
 
@@ -447,13 +470,15 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   private currentText(resourceType: string, id: string): string | undefined {
-    const row = this.sql('SELECT v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE r.type = ? AND r.id = ? AND r.deleted = 0')
-      .get(resourceType, id) as { content: string } | undefined;
+    const row = this.sql(
+      'SELECT v.content AS content FROM resources r JOIN versions v ON v.vid = r.cur WHERE r.type = ? AND r.id = ? AND r.deleted = 0',
+    ).get(resourceType, id) as { content: string } | undefined;
     return row?.content;
   }
 
   private row(resourceType: string, id: string): { rid: number; deleted: number } | undefined {
-    return this.sql('SELECT rid, deleted FROM resources WHERE type = ? AND id = ?').get(resourceType, id) as { rid: number; deleted: number } | undefined;
+    return this.sql('SELECT rid, deleted FROM resources WHERE type = ? AND id = ?').get(resourceType, id) as
+      { rid: number; deleted: number } | undefined;
   }
 
   /** Makes resource (serialized as text) the current version: a new history row, lookup rows rewritten. */
@@ -465,13 +490,22 @@ export class EmbeddedRepository extends MemoryRepository {
       rid = existing.rid;
       this.unindex(rid);
     } else {
-      rid = Number(this.sql("INSERT INTO resources (type, id, ord, cur) VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?), 0)")
-        .run(type, resource.id, type).lastInsertRowid);
+      rid = Number(
+        this.sql(
+          'INSERT INTO resources (type, id, ord, cur) VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?), 0)',
+        ).run(type, resource.id, type).lastInsertRowid,
+      );
     }
-    const vid = this.sql('INSERT INTO versions (rid, version_id, content) VALUES (?, ?, ?)').run(rid, resource.meta?.versionId ?? '', text).lastInsertRowid;
+    const vid = this.sql('INSERT INTO versions (rid, version_id, content) VALUES (?, ?, ?)').run(
+      rid,
+      resource.meta?.versionId ?? '',
+      text,
+    ).lastInsertRowid;
     if (existing?.deleted) {
       // Re-created after a delete: Medplum's storage puts it last.
-      this.sql('UPDATE resources SET cur = ?, deleted = 0, ord = (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?) WHERE rid = ?').run(vid, type, rid);
+      this.sql(
+        'UPDATE resources SET cur = ?, deleted = 0, ord = (SELECT coalesce(max(ord), 0) + 1 FROM resources WHERE type = ?) WHERE rid = ?',
+      ).run(vid, type, rid);
     } else {
       this.sql('UPDATE resources SET cur = ? WHERE rid = ?').run(vid, rid);
     }

@@ -77,7 +77,10 @@ function splitEscaped(value: string, separator: string, limit = Infinity): strin
 }
 
 function escapedTokenFilter(resourceType: string, filter: Filter): EscapedTokenFilter | undefined {
-  if (!filter.value.includes('\\') || (filter.operator !== Operator.EQUALS && filter.operator !== Operator.NOT_EQUALS && filter.operator !== Operator.NOT)) {
+  if (
+    !filter.value.includes('\\') ||
+    (filter.operator !== Operator.EQUALS && filter.operator !== Operator.NOT_EQUALS && filter.operator !== Operator.NOT)
+  ) {
     return undefined;
   }
   const param = globalSchema.types[resourceType]?.searchParams?.[filter.code];
@@ -100,10 +103,12 @@ function matchesEscapedToken(resource: Resource, filter: EscapedTokenFilter): bo
     if (o.coding) return o.coding;
     return [{ system: o.system, code: o.code ?? o.value }];
   });
-  const hit = filter.alternatives.some((alt) => codings.some((c) => {
-    if (alt.system !== undefined && (alt.system === '' ? c.system !== undefined : lower(c.system) !== lower(alt.system))) return false;
-    return alt.code === '' || lower(c.code) === lower(alt.code);
-  }));
+  const hit = filter.alternatives.some((alt) =>
+    codings.some((c) => {
+      if (alt.system !== undefined && (alt.system === '' ? c.system !== undefined : lower(c.system) !== lower(alt.system))) return false;
+      return alt.code === '' || lower(c.code) === lower(alt.code);
+    }),
+  );
   return filter.negated ? !hit : hit;
 }
 
@@ -121,9 +126,7 @@ function parseChainedFilter(resourceType: string, filter: Filter): ForwardChain 
   const refCode = colonIndex < 0 ? left : left.slice(0, colonIndex);
   const searchParam = globalSchema.types[resourceType]?.searchParams?.[refCode];
   if (colonIndex === -1 && searchParam?.target?.length !== 1) {
-    throw new OperationOutcomeError(
-      badRequest(`Unable to identify next resource type for search parameter: ${resourceType}?${refCode}`),
-    );
+    throw new OperationOutcomeError(badRequest(`Unable to identify next resource type for search parameter: ${resourceType}?${refCode}`));
   }
   const targetType = colonIndex < 0 ? searchParam?.target?.[0] : left.slice(colonIndex + 1);
   if (!searchParam?.expression || !targetType) {
@@ -133,7 +136,11 @@ function parseChainedFilter(resourceType: string, filter: Filter): ForwardChain 
 }
 
 /** Whether every chain holds for resource; read gives the current version of a referenced resource. */
-export function matchesChains(resource: Resource, chains: readonly ChainedFilter[], read: (type: string, id: string) => Resource | undefined): boolean {
+export function matchesChains(
+  resource: Resource,
+  chains: readonly ChainedFilter[],
+  read: (type: string, id: string) => Resource | undefined,
+): boolean {
   return chains.every((chain) => {
     if (chain.kind === 'escaped-token') return matchesEscapedToken(resource, chain);
     for (const reference of evalFhirPath(chain.expression, resource) as (Reference | undefined)[]) {

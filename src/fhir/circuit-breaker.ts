@@ -56,15 +56,20 @@ export class CircuitBreaker {
       // half" (exact below 5×10⁸ calls a window). Its minimum rate over the window is `minimumCalls`.
       breaker: new SamplingBreaker({ threshold: failureRatio - 1e-9, duration: windowMs, minimumRps: minimumCalls / (windowMs / 1000) }),
     });
-    this.policy.onBreak(() => { this.openedAt = Date.now(); });
+    this.policy.onBreak(() => {
+      this.openedAt = Date.now();
+    });
   }
 
   /** closed: calls pass; open: calls fail fast; half-open: the cool-down is over, the next call probes. */
   get state(): BreakerState {
     switch (this.policy.state) {
-      case CircuitState.Closed: return 'closed';
-      case CircuitState.HalfOpen: return 'half-open';
-      default: return Date.now() - this.openedAt < this.cooldownMs ? 'open' : 'half-open';
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      default:
+        return Date.now() - this.openedAt < this.cooldownMs ? 'open' : 'half-open';
     }
   }
 
@@ -98,9 +103,15 @@ export class CircuitBreaker {
 
   /** The half-open probe, one at a time: true when the server answered and the breaker closed. */
   private probed(): Promise<boolean> {
-    this.probing ??= this.policy.execute(() => this.probe())
-      .then(() => true, () => false)
-      .finally(() => { this.probing = undefined; });
+    this.probing ??= this.policy
+      .execute(() => this.probe())
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => {
+        this.probing = undefined;
+      });
     return this.probing;
   }
 }

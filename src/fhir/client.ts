@@ -53,7 +53,10 @@ const statusesWeAct = new Set([409, 412, 429, 500, 502, 503, 504]);
 
 /** A FHIR answer whose HTTP status decides what the adapter does (retryable or conflict). */
 class FhirStatusError extends Error {
-  constructor(readonly status: number, readonly retryAfterMs?: number) {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
     super(`FHIR server answered ${status}`);
   }
 }
@@ -95,10 +98,17 @@ export class FhirClient {
   constructor(private readonly conn: FhirConnection) {
     // MedplumClient joins a server root and a FHIR path; any FHIR base splits into the two exactly.
     const base = new URL(conn.baseUrl.replace(/\/*$/, '/'));
-    const tokens = conn.tokenProvider ?? (conn.clientId && conn.clientSecret ? new ClientSecretAuth({
-      clientId: conn.clientId, clientSecret: conn.clientSecret, timeoutMs: conn.timeoutMs, fetch: conn.transport,
-      tokenUrl: conn.tokenUrl ?? discoverTokenEndpoint(base.href, conn.timeoutMs, conn.transport),
-    }) : undefined);
+    const tokens =
+      conn.tokenProvider ??
+      (conn.clientId && conn.clientSecret
+        ? new ClientSecretAuth({
+            clientId: conn.clientId,
+            clientSecret: conn.clientSecret,
+            timeoutMs: conn.timeoutMs,
+            fetch: conn.transport,
+            tokenUrl: conn.tokenUrl ?? discoverTokenEndpoint(base.href, conn.timeoutMs, conn.transport),
+          })
+        : undefined);
     this.medplum = new MedplumClient({
       baseUrl: base.origin + '/',
       fhirUrlPath: base.pathname.slice(1),
@@ -108,10 +118,15 @@ export class FhirClient {
       fetch: tokens ? withAccessToken(tokens, statusAware(conn.transport)) : statusAware(conn.transport),
     });
     // The half-open probe is a bare metadata read, never a caller's write: the breaker runs it as its half-open call.
-    this.breaker = new CircuitBreaker(() => this.send('metadata', (signal) => this.getMetadata(signal)), serverFault, conn.breakerCooldownMs);
+    this.breaker = new CircuitBreaker(
+      () => this.send('metadata', (signal) => this.getMetadata(signal)),
+      serverFault,
+      conn.breakerCooldownMs,
+    );
     this.rollback = new RollbackCheck({
       transaction: (bundle) => this.once('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 })),
-      search: (type, query) => this.once('search', (signal) => this.medplum.get<Bundle>(this.searchUrl(type, query), { signal, maxRetries: 0 })),
+      search: (type, query) =>
+        this.once('search', (signal) => this.medplum.get<Bundle>(this.searchUrl(type, query), { signal, maxRetries: 0 })),
       delete: async (type, id) => {
         await this.once('delete', (signal) => this.medplum.delete(this.medplum.fhirUrl(type, id), { signal, maxRetries: 0 }));
       },
@@ -162,7 +177,9 @@ export class FhirClient {
     });
     const missing = entries.filter((_, i) => !answers[i]);
     if (missing.length) {
-      const response = await this.read('batch', (signal) => this.medplum.executeBatch({ ...bundle, entry: missing }, { signal, maxRetries: 0 }));
+      const response = await this.read('batch', (signal) =>
+        this.medplum.executeBatch({ ...bundle, entry: missing }, { signal, maxRetries: 0 }),
+      );
       let j = 0;
       answers.forEach((a, i) => {
         if (a) return;
@@ -188,8 +205,16 @@ export class FhirClient {
     const problems = transactionLimitProblems(bundle);
     if (problems.length) {
       // Refused before sending: the server would refuse it whole anyway; it is our bug, not the caller's.
-      throw new AdapterError(500, outcome([issue('internal', 'too-costly',
-        `The adapter built a transaction beyond the FHIR server's limits (${problems.join('; ')}); nothing was written. Report this.`)]));
+      throw new AdapterError(
+        500,
+        outcome([
+          issue(
+            'internal',
+            'too-costly',
+            `The adapter built a transaction beyond the FHIR server's limits (${problems.join('; ')}); nothing was written. Report this.`,
+          ),
+        ]),
+      );
     }
     await this.rollback.require();
     return this.once('transaction', (signal) => this.medplum.executeBatch(bundle, { signal, maxRetries: 0 }));
@@ -224,8 +249,10 @@ export class FhirClient {
 function translate(err: unknown, what: string): Error {
   if (err instanceof AdapterError || err instanceof WriteConflictError) return err;
   if (err instanceof BreakerOpenError) {
-    return fhirUnavailable(`it failed repeatedly; calls are paused for a few seconds (circuit breaker open) before ${what}`,
-      Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+    return fhirUnavailable(
+      `it failed repeatedly; calls are paused for a few seconds (circuit breaker open) before ${what}`,
+      Math.max(1, Math.ceil(err.retryAfterMs / 1000)),
+    );
   }
   if (err instanceof FhirStatusError) {
     if (err.status === 409 || err.status === 412) return new WriteConflictError(`${what}: ${err.status}`);
@@ -234,7 +261,8 @@ function translate(err: unknown, what: string): Error {
   if (err instanceof OperationOutcomeError) {
     const status = getStatus(err.outcome);
     if (status === 409 || status === 412) return new WriteConflictError(`${what}: ${status}`);
-    if (status === 401 || status === 403) return fhirUnavailable(`the FHIR server refused the adapter's credentials on ${what}`, retryAfterSeconds);
+    if (status === 401 || status === 403)
+      return fhirUnavailable(`the FHIR server refused the adapter's credentials on ${what}`, retryAfterSeconds);
     if (status === 429 || status >= 500) return transient(`${what} answered ${status}`);
     return rejected(err.outcome, status, what);
   }
@@ -251,7 +279,18 @@ function transient(reason: string, retryAfterMs?: number): TransientFhirError {
 
 /** The FHIR server refused what we sent (a 4xx other than conflicts): a mapping or server-config fault. */
 function rejected(oo: OperationOutcome, status: number, what: string): AdapterError {
-  const reasons = (oo.issue ?? []).map((i) => i.details?.text).filter(Boolean).slice(0, 5);
-  return new AdapterError(502, outcome([issue('fhir-rejected', 'exception',
-    `The FHIR server refused the ${what} (${status})${reasons.length ? `: ${reasons.join('; ')}` : ''}. Nothing was written.`)]));
+  const reasons = (oo.issue ?? [])
+    .map((i) => i.details?.text)
+    .filter(Boolean)
+    .slice(0, 5);
+  return new AdapterError(
+    502,
+    outcome([
+      issue(
+        'fhir-rejected',
+        'exception',
+        `The FHIR server refused the ${what} (${status})${reasons.length ? `: ${reasons.join('; ')}` : ''}. Nothing was written.`,
+      ),
+    ]),
+  );
 }

@@ -54,7 +54,11 @@ function sleep(ms: number): Promise<void> {
 /** True for the claim transactions of this module (tests tell them from record transactions with it). */
 export function isRecordClaim(bundle: Bundle | undefined): boolean {
   const first = bundle?.entry?.[0]?.resource as Basic | undefined;
-  return bundle?.entry?.length === 1 && first?.resourceType === 'Basic' && first.code?.coding?.some((c) => c.code === claimCode.code && c.system === claimCode.system) === true;
+  return (
+    bundle?.entry?.length === 1 &&
+    first?.resourceType === 'Basic' &&
+    first.code?.coding?.some((c) => c.code === claimCode.code && c.system === claimCode.system) === true
+  );
 }
 
 /**
@@ -92,7 +96,11 @@ function entryClaim(response: Bundle): (Basic & { id: string }) | undefined {
  * (it has no subject), it carries an `identifier` (so the conditional create is a plain identifier search
  * every server indexes), and it is the R4 resource for data no other resource fits. README "Scaling out".
  */
-export function withRecordClaim<T>(fhir: FhirClient, record: { source: { system: string }; recordId: string }, work: () => Promise<T>): Promise<T> {
+export function withRecordClaim<T>(
+  fhir: FhirClient,
+  record: { source: { system: string }; recordId: string },
+  work: () => Promise<T>,
+): Promise<T> {
   return withClaim(fhir, { system: record.source.system, key: record.recordId }, claimWaitMs, work);
 }
 
@@ -159,7 +167,12 @@ class HeldClaim {
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
 
-  private constructor(private readonly fhir: FhirClient, private readonly of: { system: string; key: string }, private current: ClaimState, private readonly holder: string) {}
+  private constructor(
+    private readonly fhir: FhirClient,
+    private readonly of: { system: string; key: string },
+    private current: ClaimState,
+    private readonly holder: string,
+  ) {}
 
   static async take(fhir: FhirClient, system: string, key: string, waitMs: number): Promise<HeldClaim> {
     const state = await takeClaim(fhir, system, key, waitMs);
@@ -207,11 +220,13 @@ async function put(fhir: FhirClient, state: ClaimState, holder: string | undefin
   const response = await claimTransaction(fhir, {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [{
-      fullUrl: `Basic/${state.claim.id}`,
-      resource,
-      request: { method: 'PUT', url: `Basic/${state.claim.id}`, ifMatch: `W/"${state.claim.meta?.versionId}"` },
-    }],
+    entry: [
+      {
+        fullUrl: `Basic/${state.claim.id}`,
+        resource,
+        request: { method: 'PUT', url: `Basic/${state.claim.id}`, ifMatch: `W/"${state.claim.meta?.versionId}"` },
+      },
+    ],
   });
   const written = entryClaim(response) ?? { ...resource, id: state.claim.id, meta: { versionId: versionOf(response) } };
   return { ...readState(written), holder };
@@ -219,15 +234,18 @@ async function put(fhir: FhirClient, state: ClaimState, holder: string | undefin
 
 function versionOf(response: Bundle): string | undefined {
   const etag = response.entry?.[0]?.response?.etag;
-  return etag ? /W\/"([^"]+)"/.exec(etag)?.[1] ?? etag : undefined;
+  return etag ? (/W\/"([^"]+)"/.exec(etag)?.[1] ?? etag) : undefined;
 }
 
 /** Reads the record's claim as it stands on the server (exact identifier match; searches match loosely). */
 async function readClaim(fhir: FhirClient, source: string, recordId: string): Promise<ClaimState | undefined> {
   const id = slotIdentifier(source, recordId, 'claim');
   const bundle = await fhir.search('Basic', { identifier: tokenSearchValue(id.system ?? '', id.value ?? '') });
-  const found = (bundle.entry ?? []).map((e) => e.resource).find((r): r is Basic & { id: string } =>
-    r?.resourceType === 'Basic' && Boolean(r.id) && hasIdentifier(r, id.system ?? '', id.value ?? ''));
+  const found = (bundle.entry ?? [])
+    .map((e) => e.resource)
+    .find(
+      (r): r is Basic & { id: string } => r?.resourceType === 'Basic' && Boolean(r.id) && hasIdentifier(r, id.system ?? '', id.value ?? ''),
+    );
   return found ? readState(found) : undefined;
 }
 
@@ -245,11 +263,17 @@ async function takeClaim(fhir: FhirClient, source: string, recordId: string, wai
       const response = await claimTransaction(fhir, {
         resourceType: 'Bundle',
         type: 'transaction',
-        entry: [{
-          fullUrl: `urn:uuid:${randomUUID()}`,
-          resource,
-          request: { method: 'POST', url: 'Basic', ifNoneExist: `identifier=${encodeURIComponent(tokenSearchValue(id.system ?? '', id.value ?? ''))}` },
-        }],
+        entry: [
+          {
+            fullUrl: `urn:uuid:${randomUUID()}`,
+            resource,
+            request: {
+              method: 'POST',
+              url: 'Basic',
+              ifNoneExist: `identifier=${encodeURIComponent(tokenSearchValue(id.system ?? '', id.value ?? ''))}`,
+            },
+          },
+        ],
       });
       const answered = entryClaim(response);
       const status = response.entry?.[0]?.response?.status ?? '';
@@ -279,8 +303,17 @@ async function takeClaim(fhir: FhirClient, source: string, recordId: string, wai
       }
     } else if (Date.now() >= giveUpAt) {
       const seconds = Math.max(1, Math.ceil((state.expiresAt - Date.now()) / 1000));
-      throw new ClaimBusyError(409, outcome([issue('conflict', 'conflict',
-        `Another adapter replica is writing this record (${source}|${recordId}) right now; send it again in ${seconds} s.`)]), seconds);
+      throw new ClaimBusyError(
+        409,
+        outcome([
+          issue(
+            'conflict',
+            'conflict',
+            `Another adapter replica is writing this record (${source}|${recordId}) right now; send it again in ${seconds} s.`,
+          ),
+        ]),
+        seconds,
+      );
     } else {
       // Jittered, growing a little: replicas waiting on one claim do not poll in step.
       // Backing off: a waiting replica's reads must not slow down the writer it waits for.

@@ -1,6 +1,13 @@
 import {
-  DelegateBackoff, ExponentialBackoff, halfJitterGenerator, handleWhen, retry,
-  type IBackoff, type IBackoffFactory, type IRetryBackoffContext, type RetryPolicy,
+  DelegateBackoff,
+  ExponentialBackoff,
+  halfJitterGenerator,
+  handleWhen,
+  retry,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+  type RetryPolicy,
 } from 'cockatiel';
 import { AdapterError } from '../outcomes/index.js';
 
@@ -38,7 +45,10 @@ export const maxHonouredWaitMs = 5_000;
  * is the caller's answer as it stands.
  */
 export class TransientFhirError extends AdapterError {
-  constructor(base: AdapterError, readonly retryAfterMs?: number) {
+  constructor(
+    base: AdapterError,
+    readonly retryAfterMs?: number,
+  ) {
     super(base.status, base.outcome, base.retryAfter);
   }
 }
@@ -83,7 +93,10 @@ const exponential = new ExponentialBackoff({ generator: halfJitterGenerator, ini
  * The waits between attempts: the server's wish when the failure carried one (Retry-After), else
  * exponential backoff, 100 ms doubling to at most 2 s, each wait between half and all of its step.
  */
-export const fhirBackoff: IBackoffFactory<IRetryBackoffContext<unknown>> = new DelegateBackoff<IRetryBackoffContext<unknown>, IBackoff<unknown> | undefined>((ctx, previous) => {
+export const fhirBackoff: IBackoffFactory<IRetryBackoffContext<unknown>> = new DelegateBackoff<
+  IRetryBackoffContext<unknown>,
+  IBackoff<unknown> | undefined
+>((ctx, previous) => {
   const step = previous ? previous.next(ctx) : exponential.next();
   const requested = 'error' in ctx.result ? transientOf(ctx.result.error)?.retryAfterMs : undefined;
   return { delay: requested ?? step.duration, state: step };

@@ -77,7 +77,10 @@ export class RollbackCheck {
   private last?: RollbackVerdict;
   private running?: Promise<RollbackVerdict>;
 
-  constructor(private readonly io: ProbeIo, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly io: ProbeIo,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The last verdict, without probing (for /ready). */
   get current(): RollbackVerdict | undefined {
@@ -87,7 +90,11 @@ export class RollbackCheck {
   /** The cached verdict, probing first when there is none or it has expired. */
   verdict(): Promise<RollbackVerdict> {
     if (this.last && this.now() - this.last.checkedAt < ttl(this.last.state)) return Promise.resolve(this.last);
-    this.running ??= this.probe().then((v) => (this.last = v)).finally(() => { this.running = undefined; });
+    this.running ??= this.probe()
+      .then((v) => (this.last = v))
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
@@ -96,9 +103,17 @@ export class RollbackCheck {
     const v = await this.verdict();
     if (v.state === 'verified') return;
     if (v.state === 'unknown') throw fhirUnavailable(v.reason);
-    throw new AdapterError(503, outcome([issue('fhir-not-atomic', 'not-supported',
-      `${v.reason} The adapter refuses to write, so that a record is never half-written. On Medplum, enable the project feature "transaction-bundles". Nothing was written; send the same record again once it is enabled.`)]),
-    notAtomicRetryAfterSeconds);
+    throw new AdapterError(
+      503,
+      outcome([
+        issue(
+          'fhir-not-atomic',
+          'not-supported',
+          `${v.reason} The adapter refuses to write, so that a record is never half-written. On Medplum, enable the project feature "transaction-bundles". Nothing was written; send the same record again once it is enabled.`,
+        ),
+      ]),
+      notAtomicRetryAfterSeconds,
+    );
   }
 
   private async probe(): Promise<RollbackVerdict> {
@@ -107,7 +122,11 @@ export class RollbackCheck {
     try {
       await this.io.transaction(probeBundle(token));
       await this.cleanUp(token);
-      return { state: 'not-atomic', checkedAt, reason: 'The FHIR server accepted a transaction with a failing entry, so it runs transactions as batches.' };
+      return {
+        state: 'not-atomic',
+        checkedAt,
+        reason: 'The FHIR server accepted a transaction with a failing entry, so it runs transactions as batches.',
+      };
     } catch (err) {
       if (!refused(err)) return { state: 'unknown', checkedAt, reason: 'the transaction rollback check could not run' };
     }

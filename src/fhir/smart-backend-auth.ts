@@ -100,7 +100,7 @@ abstract class ClientCredentialsAuth implements AccessTokenProvider {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       ...(this.base.scope ? { scope: this.base.scope } : {}),
-      ...await this.credentials(tokenUrl),
+      ...(await this.credentials(tokenUrl)),
     });
     const res = await (this.base.fetch ?? globalThis.fetch)(tokenUrl, {
       method: 'POST',
@@ -179,13 +179,20 @@ export class ClientSecretAuth extends ClientCredentialsAuth {
 export function discoverTokenEndpoint(fhirBase: string, timeoutMs: number, fetchImpl?: FetchLike): () => Promise<string> {
   const where = `${fhirBase.replace(/\/+$/, '')}/.well-known/smart-configuration`;
   return async () => {
-    const res = await (fetchImpl ?? globalThis.fetch)(where, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) }).catch(() => {
+    const res = await (fetchImpl ?? globalThis.fetch)(where, {
+      headers: { Accept: 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch(() => {
       throw fhirUnavailable(`its SMART configuration (${where}) could not be read to find the token endpoint`, tokenRetryAfterSeconds);
     });
     const body = (await res.json().catch(() => ({}))) as { token_endpoint?: unknown };
-    const endpoint = typeof body.token_endpoint === 'string' && /^https?:\/\/\S+$/.test(body.token_endpoint) ? body.token_endpoint : undefined;
+    const endpoint =
+      typeof body.token_endpoint === 'string' && /^https?:\/\/\S+$/.test(body.token_endpoint) ? body.token_endpoint : undefined;
     if (!res.ok || !endpoint) {
-      throw fhirUnavailable(`${where} answered ${res.status} without a token_endpoint: set FHIR_TOKEN_URL to the server's token endpoint`, tokenRetryAfterSeconds);
+      throw fhirUnavailable(
+        `${where} answered ${res.status} without a token_endpoint: set FHIR_TOKEN_URL to the server's token endpoint`,
+        tokenRetryAfterSeconds,
+      );
     }
     return endpoint;
   };

@@ -37,11 +37,20 @@ export interface CheckedFollowUp<T> {
  */
 export async function gatedEscalation(fhir: FhirClient, first: Task, task: Task, rules: FollowUpRules): Promise<CheckedFollowUp<Task>> {
   const fallback: NonNullable<Task['owner']> = { ...rules.site.defaultClinicalRoute };
-  const resolution = await resolveReferences(fhir, { escalationRoute: { clinicalOwner: task.owner ?? {}, urgentContact: fallback } }, rules.site);
+  const resolution = await resolveReferences(
+    fhir,
+    { escalationRoute: { clinicalOwner: task.owner ?? {}, urgentContact: fallback } },
+    rules.site,
+  );
   const peerRoles = [...new Set([...(first.requester?.reference ? [first.requester.reference] : []), ...resolution.peerRoles])];
-  const judged = (candidate: Task, path: string) => assessFollowUp([candidate], {
-    resolution: { problems: resolution.problems.filter((p) => p.expression?.includes(path)), peerRoles },
-  }, profilesOf(rules));
+  const judged = (candidate: Task, path: string) =>
+    assessFollowUp(
+      [candidate],
+      {
+        resolution: { problems: resolution.problems.filter((p) => p.expression?.includes(path)), peerRoles },
+      },
+      profilesOf(rules),
+    );
   const configured = judged(task, configuredOwner);
   if (!configured.blockers.length) return { resource: task, issues: evaluationIssues(configured) };
   const rerouted: Task = { ...task, owner: fallback };

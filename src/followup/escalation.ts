@@ -59,7 +59,10 @@ export function escalationTask(first: Task, origin: TaskOrigin, now: Date, rules
     requester: { ...rules.site.organization },
     owner: { ...(rule.onCallRoute ?? rules.site.defaultClinicalRoute) },
     restriction: { period: { end: due } },
-    note: [{ text: `Due: by ${due} (escalation; the first review was due ${first.restriction?.period?.end ?? 'at no recorded time'}).` }, ...notes],
+    note: [
+      { text: `Due: by ${due} (escalation; the first review was due ${first.restriction?.period?.end ?? 'at no recorded time'}).` },
+      ...notes,
+    ],
   };
 }
 
@@ -81,7 +84,11 @@ export function reminderCommunication(first: Task, origin: TaskOrigin, now: Date
     recipient: first.owner ? [first.owner as AnyReference] : [],
     sender: { ...rules.site.organization },
     sent: now.toISOString(),
-    payload: [{ contentString: `Reminder: care-coordination review Task/${first.id} was due ${first.restriction?.period?.end} and has not been accepted.` }],
+    payload: [
+      {
+        contentString: `Reminder: care-coordination review Task/${first.id} was due ${first.restriction?.period?.end} and has not been accepted.`,
+      },
+    ],
   };
 }
 
@@ -91,7 +98,12 @@ export function reminderCommunication(first: Task, origin: TaskOrigin, now: Date
  * in between, make the If-Match fail (412: WriteConflictError) and the whole write roll back, so a
  * Task is followed up once and never after someone took it.
  */
-export async function raiseAndMark(fhir: FhirClient, first: Task, raised: Task | Communication, mark: 'escalated' | 'reminder-sent'): Promise<void> {
+export async function raiseAndMark(
+  fhir: FhirClient,
+  first: Task,
+  raised: Task | Communication,
+  mark: 'escalated' | 'reminder-sent',
+): Promise<void> {
   const id = raised.identifier![0]!;
   const marked: Task = { ...first, businessStatus: followUpMark(mark) };
   const bundle: Bundle = {
@@ -100,7 +112,11 @@ export async function raiseAndMark(fhir: FhirClient, first: Task, raised: Task |
     entry: [
       {
         resource: raised,
-        request: { method: 'POST', url: raised.resourceType, ifNoneExist: `identifier=${encodeURIComponent(tokenSearchValue(id.system!, id.value!))}` },
+        request: {
+          method: 'POST',
+          url: raised.resourceType,
+          ifNoneExist: `identifier=${encodeURIComponent(tokenSearchValue(id.system!, id.value!))}`,
+        },
       },
       { resource: marked, request: { method: 'PUT', url: `Task/${first.id}`, ifMatch: `W/"${first.meta?.versionId}"` } },
     ],

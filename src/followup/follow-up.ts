@@ -28,13 +28,21 @@ export interface FollowUpOptions {
 
 /** Each source's webhook with its secret; a secret variable that is unset stops start-up. */
 export function webhookTargets(config: WebhooksConfig, secrets: NodeJS.ProcessEnv): Map<string, WebhookTarget> {
-  return new Map(Object.entries(config.sources).map(([source, hook]) => {
-    const secret = secrets[hook.secretEnv]?.trim();
-    if (!secret) {
-      throw new MappingsError([{ file: 'webhooks.json', path: `sources["${source}"].secretEnv`, message: `names ${hook.secretEnv}, which is not set in the environment` }]);
-    }
-    return [source, { url: hook.url, secret }];
-  }));
+  return new Map(
+    Object.entries(config.sources).map(([source, hook]) => {
+      const secret = secrets[hook.secretEnv]?.trim();
+      if (!secret) {
+        throw new MappingsError([
+          {
+            file: 'webhooks.json',
+            path: `sources["${source}"].secretEnv`,
+            message: `names ${hook.secretEnv}, which is not set in the environment`,
+          },
+        ]);
+      }
+      return [source, { url: hook.url, secret }];
+    }),
+  );
 }
 
 /** The loop back to the source: overdue escalation and reminders, and webhook pushes of Task changes. */
@@ -44,12 +52,27 @@ export class FollowUp {
   readonly webhooks: Scheduler;
 
   constructor(opts: FollowUpOptions) {
-    this.escalation = new Scheduler('escalation', opts.escalationIntervalMs,
-      (now) => runFollowUp(opts.fhir(), opts.rules, now, opts.log), opts.clock, opts.log, opts.exclusive);
-    this.notifier = new TaskChangeNotifier(opts.fhir, webhookTargets(opts.webhooks, opts.secrets),
-      { retryBaseMs: opts.webhookRetryBaseMs, clock: opts.clock, log: opts.log });
-    this.webhooks = new Scheduler('webhooks', this.notifier.active ? opts.webhookIntervalMs : 0,
-      () => this.notifier.poll(), opts.clock, opts.log, opts.exclusive);
+    this.escalation = new Scheduler(
+      'escalation',
+      opts.escalationIntervalMs,
+      (now) => runFollowUp(opts.fhir(), opts.rules, now, opts.log),
+      opts.clock,
+      opts.log,
+      opts.exclusive,
+    );
+    this.notifier = new TaskChangeNotifier(opts.fhir, webhookTargets(opts.webhooks, opts.secrets), {
+      retryBaseMs: opts.webhookRetryBaseMs,
+      clock: opts.clock,
+      log: opts.log,
+    });
+    this.webhooks = new Scheduler(
+      'webhooks',
+      this.notifier.active ? opts.webhookIntervalMs : 0,
+      () => this.notifier.poll(),
+      opts.clock,
+      opts.log,
+      opts.exclusive,
+    );
   }
 
   /** Starts both schedules (each only if its interval is not 0). */

@@ -20,12 +20,19 @@ export interface FollowUpResult {
 
 /** A Task nobody accepted: still `requested`, the adapter's own, not a follow-up itself, not followed up yet. */
 async function unaccepted(fhir: FhirClient, code: string, log: Logger): Promise<{ task: Task; origin: TaskOrigin }[]> {
-  const { matches: resources, truncated } = await searchAll<Task>(fhir, 'Task', { code: tokenSearchValue(systems.pathway, code), status: 'requested' }, followUpPaging);
+  const { matches: resources, truncated } = await searchAll<Task>(
+    fhir,
+    'Task',
+    { code: tokenSearchValue(systems.pathway, code), status: 'requested' },
+    followUpPaging,
+  );
   if (truncated) log.warn({ code }, 'follow-up: open Task list truncated; the rest is seen on a later pass');
   return resources.flatMap((task) => {
     const origin = taskOrigin(task);
     // Checked, not trusted: a token search may match codes loosely (case, escapes).
-    return origin && pathwayCode(task) === code && task.status === 'requested' && !task.partOf?.length && !hasFollowUpMark(task) ? [{ task, origin }] : [];
+    return origin && pathwayCode(task) === code && task.status === 'requested' && !task.partOf?.length && !hasFollowUpMark(task)
+      ? [{ task, origin }]
+      : [];
   });
 }
 
@@ -55,8 +62,22 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
   const reminderAfterMs = rules.escalation.careCoordinationReminder.afterHoursOverdue * 3_600_000;
   const passes = [
     { code: 'clinical-review', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated, applies: () => true },
-    { code: 'first-appointment-tracking', graceMs: 0, mark: 'escalated' as const, build: escalationTask, done: result.escalated, applies: unconfirmedCrisisBridge },
-    { code: 'care-coordination-review', graceMs: reminderAfterMs, mark: 'reminder-sent' as const, build: reminderCommunication, done: result.reminded, applies: () => true },
+    {
+      code: 'first-appointment-tracking',
+      graceMs: 0,
+      mark: 'escalated' as const,
+      build: escalationTask,
+      done: result.escalated,
+      applies: unconfirmedCrisisBridge,
+    },
+    {
+      code: 'care-coordination-review',
+      graceMs: reminderAfterMs,
+      mark: 'reminder-sent' as const,
+      build: reminderCommunication,
+      done: result.reminded,
+      applies: () => true,
+    },
   ];
   for (const pass of passes) {
     for (const { task, origin } of (await unaccepted(fhir, pass.code, log)).filter((u) => pass.applies(u.task))) {
@@ -68,10 +89,15 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
       const raised = checked.resource;
       if (!raised) {
         // Codes and locations only: issue texts may name configuration, never record content, but logs stay terse.
-        const refused = checked.issues.filter((i) => i.severity === 'error').map((i) => ({ code: i.details?.coding?.at(-1)?.code, at: i.expression }));
-        log.error({ task: `Task/${task.id}`, refused }, built.resourceType === 'Task'
-          ? 'follow-up: no escalation owner passes the Task checks (on-call and default clinical route unresolved or peer roles); not escalated'
-          : 'follow-up: the reminder does not pass its checks; not sent');
+        const refused = checked.issues
+          .filter((i) => i.severity === 'error')
+          .map((i) => ({ code: i.details?.coding?.at(-1)?.code, at: i.expression }));
+        log.error(
+          { task: `Task/${task.id}`, refused },
+          built.resourceType === 'Task'
+            ? 'follow-up: no escalation owner passes the Task checks (on-call and default clinical route unresolved or peer roles); not escalated'
+            : 'follow-up: the reminder does not pass its checks; not sent',
+        );
         continue;
       }
       try {
@@ -84,7 +110,10 @@ export async function runFollowUp(fhir: FhirClient, rules: FollowUpRules, now: D
     }
   }
   if (result.escalated.length || result.reminded.length) {
-    log.info({ escalated: result.escalated, reminded: result.reminded, conflicts: result.conflicts }, 'follow-up: overdue Tasks followed up');
+    log.info(
+      { escalated: result.escalated, reminded: result.reminded, conflicts: result.conflicts },
+      'follow-up: overdue Tasks followed up',
+    );
   }
   return result;
 }

@@ -50,7 +50,8 @@ export async function recordStatus(fhir: FhirClient, source: string, recordId: s
   // Tag search may match codes case-insensitively: keep exactly this record's resources.
   const ofRecord = (i: number) => matches(answer.entry?.[i]?.resource).filter((r) => hasTag(r, tag.system!, tag.code!));
   const [carePlans, tasks, audits] = [ofRecord(0), ofRecord(1), ofRecord(2)];
-  const blocks = (audits as AuditEvent[]).filter((a) => a.type?.system === systems.pathway && a.type.code === 'record-blocked')
+  const blocks = (audits as AuditEvent[])
+    .filter((a) => a.type?.system === systems.pathway && a.type.code === 'record-blocked')
     .sort((a, b) => (a.recorded ?? '').localeCompare(b.recorded ?? ''));
   const carePlan = carePlans[0] as CarePlan | undefined;
   if (!carePlan && !blocks.length && !tasks.length) return undefined;
@@ -63,7 +64,10 @@ export async function recordStatus(fhir: FhirClient, source: string, recordId: s
     pathway: pathwayOf(carePlan, lastBlock),
     state: blocked ? 'blocked' : 'accepted',
     ...(blocked && lastBlock ? { blockedBy: (lastBlock.subtype ?? []).flatMap((c) => c.code ?? []), blockedAt: lastBlock.recorded } : {}),
-    tasks: (tasks as Task[]).map(statusTask).sort((a, b) => a.slot.localeCompare(b.slot)).map(({ slot: _slot, ...t }) => t),
+    tasks: (tasks as Task[])
+      .map(statusTask)
+      .sort((a, b) => a.slot.localeCompare(b.slot))
+      .map(({ slot: _slot, ...t }) => t),
   };
 }
 
@@ -79,7 +83,6 @@ function statusTask(t: Task): StatusTask & { slot: string } {
 function matches(resource: Resource | undefined): Resource[] {
   return resource?.resourceType === 'Bundle' ? ((resource as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])) : [];
 }
-
 
 function pathwayOf(carePlan: CarePlan | undefined, block: AuditEvent | undefined): string | undefined {
   const fromPlan = carePlan?.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === systems.pathway)?.code;

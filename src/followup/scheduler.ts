@@ -34,7 +34,11 @@ export class Scheduler {
   /** Runs the job once now (or at the given time), after any run in progress. */
   async runOnce(now: Date = this.clock()): Promise<void> {
     while (this.running) await this.running.catch(() => undefined);
-    this.running = this.job(now).then(() => undefined).finally(() => { this.running = undefined; });
+    this.running = this.job(now)
+      .then(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+      });
     await this.running;
   }
 
@@ -47,11 +51,13 @@ export class Scheduler {
 
   private schedule(): void {
     this.timer = setTimeout(() => {
-      (this.exclusive ? this.exclusive(this.name, () => this.runOnce()) : this.runOnce()).catch((err: unknown) => {
-        this.log.error({ job: this.name, errorName: (err as Error)?.name }, 'scheduled job failed; retrying next interval');
-      }).finally(() => {
-        if (!this.stopped) this.schedule();
-      });
+      (this.exclusive ? this.exclusive(this.name, () => this.runOnce()) : this.runOnce())
+        .catch((err: unknown) => {
+          this.log.error({ job: this.name, errorName: (err as Error)?.name }, 'scheduled job failed; retrying next interval');
+        })
+        .finally(() => {
+          if (!this.stopped) this.schedule();
+        });
     }, this.intervalMs);
     // A pending run never keeps the process alive on its own.
     this.timer.unref();

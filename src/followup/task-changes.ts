@@ -60,12 +60,15 @@ export class TaskChangeNotifier {
     for (const task of changed) {
       const origin = taskOrigin(task);
       const target = origin && this.targets.get(origin.source);
-      if (origin && target && await this.statusChanged(fhir, task, since)) {
+      if (origin && target && (await this.statusChanged(fhir, task, since))) {
         const record = await recordStatus(fhir, origin.source, origin.recordId);
         const body: TaskChangeEvent | undefined = record && { event: { type: 'task-status-changed', task: `Task/${task.id}` }, record };
-        const ok = body !== undefined && await deliver(target, versionKey(task), body, { retryBaseMs: this.opts.retryBaseMs, now: this.opts.clock });
+        const ok =
+          body !== undefined &&
+          (await deliver(target, versionKey(task), body, { retryBaseMs: this.opts.retryBaseMs, now: this.opts.clock }));
         (ok ? result.delivered : result.failed).push(versionKey(task));
-        if (!ok) this.opts.log.warn({ event: versionKey(task) }, 'webhook: delivery failed after retries; the source can still poll the status');
+        if (!ok)
+          this.opts.log.warn({ event: versionKey(task) }, 'webhook: delivery failed after retries; the source can still poll the status');
       }
       this.advance(task);
     }
@@ -75,7 +78,8 @@ export class TaskChangeNotifier {
   /** Compares the Task with its newest version from before the last poll; a Task created since is not a change. */
   private async statusChanged(fhir: FhirClient, task: Task, since: string): Promise<boolean> {
     const history = await fhir.search(`Task/${task.id}/_history`, { _count: String(maxHistory) });
-    const before = (history.entry ?? []).flatMap((e) => (e.resource ? [e.resource as Task] : []))
+    const before = (history.entry ?? [])
+      .flatMap((e) => (e.resource ? [e.resource as Task] : []))
       // Every version up to the cursor was seen by the last poll; this version itself was not.
       .filter((v) => v.meta?.versionId !== task.meta?.versionId && (v.meta?.lastUpdated ?? '') <= since)
       .sort((a, b) => (b.meta?.lastUpdated ?? '').localeCompare(a.meta?.lastUpdated ?? ''))[0];

@@ -48,10 +48,17 @@ export async function deliver(
   opts: { retryBaseMs: number; now: () => Date },
 ): Promise<boolean> {
   const body = JSON.stringify(payload);
-  const policy = retry(handleWhen((err) => err instanceof AttemptFailed && (err.status === 0 || retryable(err.status))), {
-    maxAttempts: maxAttempts - 1,
-    backoff: new ExponentialBackoff({ generator: noJitterGenerator, initialDelay: opts.retryBaseMs, maxDelay: opts.retryBaseMs * 2 ** (maxAttempts - 2) }),
-  });
+  const policy = retry(
+    handleWhen((err) => err instanceof AttemptFailed && (err.status === 0 || retryable(err.status))),
+    {
+      maxAttempts: maxAttempts - 1,
+      backoff: new ExponentialBackoff({
+        generator: noJitterGenerator,
+        initialDelay: opts.retryBaseMs,
+        maxDelay: opts.retryBaseMs * 2 ** (maxAttempts - 2),
+      }),
+    },
+  );
   try {
     await policy.execute(async () => {
       const status = await attempt(target, eventId, body, opts.now);

@@ -56,8 +56,12 @@ export function evaluateGates(bundle: Bundle, profiles: ReadonlyMap<string, Prof
         // Where a gate sits on several profiles, the diagnostics show the first one it failed on.
         const shown = prior && (ok || !prior.passed) ? prior : gate;
         results.set(gate.key, {
-          key: gate.key, profile: shown.profile, expression: shown.expression, human: gate.human,
-          recordFields: [...new Set([...(prior?.recordFields ?? []), ...gate.recordFields])], passed: (prior?.passed ?? true) && ok,
+          key: gate.key,
+          profile: shown.profile,
+          expression: shown.expression,
+          human: gate.human,
+          recordFields: [...new Set([...(prior?.recordFields ?? []), ...gate.recordFields])],
+          passed: (prior?.passed ?? true) && ok,
           failedAt: [...(prior?.failedAt ?? []), ...(ok ? [] : [at])],
         });
       }
@@ -133,9 +137,16 @@ export function structuralIssues(bundle: Bundle, profiles: ReadonlyMap<string, P
     for (const url of resource.meta?.profile ?? []) {
       for (const card of profiles.get(url)?.cardinalities ?? []) {
         const counts = card.counts(resource, { resource, rootResource: bundle }) as number[];
-        const bad = counts.length === 0 ? card.min > 0 && card.path.split('.').length === 2 : counts.some((n) => n < card.min || (card.max !== '*' && n > card.max));
+        const bad =
+          counts.length === 0
+            ? card.min > 0 && card.path.split('.').length === 2
+            : counts.some((n) => n < card.min || (card.max !== '*' && n > card.max));
         if (bad) {
-          found.push(issue('internal', 'structure', `${card.path} must occur ${card.min}..${card.max} times (profile ${url}).`, [`${where}.${card.path.split('.').slice(1).join('.')}`]));
+          found.push(
+            issue('internal', 'structure', `${card.path} must occur ${card.min}..${card.max} times (profile ${url}).`, [
+              `${where}.${card.path.split('.').slice(1).join('.')}`,
+            ]),
+          );
         }
       }
     }

@@ -47,16 +47,25 @@ export interface Profile {
   cardinalities: Cardinality[];
 }
 
-const constraintSchema = z.object({
-  key: z.string().regex(/^[a-z][a-z0-9-]*$/),
-  severity: z.literal('error'),
-  human: z.string().min(1),
-  expression: z.string().min(1),
-  extension: z.array(z.union([
-    z.object({ url: z.literal(extensions.gateFieldCheck), extension: z.array(z.object({ url: z.enum(['field', 'expression']), valueString: z.string().min(1) })).length(2) }),
-    z.object({ url: z.string(), valueString: z.string() }),
-  ])).optional(),
-}).passthrough();
+const constraintSchema = z
+  .object({
+    key: z.string().regex(/^[a-z][a-z0-9-]*$/),
+    severity: z.literal('error'),
+    human: z.string().min(1),
+    expression: z.string().min(1),
+    extension: z
+      .array(
+        z.union([
+          z.object({
+            url: z.literal(extensions.gateFieldCheck),
+            extension: z.array(z.object({ url: z.enum(['field', 'expression']), valueString: z.string().min(1) })).length(2),
+          }),
+          z.object({ url: z.string(), valueString: z.string() }),
+        ]),
+      )
+      .optional(),
+  })
+  .passthrough();
 
 type ConstraintExtension = NonNullable<z.infer<typeof constraintSchema>['extension']>[number];
 
@@ -74,20 +83,26 @@ export function conjunction(expressions: string[]): string {
   return expressions.map((e) => `(${e})`).join(' and ');
 }
 
-const sdSchema = z.object({
-  resourceType: z.literal('StructureDefinition'),
-  url: z.string().url(),
-  type: z.string(),
-  derivation: z.literal('constraint'),
-  differential: z.object({
-    element: z.array(z.object({
-      path: z.string(),
-      min: z.number().int().optional(),
-      max: z.string().optional(),
-      constraint: z.array(constraintSchema).optional(),
-    }).passthrough()),
-  }),
-}).passthrough();
+const sdSchema = z
+  .object({
+    resourceType: z.literal('StructureDefinition'),
+    url: z.string().url(),
+    type: z.string(),
+    derivation: z.literal('constraint'),
+    differential: z.object({
+      element: z.array(
+        z
+          .object({
+            path: z.string(),
+            min: z.number().int().optional(),
+            max: z.string().optional(),
+            constraint: z.array(constraintSchema).optional(),
+          })
+          .passthrough(),
+      ),
+    }),
+  })
+  .passthrough();
 
 function compile(expression: string, where: string): Compiled {
   try {
@@ -107,7 +122,9 @@ function countExpression(type: string, path: string): string {
 function loadProfile(file: string): Profile {
   const parsed = sdSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) {
-    throw new ProfileError(`${file}: not a constraint StructureDefinition (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+    throw new ProfileError(
+      `${file}: not a constraint StructureDefinition (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`,
+    );
   }
   const sd = parsed.data;
   const gates: Gate[] = [];
@@ -117,7 +134,9 @@ function loadProfile(file: string): Profile {
       if (el.path !== sd.type) throw new ProfileError(`${file}: constraint ${c.key} must sit on the root element ${sd.type}`);
       const checks = fieldChecksOf(c.extension ?? []);
       if (checks.length && c.expression !== conjunction(checks.map((k) => k.expression))) {
-        throw new ProfileError(`${file} constraint ${c.key}: its expression must be the conjunction of its gate-field-check expressions, in order`);
+        throw new ProfileError(
+          `${file} constraint ${c.key}: its expression must be the conjunction of its gate-field-check expressions, in order`,
+        );
       }
       gates.push({
         key: c.key,
@@ -129,7 +148,10 @@ function loadProfile(file: string): Profile {
           ...checks.map((k) => k.field),
         ],
         evaluate: compile(c.expression, `${file} constraint ${c.key}`),
-        fieldChecks: checks.map((k) => ({ field: k.field, evaluate: compile(k.expression, `${file} constraint ${c.key} field ${k.field}`) })),
+        fieldChecks: checks.map((k) => ({
+          field: k.field,
+          evaluate: compile(k.expression, `${file} constraint ${c.key} field ${k.field}`),
+        })),
       });
     }
     if (el.path !== sd.type && (el.min !== undefined || el.max !== undefined)) {
@@ -160,14 +182,19 @@ function smokeTest(profile: Profile): void {
 export function loadProfiles(dir: string = defaultProfilesDir): Map<string, Profile> {
   const profiles = new Map<string, Profile>();
   const keys = new Map<string, Gate>();
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const profile = loadProfile(join(dir, name));
     smokeTest(profile);
     for (const gate of profile.gates) {
       const other = keys.get(gate.key);
       // One gate may sit on several resource profiles (peer-not-clinician: CarePlan, Communication, Consent), each
       // judging its own resource; it is one rule only if it says the same thing everywhere, field by field.
-      if (other && (other.profile === gate.profile || other.human !== gate.human || !gate.fieldChecks.length || !other.fieldChecks.length)) {
+      if (
+        other &&
+        (other.profile === gate.profile || other.human !== gate.human || !gate.fieldChecks.length || !other.fieldChecks.length)
+      ) {
         throw new ProfileError(`${profile.file}: constraint key ${gate.key} is already defined in ${other.profile}`);
       }
       keys.set(gate.key, gate);

@@ -39,13 +39,32 @@ export interface GovernanceDeps {
 }
 
 /** The ids of the measures, in report order. */
-export const measureIds = ['engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability',
-  'crisis-recontact', 'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity', 'documentation-burden'] as const;
+export const measureIds = [
+  'engagement-after-intake',
+  'offered-by-criteria',
+  'first-appointment-attendance',
+  'step-down-stability',
+  'crisis-recontact',
+  'escalation-use',
+  'missed-contact-reconnection',
+  'recovery-goal-progress',
+  'person-feedback',
+  'recovery-maintenance',
+  'role-integrity',
+  'documentation-burden',
+] as const;
 
 /** Reads the FHIR server for a period (fetch.ts) and computes every measure: one summary MeasureReport each. */
 export async function computeMeasureReports(deps: GovernanceDeps, period: Period, now: Date = new Date()): Promise<Bundle<MeasureReport>> {
   const sources = await readSources(deps.fhir, deps.mappings.codes, deps.governance, period);
-  const input: MeasureInput = { facts: digest(sources, deps.mappings.site, deps.mappings.codes, deps.mappings.routing), period, today: today(period.timeZone, now) };
+  const input: MeasureInput = {
+    facts: digest(sources, deps.mappings.site, deps.mappings.codes, deps.mappings.routing),
+    period,
+    today: today(period.timeZone, now),
+  };
   const reporter = { ...deps.mappings.site.organization };
-  return reportBundle(measures.map((m) => toMeasureReport(m(input, now), period, now, reporter)), now);
+  return reportBundle(
+    measures.map((m) => toMeasureReport(m(input, now), period, now, reporter)),
+    now,
+  );
 }

@@ -29,5 +29,10 @@ export function loadMeasureDefinitions(dir: string = measuresDir): Measure[] {
 
 /** The Measures as a searchset Bundle (GET /governance/Measure). */
 export function measureBundle(measures: Measure[]): Bundle<Measure> {
-  return { resourceType: 'Bundle', type: 'searchset', total: measures.length, entry: measures.map((resource) => ({ resource, search: { mode: 'match' } })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: measures.length,
+    entry: measures.map((resource) => ({ resource, search: { mode: 'match' } })),
+  };
 }

@@ -1,10 +1,32 @@
 import type { CodesConfig, RoutingConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { GovernanceSources } from './fetch.js';
 import {
-  blockedFacts, concernFacts, encounterHappened, crisisEpisodes, crisisFacts, earlyEngagementFacts, encounterEvent, peerContactOf, recoveryMaintenanceFacts,
-  refusedFacts, routedConcernFacts, stepDownFacts, taskFacts,
-  type BlockedFacts, type ConcernFacts, type CrisisEpisode, type CrisisFacts, type EarlyEngagementFacts, type PeerContact, type PersonEvent,
-  type PlanFacts, type RecoveryMaintenanceFacts, type RefusedFacts, type RoutedConcernFacts, type StepDownFacts, type TaskFacts,
+  blockedFacts,
+  concernFacts,
+  encounterHappened,
+  crisisEpisodes,
+  crisisFacts,
+  earlyEngagementFacts,
+  encounterEvent,
+  peerContactOf,
+  recoveryMaintenanceFacts,
+  refusedFacts,
+  routedConcernFacts,
+  stepDownFacts,
+  taskFacts,
+  type BlockedFacts,
+  type ConcernFacts,
+  type CrisisEpisode,
+  type CrisisFacts,
+  type EarlyEngagementFacts,
+  type PeerContact,
+  type PersonEvent,
+  type PlanFacts,
+  type RecoveryMaintenanceFacts,
+  type RefusedFacts,
+  type RoutedConcernFacts,
+  type StepDownFacts,
+  type TaskFacts,
 } from './facts.js';
 import type { Period } from './period.js';
 
@@ -58,10 +80,14 @@ function byPatient<T extends PersonEvent>(events: T[]): Map<string, T[]> {
  */
 export function indexDate(plan: PlanFacts & { intakeDate?: string; startDate?: string; dischargeDate?: string }): string | undefined {
   switch (plan.pathway) {
-    case 'early-engagement': return plan.intakeDate;
-    case 'crisis-transition': return plan.dischargeDate;
-    case 'concern-routing': return plan.recorded;
-    default: return plan.startDate;
+    case 'early-engagement':
+      return plan.intakeDate;
+    case 'crisis-transition':
+      return plan.dischargeDate;
+    case 'concern-routing':
+      return plan.recorded;
+    default:
+      return plan.startDate;
   }
 }
 

@@ -17,21 +17,40 @@ import { parsePeriod } from './period.js';
  * `GET /governance/measures` gives for that measure and period. Errors are 400/404 OperationOutcomes
  * naming the parameter.
  */
-export function evaluateMeasureRouter(adapter: Adapter, governance: GovernanceConfig, measures: Measure[], guard: RequestHandler[]): Router {
+export function evaluateMeasureRouter(
+  adapter: Adapter,
+  governance: GovernanceConfig,
+  measures: Measure[],
+  guard: RequestHandler[],
+): Router {
   const router = Router();
-  const body = [express.json({ type: ['application/json', 'application/fhir+json'], limit: '64kb' }), express.urlencoded({ extended: false, limit: '64kb' })];
+  const body = [
+    express.json({ type: ['application/json', 'application/fhir+json'], limit: '64kb' }),
+    express.urlencoded({ extended: false, limit: '64kb' }),
+  ];
   const answer: RequestHandler = async (req, res) => {
     const params = operationParameters(req.query, req.method === 'POST' ? req.body : undefined);
     const id = typeof req.params.id === 'string' ? req.params.id : undefined;
     const measure = findMeasure(measures, id ?? params.measure, id ? 'id' : 'measure');
     if (params.reportType !== undefined && params.reportType !== 'summary') {
-      throw new AdapterError(400, outcome([issue('schema-invalid', 'not-supported', 'Only reportType "summary" is supported: individual and subject-list reports are not produced.', ['reportType'])]));
+      throw new AdapterError(
+        400,
+        outcome([
+          issue(
+            'schema-invalid',
+            'not-supported',
+            'Only reportType "summary" is supported: individual and subject-list reports are not produced.',
+            ['reportType'],
+          ),
+        ]),
+      );
     }
     const timeZone = adapter.mappings.site.timeZone;
     const period = parsePeriodParameters(params.periodStart, params.periodEnd, timeZone);
     const bundle = await computeMeasureReports({ fhir: adapter.fhir, mappings: adapter.mappings, governance }, period);
     const report = bundle.entry?.map((e) => e.resource).find((r): r is MeasureReport => r?.measure === measure.url);
-    if (!report) throw new AdapterError(404, outcome([issue('not-found', 'not-found', `Measure ${measure.id} is not computed by this adapter.`)]));
+    if (!report)
+      throw new AdapterError(404, outcome([issue('not-found', 'not-found', `Measure ${measure.id} is not computed by this adapter.`)]));
     res.status(200).type('application/fhir+json').json(report);
   };
   for (const path of ['/Measure/:id/\\$evaluate-measure', '/Measure/\\$evaluate-measure']) {
@@ -51,14 +70,16 @@ function operationParameters(query: unknown, body: unknown): OperationParams {
     for (const name of names) {
       const v = source[name];
       if (typeof v === 'string') out[name] = v;
-      else if (v !== undefined) throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', `"${name}" must be given once, as a string.`, [name])]));
+      else if (v !== undefined)
+        throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', `"${name}" must be given once, as a string.`, [name])]));
     }
   };
   if (query && typeof query === 'object') take(query as Record<string, unknown>);
   if (body && typeof body === 'object' && (body as Parameters).resourceType === 'Parameters') {
     for (const p of (body as Parameters).parameter ?? []) {
       if ((names as readonly string[]).includes(p.name ?? '')) {
-        out[p.name as (typeof names)[number]] = p.valueDate ?? p.valueDateTime ?? p.valueString ?? p.valueCode ?? p.valueCanonical ?? p.valueUri;
+        out[p.name as (typeof names)[number]] =
+          p.valueDate ?? p.valueDateTime ?? p.valueString ?? p.valueCode ?? p.valueCanonical ?? p.valueUri;
       }
     }
   } else if (body && typeof body === 'object') {
@@ -69,10 +90,22 @@ function operationParameters(query: unknown, body: unknown): OperationParams {
 
 /** A Measure by its id or canonical url (`url|version` accepted); 400 without one, 404 for an unknown one. */
 function findMeasure(measures: Measure[], wanted: string | undefined, parameter: 'id' | 'measure'): Measure {
-  if (!wanted) throw new AdapterError(400, outcome([issue('required', 'required', 'Name the Measure: "measure" (its id or canonical url) or Measure/{id}/$evaluate-measure.', ['measure'])]));
+  if (!wanted)
+    throw new AdapterError(
+      400,
+      outcome([
+        issue('required', 'required', 'Name the Measure: "measure" (its id or canonical url) or Measure/{id}/$evaluate-measure.', [
+          'measure',
+        ]),
+      ]),
+    );
   const url = wanted.split('|')[0];
   const found = measures.find((m) => m.id === wanted || m.url === url);
-  if (!found) throw new AdapterError(404, outcome([issue('not-found', 'not-found', `No Measure "${wanted}"; GET /fhir/R4/Measure lists them.`, [parameter])]));
+  if (!found)
+    throw new AdapterError(
+      404,
+      outcome([issue('not-found', 'not-found', `No Measure "${wanted}"; GET /fhir/R4/Measure lists them.`, [parameter])]),
+    );
   return found;
 }
 

@@ -1,4 +1,14 @@
-import type { AuditEvent, CarePlan, CarePlanActivityDetail, Communication, Encounter, Extension, Identifier, Resource, Task } from '@medplum/fhirtypes';
+import type {
+  AuditEvent,
+  CarePlan,
+  CarePlanActivityDetail,
+  Communication,
+  Encounter,
+  Extension,
+  Identifier,
+  Resource,
+  Task,
+} from '@medplum/fhirtypes';
 import { extensions, systems } from '../contract/vocabulary.js';
 import { personFeedbackUrl } from '../mapping/resources/careplan.js';
 import { concernRoutingExtensions } from '../mapping/concern-routing.js';
@@ -26,10 +36,14 @@ export function recordKeyOf(c: Case): string | undefined {
 
 /** A resource as a case: its first identifier, or for audit resources (no identifier in R4) the identity tag. */
 export function caseOf(r: Resource): Case {
-  const identifier = 'identifier' in r ? (Array.isArray(r.identifier) ? r.identifier[0] : r.identifier) as Identifier | undefined : undefined;
+  const identifier =
+    'identifier' in r ? ((Array.isArray(r.identifier) ? r.identifier[0] : r.identifier) as Identifier | undefined) : undefined;
   const tag = r.meta?.tag?.[0];
   const id = identifier ?? (tag?.system && tag.code ? { system: tag.system, value: tag.code } : undefined);
-  return { reference: `${r.resourceType}/${r.id}`, ...(id?.system && id.value ? { identifier: { system: id.system, value: id.value } } : {}) };
+  return {
+    reference: `${r.resourceType}/${r.id}`,
+    ...(id?.system && id.value ? { identifier: { system: id.system, value: id.value } } : {}),
+  };
 }
 
 /** An extension of a CarePlan, by the URL its pathway's mapper declares (mapping/<pathway>.ts): read back where it was written. */
@@ -83,7 +97,6 @@ export interface PlanFacts {
   /** The person's feedback score (1–5), when the record carried `personFeedback` (spec §2). */
   feedbackScore?: number;
 }
-
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
@@ -181,7 +194,10 @@ export interface ConcernFacts extends PlanFacts {
 
 /** Reads a concern-routing CarePlan. */
 export function concernFacts(plan: CarePlan, timeZone: string): ConcernFacts {
-  return { ...planFacts(plan, timeZone), missedContacts: part(extension(plan, concernRoutingExtensions.engagement), 'missedContacts')?.valueInteger ?? 0 };
+  return {
+    ...planFacts(plan, timeZone),
+    missedContacts: part(extension(plan, concernRoutingExtensions.engagement), 'missedContacts')?.valueInteger ?? 0,
+  };
 }
 
 /** A recovery-maintenance record (spec §3.6), read back from the CarePlan its mapper wrote (mapping/recovery-maintenance.ts). */
@@ -219,7 +235,7 @@ const actedStatuses = new Set<Task['status']>(['accepted', 'in-progress', 'compl
 
 /** Reads a Task. */
 export function taskFacts(task: Task, timeZone: string): TaskFacts {
-  const acted = actedStatuses.has(task.status) ? task.executionPeriod?.start ?? task.lastModified : undefined;
+  const acted = actedStatuses.has(task.status) ? (task.executionPeriod?.start ?? task.lastModified) : undefined;
   return {
     case: caseOf(task),
     task,
@@ -227,7 +243,9 @@ export function taskFacts(task: Task, timeZone: string): TaskFacts {
     patient: task.for?.reference,
     authored: localDate(task.authoredOn, timeZone),
     ...(acted ? { actedAt: acted } : {}),
-    ...(task.status === 'completed' ? { completed: localDate(task.executionPeriod?.end ?? task.lastModified ?? task.meta?.lastUpdated, timeZone) } : {}),
+    ...(task.status === 'completed'
+      ? { completed: localDate(task.executionPeriod?.end ?? task.lastModified ?? task.meta?.lastUpdated, timeZone) }
+      : {}),
   };
 }
 
@@ -265,7 +283,11 @@ export interface PeerContact extends PersonEvent {
 /** Reads a peer-contact Encounter. */
 export function peerContactOf(e: Encounter, timeZone: string): PeerContact {
   // Happened, and over: an arrived or in-progress contact is not completed yet.
-  return { ...encounterEvent(e, timeZone), ...(e.period?.start ? { start: e.period.start } : {}), finished: encounterHappened(e) && e.status === 'finished' };
+  return {
+    ...encounterEvent(e, timeZone),
+    ...(e.period?.start ? { start: e.period.start } : {}),
+    finished: encounterHappened(e) && e.status === 'finished',
+  };
 }
 
 /**
@@ -274,13 +296,22 @@ export function peerContactOf(e: Encounter, timeZone: string): PeerContact {
  * dated by day only, on a later local day — and within `days` local days of it. The one definition for
  * missed-contact reconnection and for check-ins after missed ones.
  */
-export function contactsAfter(contacts: PeerContact[] | undefined, report: { recorded?: string; recordedAt?: string }, days: number): { days: number; case: Case }[] {
+export function contactsAfter(
+  contacts: PeerContact[] | undefined,
+  report: { recorded?: string; recordedAt?: string },
+  days: number,
+): { days: number; case: Case }[] {
   if (!report.recorded) return [];
-  return (contacts ?? []).filter((c) => c.finished && c.date !== undefined).flatMap((c) => {
-    const after = c.start && c.start.length > 10 && report.recordedAt ? Date.parse(c.start) > Date.parse(report.recordedAt) : (c.date as string) > (report.recorded as string);
-    const d = daysBetween(report.recorded as string, c.date as string);
-    return after && d >= 0 && d <= days ? [{ days: d, case: c.case }] : [];
-  });
+  return (contacts ?? [])
+    .filter((c) => c.finished && c.date !== undefined)
+    .flatMap((c) => {
+      const after =
+        c.start && c.start.length > 10 && report.recordedAt
+          ? Date.parse(c.start) > Date.parse(report.recordedAt)
+          : (c.date as string) > (report.recorded as string);
+      const d = daysBetween(report.recorded as string, c.date as string);
+      return after && d >= 0 && d <= days ? [{ days: d, case: c.case }] : [];
+    });
 }
 
 /**
@@ -308,12 +339,15 @@ export const episodeMatchDays = 7;
 
 function episodeAppointment(records: CrisisFacts[]): Appointment | undefined {
   const appointments = records.map((r) => r.appointment).filter((a): a is Appointment => a !== undefined);
-  return appointments.find((a) => a.status === 'attended')
-    ?? appointments.find((a) => a.status === 'missed' || a.status === 'cancelled')
-    ?? appointments[0];
+  return (
+    appointments.find((a) => a.status === 'attended') ??
+    appointments.find((a) => a.status === 'missed' || a.status === 'cancelled') ??
+    appointments[0]
+  );
 }
 
-const byFirstSend = (a: PlanFacts, b: PlanFacts) => (a.recordedAt ?? '').localeCompare(b.recordedAt ?? '') || a.case.reference.localeCompare(b.case.reference);
+const byFirstSend = (a: PlanFacts, b: PlanFacts) =>
+  (a.recordedAt ?? '').localeCompare(b.recordedAt ?? '') || a.case.reference.localeCompare(b.case.reference);
 
 /** The crisis episodes of the crisis-transition records and of the EHR's crisis-contact Encounters. */
 export function crisisEpisodes(records: CrisisFacts[], encounters: Encounter[], timeZone: string): CrisisEpisode[] {
@@ -328,8 +362,13 @@ export function crisisEpisodes(records: CrisisFacts[], encounters: Encounter[], 
     const first = sorted[0] as CrisisFacts;
     const appointment = episodeAppointment(sorted);
     return {
-      case: first.case, cases: sorted.map((r) => r.case), patient: first.patient as string, dischargeDate: first.dischargeDate as string,
-      contactCompleted: sorted.some((r) => r.contactCompleted), ...(appointment ? { appointment } : {}), source: 'crisis-transition',
+      case: first.case,
+      cases: sorted.map((r) => r.case),
+      patient: first.patient as string,
+      dischargeDate: first.dischargeDate as string,
+      contactCompleted: sorted.some((r) => r.contactCompleted),
+      ...(appointment ? { appointment } : {}),
+      source: 'crisis-transition',
     };
   });
   const transitions = episodes.map((e) => ({ patient: e.patient, date: e.dischargeDate }));
@@ -393,7 +432,14 @@ export function refusedFacts(e: AuditEvent, timeZone: string): RefusedFacts {
     case: caseOf(e),
     ...(named?.system && named.value ? { record: JSON.stringify([named.system, named.value]) } : {}),
     recorded: auditedRecordDate(e, timeZone),
-    fields: [...new Set((e.entity ?? []).flatMap((x) => x.detail ?? []).filter((d) => d.type === 'field' && d.valueString).map((d) => d.valueString as string))],
+    fields: [
+      ...new Set(
+        (e.entity ?? [])
+          .flatMap((x) => x.detail ?? [])
+          .filter((d) => d.type === 'field' && d.valueString)
+          .map((d) => d.valueString as string),
+      ),
+    ],
     source: auditSource(e),
   };
 }

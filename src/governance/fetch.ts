@@ -41,7 +41,12 @@ export interface GovernanceSources {
 export const governanceTaskCodes = [...clinicalTaskCodes, ...trackingTaskCodes, 'care-coordination-review'] as const;
 
 /** All pages of one search (fhir/search-all.ts), with governance's page sizes. */
-export function searchAll(fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: SearchQuery, count = query._include ? includePageSize : pageSize): Promise<SearchResult> {
+export function searchAll(
+  fhir: Pick<FhirClient, 'search' | 'page'>,
+  type: string,
+  query: SearchQuery,
+  count = query._include ? includePageSize : pageSize,
+): Promise<SearchResult> {
   return searchAllPages(fhir, type, query, { pageSize: count, maxPages });
 }
 
@@ -147,7 +152,16 @@ async function crisisEncounters(fhir: FhirClient, config: GovernanceConfig, date
 
 /** The Goals the CarePlans point at, by `_id`. */
 async function goalsOf(fhir: FhirClient, plans: CarePlan[]): Promise<Goal[]> {
-  const ids = [...new Set(plans.flatMap((p) => (p.goal ?? []).map((g) => g.reference?.split('/')).filter((r) => r?.[0] === 'Goal' && r[1]).map((r) => r![1] as string)))];
+  const ids = [
+    ...new Set(
+      plans.flatMap((p) =>
+        (p.goal ?? [])
+          .map((g) => g.reference?.split('/'))
+          .filter((r) => r?.[0] === 'Goal' && r[1])
+          .map((r) => r![1] as string),
+      ),
+    ),
+  ];
   return (await searchEach(fhir, 'Goal', '_id', ids)) as Goal[];
 }
 
@@ -156,7 +170,12 @@ async function goalsOf(fhir: FhirClient, plans: CarePlan[]): Promise<Goal[]> {
  * indexed parameters (the period, the look-back before it and the follow-up windows after it: period.ts),
  * so the time a report takes follows the size of the period, not of the whole history. Searches in parallel.
  */
-export async function readSources(fhir: FhirClient, codes: CodesConfig, config: GovernanceConfig, period: Period): Promise<GovernanceSources> {
+export async function readSources(
+  fhir: FhirClient,
+  codes: CodesConfig,
+  config: GovernanceConfig,
+  period: Period,
+): Promise<GovernanceSources> {
   const pathway = (code: string) => `${systems.pathway}|${code}`;
   const range = evidenceRange(period);
   const [from, to] = [addDays(period.start, -1), addDays(period.end, 1)];
@@ -164,7 +183,11 @@ export async function readSources(fhir: FhirClient, codes: CodesConfig, config: 
   const planned = pathwayCodes.filter((p): p is Exclude<PathwayCode, 'concern-routing'> => p !== 'concern-routing');
   const [plans, tasks, peerContacts, crisis, communications, blocked, blockedBefore, refused] = await Promise.all([
     Promise.all(planned.map((p) => carePlansOf(fhir, p, period))),
-    searchAll(fhir, 'Task', { code: governanceTaskCodes.map(pathway).join(','), 'authored-on': overlapping(range.from, range.to), _include: 'Task:owner' }),
+    searchAll(fhir, 'Task', {
+      code: governanceTaskCodes.map(pathway).join(','),
+      'authored-on': overlapping(range.from, range.to),
+      _include: 'Task:owner',
+    }),
     // Contacts after a report in the period, within the longest reconnection window (14 days).
     searchAll(fhir, 'Encounter', { type: tokens(codes.peerContactType.slice(0, 1)), date: overlapping(from, addDays(to, 15)) }),
     // A week before the period too: an EHR's crisis discharge is matched to a crisis-transition record within 7 days.

@@ -34,7 +34,10 @@ function scoreChart(measure: string, rows: ReportRow[]): ChartSpec | undefined {
     labels: groups.map((g) => g.group),
     datasets: [
       { label: 'All', data: groups.map(value) },
-      ...strata.map((s) => ({ label: strataLabels[s] ?? s, data: groups.map((g) => value(rows.find((r) => r.group === g.group && r.stratum === s))) })),
+      ...strata.map((s) => ({
+        label: strataLabels[s] ?? s,
+        data: groups.map((g) => value(rows.find((r) => r.group === g.group && r.stratum === s))),
+      })),
     ],
   };
 }
@@ -55,15 +58,22 @@ function countChart(measure: string, rows: ReportRow[]): ChartSpec | undefined {
 function table(rows: ReportRow[]): string {
   const cols = populationColumns.filter((c) => rows.some((r) => r.counts[c] !== undefined));
   const head = `<tr><th>group</th><th>stratum</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}<th>score</th></tr>`;
-  const body = rows.map((r) => `<tr data-measure="${esc(r.measure)}" data-group="${esc(r.group)}" data-stratifier="${esc(r.stratifier)}" data-stratum="${esc(r.stratum)}">`
-    + `<td>${esc(r.group)}</td><td>${esc(r.stratum ? `${r.stratifier}: ${strataLabels[r.stratum] ?? r.stratum}` : 'all')}</td>`
-    + cols.map((c) => `<td data-population="${esc(c)}">${esc(r.counts[c] ?? '')}</td>`).join('')
-    + `<td data-score="${r.score ?? ''}">${esc(scoreText(r))}</td></tr>`).join('\n');
+  const body = rows
+    .map(
+      (r) =>
+        `<tr data-measure="${esc(r.measure)}" data-group="${esc(r.group)}" data-stratifier="${esc(r.stratifier)}" data-stratum="${esc(r.stratum)}">` +
+        `<td>${esc(r.group)}</td><td>${esc(r.stratum ? `${r.stratifier}: ${strataLabels[r.stratum] ?? r.stratum}` : 'all')}</td>` +
+        cols.map((c) => `<td data-population="${esc(c)}">${esc(r.counts[c] ?? '')}</td>`).join('') +
+        `<td data-score="${r.score ?? ''}">${esc(scoreText(r))}</td></tr>`,
+    )
+    .join('\n');
   return `<table>${head}\n${body}</table>`;
 }
 
 function section(measure: Measure | undefined, id: string, rows: ReportRow[], charts: ChartSpec[], extraClass = ''): string {
-  const canvases = charts.map((c) => `<div class="chart"><canvas id="${esc(c.id)}" role="img" aria-label="${esc(`${id} (${c.unit})`)}"></canvas></div>`).join('');
+  const canvases = charts
+    .map((c) => `<div class="chart"><canvas id="${esc(c.id)}" role="img" aria-label="${esc(`${id} (${c.unit})`)}"></canvas></div>`)
+    .join('');
   return `<section class="measure ${extraClass}" id="measure-${esc(id)}" data-measure="${esc(id)}">
 <h2>${esc(measure?.title ?? id)}</h2>
 <p class="definition">${esc(measure?.description ?? '')}</p>
@@ -76,10 +86,18 @@ function roleIntegrityPanel(measure: Measure | undefined, rows: ReportRow[], cha
   const count = (group: string) => rows.find((r) => r.group === group && !r.stratifier)?.counts['initial-population'] ?? 0;
   const tile = (group: string, label: string, alarm: boolean) =>
     `<div class="tile${alarm && count(group) > 0 ? ' alarm' : ''}" data-tile="${esc(group)}"><span class="n">${count(group)}</span><span>${esc(label)}</span></div>`;
-  return section(measure, 'role-integrity', rows, charts, 'role-integrity').replace('<div class="charts">', `<div class="tiles">${
-    tile('clinical-tasks-owned-by-peer-role', 'clinical Tasks owned by a peer role (target 0)', true)
-  }${tile('blocked-records', 'records blocked by a gate', false)}${
-    tile('records-without-escalation-route', 'records without an escalation route', true)}</div>\n<div class="charts">`);
+  return section(measure, 'role-integrity', rows, charts, 'role-integrity').replace(
+    '<div class="charts">',
+    `<div class="tiles">${tile(
+      'clinical-tasks-owned-by-peer-role',
+      'clinical Tasks owned by a peer role (target 0)',
+      true,
+    )}${tile('blocked-records', 'records blocked by a gate', false)}${tile(
+      'records-without-escalation-route',
+      'records without an escalation route',
+      true,
+    )}</div>\n<div class="charts">`,
+  );
 }
 
 const style = `body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:1200px;color:#1d2733}
@@ -103,7 +121,10 @@ export function renderGovernancePage(bundle: Bundle<MeasureReport>, measures: Me
     return id === 'role-integrity' ? roleIntegrityPanel(def, mine, own) : section(def, id, mine, own);
   });
   // The role-integrity panel comes first: it is what a service lead checks before reading outcomes.
-  const ordered = [...sections.filter((s) => s.includes('class="measure role-integrity"')), ...sections.filter((s) => !s.includes('class="measure role-integrity"'))];
+  const ordered = [
+    ...sections.filter((s) => s.includes('class="measure role-integrity"')),
+    ...sections.filter((s) => !s.includes('class="measure role-integrity"')),
+  ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Peer support governance evidence</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${style}</style></head>

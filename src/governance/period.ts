@@ -33,15 +33,34 @@ function validDate(value: string): boolean {
  * the names the caller used (`start`/`end` of GET /governance/measures, `periodStart`/`periodEnd` of
  * $evaluate-measure).
  */
-export function parsePeriod(start: unknown, end: unknown, timeZone: string, names: { start: string; end: string } = { start: 'start', end: 'end' }): Period {
+export function parsePeriod(
+  start: unknown,
+  end: unknown,
+  timeZone: string,
+  names: { start: string; end: string } = { start: 'start', end: 'end' },
+): Period {
   const problems = (['start', 'end'] as const)
     .filter((key, i) => typeof [start, end][i] !== 'string' || !validDate([start, end][i] as string))
-    .map((key) => issue('schema-invalid', 'invalid', `"${names[key]}" must be a calendar date YYYY-MM-DD (a whole day in the site's time zone ${timeZone}).`, [names[key]]));
+    .map((key) =>
+      issue(
+        'schema-invalid',
+        'invalid',
+        `"${names[key]}" must be a calendar date YYYY-MM-DD (a whole day in the site's time zone ${timeZone}).`,
+        [names[key]],
+      ),
+    );
   if (problems.length) throw new AdapterError(400, outcome(problems));
   const p = { start: start as string, end: end as string, timeZone };
-  if (p.end < p.start) throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', `"${names.end}" must not be before "${names.start}".`, [names.end])]));
+  if (p.end < p.start)
+    throw new AdapterError(
+      400,
+      outcome([issue('schema-invalid', 'invalid', `"${names.end}" must not be before "${names.start}".`, [names.end])]),
+    );
   if (daysBetween(p.start, p.end) > maxPeriodDays) {
-    throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', `A period may cover at most ${maxPeriodDays} days.`, [names.end])]));
+    throw new AdapterError(
+      400,
+      outcome([issue('schema-invalid', 'invalid', `A period may cover at most ${maxPeriodDays} days.`, [names.end])]),
+    );
   }
   return p;
 }

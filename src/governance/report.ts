@@ -7,7 +7,11 @@ import { groupScoringExtension, governanceSystems as sys, measureUrl } from './v
 /** Where a case sits in a List: its resource, its business identifier and the recordId it traces to. */
 function caseReference(c: Case): Reference {
   const recordId = recordIdOf(c);
-  return { reference: c.reference, ...(c.identifier ? { identifier: c.identifier } : {}), ...(recordId ? { display: `record ${recordId}` } : {}) };
+  return {
+    reference: c.reference,
+    ...(c.identifier ? { identifier: c.identifier } : {}),
+    ...(recordId ? { display: `record ${recordId}` } : {}),
+  };
 }
 
 /** Contained Lists, one per non-empty population, that subjectResults point at. */
@@ -16,7 +20,10 @@ class Lists {
 
   add(idParts: string[], cases: Case[]): Reference<List> | undefined {
     if (!cases.length) return undefined;
-    const id = idParts.join('.').replace(/[^A-Za-z0-9\-.]/g, '-').slice(0, 64);
+    const id = idParts
+      .join('.')
+      .replace(/[^A-Za-z0-9\-.]/g, '-')
+      .slice(0, 64);
     this.contained.push({
       resourceType: 'List',
       id,
@@ -50,16 +57,18 @@ function group(g: GroupResult, lists: Lists): MeasureReportGroup {
     code: { coding: [{ system: sys.measureGroup, code: g.code }], text: g.code },
     population: populations(g.populations, lists, [g.code]),
     ...score(g.score),
-    ...(g.stratifiers?.length ? {
-      stratifier: g.stratifiers.map((s) => ({
-        code: [{ coding: [{ system: sys.stratifier, code: s.code }], text: s.code }],
-        stratum: s.strata.map((st) => ({
-          value: st.coded === false ? { text: st.value } : { coding: [{ system: sys.stratum, code: st.value }], text: st.value },
-          population: populations(st.populations, lists, [g.code, st.value]),
-          ...score(st.score),
-        })),
-      })),
-    } : {}),
+    ...(g.stratifiers?.length
+      ? {
+          stratifier: g.stratifiers.map((s) => ({
+            code: [{ coding: [{ system: sys.stratifier, code: s.code }], text: s.code }],
+            stratum: s.strata.map((st) => ({
+              value: st.coded === false ? { text: st.value } : { coding: [{ system: sys.stratum, code: st.value }], text: st.value },
+              population: populations(st.populations, lists, [g.code, st.value]),
+              ...score(st.score),
+            })),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -76,7 +85,12 @@ function evaluated(result: MeasureResult): Reference[] {
 }
 
 /** A summary MeasureReport (DEQM-style) whose populations list their cases, traceable to source recordIds. */
-export function toMeasureReport(result: MeasureResult, period: Period, generated: Date, reporter: MeasureReport['reporter']): MeasureReport {
+export function toMeasureReport(
+  result: MeasureResult,
+  period: Period,
+  generated: Date,
+  reporter: MeasureReport['reporter'],
+): MeasureReport {
   const lists = new Lists();
   const groups = result.groups.map((g) => group(g, lists));
   const evaluatedResource = evaluated(result);

@@ -1,7 +1,8 @@
 import type { Case } from './facts.js';
 
 /** Codes of http://terminology.hl7.org/CodeSystem/measure-population used here. */
-export type PopulationCode = 'initial-population' | 'denominator' | 'denominator-exclusion' | 'numerator' | 'measure-population' | 'measure-observation';
+export type PopulationCode =
+  'initial-population' | 'denominator' | 'denominator-exclusion' | 'numerator' | 'measure-population' | 'measure-observation';
 /** Codes of http://terminology.hl7.org/CodeSystem/measure-scoring used here. */
 export type Scoring = 'proportion' | 'cohort' | 'continuous-variable';
 
@@ -43,7 +44,10 @@ export interface MeasureResult {
 export type Outcome = 'numerator' | 'not-met' | 'excluded';
 
 /** Populations and score of a proportion: score = numerator / (denominator − exclusions), none when that is 0. */
-export function proportion<T extends { case: Case }>(items: T[], outcomeOf: (item: T) => Outcome): { populations: Population[]; score?: number } {
+export function proportion<T extends { case: Case }>(
+  items: T[],
+  outcomeOf: (item: T) => Outcome,
+): { populations: Population[]; score?: number } {
   const all = items.map((i) => i.case);
   const excluded = items.filter((i) => outcomeOf(i) === 'excluded').map((i) => i.case);
   const met = items.filter((i) => outcomeOf(i) === 'numerator').map((i) => i.case);
@@ -70,12 +74,22 @@ export function proportionGroup<T extends { case: Case }>(
     code,
     scoring: 'proportion',
     ...proportion(items, outcomeOf),
-    ...(stratifier ? {
-      stratifiers: [{
-        code: stratifier.code,
-        strata: stratifier.values.map((value) => ({ value, ...proportion(items.filter((i) => stratifier.of(i) === value), outcomeOf) })),
-      }],
-    } : {}),
+    ...(stratifier
+      ? {
+          stratifiers: [
+            {
+              code: stratifier.code,
+              strata: stratifier.values.map((value) => ({
+                value,
+                ...proportion(
+                  items.filter((i) => stratifier.of(i) === value),
+                  outcomeOf,
+                ),
+              })),
+            },
+          ],
+        }
+      : {}),
   };
 }
 
@@ -94,16 +108,20 @@ export function cohortGroup<T extends { case: Case }>(code: string, items: T[], 
     code,
     scoring: 'cohort',
     populations: [{ code: 'initial-population', cases: items.map((i) => i.case) }],
-    ...(stratifiers.length ? {
-      stratifiers: stratifiers.map((s) => ({
-        code: s.code,
-        strata: s.values.map((value) => ({
-          value,
-          ...(s.coded === false ? { coded: false } : {}),
-          populations: [{ code: 'initial-population' as const, cases: items.filter((i) => s.of(i).includes(value)).map((i) => i.case) }],
-        })),
-      })),
-    } : {}),
+    ...(stratifiers.length
+      ? {
+          stratifiers: stratifiers.map((s) => ({
+            code: s.code,
+            strata: s.values.map((value) => ({
+              value,
+              ...(s.coded === false ? { coded: false } : {}),
+              populations: [
+                { code: 'initial-population' as const, cases: items.filter((i) => s.of(i).includes(value)).map((i) => i.case) },
+              ],
+            })),
+          })),
+        }
+      : {}),
   };
 }
 

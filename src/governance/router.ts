@@ -40,7 +40,11 @@ export function governanceRouter(adapter: Adapter, governance: GovernanceConfig,
   });
   router.get('/governance/Measure/:id', (req, res) => {
     const measure = measures.find((m) => m.id === req.params.id);
-    if (!measure) throw new AdapterError(404, outcome([issue('not-found', 'not-found', `No Measure "${req.params.id}"; GET /governance/Measure lists them.`)]));
+    if (!measure)
+      throw new AdapterError(
+        404,
+        outcome([issue('not-found', 'not-found', `No Measure "${req.params.id}"; GET /governance/Measure lists them.`)]),
+      );
     res.type('application/fhir+json').json(measure);
   });
   router.get('/governance', async (req, res) => {

@@ -4,7 +4,12 @@ import { groupScoringExtension } from './vocabulary.js';
 
 /** The population columns of a row, in the order a reader meets them. */
 export const populationColumns: readonly PopulationCode[] = [
-  'initial-population', 'denominator', 'denominator-exclusion', 'numerator', 'measure-population', 'measure-observation',
+  'initial-population',
+  'denominator',
+  'denominator-exclusion',
+  'numerator',
+  'measure-population',
+  'measure-observation',
 ];
 
 /** One line of a report: a group, or one stratum of it, with its counts and score. */
@@ -33,14 +38,22 @@ export function reportRows(bundle: Bundle<MeasureReport>): ReportRow[] {
         scoring: g.extension?.find((x) => x.url === groupScoringExtension)?.valueCodeableConcept?.coding?.[0]?.code ?? '',
       };
       return [
-        { ...base, stratifier: '', stratum: '', counts: counts(g.population), ...(g.measureScore?.value !== undefined ? { score: g.measureScore.value } : {}) },
-        ...(g.stratifier ?? []).flatMap((s) => (s.stratum ?? []).map((st) => ({
+        {
           ...base,
-          stratifier: s.code?.[0]?.coding?.[0]?.code ?? '',
-          stratum: st.value?.coding?.[0]?.code ?? st.value?.text ?? '',
-          counts: counts(st.population),
-          ...(st.measureScore?.value !== undefined ? { score: st.measureScore.value } : {}),
-        }))),
+          stratifier: '',
+          stratum: '',
+          counts: counts(g.population),
+          ...(g.measureScore?.value !== undefined ? { score: g.measureScore.value } : {}),
+        },
+        ...(g.stratifier ?? []).flatMap((s) =>
+          (s.stratum ?? []).map((st) => ({
+            ...base,
+            stratifier: s.code?.[0]?.coding?.[0]?.code ?? '',
+            stratum: st.value?.coding?.[0]?.code ?? st.value?.text ?? '',
+            counts: counts(st.population),
+            ...(st.measureScore?.value !== undefined ? { score: st.measureScore.value } : {}),
+          })),
+        ),
       ];
     });
   });
@@ -54,6 +67,8 @@ function csvCell(value: string | number | undefined): string {
 /** The rows as CSV (RFC 4180), one header line then one line per row. */
 export function rowsToCsv(rows: ReportRow[]): string {
   const header = ['measure', 'group', 'scoring', 'stratifier', 'stratum', ...populationColumns, 'score'];
-  const lines = rows.map((r) => [r.measure, r.group, r.scoring, r.stratifier, r.stratum, ...populationColumns.map((c) => r.counts[c]), r.score].map(csvCell).join(','));
+  const lines = rows.map((r) =>
+    [r.measure, r.group, r.scoring, r.stratifier, r.stratum, ...populationColumns.map((c) => r.counts[c]), r.score].map(csvCell).join(','),
+  );
   return `${[header.join(','), ...lines].join('\n')}\n`;
 }

@@ -21,13 +21,18 @@ export function appointmentFailed(status: keyof typeof activityStatus): boolean 
  * booked; say it happened once attended; and once it was missed or cancelled, say so and what to do
  * instead of asking to track it as if all were well. `more` adds what else was raised.
  */
-export function trackingDescription(what: string, appointment: { date: string; status: keyof typeof activityStatus }, more?: string): string {
+export function trackingDescription(
+  what: string,
+  appointment: { date: string; status: keyof typeof activityStatus },
+  more?: string,
+): string {
   const { date, status } = appointment;
-  const head = status === 'attended'
-    ? `The person attended ${what} (${date}); nothing further to track.`
-    : appointmentFailed(status)
-      ? `${what.charAt(0).toUpperCase()}${what.slice(1)} (${date}) was ${status}: contact the person and rebook it rather than wait for attendance.`
-      : `Track attendance at ${what} (${date}, ${status}): record whether the person attended.`;
+  const head =
+    status === 'attended'
+      ? `The person attended ${what} (${date}); nothing further to track.`
+      : appointmentFailed(status)
+        ? `${what.charAt(0).toUpperCase()}${what.slice(1)} (${date}) was ${status}: contact the person and rebook it rather than wait for attendance.`
+        : `Track attendance at ${what} (${date}, ${status}): record whether the person attended.`;
   return more ? `${head} ${more}` : head;
 }
 

@@ -1,7 +1,14 @@
 import type { CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { ConcernRoutingRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
-import { buildChannelCommunication, buildChannelTask, channelTaskSlot, channelsOf, hasTask, type Channel } from './triggers/concern-channels.js';
+import {
+  buildChannelCommunication,
+  buildChannelTask,
+  channelTaskSlot,
+  channelsOf,
+  hasTask,
+  type Channel,
+} from './triggers/concern-channels.js';
 import { buildCarePlan } from './resources/careplan.js';
 import { pathwayCoding } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
@@ -25,7 +32,9 @@ export function mapConcernRouting(ctx: MappingContext, r: ConcernRoutingRecord):
   const out: MappedResource[] = [buildConsent(ctx)];
   const contactDone = r.peerContact?.completed === true;
   if (r.peerContact && contactDone) {
-    out.push(buildPeerContactEncounter(ctx, { slot: peerContactSlot(r.peerContact.date), date: r.peerContact.date, mode: r.peerContact.mode }));
+    out.push(
+      buildPeerContactEncounter(ctx, { slot: peerContactSlot(r.peerContact.date), date: r.peerContact.date, mode: r.peerContact.mode }),
+    );
   }
   const channels = channelsOf(ctx, r.concerns);
   const routing = { recordedAt: r.recordedAt, personAgrees: r.personAware.agreesToSharing, personInformed: r.personAware.informed };
@@ -38,7 +47,13 @@ export function mapConcernRouting(ctx: MappingContext, r: ConcernRoutingRecord):
   return out;
 }
 
-function carePlan(ctx: MappingContext, r: ConcernRoutingRecord, channels: Channel[], contactDone: boolean, pathwayPlan?: AnyReference): MappedResource {
+function carePlan(
+  ctx: MappingContext,
+  r: ConcernRoutingRecord,
+  channels: Channel[],
+  contactDone: boolean,
+  pathwayPlan?: AnyReference,
+): MappedResource {
   const mapped = buildCarePlan(ctx, {
     title: 'Concerns routed from ongoing peer support',
     description: 'Concerns a peer specialist noticed during ongoing support, routed to clinical review or care coordination.',
@@ -70,15 +85,20 @@ function carePlanExtensions(r: ConcernRoutingRecord): Extension[] {
 }
 
 function activities(ctx: MappingContext, r: ConcernRoutingRecord, channels: Channel[], contactDone: boolean): CarePlanActivity[] {
-  const routed: CarePlanActivity[] = channels.filter(hasTask).map((ch) => ({ reference: { reference: ctx.slotRef(channelTaskSlot(ch.code)) } }));
+  const routed: CarePlanActivity[] = channels
+    .filter(hasTask)
+    .map((ch) => ({ reference: { reference: ctx.slotRef(channelTaskSlot(ch.code)) } }));
   if (!r.peerContact) return routed;
-  return [{
-    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date)) }] } : {}),
-    detail: {
-      code: { coding: [pathwayCoding('peer-contact', 'Peer contact')] },
-      status: contactDone ? 'completed' : 'not-started',
-      performer: [ctx.peer],
-      scheduledString: r.peerContact.date,
+  return [
+    {
+      ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date)) }] } : {}),
+      detail: {
+        code: { coding: [pathwayCoding('peer-contact', 'Peer contact')] },
+        status: contactDone ? 'completed' : 'not-started',
+        performer: [ctx.peer],
+        scheduledString: r.peerContact.date,
+      },
     },
-  }, ...routed];
+    ...routed,
+  ];
 }

@@ -51,7 +51,12 @@ export function recordsContent(ctx: MappingContext<EnvelopeRecord>, category: Co
  * element absent with the reason `masked` (`{ _[key]: { extension: [masked] } }`, FHIR JSON's form for a
  * primitive's extensions, R4 §2.6.2).
  */
-export function maskedString<K extends string>(ctx: MappingContext<EnvelopeRecord>, category: ConsentCategory, key: K, text: string): Record<string, string | Element> {
+export function maskedString<K extends string>(
+  ctx: MappingContext<EnvelopeRecord>,
+  category: ConsentCategory,
+  key: K,
+  text: string,
+): Record<string, string | Element> {
   return recordsContent(ctx, category) ? { [key]: text } : { [`_${key}`]: { extension: [maskedExtension] } };
 }
 
@@ -64,7 +69,10 @@ export function maskedConcept(ctx: MappingContext<EnvelopeRecord>, category: Con
 export function maskedNote(ctx: MappingContext<EnvelopeRecord>, category: ConsentCategory, what: string, text: string): Annotation {
   return recordsContent(ctx, category)
     ? { text }
-    : { extension: [maskedExtension], text: `${what} was recorded by peer support and is not shared: the consent in force does not cover ${category} for the care team.` };
+    : {
+        extension: [maskedExtension],
+        text: `${what} was recorded by peer support and is not shared: the consent in force does not cover ${category} for the care team.`,
+      };
 }
 
 /**
@@ -81,7 +89,12 @@ const operationalCategories: ReadonlySet<ConsentCategory> = new Set(['appointmen
  * the content was not shared. A safety concern under the duty of care carries what its caller chose
  * (triggers/concern-channels.ts: its summary only where consented).
  */
-export function payloadContentShared(ctx: MappingContext, item: { category: ConsentCategory; concern?: string | undefined }, recipient: RecipientKind, dutyOfCare: boolean): boolean {
+export function payloadContentShared(
+  ctx: MappingContext,
+  item: { category: ConsentCategory; concern?: string | undefined },
+  recipient: RecipientKind,
+  dutyOfCare: boolean,
+): boolean {
   if (dutyOfCare && item.concern === 'safety') return true;
   return ctx.consents(item.category, recipient) && (operationalCategories.has(item.category) || recordsContent(ctx, item.category));
 }

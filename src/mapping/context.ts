@@ -40,10 +40,12 @@ export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
     private readonly existing: ReadonlyMap<string, string> = new Map(),
   ) {
     this.time = new SiteTime(mappings.site.timeZone);
-    this.resolved = new Map(collectReferences(record).flatMap(({ path, ref }) => {
-      const r = resolvedByPath.get(path);
-      return r ? [[ref, r] as const] : [];
-    }));
+    this.resolved = new Map(
+      collectReferences(record).flatMap(({ path, ref }) => {
+        const r = resolvedByPath.get(path);
+        return r ? [[ref, r] as const] : [];
+      }),
+    );
   }
 
   /** The literal `Type/id` a record reference resolved to, if it did. */
@@ -66,7 +68,12 @@ export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
   get person(): AnyReference {
     const p = this.record.person;
     // Unresolved: the record is blocked, but a safety review still needs to say whom it is about.
-    return this.ref(p) ?? { ...(p.identifier ? { identifier: p.identifier } : {}), display: `Unresolved person reference ${p.reference ?? ''}`.trim() };
+    return (
+      this.ref(p) ?? {
+        ...(p.identifier ? { identifier: p.identifier } : {}),
+        display: `Unresolved person reference ${p.reference ?? ''}`.trim(),
+      }
+    );
   }
 
   /** The peer specialist. */
@@ -118,7 +125,9 @@ export class MappingContext<R extends EnvelopeRecord = PathwayRecord> {
   /** Whether the consent in force at `at` (default: the record's recordedAt) lets a category go to a kind of recipient (spec §2, §3.5). */
   consents(category: ConsentCategory, recipient: RecipientKind, at?: string): boolean {
     const c = this.record.consent;
-    return c.informationSharing === 'granted' && c.categories.includes(category) && c.recipients.includes(recipient) && this.consentInForce(at);
+    return (
+      c.informationSharing === 'granted' && c.categories.includes(category) && c.recipients.includes(recipient) && this.consentInForce(at)
+    );
   }
 
   /** The site's reference for a kind of recipient, or a record-specific one. */

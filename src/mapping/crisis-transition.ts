@@ -57,15 +57,17 @@ export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionReco
   const out: MappedResource[] = [buildConsent(ctx, ctx.ref(r.receivingClinicianNotification.clinician))];
   const contact = r.peerContact.completed ? r.peerContact.date : undefined;
   if (contact) out.push(buildPeerContactEncounter(ctx, { slot: peerContactSlot(contact), date: contact }));
-  out.push(buildCarePlan(ctx, {
-    title: 'Peer-supported transition from crisis care',
-    description: `Peer role in this transition: ${r.peerRole}`,
-    period: { start: r.transitionSource.dischargedAt },
-    careTeam: [ctx.ref(r.receivingTeam.team)].filter((x) => x !== undefined),
-    activity: activities(ctx, r, contact),
-    extension: carePlanExtensions(ctx, r),
-    note: [maskedNote(ctx, contentCategory.engagementBarriers, 'An engagement concern', `Engagement concern: ${r.engagementConcern}`)],
-  }));
+  out.push(
+    buildCarePlan(ctx, {
+      title: 'Peer-supported transition from crisis care',
+      description: `Peer role in this transition: ${r.peerRole}`,
+      period: { start: r.transitionSource.dischargedAt },
+      careTeam: [ctx.ref(r.receivingTeam.team)].filter((x) => x !== undefined),
+      activity: activities(ctx, r, contact),
+      extension: carePlanExtensions(ctx, r),
+      note: [maskedNote(ctx, contentCategory.engagementBarriers, 'An engagement concern', `Engagement concern: ${r.engagementConcern}`)],
+    }),
+  );
   out.push(...notification(ctx, r), ...routedConcerns(ctx, r), ...bridgeTasks(ctx, r));
   return out;
 }
@@ -73,10 +75,13 @@ export function mapCrisisTransition(ctx: MappingContext, r: CrisisTransitionReco
 function carePlanExtensions(ctx: MappingContext, r: CrisisTransitionRecord): Extension[] {
   return [
     { url: extensions.recentCrisisRiskActive, valueBoolean: r.recentCrisisRiskActive },
-    { url: crisisTransitionExtensions.transitionSource, extension: [
-      { url: 'service', valueCoding: transitionSourceCoding(r.transitionSource.service) },
-      { url: 'dischargedAt', valueDateTime: r.transitionSource.dischargedAt },
-    ] },
+    {
+      url: crisisTransitionExtensions.transitionSource,
+      extension: [
+        { url: 'service', valueCoding: transitionSourceCoding(r.transitionSource.service) },
+        { url: 'dischargedAt', valueDateTime: r.transitionSource.dischargedAt },
+      ],
+    },
     {
       url: extensions.receivingResponsibility,
       extension: [
@@ -90,16 +95,19 @@ function carePlanExtensions(ctx: MappingContext, r: CrisisTransitionRecord): Ext
 }
 
 function activities(ctx: MappingContext, r: CrisisTransitionRecord, contact: string | undefined): CarePlanActivity[] {
-  const list: CarePlanActivity[] = [{
-    ...(contact ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(contact)) }] } : {}),
-    detail: {
-      code: { coding: [pathwayCoding('peer-contact', 'Peer contact before the first appointment')] },
-      status: contact ? 'completed' : 'not-started',
-      statusReason: { coding: [pathwayCoding(r.peerContact.outcome)] },
-      performer: [ctx.peer],
-      ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
+  const list: CarePlanActivity[] = [
+    {
+      ...(contact ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(contact)) }] } : {}),
+      detail: {
+        code: { coding: [pathwayCoding('peer-contact', 'Peer contact before the first appointment')] },
+        status: contact ? 'completed' : 'not-started',
+        statusReason: { coding: [pathwayCoding(r.peerContact.outcome)] },
+        performer: [ctx.peer],
+        ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
+      },
     },
-  }, appointmentActivity('first-appointment', 'First outpatient appointment', r.firstAppointment, ctx.ref(r.firstAppointment.clinician))];
+    appointmentActivity('first-appointment', 'First outpatient appointment', r.firstAppointment, ctx.ref(r.firstAppointment.clinician)),
+  ];
   if (r.clinicalFollowUp.planned) {
     list.push({
       detail: {
@@ -164,7 +172,14 @@ function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedR
     const items = [concernItem(ctx, c.category, `Concern routed by peer support: ${c.category}.`)];
     const slot = `communication/concern/${key}`;
     return [
-      buildCommunication(ctx, { slot, recipientKind: rule.recipientKind, recipient, sent: c.routedAt, items, dutyOfCare: allSafety(items) }),
+      buildCommunication(ctx, {
+        slot,
+        recipientKind: rule.recipientKind,
+        recipient,
+        sent: c.routedAt,
+        items,
+        dutyOfCare: allSafety(items),
+      }),
       buildDisclosureAudit(ctx, slot, recipient),
     ];
   });
@@ -172,11 +187,20 @@ function routedConcerns(ctx: MappingContext, r: CrisisTransitionRecord): MappedR
   const routing = { recordedAt: r.recordedAt, personAgrees: true, personInformed: true };
   const tasks = channelsOf(ctx, r.concernsRouted).flatMap((ch) => {
     if (ch.code !== 'care-coordination-review') return [buildChannelTask(ctx, routing, ch)].filter((t) => t !== undefined);
-    const owners = [...new Set(r.concernsRouted.filter((c) => ch.concerns.includes(c)).map((c) => ctx.literal(c.routedTo)).filter((x): x is string => x !== undefined))];
+    const owners = [
+      ...new Set(
+        r.concernsRouted
+          .filter((c) => ch.concerns.includes(c))
+          .map((c) => ctx.literal(c.routedTo))
+          .filter((x): x is string => x !== undefined),
+      ),
+    ];
     return owners.flatMap((owner) => {
       const concerns = r.concernsRouted.filter((c) => ch.concerns.includes(c) && ctx.literal(c.routedTo) === owner);
       const ownerRef = ctx.ref(concerns[0]!.routedTo);
-      return [buildChannelTask(ctx, routing, { ...ch, concerns }, { owner: ownerRef, slot: `${channelTaskSlot(ch.code)}/${owner}` })].filter((t) => t !== undefined);
+      return [
+        buildChannelTask(ctx, routing, { ...ch, concerns }, { owner: ownerRef, slot: `${channelTaskSlot(ch.code)}/${owner}` }),
+      ].filter((t) => t !== undefined);
     });
   });
   return [...messages, ...tasks];
@@ -193,7 +217,9 @@ export function bridgeFailures(ctx: MappingContext, r: CrisisTransitionRecord): 
   const knownAt = Math.max(ctx.time.ms(r.recordedAt), r.peerContact.date ? ctx.time.ms(r.peerContact.date) : -Infinity);
   return [
     appointmentFailed(a.status) ? `the first outpatient appointment on ${a.date} was ${a.status}` : undefined,
-    r.peerContact.outcome === 'not-reached' && a.status !== 'attended' && knownAt > ctx.time.dueMs(a.date) ? `peer support had not reached the person when the first appointment date (${a.date}) had passed` : undefined,
+    r.peerContact.outcome === 'not-reached' && a.status !== 'attended' && knownAt > ctx.time.dueMs(a.date)
+      ? `peer support had not reached the person when the first appointment date (${a.date}) had passed`
+      : undefined,
   ].filter((x): x is string => x !== undefined);
 }
 
@@ -204,50 +230,66 @@ function bridgeTasks(ctx: MappingContext, r: CrisisTransitionRecord): MappedReso
   const source = serviceDisplay[r.transitionSource.service].toLowerCase();
   const clinician = ctx.ref(r.firstAppointment.clinician);
   if (clinician) {
-    out.push(buildTask(ctx, {
-      slot: crisisSlots.tracking,
-      code: 'first-appointment-tracking',
-      priority: ctx.mappings.routing.firstAppointmentTracking.priority,
-      owner: clinician,
-      description: trackingDescription(`the first outpatient appointment after discharge from ${source}`, r.firstAppointment, failures.length ? `The crisis bridge failed: see the clinical review (${bridgeFailureSlot(r.firstAppointment.date)})` : undefined),
-      businessStatus: `appointment-${r.firstAppointment.status}`,
-      // Marks the tracking of a crisis bridge: the overdue job escalates it when its date passes unconfirmed (followup/overdue.ts).
-      reasonCode: { coding: [pathwayCoding('crisis-transition')], text: 'Peer-supported transition from crisis care' },
-      due: r.firstAppointment.date,
-      dueFollowsRecord: true,
-      status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',
-    }));
+    out.push(
+      buildTask(ctx, {
+        slot: crisisSlots.tracking,
+        code: 'first-appointment-tracking',
+        priority: ctx.mappings.routing.firstAppointmentTracking.priority,
+        owner: clinician,
+        description: trackingDescription(
+          `the first outpatient appointment after discharge from ${source}`,
+          r.firstAppointment,
+          failures.length ? `The crisis bridge failed: see the clinical review (${bridgeFailureSlot(r.firstAppointment.date)})` : undefined,
+        ),
+        businessStatus: `appointment-${r.firstAppointment.status}`,
+        // Marks the tracking of a crisis bridge: the overdue job escalates it when its date passes unconfirmed (followup/overdue.ts).
+        reasonCode: { coding: [pathwayCoding('crisis-transition')], text: 'Peer-supported transition from crisis care' },
+        due: r.firstAppointment.date,
+        dueFollowsRecord: true,
+        status: r.firstAppointment.status === 'attended' ? 'completed' : 'requested',
+      }),
+    );
   }
   const reviewSlot = bridgeFailureSlot(r.firstAppointment.date);
   if (failures.length) {
     const rule = ctx.mappings.routing.crisisBridgeFailure;
     const { priority, dueHours } = r.recentCrisisRiskActive ? rule.withCrisisRisk : rule;
-    out.push(buildTask(ctx, {
-      slot: reviewSlot,
-      code: 'clinical-review',
-      priority,
-      owner: ctx.reviewOwner(r.firstAppointment.clinician),
-      description: `The peer bridge from ${source} to outpatient care failed: ${failures.join('; and ')}. Contact the person, review their risk and rebook the first appointment; peer support must not be the only follow-up`,
-      businessStatus: 'crisis-bridge-failed',
-      due: ctx.time.addHours(r.recordedAt, dueHours, 'recordedAt'),
-    }));
+    out.push(
+      buildTask(ctx, {
+        slot: reviewSlot,
+        code: 'clinical-review',
+        priority,
+        owner: ctx.reviewOwner(r.firstAppointment.clinician),
+        description: `The peer bridge from ${source} to outpatient care failed: ${failures.join('; and ')}. Contact the person, review their risk and rebook the first appointment; peer support must not be the only follow-up`,
+        businessStatus: 'crisis-bridge-failed',
+        due: ctx.time.addHours(r.recordedAt, dueHours, 'recordedAt'),
+      }),
+    );
   } else {
     // This appointment is not (or no longer) a failed bridge: a review an earlier send raised for it and
     // nobody has touched is withdrawn, saying why; one a clinician moved on stays theirs (write-plan.ts).
-    out.push(withdrawTask(ctx, reviewSlot, `the first outpatient appointment on ${r.firstAppointment.date} is ${r.firstAppointment.status} per the resend recorded at ${r.recordedAt}${r.peerContact.outcome === 'not-reached' ? '' : ` (peer contact: ${r.peerContact.outcome})`}; the crisis bridge has not failed for it`));
+    out.push(
+      withdrawTask(
+        ctx,
+        reviewSlot,
+        `the first outpatient appointment on ${r.firstAppointment.date} is ${r.firstAppointment.status} per the resend recorded at ${r.recordedAt}${r.peerContact.outcome === 'not-reached' ? '' : ` (peer contact: ${r.peerContact.outcome})`}; the crisis bridge has not failed for it`,
+      ),
+    );
   }
   const followUp = r.clinicalFollowUp;
   if (followUp.planned && followUp.date) {
-    out.push(buildTask(ctx, {
-      slot: crisisSlots.scheduledReview,
-      code: 'scheduled-clinical-review',
-      priority: ctx.mappings.routing.scheduledClinicalReview.priority,
-      owner: ctx.reviewOwner(followUp.clinician),
-      description: `Planned clinical follow-up after discharge from ${source} on ${followUp.date}: see the person, who is in a peer-supported transition from crisis care`,
-      businessStatus: 'crisis-follow-up-scheduled',
-      due: followUp.date,
-      dueFollowsRecord: true,
-    }));
+    out.push(
+      buildTask(ctx, {
+        slot: crisisSlots.scheduledReview,
+        code: 'scheduled-clinical-review',
+        priority: ctx.mappings.routing.scheduledClinicalReview.priority,
+        owner: ctx.reviewOwner(followUp.clinician),
+        description: `Planned clinical follow-up after discharge from ${source} on ${followUp.date}: see the person, who is in a peer-supported transition from crisis care`,
+        businessStatus: 'crisis-follow-up-scheduled',
+        due: followUp.date,
+        dueFollowsRecord: true,
+      }),
+    );
   }
   out.push(outcomeReview(ctx, r, ctx.reviewOwner(r.receivingTeam.team), source));
   return out;

@@ -38,23 +38,33 @@ export function mapEarlyEngagement(ctx: MappingContext, r: EarlyEngagementRecord
   const out: MappedResource[] = [buildConsent(ctx, owner)];
   const contactDone = r.peerContact.completed && r.peerContact.date !== undefined;
   if (contactDone) {
-    out.push(buildPeerContactEncounter(ctx, {
-      slot: peerContactSlot(r.peerContact.date as string),
-      date: r.peerContact.date as string,
-      ...(r.peerContact.mode ? { mode: r.peerContact.mode } : {}),
-      reasonCode: barrierReasons(ctx, r),
-    }));
+    out.push(
+      buildPeerContactEncounter(ctx, {
+        slot: peerContactSlot(r.peerContact.date as string),
+        date: r.peerContact.date as string,
+        ...(r.peerContact.mode ? { mode: r.peerContact.mode } : {}),
+        reasonCode: barrierReasons(ctx, r),
+      }),
+    );
   }
   const tasks = [...followUpTask(ctx, r), ...appointmentTasks(ctx, r)];
-  out.push(buildCarePlan(ctx, {
-    title: 'Peer-supported early engagement',
-    description: 'Peer orientation between intake and the first therapy appointment: the peer supports connection and does not replace therapy or triage.',
-    // Safety first (spec §3.1): routine engagement stops until clinical review has taken place.
-    status: safetyRaised(ctx) ? 'on-hold' : 'active',
-    period: { start: r.intake.date },
-    activity: activities(ctx, r, contactDone, tasks.map((t) => t.slot)),
-    extension: [intakeExtension(r)],
-  }));
+  out.push(
+    buildCarePlan(ctx, {
+      title: 'Peer-supported early engagement',
+      description:
+        'Peer orientation between intake and the first therapy appointment: the peer supports connection and does not replace therapy or triage.',
+      // Safety first (spec §3.1): routine engagement stops until clinical review has taken place.
+      status: safetyRaised(ctx) ? 'on-hold' : 'active',
+      period: { start: r.intake.date },
+      activity: activities(
+        ctx,
+        r,
+        contactDone,
+        tasks.map((t) => t.slot),
+      ),
+      extension: [intakeExtension(r)],
+    }),
+  );
   out.push(...sharedInformation(ctx, r, owner), ...tasks);
   return out;
 }
@@ -94,26 +104,30 @@ function barrierReasons(ctx: MappingContext, r: EarlyEngagementRecord): Codeable
 function activities(ctx: MappingContext, r: EarlyEngagementRecord, contactDone: boolean, taskSlots: string[]): CarePlanActivity[] {
   const offer = r.peerSupportOffer;
   const reasons = barrierReasons(ctx, r);
-  const list: CarePlanActivity[] = [{
-    detail: {
-      code: { coding: [pathwayCoding('peer-support-offer', 'Peer support offered after intake')] },
-      status: offer.offered ? 'completed' : 'not-started',
-      statusReason: { coding: [pathwayCoding(`preference-${r.personPreference}`, preferenceDisplay[r.personPreference])] },
-      ...(offer.offeredAt ? { scheduledString: offer.offeredAt } : {}),
-      performer: [ctx.peer],
-      ...(offer.offered ? {} : { description: `Peer support not offered: ${offer.reasonNotOffered ?? 'no reason recorded'}` }),
+  const list: CarePlanActivity[] = [
+    {
+      detail: {
+        code: { coding: [pathwayCoding('peer-support-offer', 'Peer support offered after intake')] },
+        status: offer.offered ? 'completed' : 'not-started',
+        statusReason: { coding: [pathwayCoding(`preference-${r.personPreference}`, preferenceDisplay[r.personPreference])] },
+        ...(offer.offeredAt ? { scheduledString: offer.offeredAt } : {}),
+        performer: [ctx.peer],
+        ...(offer.offered ? {} : { description: `Peer support not offered: ${offer.reasonNotOffered ?? 'no reason recorded'}` }),
+      },
     },
-  }, {
-    ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date as string)) }] } : {}),
-    detail: {
-      code: { coding: [pathwayCoding('peer-contact', 'Peer orientation contact before the first appointment')] },
-      status: contactStatus(r.peerContact),
-      ...(reasons.length ? { reasonCode: reasons } : {}),
-      ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
-      performer: [ctx.peer],
-      ...(r.peerContact.attempts !== undefined ? { description: `Contact attempts: ${r.peerContact.attempts}` } : {}),
+    {
+      ...(contactDone ? { outcomeReference: [{ reference: ctx.slotRef(peerContactSlot(r.peerContact.date as string)) }] } : {}),
+      detail: {
+        code: { coding: [pathwayCoding('peer-contact', 'Peer orientation contact before the first appointment')] },
+        status: contactStatus(r.peerContact),
+        ...(reasons.length ? { reasonCode: reasons } : {}),
+        ...(r.peerContact.date ? { scheduledString: r.peerContact.date } : {}),
+        performer: [ctx.peer],
+        ...(r.peerContact.attempts !== undefined ? { description: `Contact attempts: ${r.peerContact.attempts}` } : {}),
+      },
     },
-  }, appointmentActivity('next-appointment', 'First therapy appointment', r.nextAppointment, ctx.ref(r.nextAppointment.owner))];
+    appointmentActivity('next-appointment', 'First therapy appointment', r.nextAppointment, ctx.ref(r.nextAppointment.owner)),
+  ];
   // Follow-up actions are Tasks; the CarePlan points at them (an activity is a reference or a detail, cpl-3).
   for (const slot of taskSlots.filter((s) => s === followUpSlot || s === missedFollowUpSlot)) {
     list.push({ reference: { reference: ctx.slotRef(slot) } });

@@ -34,7 +34,10 @@ const typeOrder = ['Consent', 'Goal', 'Encounter', 'CarePlan', 'Communication', 
  * adds the one stat review; no pathway mapper raises it itself.
  */
 export function mapRecord(ctx: MappingContext): MappedResource[] {
-  const mapped = [...mappers[ctx.record.pathway](ctx, ctx.record as never), ...(safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: false })] : [])];
+  const mapped = [
+    ...mappers[ctx.record.pathway](ctx, ctx.record as never),
+    ...(safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: false })] : []),
+  ];
   return mapped
     .map((m, i) => ({ m, i }))
     .sort((a, b) => typeOrder.indexOf(a.m.resource.resourceType) - typeOrder.indexOf(b.m.resource.resourceType) || a.i - b.i)
@@ -48,10 +51,12 @@ export function gateBundle(ctx: MappingContext, mapped: MappedResource[]): Bundl
     type: 'transaction',
     meta: { profile: [bundleProfileOf(ctx.record.pathway as PathwayRecord['pathway'])] },
     // A withdrawal (MappedResource.withdrawn) is not part of what this record asserts.
-    entry: mapped.filter((m) => !m.withdrawn).map((m) => ({
-      fullUrl: ctx.slotRef(m.slot),
-      resource: m.resource,
-      request: { method: 'POST', url: m.resource.resourceType },
-    })),
+    entry: mapped
+      .filter((m) => !m.withdrawn)
+      .map((m) => ({
+        fullUrl: ctx.slotRef(m.slot),
+        resource: m.resource,
+        request: { method: 'POST', url: m.resource.resourceType },
+      })),
   };
 }

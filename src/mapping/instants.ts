@@ -17,7 +17,15 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', era: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      timeZone,
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
     });
     formatters.set(timeZone, f);
   }
@@ -43,7 +51,11 @@ function utcMs(year: number, month: number, day: number, hour = 0, minute = 0, s
 
 /** The zone's offset from UTC at an instant, in minutes (east positive). */
 export function zoneOffsetMinutes(ms: number, timeZone: string): number {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
   const year = parts.era === 'BC' ? 1 - Number(parts.year) : Number(parts.year);
   const local = utcMs(year, Number(parts.month), Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
   return Math.round((local - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
@@ -56,7 +68,13 @@ export function startOfLocalDay(date: string, timeZone: string): number {
   const day = 86_400_000;
   // The offsets around that day (they differ on a day the clocks change): the earliest instant that is
   // on that local day is its start — 01:00 where midnight itself is skipped.
-  const candidates = [...new Set([zoneOffsetMinutes(midnight - day, timeZone), zoneOffsetMinutes(midnight, timeZone), zoneOffsetMinutes(midnight + day, timeZone)])]
+  const candidates = [
+    ...new Set([
+      zoneOffsetMinutes(midnight - day, timeZone),
+      zoneOffsetMinutes(midnight, timeZone),
+      zoneOffsetMinutes(midnight + day, timeZone),
+    ]),
+  ]
     .map((off) => midnight - off * 60_000)
     .filter((ms) => format(ms, zoneOffsetMinutes(ms, timeZone))?.slice(0, 10) === date)
     .sort((a, b) => a - b);
@@ -92,8 +110,17 @@ function format(ms: number, offsetMinutes: number): string | undefined {
 }
 
 function outOfRange(field: string): AdapterError {
-  return new AdapterError(400, outcome([issue('schema-invalid', 'value',
-    `"${field}": a time computed from it falls after the year 9999, which FHIR cannot hold; check the date.`, [field])]));
+  return new AdapterError(
+    400,
+    outcome([
+      issue(
+        'schema-invalid',
+        'value',
+        `"${field}": a time computed from it falls after the year 9999, which FHIR cannot hold; check the date.`,
+        [field],
+      ),
+    ]),
+  );
 }
 
 /** Record dates and due times in one site's time zone. */

@@ -42,16 +42,24 @@ export function mapRecoveryMaintenance(ctx: MappingContext, r: RecoveryMaintenan
   const out: MappedResource[] = [buildConsent(ctx), ...goals];
   const checkIn = r.lastCheckIn?.completed ? r.lastCheckIn : undefined;
   if (checkIn) {
-    out.push(buildPeerContactEncounter(ctx, { slot: checkInSlot(checkIn.date), date: checkIn.date, ...(checkIn.mode ? { mode: checkIn.mode } : {}) }));
+    out.push(
+      buildPeerContactEncounter(ctx, {
+        slot: checkInSlot(checkIn.date),
+        date: checkIn.date,
+        ...(checkIn.mode ? { mode: checkIn.mode } : {}),
+      }),
+    );
   }
-  out.push(buildCarePlan(ctx, {
-    title: 'Peer-supported recovery maintenance after discharge',
-    description: r.peerSupportPurpose,
-    period: { start: r.checkIns.start, ...(r.checkIns.end ? { end: r.checkIns.end } : {}) },
-    goalSlots: goals.map((g) => g.slot),
-    activity: activities(ctx, r, checkIn?.date),
-    extension: carePlanExtensions(ctx, r),
-  }));
+  out.push(
+    buildCarePlan(ctx, {
+      title: 'Peer-supported recovery maintenance after discharge',
+      description: r.peerSupportPurpose,
+      period: { start: r.checkIns.start, ...(r.checkIns.end ? { end: r.checkIns.end } : {}) },
+      goalSlots: goals.map((g) => g.slot),
+      activity: activities(ctx, r, checkIn?.date),
+      extension: carePlanExtensions(ctx, r),
+    }),
+  );
   out.push(outcomeReview(ctx, r, owner));
   const trigger = reEntryTrigger(ctx, r);
   if (trigger && r.monitoring.since) {
@@ -61,35 +69,44 @@ export function mapRecoveryMaintenance(ctx: MappingContext, r: RecoveryMaintenan
   return out;
 }
 
-
-
 function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): Extension[] {
   const m = r.monitoring;
   return [
-    { url: recoveryMaintenanceExtensions.discharge, extension: [
-      { url: 'date', valueDate: r.discharge.date },
-      { url: 'fromService', valueString: r.discharge.fromService },
-      ...refExt(ctx, 'dischargedBy', r.discharge.dischargedBy),
-    ] },
-    { url: recoveryMaintenanceExtensions.personAgreement, extension: [
-      { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
-      { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
-    ] },
+    {
+      url: recoveryMaintenanceExtensions.discharge,
+      extension: [
+        { url: 'date', valueDate: r.discharge.date },
+        { url: 'fromService', valueString: r.discharge.fromService },
+        ...refExt(ctx, 'dischargedBy', r.discharge.dischargedBy),
+      ],
+    },
+    {
+      url: recoveryMaintenanceExtensions.personAgreement,
+      extension: [
+        { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
+        { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
+      ],
+    },
     ...ext(recoveryMaintenanceExtensions.reviewDate, r.checkIns.reviewDate ? { valueDate: r.checkIns.reviewDate } : undefined),
-    { url: recoveryMaintenanceExtensions.reEntryRoute, extension: [
-      { url: 'service', valueString: r.reEntryRoute.service },
-      ...refExt(ctx, 'owner', r.reEntryRoute.owner),
-      ...ext('instructions', r.reEntryRoute.instructions ? { valueString: r.reEntryRoute.instructions } : undefined),
-    ] },
+    {
+      url: recoveryMaintenanceExtensions.reEntryRoute,
+      extension: [
+        { url: 'service', valueString: r.reEntryRoute.service },
+        ...refExt(ctx, 'owner', r.reEntryRoute.owner),
+        ...ext('instructions', r.reEntryRoute.instructions ? { valueString: r.reEntryRoute.instructions } : undefined),
+      ],
+    },
     // Counts and a date, not the signs themselves: governance reads what the trigger saw.
-    { url: recoveryMaintenanceExtensions.monitoring, extension: [
-      ...ext('since', m.since ? { valueDate: m.since } : undefined),
-      { url: 'missedCheckIns', valueInteger: m.missedCheckIns },
-      { url: 'warningSignsObserved', valueInteger: m.warningSignsObserved.length },
-    ] },
+    {
+      url: recoveryMaintenanceExtensions.monitoring,
+      extension: [
+        ...ext('since', m.since ? { valueDate: m.since } : undefined),
+        { url: 'missedCheckIns', valueInteger: m.missedCheckIns },
+        { url: 'warningSignsObserved', valueInteger: m.warningSignsObserved.length },
+      ],
+    },
   ];
 }
-
 
 function activities(ctx: MappingContext, r: RecoveryMaintenanceRecord, checkInDate: string | undefined): CarePlanActivity[] {
   const c = r.checkIns;
@@ -101,15 +118,19 @@ function activities(ctx: MappingContext, r: RecoveryMaintenanceRecord, checkInDa
       scheduledPeriod: { start: c.start, ...(c.end ? { end: c.end } : {}) },
       performer: [ctx.peer],
     }),
-    ...(r.lastCheckIn ? [{
-      ...(checkInDate ? { outcomeReference: [{ reference: ctx.slotRef(checkInSlot(checkInDate)) }] } : {}),
-      detail: {
-        code: { coding: [pathwayCoding('peer-contact', 'Peer contact')] },
-        status: r.lastCheckIn.completed ? 'completed' as const : 'not-started' as const,
-        scheduledString: r.lastCheckIn.date,
-        performer: [ctx.peer],
-      },
-    }] : []),
+    ...(r.lastCheckIn
+      ? [
+          {
+            ...(checkInDate ? { outcomeReference: [{ reference: ctx.slotRef(checkInSlot(checkInDate)) }] } : {}),
+            detail: {
+              code: { coding: [pathwayCoding('peer-contact', 'Peer contact')] },
+              status: r.lastCheckIn.completed ? ('completed' as const) : ('not-started' as const),
+              scheduledString: r.lastCheckIn.date,
+              performer: [ctx.peer],
+            },
+          },
+        ]
+      : []),
     pathwayActivity('re-entry-route', 'Route back into care', {
       status: 'not-started',
       description: [r.reEntryRoute.service, r.reEntryRoute.instructions].filter(Boolean).join(': '),
@@ -153,12 +174,15 @@ function reEntryTrigger(ctx: MappingContext, r: RecoveryMaintenanceRecord): Trig
 /** The re-entry review: the minimum to act — which trigger, since when — owned by the re-entry route. */
 function reEntryReview(ctx: MappingContext, r: RecoveryMaintenanceRecord, since: string, t: Trigger, owner: AnyReference): MappedResource {
   const rule = ctx.mappings.routing.reEntryReview;
-  const reasons = [t.signs.length ? 'warning-signs-observed' : undefined, t.missed !== undefined ? 'missed-check-ins' : undefined]
-    .filter((x): x is string => x !== undefined);
+  const reasons = [t.signs.length ? 'warning-signs-observed' : undefined, t.missed !== undefined ? 'missed-check-ins' : undefined].filter(
+    (x): x is string => x !== undefined,
+  );
   const said = [
     t.signs.length ? `relapse warning signs seen since ${since}` : undefined,
     t.missed !== undefined ? `${t.missed} check-ins missed since ${since}` : undefined,
-  ].filter(Boolean).join('; ');
+  ]
+    .filter(Boolean)
+    .join('; ');
   return buildTask(ctx, {
     slot: reEntrySlot(since),
     code: 're-entry-review',
@@ -177,8 +201,15 @@ function reEntryReview(ctx: MappingContext, r: RecoveryMaintenanceRecord, since:
  * goals are optional content and travel only where consent covers them (consent-scope.ts).
  */
 function signsCommunication(ctx: MappingContext, r: RecoveryMaintenanceRecord, since: string, owner: AnyReference): MappedResource[] {
-  const signs: PayloadItem[] = r.monitoring.warningSignsObserved.map((s) => ({ category: 'warning-signs', text: `Warning sign seen since ${since}: ${s}` }));
-  const goals = consentedItems(ctx, 'care-team', r.recoveryGoals.map((g) => ({ category: 'recovery-goals' as const, text: `Recovery goal: ${g.description}` })));
+  const signs: PayloadItem[] = r.monitoring.warningSignsObserved.map((s) => ({
+    category: 'warning-signs',
+    text: `Warning sign seen since ${since}: ${s}`,
+  }));
+  const goals = consentedItems(
+    ctx,
+    'care-team',
+    r.recoveryGoals.map((g) => ({ category: 'recovery-goals' as const, text: `Recovery goal: ${g.description}` })),
+  );
   const slot = `communication/re-entry/${since}`;
   return [
     buildCommunication(ctx, { slot, recipientKind: 'care-team', recipient: owner, sent: r.recordedAt, items: [...signs, ...goals] }),

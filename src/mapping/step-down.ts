@@ -25,54 +25,65 @@ export function mapStepDown(ctx: MappingContext, r: StepDownRecord): MappedResou
   const lead = ctx.reviewOwner(r.receivingPathway.owner);
   const goals = r.recoveryGoals.map((g, i) => buildGoal(ctx, `goal/${i}`, g));
   const out: MappedResource[] = [buildConsent(ctx, lead), ...goals];
-  out.push(buildCarePlan(ctx, {
-    title: 'Peer-supported step-down to standard therapy and community recovery',
-    description: r.peerSupportPurpose,
-    period: { start: r.peerSupportPeriod.start, ...(r.peerSupportPeriod.end ? { end: r.peerSupportPeriod.end } : {}) },
-    goalSlots: goals.map((g) => g.slot),
-    activity: activities(ctx, r, lead),
-    extension: carePlanExtensions(ctx, r),
-  }));
+  out.push(
+    buildCarePlan(ctx, {
+      title: 'Peer-supported step-down to standard therapy and community recovery',
+      description: r.peerSupportPurpose,
+      period: { start: r.peerSupportPeriod.start, ...(r.peerSupportPeriod.end ? { end: r.peerSupportPeriod.end } : {}) },
+      goalSlots: goals.map((g) => g.slot),
+      activity: activities(ctx, r, lead),
+      extension: carePlanExtensions(ctx, r),
+    }),
+  );
   out.push(scheduledReview(ctx, r, lead), outcomeReview(ctx, r, lead));
   const triggered = triggeredReview(ctx, r);
   if (triggered) out.push(triggered);
   return out;
 }
 
-
-
 function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[] {
   const rp = r.receivingPathway;
   return [
-    { url: stepDownExtensions.stepDownReason, extension: [
-      { url: 'text', valueString: r.stepDownReason },
-      ...ext('code', r.stepDownReasonCode && { valueCoding: r.stepDownReasonCode }),
-    ] },
-    { url: stepDownExtensions.fromService, extension: [
-      { url: 'service', valueString: r.fromService.service },
-      ...refExt(ctx, 'owner', r.fromService.owner),
-    ] },
-    { url: stepDownExtensions.receivingPathway, extension: [
-      { url: 'service', valueString: rp.service },
-      ...refExt(ctx, 'owner', rp.owner),
-      { url: 'confirmed', valueBoolean: rp.confirmed },
-      ...refExt(ctx, 'confirmedBy', rp.confirmedBy),
-      ...ext('confirmedAt', rp.confirmedAt ? { valueDateTime: rp.confirmedAt } : undefined),
-    ] },
+    {
+      url: stepDownExtensions.stepDownReason,
+      extension: [
+        { url: 'text', valueString: r.stepDownReason },
+        ...ext('code', r.stepDownReasonCode && { valueCoding: r.stepDownReasonCode }),
+      ],
+    },
+    {
+      url: stepDownExtensions.fromService,
+      extension: [{ url: 'service', valueString: r.fromService.service }, ...refExt(ctx, 'owner', r.fromService.owner)],
+    },
+    {
+      url: stepDownExtensions.receivingPathway,
+      extension: [
+        { url: 'service', valueString: rp.service },
+        ...refExt(ctx, 'owner', rp.owner),
+        { url: 'confirmed', valueBoolean: rp.confirmed },
+        ...refExt(ctx, 'confirmedBy', rp.confirmedBy),
+        ...ext('confirmedAt', rp.confirmedAt ? { valueDateTime: rp.confirmedAt } : undefined),
+      ],
+    },
     ...refExt(ctx, stepDownExtensions.stabilityConfirmedBy, r.stabilityConfirmedBy),
-    { url: stepDownExtensions.personAgreement, extension: [
-      { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
-      { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
-    ] },
+    {
+      url: stepDownExtensions.personAgreement,
+      extension: [
+        { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
+        { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
+      ],
+    },
     ...ext(stepDownExtensions.reviewDate, r.peerSupportPeriod.reviewDate ? { valueDate: r.peerSupportPeriod.reviewDate } : undefined),
     // Kept on the record so that governance (step-down stability) can see what the trigger saw.
-    { url: stepDownExtensions.monitoring, extension: [
-      { url: 'missedTherapySessions', valueInteger: r.monitoring.missedTherapySessions },
-      { url: 'worseningSymptomsReported', valueBoolean: r.monitoring.worseningSymptomsReported },
-    ] },
+    {
+      url: stepDownExtensions.monitoring,
+      extension: [
+        { url: 'missedTherapySessions', valueInteger: r.monitoring.missedTherapySessions },
+        { url: 'worseningSymptomsReported', valueBoolean: r.monitoring.worseningSymptomsReported },
+      ],
+    },
   ];
 }
-
 
 // Warning signs and community connections are consent content (spec §5): careplan.ts writes or masks them.
 function activities(ctx: MappingContext, r: StepDownRecord, lead: AnyReference): CarePlanActivity[] {
@@ -125,7 +136,8 @@ function outcomeReview(ctx: MappingContext, r: StepDownRecord, lead: AnyReferenc
     code: 'outcome-review',
     priority: ctx.mappings.routing.outcomeReview.priority,
     owner: lead,
-    description: 'Review the outcome of time-limited peer support after step-down: recovery goals, community connections, whether to end or extend.',
+    description:
+      'Review the outcome of time-limited peer support after step-down: recovery goals, community connections, whether to end or extend.',
     businessStatus: 'peer-support-outcome-review',
     ...(due ? { due } : {}),
   });
@@ -135,12 +147,15 @@ function outcomeReview(ctx: MappingContext, r: StepDownRecord, lead: AnyReferenc
 function triggeredReview(ctx: MappingContext, r: StepDownRecord): MappedResource | undefined {
   const { missedTherapySessions: missed, worseningSymptomsReported: worsening } = r.monitoring;
   const threshold = ctx.mappings.thresholds.missedTherapySessions;
-  const reasons = [missed >= threshold ? 'missed-therapy-sessions' : undefined, worsening ? 'worsening-symptoms' : undefined]
-    .filter((x): x is string => x !== undefined);
+  const reasons = [missed >= threshold ? 'missed-therapy-sessions' : undefined, worsening ? 'worsening-symptoms' : undefined].filter(
+    (x): x is string => x !== undefined,
+  );
   if (!reasons.length) return undefined;
   // The trigger's codes are the minimum needed to act; its details travel only where consent covers them.
   const details = consentedItems(ctx, 'care-team', [
-    ...(missed >= threshold ? [{ category: 'appointment-status' as const, text: `${missed} therapy session(s) missed since step-down.` }] : []),
+    ...(missed >= threshold
+      ? [{ category: 'appointment-status' as const, text: `${missed} therapy session(s) missed since step-down.` }]
+      : []),
     ...(worsening ? [{ category: 'clinical-concerns' as const, text: 'The person reported worsening symptoms.' }] : []),
   ]);
   const rule = ctx.mappings.routing.triggeredClinicalReview;

@@ -5,12 +5,37 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 export const issueCodeSystem = 'http://peer-pathways.example.org/fhir/CodeSystem/adapter-issue';
 
 export type AdapterIssueCode =
-  | 'unmapped-code' | 'source-mapping-unknown'
-  | 'invalid-json' | 'unsupported-media-type' | 'payload-too-large' | 'schema-invalid' | 'unknown-field'
-  | 'required' | 'wrong-pathway-field' | 'reference-unresolved' | 'gate-failed' | 'gate-passed' | 'safety-review-raised' | 'fhir-unavailable'
-  | 'fhir-rejected' | 'unauthorized' | 'forbidden' | 'not-found' | 'internal' | 'conflict'
-  | 'unsafe-json' | 'duplicate-key' | 'invalid-text' | 'rate-limited' | 'auth-unavailable' | 'mapping-invalid' | 'reference-wrong-type' | 'reference-ambiguous' | 'configuration-unresolved'
-  | 'fhir-not-atomic' | 'service-stopping';
+  | 'unmapped-code'
+  | 'source-mapping-unknown'
+  | 'invalid-json'
+  | 'unsupported-media-type'
+  | 'payload-too-large'
+  | 'schema-invalid'
+  | 'unknown-field'
+  | 'required'
+  | 'wrong-pathway-field'
+  | 'reference-unresolved'
+  | 'gate-failed'
+  | 'gate-passed'
+  | 'safety-review-raised'
+  | 'fhir-unavailable'
+  | 'fhir-rejected'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'internal'
+  | 'conflict'
+  | 'unsafe-json'
+  | 'duplicate-key'
+  | 'invalid-text'
+  | 'rate-limited'
+  | 'auth-unavailable'
+  | 'mapping-invalid'
+  | 'reference-wrong-type'
+  | 'reference-ambiguous'
+  | 'configuration-unresolved'
+  | 'fhir-not-atomic'
+  | 'service-stopping';
 
 /** Builds one issue with our stable code in `details.coding`. */
 export function issue(
@@ -47,6 +72,15 @@ export class AdapterError extends OperationOutcomeError {
 
 /** A 503 for a FHIR server that is down or timing out; the caller may retry the same record. */
 export function fhirUnavailable(reason: string, retryAfter = 5): AdapterError {
-  return new AdapterError(503, outcome([issue('fhir-unavailable', 'transient',
-    `The FHIR server is unavailable (${reason}). Nothing was written; send the same record again later.`)]), retryAfter);
+  return new AdapterError(
+    503,
+    outcome([
+      issue(
+        'fhir-unavailable',
+        'transient',
+        `The FHIR server is unavailable (${reason}). Nothing was written; send the same record again later.`,
+      ),
+    ]),
+    retryAfter,
+  );
 }

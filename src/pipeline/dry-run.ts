@@ -15,10 +15,18 @@ export interface DryRun {
 
 /** A blocked record still raises its safety review (spec §4): the dry run says so, as the write's 422 does. */
 function raisedDespiteBlock(bundle: Bundle): OperationOutcomeIssue[] {
-  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Task => r?.resourceType === 'Task').map((t) =>
-    issue('safety-review-raised', 'informational',
-      `Would be raised despite the block (safety first): ${t.code?.coding?.[0]?.code} Task, priority ${t.priority}, owner ${t.owner?.reference ?? t.owner?.display}.`,
-      undefined, 'information'));
+  return (bundle.entry ?? [])
+    .map((e) => e.resource)
+    .filter((r): r is Task => r?.resourceType === 'Task')
+    .map((t) =>
+      issue(
+        'safety-review-raised',
+        'informational',
+        `Would be raised despite the block (safety first): ${t.code?.coding?.[0]?.code} Task, priority ${t.priority}, owner ${t.owner?.reference ?? t.owner?.display}.`,
+        undefined,
+        'information',
+      ),
+    );
 }
 
 function inSenderTerms(source: SourceMapping | undefined, issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
@@ -60,8 +68,17 @@ export async function dryRunShaped(adapter: Adapter, applied: SourceApplied): Pr
  */
 export function rejectedRun(issues: OperationOutcomeIssue[], value: unknown): DryRun {
   const disclosed = safetyEnvelopeOf(value, new Date())?.safety.immediateConcernDisclosed === true;
-  const note = disclosed ? [issue('safety-review-raised', 'informational',
-    'Would be raised despite the refusal (safety first): a stat clinical-review Task, when the person resolves on the FHIR server.', undefined, 'information')] : [];
+  const note = disclosed
+    ? [
+        issue(
+          'safety-review-raised',
+          'informational',
+          'Would be raised despite the refusal (safety first): a stat clinical-review Task, when the person resolves on the FHIR server.',
+          undefined,
+          'information',
+        ),
+      ]
+    : [];
   return { result: 'rejected', outcome: outcome([...issues, ...note]) };
 }
 

@@ -98,7 +98,8 @@ export function mapOnce(record: PathwayRecord, resolution: Resolution, mappings:
 function rebased<T>(value: T, refs: ReadonlyMap<string, string>): T {
   if (typeof value === 'string') return (refs.get(value) ?? value) as T;
   if (Array.isArray(value)) return value.map((v) => rebased(v, refs)) as T;
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, refs)])) as T;
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, refs)])) as T;
   return value;
 }
 
@@ -108,7 +109,11 @@ function rebased<T>(value: T, refs: ReadonlyMap<string, string>): T {
  * run when a reference is unresolved: nothing routine is written then), and every gate of every profile
  * the Bundle and its resources claim, with the peer roles the lookups found (spec §3.5). Pure.
  */
-export function checkBundle(bundle: Bundle, resolution: Pick<Resolution, 'problems' | 'peerRoles'>, profiles: ReadonlyMap<string, Profile>): { structural: OperationOutcomeIssue[]; gates: GateResult[] } {
+export function checkBundle(
+  bundle: Bundle,
+  resolution: Pick<Resolution, 'problems' | 'peerRoles'>,
+  profiles: ReadonlyMap<string, Profile>,
+): { structural: OperationOutcomeIssue[]; gates: GateResult[] } {
   const structural = resolution.problems.length ? [] : structuralIssues(bundle, profiles);
   return { structural, gates: structural.length ? [] : evaluateGates(bundle, profiles, { peerRoles: resolution.peerRoles }) };
 }
@@ -127,8 +132,16 @@ export interface FollowUpVerdict {
  * lookups of its references (fhir/lookup/resolve.ts) — one way to check a Task. Its issues are read with
  * evaluationIssues, as a record's answer. No I/O.
  */
-export function assessFollowUp(resources: Resource[], lookups: { resolution: Pick<Resolution, 'problems' | 'peerRoles'> }, profiles: ReadonlyMap<string, Profile>): FollowUpVerdict {
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } })) };
+export function assessFollowUp(
+  resources: Resource[],
+  lookups: { resolution: Pick<Resolution, 'problems' | 'peerRoles'> },
+  profiles: ReadonlyMap<string, Profile>,
+): FollowUpVerdict {
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } })),
+  };
   const { structural, gates } = checkBundle(bundle, lookups.resolution, profiles);
   const blockers = [...lookups.resolution.problems, ...structural, ...gates.filter((g) => !g.passed).map(gateIssue)];
   return { bundle, gates, blockers };
@@ -157,14 +170,28 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
     throw new AdapterError(400, outcome(traceToRecord(structural, full, record)));
   }
   const window = consentWindowNote(ctx, resources);
-  const blockers = [...references, ...gates.filter((g) => !g.passed).map(gateIssue).map((i) => withConsentWindow(i, window))];
+  const blockers = [
+    ...references,
+    ...gates
+      .filter((g) => !g.passed)
+      .map(gateIssue)
+      .map((i) => withConsentWindow(i, window)),
+  ];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, resources, existing);
   const bundle = transactionOf(plan, (slot) => slotFullUrl(record.source.system, record.recordId, slot), full.meta?.profile?.[0]);
   const limits = transactionLimitProblems(bundle);
   if (limits.length) {
     // The schema bounds every list, so this should not happen; were it to, the sender hears it (413), not a 500.
-    throw new AdapterError(413, outcome([issue('payload-too-large', 'too-costly',
-      `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`)]));
+    throw new AdapterError(
+      413,
+      outcome([
+        issue(
+          'payload-too-large',
+          'too-costly',
+          `The record maps to a transaction beyond the FHIR server's limits (${limits.join('; ')}); nothing routine was written. Send fewer list items.`,
+        ),
+      ]),
+    );
   }
   return { ctx, mapped: resources, existing, gates, blockers, plan, bundle };
 }
@@ -205,10 +232,17 @@ export function traceToRecord(structural: OperationOutcomeIssue[], bundle: Bundl
     } catch {
       values = [];
     }
-    const named = fields.filter(([, v]) => values.some((x) => x === v || (typeof x === 'string' && typeof v === 'string' && v.length > 3 && x.includes(v)))).map(([p]) => p);
-    return issue('mapping-invalid', 'value', named.length
-      ? `"${named.join('", "')}": the value does not make valid FHIR (${s.details?.text ?? 'invalid'}); correct it.`
-      : `The record maps to a resource FHIR refuses at ${at} (${s.details?.text ?? 'invalid'}); check the record's dates, codes and texts.`, named.length ? named : [at]);
+    const named = fields
+      .filter(([, v]) => values.some((x) => x === v || (typeof x === 'string' && typeof v === 'string' && v.length > 3 && x.includes(v))))
+      .map(([p]) => p);
+    return issue(
+      'mapping-invalid',
+      'value',
+      named.length
+        ? `"${named.join('", "')}": the value does not make valid FHIR (${s.details?.text ?? 'invalid'}); correct it.`
+        : `The record maps to a resource FHIR refuses at ${at} (${s.details?.text ?? 'invalid'}); check the record's dates, codes and texts.`,
+      named.length ? named : [at],
+    );
   });
 }
 
@@ -220,8 +254,12 @@ function consentWindowNote(ctx: MappingContext, mapped: MappedResource[]): strin
   const after = expires !== undefined ? times.find((t) => ctx.time.ms(t) >= ctx.time.endMs(expires)) : undefined;
   const before = recordedAt !== undefined ? times.find((t) => ctx.time.ms(t) < ctx.time.ms(recordedAt)) : undefined;
   const notes = [
-    after !== undefined ? `The consent expired ${expires} (consent.expires), before the disclosure at ${after}: it grants nothing then.` : undefined,
-    before !== undefined ? `The consent was recorded ${recordedAt} (consent.recordedAt), after the disclosure at ${before}: it grants nothing then.` : undefined,
+    after !== undefined
+      ? `The consent expired ${expires} (consent.expires), before the disclosure at ${after}: it grants nothing then.`
+      : undefined,
+    before !== undefined
+      ? `The consent was recorded ${recordedAt} (consent.recordedAt), after the disclosure at ${before}: it grants nothing then.`
+      : undefined,
   ].filter((n): n is string => n !== undefined);
   return notes.length ? notes.join(' ') : undefined;
 }
@@ -244,10 +282,12 @@ function acceptedPlan(ctx: MappingContext, mapped: MappedResource[], existing: M
  * first send.
  */
 function firstSent(existing: Map<string, Resource>): string | undefined {
-  const dates = [...existing].flatMap(([slot, r]) => {
-    if (slot === 'careplan' && r.resourceType === 'CarePlan') return r.created ? [r.created] : [];
-    return slot.startsWith(blockedAuditSlotPrefix) && r.resourceType === 'AuditEvent' && r.period?.start ? [r.period.start] : [];
-  }).filter((d) => !Number.isNaN(Date.parse(d)));
+  const dates = [...existing]
+    .flatMap(([slot, r]) => {
+      if (slot === 'careplan' && r.resourceType === 'CarePlan') return r.created ? [r.created] : [];
+      return slot.startsWith(blockedAuditSlotPrefix) && r.resourceType === 'AuditEvent' && r.period?.start ? [r.period.start] : [];
+    })
+    .filter((d) => !Number.isNaN(Date.parse(d)));
   return dates.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
 }
 
@@ -259,8 +299,16 @@ function firstSent(existing: Map<string, Resource>): string | undefined {
 function blockedPlan(ctx: MappingContext, existing: Map<string, Resource>, gates: GateResult[]): PlannedEntry[] {
   const failed = gates.filter((g) => !g.passed).map((g) => g.key);
   const safety = safetyRaised(ctx) ? [buildSafetyTask(ctx, { blocked: !existing.has('careplan') })] : [];
-  const audit = buildBlockedAudit(ctx, failed.length ? failed : ['reference-unresolved'], new Date().toISOString(), firstSent(existing), existing.get('careplan')?.meta?.versionId);
-  return planWrite([...safety, audit], existing).map((p) => p.slot.startsWith(blockedAuditSlotPrefix) && p.action === 'update' ? { ...p, action: 'unchanged' } : p);
+  const audit = buildBlockedAudit(
+    ctx,
+    failed.length ? failed : ['reference-unresolved'],
+    new Date().toISOString(),
+    firstSent(existing),
+    existing.get('careplan')?.meta?.versionId,
+  );
+  return planWrite([...safety, audit], existing).map((p) =>
+    p.slot.startsWith(blockedAuditSlotPrefix) && p.action === 'update' ? { ...p, action: 'unchanged' } : p,
+  );
 }
 
 /** Processes one record: evaluates it, then writes the accepted resources, or the blocked record's safety review and audit. */
@@ -309,7 +357,10 @@ class UnsettledWrite extends Error {
 const conflictRetry = retry(handleType(WriteConflictError), { maxAttempts: maxConflictAttempts - 1 });
 
 /** A transient failure of the transaction: re-read and re-sent after the backoff or the server's Retry-After. */
-const unsettledRetry = retry(handleWhen((err) => err instanceof UnsettledWrite && worthRetrying(err)), { maxAttempts: maxWriteAttempts - 1, backoff: fhirBackoff });
+const unsettledRetry = retry(
+  handleWhen((err) => err instanceof UnsettledWrite && worthRetrying(err)),
+  { maxAttempts: maxWriteAttempts - 1, backoff: fhirBackoff },
+);
 
 /**
  * Evaluates and writes until the transaction lands. A 409/412 (someone changed a resource between our
@@ -326,7 +377,11 @@ async function writeWithRetries(adapter: Adapter, record: PathwayRecord): Promis
         return await conflictRetry.execute(() => writeOnce(adapter, record));
       } catch (err) {
         if (!(err instanceof WriteConflictError)) throw err;
-        throw new AdapterError(409, outcome([issue('conflict', 'conflict', 'The record\'s resources kept changing on the FHIR server while writing; send it again.')]), 1);
+        throw new AdapterError(
+          409,
+          outcome([issue('conflict', 'conflict', "The record's resources kept changing on the FHIR server while writing; send it again.")]),
+          1,
+        );
       }
     });
   } catch (err) {

@@ -43,11 +43,14 @@ export function refusedFieldPaths(issues: OperationOutcomeIssue[]): string[] {
   const paths = issues.map((i) => {
     const path = i.expression?.[0];
     if (!path) return bodyPath;
-    return path.split('.').map((segment) => {
-      const name = segment.replace(/\[\d*\]/g, '');
-      const lists = '[]'.repeat((segment.match(/\[\d*\]/g) ?? []).length);
-      return known.has(name) ? `${name}${lists}` : unknownSegment;
-    }).join('.');
+    return path
+      .split('.')
+      .map((segment) => {
+        const name = segment.replace(/\[\d*\]/g, '');
+        const lists = '[]'.repeat((segment.match(/\[\d*\]/g) ?? []).length);
+        return known.has(name) ? `${name}${lists}` : unknownSegment;
+      })
+      .join('.');
   });
   return [...new Set(paths)].sort();
 }
@@ -70,7 +73,8 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
   const fields = refusedFieldPaths(issues);
   const hash = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
   const identity = system && recordId.success ? { system, code: `${recordId.data}/audit/refused/${hash}` } : undefined;
-  const sent = recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? new Date(Date.parse(recordedAt.data)).toISOString() : undefined;
+  const sent =
+    recordedAt.success && !Number.isNaN(Date.parse(recordedAt.data)) ? new Date(Date.parse(recordedAt.data)).toISOString() : undefined;
   // A record is dated by its first send (spec §6): a refusal of a record refused before keeps that date.
   const made = firstMade ?? sent;
   const month = recordMonthTag(made ?? now.toISOString());
@@ -87,14 +91,24 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
     recorded: now.toISOString(),
     outcome: '4',
     outcomeDesc: `Refused: ${fields.length} field${fields.length === 1 ? '' : 's'}`,
-    agent: [{ who: system ? { identifier: { system: 'urn:ietf:rfc:3986', value: system } } : { display: `${unknownSource} source` }, requestor: true }],
+    agent: [
+      {
+        who: system ? { identifier: { system: 'urn:ietf:rfc:3986', value: system } } : { display: `${unknownSource} source` },
+        requestor: true,
+      },
+    ],
     source: { observer: { display: 'peer-pathways-fhir adapter' } },
-    entity: [{
-      // The record's identifier when it gave one; without a valid source system, its source reads `unknown`.
-      what: recordId.success || system ? { identifier: { ...(system ? { system } : {}), ...(recordId.success ? { value: recordId.data } : {}) } } : { display: 'refused record' },
-      ...(pathway ? { name: pathway } : {}),
-      detail: fields.map((f) => ({ type: 'field', valueString: f })),
-    }],
+    entity: [
+      {
+        // The record's identifier when it gave one; without a valid source system, its source reads `unknown`.
+        what:
+          recordId.success || system
+            ? { identifier: { ...(system ? { system } : {}), ...(recordId.success ? { value: recordId.data } : {}) } }
+            : { display: 'refused record' },
+        ...(pathway ? { name: pathway } : {}),
+        detail: fields.map((f) => ({ type: 'field', valueString: f })),
+      },
+    ],
   };
 }
 
@@ -107,7 +121,11 @@ export function buildRefusalAudit(value: unknown, issues: OperationOutcomeIssue[
 async function firstRefusal(adapter: Pick<Adapter, 'fhir'>, audit: AuditEvent): Promise<string | undefined> {
   const [identity, record] = audit.meta?.tag ?? [];
   if (!identity || !record?.system || !record.code || record.system === recordMonthSystem) return undefined;
-  const found = await adapter.fhir.search('AuditEvent', { _tag: tokenSearchValue(record.system, record.code), type: tokenSearchValue(systems.pathway, 'record-refused'), _count: '1000' });
+  const found = await adapter.fhir.search('AuditEvent', {
+    _tag: tokenSearchValue(record.system, record.code),
+    type: tokenSearchValue(systems.pathway, 'record-refused'),
+    _count: '1000',
+  });
   const starts = (searchsetResources(found, 'AuditEvent') as AuditEvent[])
     .filter((a) => hasTag(a, record.system!, record.code!))
     .flatMap((a) => (a.period?.start && !Number.isNaN(Date.parse(a.period.start)) ? [a.period.start] : []));
@@ -119,7 +137,12 @@ async function firstRefusal(adapter: Pick<Adapter, 'fhir'>, audit: AuditEvent): 
  * refused record sent again with the same faults is one event. Never fails the answer: the sender still
  * hears its 400 whatever the FHIR server says; the caller logs a failure.
  */
-export async function recordRefusal(adapter: Pick<Adapter, 'fhir'>, value: unknown, issues: OperationOutcomeIssue[], now = new Date()): Promise<void> {
+export async function recordRefusal(
+  adapter: Pick<Adapter, 'fhir'>,
+  value: unknown,
+  issues: OperationOutcomeIssue[],
+  now = new Date(),
+): Promise<void> {
   const first = buildRefusalAudit(value, issues, now);
   const audit = buildRefusalAudit(value, issues, now, await firstRefusal(adapter, first));
   // Its identity, when it names its record (the first tag then); never the month tag alone.
@@ -127,10 +150,16 @@ export async function recordRefusal(adapter: Pick<Adapter, 'fhir'>, value: unkno
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [{
-      resource: audit,
-      request: { method: 'POST', url: 'AuditEvent', ...(tag?.system && tag.code ? { ifNoneExist: `_tag=${encodeURIComponent(tokenSearchValue(tag.system, tag.code))}` } : {}) },
-    }],
+    entry: [
+      {
+        resource: audit,
+        request: {
+          method: 'POST',
+          url: 'AuditEvent',
+          ...(tag?.system && tag.code ? { ifNoneExist: `_tag=${encodeURIComponent(tokenSearchValue(tag.system, tag.code))}` } : {}),
+        },
+      },
+    ],
   };
   await adapter.fhir.transaction(bundle);
 }

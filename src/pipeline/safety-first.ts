@@ -11,10 +11,7 @@ import type { Adapter } from './process-record.js';
 import { summarise, type RaisedTask } from './summary.js';
 
 /** What safety first did for a record whose routine write could not happen. */
-export type SafetyAlone =
-  | { state: 'not-disclosed' }
-  | { state: 'raised'; task: RaisedTask }
-  | { state: 'not-raised'; reason: string };
+export type SafetyAlone = { state: 'not-disclosed' } | { state: 'raised'; task: RaisedTask } | { state: 'not-raised'; reason: string };
 
 /** The envelope fields whose references the safety review needs: nothing else is resolved. */
 function envelopeReferences(r: EnvelopeRecord): object {
@@ -30,17 +27,31 @@ function envelopeReferences(r: EnvelopeRecord): object {
  * clinician moved it on). Nothing is written when the person does not resolve: there is no one to raise
  * it for; the answer says so. The caller holds the record's lock.
  */
-export async function raiseSafetyAlone(adapter: Adapter, from: { record: PathwayRecord } | { value: unknown }, now = new Date()): Promise<SafetyAlone> {
+export async function raiseSafetyAlone(
+  adapter: Adapter,
+  from: { record: PathwayRecord } | { value: unknown },
+  now = new Date(),
+): Promise<SafetyAlone> {
   const record: EnvelopeRecord | undefined = 'record' in from ? from.record : safetyEnvelopeOf(from.value, now);
   if (!record) return { state: 'not-disclosed' };
   // One round trip: the envelope's references and the record's Tasks and CarePlan (the safety slot, and whether the record was accepted).
-  const { resolution, written } = await lookUpRecord(adapter.fhir, record, envelopeReferences(record), adapter.mappings.site, ['Task', 'CarePlan']);
+  const { resolution, written } = await lookUpRecord(adapter.fhir, record, envelopeReferences(record), adapter.mappings.site, [
+    'Task',
+    'CarePlan',
+  ]);
   const probe = new MappingContext<EnvelopeRecord>(record, adapter.mappings, resolution.resolved, resolution.peerRoles);
   const raised = 'record' in from ? safetyRaised(probe) : record.safety.immediateConcernDisclosed;
   if (!raised) return { state: 'not-disclosed' };
   if (!resolution.resolved.has('person')) return { state: 'not-raised', reason: 'the person does not resolve on the FHIR server' };
   const careplan: Resource = { resourceType: 'CarePlan', identifier: [probe.identifier('careplan')] } as Resource;
-  const existing = await existingSlots(adapter.fhir, [{ slot: safetySlot, resource: buildSafetyTask(probe, { blocked: true }).resource }, { slot: 'careplan', resource: careplan }], written);
+  const existing = await existingSlots(
+    adapter.fhir,
+    [
+      { slot: safetySlot, resource: buildSafetyTask(probe, { blocked: true }).resource },
+      { slot: 'careplan', resource: careplan },
+    ],
+    written,
+  );
   const existingRefs = new Map([...existing].map(([slot, r]) => [slot, `${r.resourceType}/${r.id}`]));
   const ctx = new MappingContext<EnvelopeRecord>(record, adapter.mappings, resolution.resolved, resolution.peerRoles, existingRefs);
   const task = buildSafetyTask(ctx, { blocked: !existing.has('careplan') });
@@ -55,12 +66,24 @@ export async function raiseSafetyAlone(adapter: Adapter, from: { record: Pathway
 export function safetyIssue(result: SafetyAlone): OperationOutcomeIssue | undefined {
   if (result.state === 'raised') {
     const t = result.task;
-    return { ...issue('safety-review-raised', 'informational',
-      `Raised despite the refusal (safety first): ${t.code} Task ${t.reference}, priority ${t.priority}, owner ${t.owner}. A corrected resend keeps this Task.`, undefined, 'information'), diagnostics: t.reference };
+    return {
+      ...issue(
+        'safety-review-raised',
+        'informational',
+        `Raised despite the refusal (safety first): ${t.code} Task ${t.reference}, priority ${t.priority}, owner ${t.owner}. A corrected resend keeps this Task.`,
+        undefined,
+        'information',
+      ),
+      diagnostics: t.reference,
+    };
   }
   if (result.state === 'not-raised') {
-    return issue('safety-review-raised', 'incomplete',
-      `An immediate safety concern was disclosed but no review could be raised: ${result.reason}. Contact the clinical route directly.`, ['person']);
+    return issue(
+      'safety-review-raised',
+      'incomplete',
+      `An immediate safety concern was disclosed but no review could be raised: ${result.reason}. Contact the clinical route directly.`,
+      ['person'],
+    );
   }
   return undefined;
 }

@@ -20,7 +20,12 @@ export interface RaisedTask {
   due?: string;
 }
 
-const actionWord: Record<SlotAction, WrittenResource['action']> = { create: 'created', update: 'updated', unchanged: 'unchanged', kept: 'kept' };
+const actionWord: Record<SlotAction, WrittenResource['action']> = {
+  create: 'created',
+  update: 'updated',
+  unchanged: 'unchanged',
+  kept: 'kept',
+};
 
 /** Pairs the plan with the server's transaction-response (same order as the written entries). */
 export function summarise(plan: PlannedEntry[], response?: Bundle): { resources: WrittenResource[]; tasks: RaisedTask[] } {

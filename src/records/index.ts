@@ -32,7 +32,8 @@ export const routedConcerns: Record<PathwayCode, (record: Partial<Record<string,
   'recovery-maintenance': () => [],
 };
 
-export type PathwayRecord = EarlyEngagementRecord | StepDownRecord | CrisisTransitionRecord | ConcernRoutingRecord | RecoveryMaintenanceRecord;
+export type PathwayRecord =
+  EarlyEngagementRecord | StepDownRecord | CrisisTransitionRecord | ConcernRoutingRecord | RecoveryMaintenanceRecord;
 export type { EarlyEngagementRecord, StepDownRecord, CrisisTransitionRecord, ConcernRoutingRecord, RecoveryMaintenanceRecord };
 export { pathwayCodes, type PathwayCode } from './envelope.js';
 import type { PathwayCode } from './envelope.js';

@@ -78,7 +78,9 @@ export function parseJsonText(input: string | Uint8Array): JsonTextResult {
     return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
   if (depthOf(text) > maxJsonDepth) {
-    return refused([issue('unsafe-json', 'too-costly', `The body is nested deeper than ${maxJsonDepth} levels; pathway records are far shallower.`)]);
+    return refused([
+      issue('unsafe-json', 'too-costly', `The body is nested deeper than ${maxJsonDepth} levels; pathway records are far shallower.`),
+    ]);
   }
   let ast;
   try {
@@ -96,7 +98,13 @@ export function parseJsonText(input: string | Uint8Array): JsonTextResult {
     issues.push(issue('invalid-text', 'structure', 'The body is not UTF-8 text: send the record as UTF-8 JSON.'));
   }
   if (raw.rawControl && !issues.some((i) => i.details?.text?.includes('control character'))) {
-    issues.push(issue('invalid-text', 'structure', 'The text holds a control character (only tab, line feed and carriage return are allowed): remove it.'));
+    issues.push(
+      issue(
+        'invalid-text',
+        'structure',
+        'The text holds a control character (only tab, line feed and carriage return are allowed): remove it.',
+      ),
+    );
   }
   return issues.length ? { ok: false, issues, partial: value } : { ok: true, value };
 }
@@ -135,11 +143,19 @@ function checkString(s: string, path: (string | number)[], issues: OperationOutc
     return false;
   }
   if (loneSurrogate.test(s)) {
-    issues.push(issue('invalid-text', 'structure', `"${field}" holds a lone surrogate half (e.g. an escaped \\uD800): send well-formed Unicode.`, [field]));
+    issues.push(
+      issue('invalid-text', 'structure', `"${field}" holds a lone surrogate half (e.g. an escaped \\uD800): send well-formed Unicode.`, [
+        field,
+      ]),
+    );
     return false;
   }
   if (controlCharacter.test(s)) {
-    issues.push(issue('invalid-text', 'structure', `"${field}" holds a control character (only tab, line feed and carriage return are allowed).`, [field]));
+    issues.push(
+      issue('invalid-text', 'structure', `"${field}" holds a control character (only tab, line feed and carriage return are allowed).`, [
+        field,
+      ]),
+    );
     return false;
   }
   return true;
@@ -156,13 +172,26 @@ function build(node: AnyNode, path: (string | number)[], issues: OperationOutcom
         const at = [...path, key];
         if (!checkString(key, at, issues, raw)) continue;
         if (forbiddenJsonKeys.has(key)) {
-          issues.push(issue('unsafe-json', 'security', `The key "${key}" is not accepted in a record (it could alter object prototypes); remove it.`, [jsonPath(at)]));
+          issues.push(
+            issue(
+              'unsafe-json',
+              'security',
+              `The key "${key}" is not accepted in a record (it could alter object prototypes); remove it.`,
+              [jsonPath(at)],
+            ),
+          );
           continue;
         }
         if (seen.has(key)) {
           if (!duplicated.has(key)) {
-            issues.push(issue('duplicate-key', 'structure',
-              `"${key}" occurs twice in ${path.length ? `"${jsonPath(path)}"` : 'the record'}: JSON keys must be unique (FHIR JSON forbids duplicates); send it once.`, [jsonPath(at)]));
+            issues.push(
+              issue(
+                'duplicate-key',
+                'structure',
+                `"${key}" occurs twice in ${path.length ? `"${jsonPath(path)}"` : 'the record'}: JSON keys must be unique (FHIR JSON forbids duplicates); send it once.`,
+                [jsonPath(at)],
+              ),
+            );
           }
           duplicated.add(key);
           continue;

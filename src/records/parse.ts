@@ -15,8 +15,14 @@ export function parseRecord(input: unknown): ParseResult {
   if (typeof pathway !== 'string' || !(pathwayCodes as readonly string[]).includes(pathway)) {
     return {
       ok: false,
-      issues: [issue(pathway === undefined ? 'required' : 'schema-invalid', pathway === undefined ? 'required' : 'value',
-        `"pathway" must be one of: ${pathwayCodes.join(', ')}.`, ['pathway'])],
+      issues: [
+        issue(
+          pathway === undefined ? 'required' : 'schema-invalid',
+          pathway === undefined ? 'required' : 'value',
+          `"pathway" must be one of: ${pathwayCodes.join(', ')}.`,
+          ['pathway'],
+        ),
+      ],
     };
   }
   const parsed = pathwaySchemas[pathway as PathwayCode].safeParse(input);
@@ -40,8 +46,18 @@ function toIssues(zi: z.core.$ZodIssue, pathway: PathwayCode, input: unknown): O
       const field = pathOf([...zi.path, key]);
       const owner = zi.path.length === 0 ? otherPathwayOf(key, pathway) : undefined;
       return owner
-        ? issue('wrong-pathway-field', 'structure', `"${field}" belongs to the ${owner} pathway, not ${pathway}: send it in a ${owner} record.`, [field])
-        : issue('unknown-field', 'structure', `"${field}" is not a field of a ${pathway} record: check its spelling (unknown fields are refused, never ignored).`, [field]);
+        ? issue(
+            'wrong-pathway-field',
+            'structure',
+            `"${field}" belongs to the ${owner} pathway, not ${pathway}: send it in a ${owner} record.`,
+            [field],
+          )
+        : issue(
+            'unknown-field',
+            'structure',
+            `"${field}" is not a field of a ${pathway} record: check its spelling (unknown fields are refused, never ignored).`,
+            [field],
+          );
     });
   }
   const field = pathOf(zi.path);
@@ -49,7 +65,9 @@ function toIssues(zi: z.core.$ZodIssue, pathway: PathwayCode, input: unknown): O
   if (missing) {
     return [issue('required', 'required', `"${field}" is required for a ${pathway} record.`, [field])];
   }
-  return [issue('schema-invalid', zi.code === 'invalid_value' ? 'value' : 'invalid', `"${field}": ${zi.message}.`, field ? [field] : undefined)];
+  return [
+    issue('schema-invalid', zi.code === 'invalid_value' ? 'value' : 'invalid', `"${field}": ${zi.message}.`, field ? [field] : undefined),
+  ];
 }
 
 function otherPathwayOf(key: string, pathway: PathwayCode): PathwayCode | undefined {

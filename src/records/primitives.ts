@@ -41,9 +41,12 @@ export const dateTime = z.string().refine((s) => isFhirDate(s) || isFhirDateTime
 });
 
 /** FHIR `string`: no control characters but tab, CR and LF (R4 regex), not blank, at most `max` characters. */
-export const fhirString = (max: number) => z.string().max(max)
-  .regex(fhir.string, 'control characters are not allowed')
-  .refine((s) => s.trim().length > 0, { error: 'must not be blank' });
+export const fhirString = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(fhir.string, 'control characters are not allowed')
+    .refine((s) => s.trim().length > 0, { error: 'must not be blank' });
 
 /** A FHIR `code`: no leading, trailing or doubled whitespace. */
 export const fhirCode = z.string().max(256).regex(fhir.code, 'expected a code without surrounding or doubled spaces');
@@ -70,7 +73,10 @@ export const positiveInt = z.number().int().min(1).max(2_147_483_647);
 export const maxUriLength = 256;
 
 /** A FHIR `uri`: no whitespace (R4 regex), no control characters, at most maxUriLength. */
-export const fhirUri = z.string().min(1).max(maxUriLength)
+export const fhirUri = z
+  .string()
+  .min(1)
+  .max(maxUriLength)
   .regex(fhir.uri, 'a URI holds no whitespace')
   .regex(fhir.string, 'control characters are not allowed');
 
@@ -79,8 +85,15 @@ const identifier = z.object({ system: fhirUri, value: fhirString(maxUriLength) }
 /** A FHIR-style reference: a literal `Type/id`, or a business identifier resolved on the FHIR server. */
 export const reference = z
   .object({
-    reference: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'expected a literal reference such as "PractitionerRole/abc"').optional(),
-    type: z.string().regex(/^[A-Z][A-Za-z]+$/).max(64).optional(),
+    reference: z
+      .string()
+      .regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'expected a literal reference such as "PractitionerRole/abc"')
+      .optional(),
+    type: z
+      .string()
+      .regex(/^[A-Z][A-Za-z]+$/)
+      .max(64)
+      .optional(),
     identifier: identifier.optional(),
     display: fhirString(200).optional(),
   })

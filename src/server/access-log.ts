@@ -27,15 +27,18 @@ export function accessLog(log: Logger): RequestHandler {
     const done = () => {
       if (logged) return;
       logged = true;
-      log.info({
-        method: req.method,
-        route: routeOf(req),
-        status: res.headersSent ? res.statusCode : 499,
-        durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-        correlationId: res.locals.correlationId as string | undefined,
-        // The adapter's caller, or the client of a request to the embedded FHIR server (embedded/auth.ts).
-        clientId: callerOf(res)?.clientId ?? (res.locals.clientId as string | undefined),
-      }, 'request');
+      log.info(
+        {
+          method: req.method,
+          route: routeOf(req),
+          status: res.headersSent ? res.statusCode : 499,
+          durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          correlationId: res.locals.correlationId as string | undefined,
+          // The adapter's caller, or the client of a request to the embedded FHIR server (embedded/auth.ts).
+          clientId: callerOf(res)?.clientId ?? (res.locals.clientId as string | undefined),
+        },
+        'request',
+      );
     };
     res.once('finish', done);
     res.once('close', done);

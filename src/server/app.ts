@@ -47,7 +47,11 @@ export function createApp(deps: AppDeps): Express {
       // FHIR $evaluate-measure on the governance Measures: ahead of the store's router, which knows no governance.
       const guard = [authenticate(deps.auth), rateLimitPerClient(deps.rateLimitPerMinute), requireScope(scopes.governance)];
       app.use('/fhir/R4', evaluateMeasureRouter(deps.adapter, deps.governance.config, deps.governance.measures, guard));
-      deps.embedded.capability.declareOperation('Measure', 'evaluate-measure', 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure');
+      deps.embedded.capability.declareOperation(
+        'Measure',
+        'evaluate-measure',
+        'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure',
+      );
     }
     app.use('/fhir/R4', deps.embedded.fhirRouter);
     app.use('/oauth2', deps.embedded.oauthRouter);

@@ -9,8 +9,12 @@ const jsonTypes = ['application/json', 'application/fhir+json'];
 /** Refuses anything but JSON with 415 before reading it. */
 export const requireJson: RequestHandler = (req, _res, next) => {
   if (!req.is(jsonTypes)) {
-    next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported',
-      'Send the record as JSON with "Content-Type: application/json".')])));
+    next(
+      new AdapterError(
+        415,
+        outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as JSON with "Content-Type: application/json".')]),
+      ),
+    );
     return;
   }
   next();
@@ -30,33 +34,40 @@ export function jsonBody(limit: number): RequestHandler {
   // Bodies up to this are read even past `limit`, only so that a too-large record's disclosure can still
   // raise its safety review (spec §4 "a size limit"); beyond it nothing is read.
   const read = express.raw({ type: jsonTypes, limit: Math.max(limit * 4, 1_000_000) });
-  return (req, res, next) => read(req, res, (err?: unknown) => {
-    if (err) return next(err);
-    if (Buffer.isBuffer(req.body) && req.body.length > limit) {
-      const parsed = parseJsonText(req.body);
-      const value = parsed.ok ? parsed.value : parsed.partial;
-      if (!safetyEnvelopeOf(value, new Date())?.safety.immediateConcernDisclosed) return next(tooLarge());
-      res.locals.tooLarge = true;
-      req.body = value;
-      return next();
-    }
-    const charset = req.get('content-type')?.match(/charset\s*=\s*"?([^";\s]+)/i)?.[1]?.toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-      return next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')])));
-    }
-    const parsed = parseJsonText(Buffer.isBuffer(req.body) ? req.body : new Uint8Array());
-    if (!parsed.ok && parsed.partial === undefined) return next(new AdapterError(400, outcome(parsed.issues)));
-    // A refused text that was JSON goes on, marked: the route answers 400 with these issues, and safety
-    // first may still read its unambiguous envelope (spec §4). Nothing else reads the partial value.
-    if (!parsed.ok) res.locals.refusedText = parsed.issues;
-    req.body = parsed.ok ? parsed.value : parsed.partial;
-    next();
-  });
+  return (req, res, next) =>
+    read(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      if (Buffer.isBuffer(req.body) && req.body.length > limit) {
+        const parsed = parseJsonText(req.body);
+        const value = parsed.ok ? parsed.value : parsed.partial;
+        if (!safetyEnvelopeOf(value, new Date())?.safety.immediateConcernDisclosed) return next(tooLarge());
+        res.locals.tooLarge = true;
+        req.body = value;
+        return next();
+      }
+      const charset = req
+        .get('content-type')
+        ?.match(/charset\s*=\s*"?([^";\s]+)/i)?.[1]
+        ?.toLowerCase();
+      if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+        return next(new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')])));
+      }
+      const parsed = parseJsonText(Buffer.isBuffer(req.body) ? req.body : new Uint8Array());
+      if (!parsed.ok && parsed.partial === undefined) return next(new AdapterError(400, outcome(parsed.issues)));
+      // A refused text that was JSON goes on, marked: the route answers 400 with these issues, and safety
+      // first may still read its unambiguous envelope (spec §4). Nothing else reads the partial value.
+      if (!parsed.ok) res.locals.refusedText = parsed.issues;
+      req.body = parsed.ok ? parsed.value : parsed.partial;
+      next();
+    });
 }
 
 /** The 413 of a body over MAX_BODY_BYTES. */
 export function tooLarge(): AdapterError {
-  return new AdapterError(413, outcome([issue('payload-too-large', 'too-costly', 'The record is larger than this adapter accepts; send one record per request.')]));
+  return new AdapterError(
+    413,
+    outcome([issue('payload-too-large', 'too-costly', 'The record is larger than this adapter accepts; send one record per request.')]),
+  );
 }
 
 /** True when the body was over MAX_BODY_BYTES but read for its safety disclosure (see jsonBody): the route answers 413. */

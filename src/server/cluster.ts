@@ -9,7 +9,10 @@ import type { EnvConfig } from '../config/env.js';
  */
 export function workerCount(env: EnvConfig): { workers: number; reason?: string } {
   if (env.dataDir === ':memory:' && env.workers > 1) {
-    return { workers: 1, reason: `DATA_DIR=:memory: cannot be shared between processes: running 1 worker instead of WORKERS=${env.workers}` };
+    return {
+      workers: 1,
+      reason: `DATA_DIR=:memory: cannot be shared between processes: running 1 worker instead of WORKERS=${env.workers}`,
+    };
   }
   return { workers: env.workers };
 }
@@ -61,9 +64,12 @@ export async function superviseWorkers(workers: number, log: Logger): Promise<vo
         return;
       }
       log.error({ pid: worker.process.pid, code, signal }, 'cluster: a worker died; starting another');
-      setTimeout(() => {
-        if (!stopping) fork();
-      }, ranMs < restartBackoffMs ? restartBackoffMs : 0);
+      setTimeout(
+        () => {
+          if (!stopping) fork();
+        },
+        ranMs < restartBackoffMs ? restartBackoffMs : 0,
+      );
     });
     return worker;
   };

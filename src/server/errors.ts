@@ -32,8 +32,21 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     log.error({ correlationId: id, errorName: (err as Error)?.name }, 'unhandled error');
-    res.status(500).type('application/fhir+json').json(withCorrelation(outcome([issue('internal', 'exception',
-      `The adapter failed unexpectedly; nothing was confirmed. Quote correlation id ${id} when reporting it.`)]), id));
+    res
+      .status(500)
+      .type('application/fhir+json')
+      .json(
+        withCorrelation(
+          outcome([
+            issue(
+              'internal',
+              'exception',
+              `The adapter failed unexpectedly; nothing was confirmed. Quote correlation id ${id} when reporting it.`,
+            ),
+          ]),
+          id,
+        ),
+      );
   };
 }
 

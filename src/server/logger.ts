@@ -5,10 +5,36 @@ import { pino, type DestinationStream, type Logger } from 'pino';
  * them: credentials of every kind, and record content (bodies, records, peer notes, summaries).
  */
 export const redactedPaths = [
-  'authorization', '*.authorization', 'req.headers.authorization', 'headers.cookie', '*.headers.cookie',
-  'token', '*.token', 'accessToken', '*.accessToken', 'access_token', '*.access_token', 'refreshToken',
-  'clientSecret', '*.clientSecret', 'client_secret', 'client_assertion', '*.client_assertion', 'privateKey', '*.privateKey', 'apiToken',
-  'body', '*.body', 'record', '*.record', 'peerNotes', '*.peerNotes', 'summary', '*.summary', 'payload', '*.payload',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'access_token',
+  '*.access_token',
+  'refreshToken',
+  'clientSecret',
+  '*.clientSecret',
+  'client_secret',
+  'client_assertion',
+  '*.client_assertion',
+  'privateKey',
+  '*.privateKey',
+  'apiToken',
+  'body',
+  '*.body',
+  'record',
+  '*.record',
+  'peerNotes',
+  '*.peerNotes',
+  'summary',
+  '*.summary',
+  'payload',
+  '*.payload',
 ];
 
 /**
@@ -16,9 +42,12 @@ export const redactedPaths = [
  * above are redacted. `destination` defaults to stdout; tests pass a stream to read every line.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({
-    level,
-    base: { service: 'peer-pathways-fhir' },
-    redact: { paths: redactedPaths, censor: '[redacted]' },
-  }, destination);
+  return pino(
+    {
+      level,
+      base: { service: 'peer-pathways-fhir' },
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+    },
+    destination,
+  );
 }

@@ -22,8 +22,19 @@ export function rateLimitPerClient(perMinute: number): RequestHandler {
     handler: (req, _res, next) => {
       const reset = (req as { rateLimit?: RateLimitInfo }).rateLimit?.resetTime?.getTime();
       const retryAfter = reset ? Math.max(1, Math.ceil((reset - Date.now()) / 1000)) : windowMs / 1000;
-      next(new AdapterError(429, outcome([issue('rate-limited', 'throttled',
-        `This client sent more than ${perMinute} requests in a minute; send again after ${retryAfter} s.`)]), retryAfter));
+      next(
+        new AdapterError(
+          429,
+          outcome([
+            issue(
+              'rate-limited',
+              'throttled',
+              `This client sent more than ${perMinute} requests in a minute; send again after ${retryAfter} s.`,
+            ),
+          ]),
+          retryAfter,
+        ),
+      );
     },
   });
 }

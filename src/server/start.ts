@@ -111,19 +111,33 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const profiles = loadProfiles();
   // The embedded server has its own client credentials, unknown outside this process.
   const internal = { clientId: 'peer-pathways-adapter', clientSecret: randomBytes(24).toString('base64url') };
-  const embedded = env.fhirBaseUrl ? undefined : await createEmbeddedFhirServer({
-    dataDir: env.dataDir,
-    accessTokens: staticToken.token ? [staticToken.token] : [],
-    ...internal,
-  });
+  const embedded = env.fhirBaseUrl
+    ? undefined
+    : await createEmbeddedFhirServer({
+        dataDir: env.dataDir,
+        accessTokens: staticToken.token ? [staticToken.token] : [],
+        ...internal,
+      });
   // The FHIR client is made once the port is known (the embedded server is this very process);
   // no request can be handled before the listen promise's continuation runs.
-  const adapter: Adapter = { fhir: undefined as unknown as FhirClient, mappings, profiles, lock: new RecordLock(), escalation: followUpConfig.escalation };
+  const adapter: Adapter = {
+    fhir: undefined as unknown as FhirClient,
+    mappings,
+    profiles,
+    lock: new RecordLock(),
+    escalation: followUpConfig.escalation,
+  };
   const jobLeases = new JobLeases(() => adapter.fhir);
   const followUp = new FollowUp({
-    fhir: () => adapter.fhir, rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation, profiles }, webhooks: followUpConfig.webhooks,
-    escalationIntervalMs: env.escalationIntervalMs, webhookIntervalMs: env.webhookIntervalMs, webhookRetryBaseMs: env.webhookRetryBaseMs,
-    clock: opts.clock ?? (() => new Date()), log, secrets: process.env,
+    fhir: () => adapter.fhir,
+    rules: { site: mappings.site, codes: mappings.codes, escalation: followUpConfig.escalation, profiles },
+    webhooks: followUpConfig.webhooks,
+    escalationIntervalMs: env.escalationIntervalMs,
+    webhookIntervalMs: env.webhookIntervalMs,
+    webhookRetryBaseMs: env.webhookRetryBaseMs,
+    clock: opts.clock ?? (() => new Date()),
+    log,
+    secrets: process.env,
     // One process at a time runs each job, across cluster workers and replicas (issue 13).
     exclusive: (name, run) => jobLeases.run(name, run),
   });
@@ -132,19 +146,34 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const fhirTokens = new TokenStore(staticToken.token ? [staticToken.token] : [], internal.clientId, internal.clientSecret);
   const verifyIdpToken = embeddedFhirTokens(auth);
   if (verifyIdpToken) fhirTokens.acceptExternal(verifyIdpToken);
-  const served = embedded && { ...embedded, fhirRouter: createFhirHttpRouter(embedded.repo, fhirTokens, embedded.capability), oauthRouter: createOAuthRouter(fhirTokens) };
-  const app = createApp({ adapter, auth, rateLimitPerMinute: env.rateLimitPerMinute, maxBodyBytes: env.maxBodyBytes, log, embedded: served, governance });
+  const served = embedded && {
+    ...embedded,
+    fhirRouter: createFhirHttpRouter(embedded.repo, fhirTokens, embedded.capability),
+    oauthRouter: createOAuthRouter(fhirTokens),
+  };
+  const app = createApp({
+    adapter,
+    auth,
+    rateLimitPerMinute: env.rateLimitPerMinute,
+    maxBodyBytes: env.maxBodyBytes,
+    log,
+    embedded: served,
+    governance,
+  });
   const host = opts.host ?? env.host;
   const limits = { ...socketLimits, ...opts.limits };
   const drain = new Drain();
-  const server = createServer({
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    connectionsCheckingInterval: limits.checkIntervalMs,
-    // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
-    // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
-    keepAliveTimeout: keepAliveTimeoutMs,
-  }, (req, res) => drain.track(req, res, app));
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
+      // Keep pooled connections of integration engines open across idle gaps, longer than the 60 s idle
+      // timeout of common load balancers: a burst of reconnects is what made p99 spike (bench).
+      keepAliveTimeout: keepAliveTimeoutMs,
+    },
+    (req, res) => drain.track(req, res, app),
+  );
   server.maxConnections = limits.maxConnections;
   drain.watch(server);
   if (opts.stopRequested?.()) {
@@ -163,23 +192,57 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const port = bound.port;
   // The adapter's own calls (and tests) connect over loopback whatever the bound address is.
   const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
-  adapter.fhir = new FhirClient(env.fhirBaseUrl
-    ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
-    : { baseUrl: `${url}/fhir/R4`, tokenUrl: `${url}/oauth2/token`, ...internal, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs,
-      // The embedded server is this process: its requests are answered in process, not over loopback HTTP.
-      transport: embedded && createInProcessFetch({ repo: embedded.repo, tokens: new TokenStore([], internal.clientId, internal.clientSecret), baseUrl: `${url}/` }) });
+  adapter.fhir = new FhirClient(
+    env.fhirBaseUrl
+      ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
+      : {
+          baseUrl: `${url}/fhir/R4`,
+          tokenUrl: `${url}/oauth2/token`,
+          ...internal,
+          timeoutMs: env.fhirTimeoutMs,
+          breakerCooldownMs: env.fhirBreakerCooldownMs,
+          // The embedded server is this process: its requests are answered in process, not over loopback HTTP.
+          transport:
+            embedded &&
+            createInProcessFetch({
+              repo: embedded.repo,
+              tokens: new TokenStore([], internal.clientId, internal.clientSecret),
+              baseUrl: `${url}/`,
+            }),
+        },
+  );
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
   const everyInterface = bound.address === '0.0.0.0' || bound.address === '::';
   const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`;
-  log.info({ address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' }, `peer-pathways-fhir listening on ${listening}`);
+  log.info(
+    { address: bound.address, port, fhir: env.fhirBaseUrl ? 'external' : 'embedded' },
+    `peer-pathways-fhir listening on ${listening}`,
+  );
   if (staticToken.token) {
-    log.warn({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : 'environment') },
-      'API_TOKEN is a static token for local use: it holds every adapter scope and system/*.cruds on the embedded FHIR server. Production callers use OAuth access tokens (AUTH_ISSUER).');
+    log.warn(
+      { apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : 'environment') },
+      'API_TOKEN is a static token for local use: it holds every adapter scope and system/*.cruds on the embedded FHIR server. Production callers use OAuth access tokens (AUTH_ISSUER).',
+    );
   }
-  log.info({ apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : staticToken.token ? 'environment' : 'none'), oauth: Boolean(auth.jwt), registeredClients: auth.clients.clients.length,
-    fhirAuth: fhirCredentials?.tokenProvider ? 'smart-backend-services' : fhirCredentials?.clientSecret ? 'client-credentials' : fhirCredentials?.accessToken ? 'static-token' : env.fhirBaseUrl ? 'none' : 'embedded' }, 'authentication');
+  log.info(
+    {
+      apiTokenSource: staticToken.file ?? (staticToken.generated ? 'generated' : staticToken.token ? 'environment' : 'none'),
+      oauth: Boolean(auth.jwt),
+      registeredClients: auth.clients.clients.length,
+      fhirAuth: fhirCredentials?.tokenProvider
+        ? 'smart-backend-services'
+        : fhirCredentials?.clientSecret
+          ? 'client-credentials'
+          : fhirCredentials?.accessToken
+            ? 'static-token'
+            : env.fhirBaseUrl
+              ? 'none'
+              : 'embedded',
+    },
+    'authentication',
+  );
   return {
     url,
     server,
@@ -194,16 +257,26 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
     async shutdown(reason = 'shutdown') {
       const started = Date.now();
       const deadline = started + env.shutdownGraceMs;
-      log.info({ reason, inFlight: drain.inFlight, graceMs: env.shutdownGraceMs }, 'stopping: no new connections; answering the requests in flight');
+      log.info(
+        { reason, inFlight: drain.inFlight, graceMs: env.shutdownGraceMs },
+        'stopping: no new connections; answering the requests in flight',
+      );
       const [answered] = await Promise.all([
         drain.close(server, deadline),
-        withDeadline(followUp.stop().then(() => jobLeases.release()), deadline),
+        withDeadline(
+          followUp.stop().then(() => jobLeases.release()),
+          deadline,
+        ),
       ]);
       // The store closes last: requests and jobs in flight write through it until they are done.
       const closed = await withDeadline(embedded?.close() ?? Promise.resolve(), deadline);
       const clean = answered && closed;
-      (clean ? log.info.bind(log) : log.warn.bind(log))({ durationMs: Date.now() - started, cut: drain.cut },
-        clean ? 'stopped: every request in flight was answered' : `stopped after SHUTDOWN_GRACE_MS (${env.shutdownGraceMs} ms): ${drain.cut} connection(s) cut`);
+      (clean ? log.info.bind(log) : log.warn.bind(log))(
+        { durationMs: Date.now() - started, cut: drain.cut },
+        clean
+          ? 'stopped: every request in flight was answered'
+          : `stopped after SHUTDOWN_GRACE_MS (${env.shutdownGraceMs} ms): ${drain.cut} connection(s) cut`,
+      );
       return clean;
     },
     async close() {
@@ -219,9 +292,17 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
 /** Resolves true when `work` settles before `deadline` (epoch ms), false otherwise. */
 async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+  });
   try {
-    return await Promise.race([work.then(() => true, () => true), late]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -278,7 +359,17 @@ class Drain {
       // A connection accepted while stopping (the listener stays open until new ones stop coming, so that
       // none is reset in the accept queue): its request is answered, not taken.
       res.writeHead(503, { 'Content-Type': 'application/fhir+json', 'Retry-After': '1' });
-      res.end(JSON.stringify(outcome([issue('service-stopping', 'transient', 'The service is stopping: nothing was written. Send the record again after Retry-After (to this or another instance).')])));
+      res.end(
+        JSON.stringify(
+          outcome([
+            issue(
+              'service-stopping',
+              'transient',
+              'The service is stopping: nothing was written. Send the record again after Retry-After (to this or another instance).',
+            ),
+          ]),
+        ),
+      );
       return;
     }
     app(req, res);

@@ -8,10 +8,22 @@ import { root } from '../server/process.js';
 /** Runs the CLI as an operator does (bin → dist/, plain node); resolves with exit code and output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node', ['bin/peer-pathways-fhir.mjs', ...args], {
-      cwd: root, timeout: 30_000,
-      env: { PATH: `${root}/node_modules/.bin:${process.env.PATH}`, HOME: process.env.HOME ?? '/tmp', DATA_DIR: ':memory:', LOG_LEVEL: 'silent', ...env },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+    execFile(
+      'node',
+      ['bin/peer-pathways-fhir.mjs', ...args],
+      {
+        cwd: root,
+        timeout: 30_000,
+        env: {
+          PATH: `${root}/node_modules/.bin:${process.env.PATH}`,
+          HOME: process.env.HOME ?? '/tmp',
+          DATA_DIR: ':memory:',
+          LOG_LEVEL: 'silent',
+          ...env,
+        },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -26,9 +38,12 @@ describe('the command line', () => {
     expect(run.stdout + run.stderr).not.toContain('listening');
   });
 
-  it('prints each command\'s help with --help (exit 0), and serve --help starts nothing', async () => {
+  it("prints each command's help with --help (exit 0), and serve --help starts nothing", async () => {
     const [serve, validate, importHelp, governance] = await Promise.all([
-      cli(['serve', '--help'], { PORT: '0' }), cli(['validate', '--help']), cli(['import', '--help']), cli(['governance', '--help']),
+      cli(['serve', '--help'], { PORT: '0' }),
+      cli(['validate', '--help']),
+      cli(['import', '--help']),
+      cli(['governance', '--help']),
     ]);
     expect(serve).toMatchObject({ code: 0 });
     expect(serve.stdout).toMatch(/^Usage: peer-pathways-fhir serve/);
@@ -48,7 +63,14 @@ describe('the command line', () => {
       cli(['check-config', '--nope']),
       cli(['frobnicate']),
     ]);
-    const expected = [/--concurrency <n>.*'abc'.*1 to 32/, /--end <date>.*'soon'.*YYYY-MM-DD/, /--format <format>.*'xml'.*json, csv/, /--server <url>.*'not a url'/, /unknown option '--nope'/, /unknown command 'frobnicate'/];
+    const expected = [
+      /--concurrency <n>.*'abc'.*1 to 32/,
+      /--end <date>.*'soon'.*YYYY-MM-DD/,
+      /--format <format>.*'xml'.*json, csv/,
+      /--server <url>.*'not a url'/,
+      /unknown option '--nope'/,
+      /unknown command 'frobnicate'/,
+    ];
     runs.forEach((run, i) => {
       expect(run.code, run.stderr).toBe(2);
       expect(lines(run.stderr), run.stderr).toHaveLength(1);
@@ -81,10 +103,12 @@ describe('the command line', () => {
     const run = await cli(['governance', '--start', '2026-11-01', '--end', '2026-11-30', '--url', url, '--token', 't']);
     expect(run.code).toBe(1);
     expect(lines(run.stderr)).toHaveLength(1);
-    expect(run.stderr.trim()).toBe(`Cannot reach the adapter at ${url} (ECONNREFUSED): start it (npm start) or name a running one with --url.`);
+    expect(run.stderr.trim()).toBe(
+      `Cannot reach the adapter at ${url} (ECONNREFUSED): start it (npm start) or name a running one with --url.`,
+    );
   });
 
-  it('check-config exits 2 on a configuration problem (the README\'s exit-code table)', async () => {
+  it("check-config exits 2 on a configuration problem (the README's exit-code table)", async () => {
     const run = await cli(['check-config', '--mappings', '/nonexistent/site-a']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('the service would not start');

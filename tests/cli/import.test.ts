@@ -24,8 +24,13 @@ function batchFile(name: string, lines: (unknown | string)[]): string {
   return file;
 }
 
-const readFailed = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const navigator = () => JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/sources/recovery-navigator/early-engagement.json'), 'utf8'));
+const readFailed = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+const navigator = () =>
+  JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/sources/recovery-navigator/early-engagement.json'), 'utf8'));
 
 describe('import <file.ndjson> into a running adapter', () => {
   it('sends every line, summarises written / unchanged / blocked / rejected / failed, and keeps the failures to fix and resend', async () => {
@@ -36,8 +41,14 @@ describe('import <file.ndjson> into a running adapter', () => {
     const nav = navigator();
     nav.id = 'imp-7';
     const file = batchFile('backlog.ndjson', [
-      fixture('early-engagement', 'imp-1'), fixture('step-down', 'imp-2'), blocked, '{"recordId": ', rejected,
-      fixture('early-engagement', 'imp-1'), nav, '',
+      fixture('early-engagement', 'imp-1'),
+      fixture('step-down', 'imp-2'),
+      blocked,
+      '{"recordId": ',
+      rejected,
+      fixture('early-engagement', 'imp-1'),
+      nav,
+      '',
     ]);
     const io = captureIo();
     expect(await importBatch([file, '--url', svc.url, '--token', testToken], io)).toBe(1);
@@ -53,7 +64,11 @@ describe('import <file.ndjson> into a running adapter', () => {
     expect(summary).toContain(`Not written: 3 line(s), each with its status and OperationOutcome, in ${failedFile}`);
     expect(statSync(failedFile).mode & 0o777).toBe(0o600);
     const failed = readFailed(failedFile);
-    expect(failed.map((f) => [f.line, f.status, f.verdict])).toEqual([[3, 422, 'blocked'], [4, 400, 'rejected'], [5, 400, 'rejected']]);
+    expect(failed.map((f) => [f.line, f.status, f.verdict])).toEqual([
+      [3, 422, 'blocked'],
+      [4, 400, 'rejected'],
+      [5, 400, 'rejected'],
+    ]);
     expect(failed[0].outcome.issue[0].details.coding[1].code).toBe('ct-receiving-team');
     expect(failed[1].raw).toBe('{"recordId": ');
     expect(failed[2].outcome.issue[0].expression).toEqual(['personAware.informed']);
@@ -76,7 +91,10 @@ describe('import <file.ndjson> into a running adapter', () => {
     const io = captureIo();
     expect(await importBatch([file, '--url', svc.url, '--token', 'wrong', '--concurrency', '1'], io)).toBe(1);
     const failed = readFailed(`${file}.failed.ndjson`);
-    expect(failed.map((f) => [f.status, f.verdict])).toEqual([[401, 'failed'], [0, 'failed']]);
+    expect(failed.map((f) => [f.status, f.verdict])).toEqual([
+      [401, 'failed'],
+      [0, 'failed'],
+    ]);
     expect(failed[1].outcome.issue[0].details.text).toContain('refused the token');
   });
 });
@@ -92,7 +110,9 @@ describe('import against an adapter that is briefly unavailable (a stub that ans
   beforeAll(async () => {
     stub = createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => { body += c; });
+      req.on('data', (c) => {
+        body += c;
+      });
       req.on('end', () => {
         const record = JSON.parse(body);
         const n = (attempts.get(record.recordId) ?? 0) + 1;
@@ -104,7 +124,13 @@ describe('import against an adapter that is briefly unavailable (a stub that ans
         setTimeout(() => {
           inFlight--;
           res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
-          res.end(JSON.stringify(answer.status < 300 ? { outcome: 'created' } : { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] }));
+          res.end(
+            JSON.stringify(
+              answer.status < 300
+                ? { outcome: 'created' }
+                : { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] },
+            ),
+          );
         }, 15);
       });
     });
@@ -118,7 +144,13 @@ describe('import against an adapter that is briefly unavailable (a stub that ans
     const waits: number[] = [];
     const file = batchFile('retry.ndjson', [{ recordId: 'r-1' }]);
     const io = captureIo();
-    expect(await importBatch([file, '--url', url, '--token', 't'], io, { sleep: async (ms) => { waits.push(ms); } })).toBe(0);
+    expect(
+      await importBatch([file, '--url', url, '--token', 't'], io, {
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+      }),
+    ).toBe(0);
     expect(waits).toEqual([7000]);
     expect(attempts.get('r-1')).toBe(2);
   });
@@ -127,7 +159,13 @@ describe('import against an adapter that is briefly unavailable (a stub that ans
     plan = () => ({ status: 503, headers: { 'Retry-After': '3600' } });
     const waits: number[] = [];
     const file = batchFile('long-wait.ndjson', [{ recordId: 'r-2' }]);
-    expect(await importBatch([file, '--url', url, '--token', 't'], captureIo(), { sleep: async (ms) => { waits.push(ms); } })).toBe(1);
+    expect(
+      await importBatch([file, '--url', url, '--token', 't'], captureIo(), {
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+      }),
+    ).toBe(1);
     expect(waits).toEqual([]);
     expect(readFailed(`${file}.failed.ndjson`)[0]).toMatchObject({ line: 1, status: 503, verdict: 'failed' });
   });
@@ -136,7 +174,10 @@ describe('import against an adapter that is briefly unavailable (a stub that ans
     plan = undefined;
     seen.length = 0;
     maxInFlight = 0;
-    const lines = [1, 2, 3, 4, 5, 6].flatMap((i) => [{ recordId: `c-${i}`, seq: 1 }, { recordId: `c-${i}`, seq: 2 }]);
+    const lines = [1, 2, 3, 4, 5, 6].flatMap((i) => [
+      { recordId: `c-${i}`, seq: 1 },
+      { recordId: `c-${i}`, seq: 2 },
+    ]);
     const file = batchFile('concurrency.ndjson', lines);
     expect(await importBatch([file, '--url', url, '--token', 't', '--concurrency', '3'], captureIo())).toBe(0);
     expect(maxInFlight).toBeLessThanOrEqual(3);

@@ -38,7 +38,9 @@ describe('validate <record.json>', () => {
     const text = io.text();
     expect(text).toContain('blocked.json: blocked');
     expect(text).toContain('✗ sd-receiving-confirmed  [receivingPathway.confirmed]');
-    expect(text).toMatch(/gate sd-receiving-confirmed \(profile http:\/\/peer-pathways\.example\.org\/fhir\/StructureDefinition\/step-down-bundle\) failed at Bundle: /);
+    expect(text).toMatch(
+      /gate sd-receiving-confirmed \(profile http:\/\/peer-pathways\.example\.org\/fhir\/StructureDefinition\/step-down-bundle\) failed at Bundle: /,
+    );
   });
 
   it('a record that breaks the schema: exit 3, each field named', async () => {
@@ -57,7 +59,7 @@ describe('validate <record.json>', () => {
     expect(parameters.parameter.map((p: any) => p.name)).toEqual(['result', 'outcome', 'bundle']);
   });
 
-  it('a second source\'s record is validated through its source mapping, in its own field names', async () => {
+  it("a second source's record is validated through its source mapping, in its own field names", async () => {
     const record = JSON.parse(readFileSync(navigatorFile, 'utf8'));
     delete record.nextAppt.with;
     const io = captureIo();
@@ -81,7 +83,16 @@ describe('map <record.json>', () => {
     const bundle = JSON.parse(io.stdout.join('\n'));
     expect(bundle.resourceType).toBe('Bundle');
     expect(bundle.type).toBe('transaction');
-    expect(bundle.entry.map((e: any) => e.resource.resourceType)).toEqual(['Consent', 'Encounter', 'CarePlan', 'Communication', 'Task', 'Task', 'AuditEvent', 'Provenance']);
+    expect(bundle.entry.map((e: any) => e.resource.resourceType)).toEqual([
+      'Consent',
+      'Encounter',
+      'CarePlan',
+      'Communication',
+      'Task',
+      'Task',
+      'AuditEvent',
+      'Provenance',
+    ]);
     expect(bundle.entry[0].resource.identifier[0].system).toBe('urn:example:recovery-navigator');
     expect(io.stderr).toEqual([]);
   });

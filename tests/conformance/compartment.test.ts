@@ -11,7 +11,9 @@ beforeAll(async () => {
   svc = await startTestService();
   for (const pathway of pathwayCodes) expect((await svc.post(fixture(pathway))).status).toBe(201);
   // Another person's records, which the compartment of the first must not show.
-  const other = fixture('concern-routing', 'cr-other-person', (r) => { r.person = { reference: 'Patient/example-person-2' }; });
+  const other = fixture('concern-routing', 'cr-other-person', (r) => {
+    r.person = { reference: 'Patient/example-person-2' };
+  });
   expect((await svc.post(other)).status).toBe(201);
 }, 60_000);
 afterAll(async () => {
@@ -49,9 +51,12 @@ describe('GET /fhir/R4/Patient/{id}/{type}: patient compartment search', () => {
     expect(bundle.link?.find((l) => l.relation === 'next')?.url).toContain('patient=Patient');
   });
 
-  it('is what fhir-kit-client\'s compartment search asks for', async () => {
+  it("is what fhir-kit-client's compartment search asks for", async () => {
     const client = new Client({ baseUrl: `${svc.url}/fhir/R4`, customHeaders: { Authorization: `Bearer ${testToken}` } });
-    const bundle = await client.compartmentSearch({ resourceType: 'CarePlan', compartment: { resourceType: 'Patient', id: 'example-person' } }) as unknown as Bundle;
+    const bundle = (await client.compartmentSearch({
+      resourceType: 'CarePlan',
+      compartment: { resourceType: 'Patient', id: 'example-person' },
+    })) as unknown as Bundle;
     expect(bundle.entry?.map((e) => `CarePlan/${e.resource?.id}`)).toEqual(await ids('CarePlan?patient=Patient/example-person'));
   });
 

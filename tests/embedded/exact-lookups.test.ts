@@ -20,68 +20,132 @@ const codes = ['clinical-review', 'Clinical-Review', 'outcome-review', 'step-dow
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** A FHIR date or dateTime around the end of February / March 2025, at any precision and offset. */
-const dateValue = fc.record({
-  precision: fc.constantFrom('year', 'month', 'day', 'time', 'time', 'time'),
-  month: fc.constantFrom(2, 3, 4, 12),
-  day: fc.constantFrom(1, 28, 31),
-  hour: fc.constantFrom(0, 12, 23),
-  minute: fc.constantFrom(0, 30, 59),
-  zone: fc.constantFrom('Z', '+14:00', '-12:00', '+01:00', '-05:00'),
-  year: fc.constantFrom(2024, 2025),
-}).map(({ precision, year, month, day, hour, minute, zone }) => {
-  const d = Math.min(day, month === 2 ? 28 : month === 4 ? 30 : 31);
-  if (precision === 'year') return String(year);
-  if (precision === 'month') return `${year}-${pad(month)}`;
-  if (precision === 'day') return `${year}-${pad(month)}-${pad(d)}`;
-  return `${year}-${pad(month)}-${pad(d)}T${pad(hour)}:${pad(minute)}:00${zone}`;
-});
+const dateValue = fc
+  .record({
+    precision: fc.constantFrom('year', 'month', 'day', 'time', 'time', 'time'),
+    month: fc.constantFrom(2, 3, 4, 12),
+    day: fc.constantFrom(1, 28, 31),
+    hour: fc.constantFrom(0, 12, 23),
+    minute: fc.constantFrom(0, 30, 59),
+    zone: fc.constantFrom('Z', '+14:00', '-12:00', '+01:00', '-05:00'),
+    year: fc.constantFrom(2024, 2025),
+  })
+  .map(({ precision, year, month, day, hour, minute, zone }) => {
+    const d = Math.min(day, month === 2 ? 28 : month === 4 ? 30 : 31);
+    if (precision === 'year') return String(year);
+    if (precision === 'month') return `${year}-${pad(month)}`;
+    if (precision === 'day') return `${year}-${pad(month)}-${pad(d)}`;
+    return `${year}-${pad(month)}-${pad(d)}T${pad(hour)}:${pad(minute)}:00${zone}`;
+  });
 /** An instant (AuditEvent.recorded): always a full time with an offset. */
-const instantValue = dateValue.map((v) => (v.includes('T') ? v : `${v.length === 4 ? `${v}-03` : v}${v.length <= 7 ? '-01' : ''}T00:00:00+14:00`));
+const instantValue = dateValue.map((v) =>
+  v.includes('T') ? v : `${v.length === 4 ? `${v}-03` : v}${v.length <= 7 ? '-01' : ''}T00:00:00+14:00`,
+);
 
-const coding = fc.record({ system: fc.constantFrom(...systems), code: fc.constantFrom(...codes) })
+const coding = fc
+  .record({ system: fc.constantFrom(...systems), code: fc.constantFrom(...codes) })
   .map(({ system, code }) => (system ? { system, code } : { code }));
-const period = fc.record({ start: fc.option(dateValue, { nil: undefined }), end: fc.option(dateValue, { nil: undefined }) })
+const period = fc
+  .record({ start: fc.option(dateValue, { nil: undefined }), end: fc.option(dateValue, { nil: undefined }) })
   .map((p) => (p.start || p.end ? Object.fromEntries(Object.entries(p).filter(([, v]) => v)) : { start: '2025-03-15' }));
 
 const resource: fc.Arbitrary<Resource> = fc.oneof(
-  fc.record({ authoredOn: fc.option(dateValue, { nil: undefined }), code: coding, tag: coding, status: fc.constantFrom('requested', 'completed') })
-    .map(({ authoredOn, code, tag, status }) => ({ resourceType: 'Task', status, intent: 'order', code: { coding: [code] }, meta: { tag: [tag] }, ...(authoredOn ? { authoredOn } : {}) }) as Resource),
-  fc.record({ period, category: fc.array(coding, { minLength: 1, maxLength: 2 }) })
-    .map(({ period, category }) => ({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: 'Patient/p' }, period, category: [{ coding: category }] }) as Resource),
-  fc.record({ period, type: coding, cls: coding })
-    .map(({ period, type, cls }) => ({ resourceType: 'Encounter', status: 'finished', class: cls, type: [{ coding: [type] }], period }) as Resource),
-  fc.record({ sent: fc.option(dateValue, { nil: undefined }) })
+  fc
+    .record({
+      authoredOn: fc.option(dateValue, { nil: undefined }),
+      code: coding,
+      tag: coding,
+      status: fc.constantFrom('requested', 'completed'),
+    })
+    .map(
+      ({ authoredOn, code, tag, status }) =>
+        ({
+          resourceType: 'Task',
+          status,
+          intent: 'order',
+          code: { coding: [code] },
+          meta: { tag: [tag] },
+          ...(authoredOn ? { authoredOn } : {}),
+        }) as Resource,
+    ),
+  fc.record({ period, category: fc.array(coding, { minLength: 1, maxLength: 2 }) }).map(
+    ({ period, category }) =>
+      ({
+        resourceType: 'CarePlan',
+        status: 'active',
+        intent: 'plan',
+        subject: { reference: 'Patient/p' },
+        period,
+        category: [{ coding: category }],
+      }) as Resource,
+  ),
+  fc
+    .record({ period, type: coding, cls: coding })
+    .map(
+      ({ period, type, cls }) =>
+        ({ resourceType: 'Encounter', status: 'finished', class: cls, type: [{ coding: [type] }], period }) as Resource,
+    ),
+  fc
+    .record({ sent: fc.option(dateValue, { nil: undefined }) })
     .map(({ sent }) => ({ resourceType: 'Communication', status: 'completed', ...(sent ? { sent } : {}) }) as Resource),
-  fc.record({ recorded: instantValue, type: coding, tag: coding })
-    .map(({ recorded, type, tag }) => ({
-      resourceType: 'AuditEvent', type, recorded, meta: { tag: [tag] },
-      agent: [{ requestor: true, who: { display: 'adapter' } }], source: { observer: { display: 'adapter' } },
-    }) as Resource),
+  fc.record({ recorded: instantValue, type: coding, tag: coding }).map(
+    ({ recorded, type, tag }) =>
+      ({
+        resourceType: 'AuditEvent',
+        type,
+        recorded,
+        meta: { tag: [tag] },
+        agent: [{ requestor: true, who: { display: 'adapter' } }],
+        source: { observer: { display: 'adapter' } },
+      }) as Resource,
+  ),
 );
 
 const dateParams: Record<string, string[]> = {
-  Task: ['authored-on'], CarePlan: ['date'], Encounter: ['date'], Communication: ['sent'], AuditEvent: ['date'],
+  Task: ['authored-on'],
+  CarePlan: ['date'],
+  Encounter: ['date'],
+  Communication: ['sent'],
+  AuditEvent: ['date'],
 };
 const tokenParams: Record<string, string[]> = {
-  Task: ['code', '_tag', 'status'], CarePlan: ['category'], Encounter: ['type', 'class'], Communication: [], AuditEvent: ['type', '_tag'],
+  Task: ['code', '_tag', 'status'],
+  CarePlan: ['category'],
+  Encounter: ['type', 'class'],
+  Communication: [],
+  AuditEvent: ['type', '_tag'],
 };
 const prefixes = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
-const tokenValue = fc.record({ system: fc.constantFrom(...systems, ''), code: coding.map((c) => c.code), bare: fc.boolean() })
+const tokenValue = fc
+  .record({ system: fc.constantFrom(...systems, ''), code: coding.map((c) => c.code), bare: fc.boolean() })
   .map(({ system, code, bare }) => (bare ? code : `${system ?? ''}|${code}`));
 
 /** A search of one type: one or two date filters and up to two token filters, each maybe a list. */
-const search = fc.constantFrom(...Object.keys(dateParams)).chain((type) => fc.record({
-  dates: fc.array(fc.record({ code: fc.constantFrom(...(dateParams[type] as string[])), prefix: fc.constantFrom(...prefixes), value: dateValue }), { maxLength: 2 }),
-  tokens: (tokenParams[type] as string[]).length
-    ? fc.array(fc.record({ code: fc.constantFrom(...(tokenParams[type] as string[])), values: fc.array(tokenValue, { minLength: 1, maxLength: 3 }) }), { maxLength: 2 })
-    : fc.constant([]),
-}).map(({ dates, tokens }) => {
-  const query = new URLSearchParams();
-  for (const d of dates) query.append(d.code, `${d.prefix}${d.value}`);
-  for (const t of tokens) query.append(t.code, t.code === 'status' ? 'requested' : t.values.join(','));
-  query.append('_count', '1000');
-  return parseSearchRequest(`${type}?${query.toString()}`);
-}));
+const search = fc.constantFrom(...Object.keys(dateParams)).chain((type) =>
+  fc
+    .record({
+      dates: fc.array(
+        fc.record({ code: fc.constantFrom(...(dateParams[type] as string[])), prefix: fc.constantFrom(...prefixes), value: dateValue }),
+        { maxLength: 2 },
+      ),
+      tokens: (tokenParams[type] as string[]).length
+        ? fc.array(
+            fc.record({
+              code: fc.constantFrom(...(tokenParams[type] as string[])),
+              values: fc.array(tokenValue, { minLength: 1, maxLength: 3 }),
+            }),
+            { maxLength: 2 },
+          )
+        : fc.constant([]),
+    })
+    .map(({ dates, tokens }) => {
+      const query = new URLSearchParams();
+      for (const d of dates) query.append(d.code, `${d.prefix}${d.value}`);
+      for (const t of tokens) query.append(t.code, t.code === 'status' ? 'requested' : t.values.join(','));
+      query.append('_count', '1000');
+      return parseSearchRequest(`${type}?${query.toString()}`);
+    }),
+);
 
 let current: EmbeddedRepository;
 let older: EmbeddedRepository;
@@ -109,31 +173,43 @@ afterAll(async () => {
   await older?.close();
 });
 
-describe('searches decided by the lookup tables answer what Medplum\'s matcher answers', () => {
+describe("searches decided by the lookup tables answer what Medplum's matcher answers", () => {
   it('date prefixes and tokens at every precision and offset, on both kinds of store', async () => {
     let decided = 0;
-    await fc.assert(fc.asyncProperty(search, async (request) => {
-      const expected = await ids(oracle, request);
-      expect(await ids(current, request)).toEqual(expected);
-      expect(await ids(older, request)).toEqual(expected);
-      if ((request.filters ?? []).every((f) => filterCondition(request.resourceType, f, true)?.exact)) decided++;
-    }), { numRuns: 200, seed: 12 });
+    await fc.assert(
+      fc.asyncProperty(search, async (request) => {
+        const expected = await ids(oracle, request);
+        expect(await ids(current, request)).toEqual(expected);
+        expect(await ids(older, request)).toEqual(expected);
+        if ((request.filters ?? []).every((f) => filterCondition(request.resourceType, f, true)?.exact)) decided++;
+      }),
+      { numRuns: 200, seed: 12 },
+    );
     // The property exercises the decided path, not only the matcher.
     expect(decided).toBeGreaterThan(50);
   });
 
-  it('paging a decided search gives the pages of Medplum\'s result', async () => {
-    const request = parseSearchRequest('Task?authored-on=ge2025-02-01&authored-on=lt2025-05-01&code=urn:example:sys-a|clinical-review,urn:example:sys-b|outcome-review');
+  it("paging a decided search gives the pages of Medplum's result", async () => {
+    const request = parseSearchRequest(
+      'Task?authored-on=ge2025-02-01&authored-on=lt2025-05-01&code=urn:example:sys-a|clinical-review,urn:example:sys-b|outcome-review',
+    );
     expect(request.filters?.every((f) => filterCondition('Task', f, true)?.exact)).toBe(true);
     const all = await ids(oracle, { ...request, count: 1000 });
     expect(all.ids.length).toBeGreaterThan(5);
-    for (const [offset, count] of [[0, 3], [3, 3], [all.ids.length - 2, 5], [all.ids.length, 5], [0, 0]] as const) {
+    for (const [offset, count] of [
+      [0, 3],
+      [3, 3],
+      [all.ids.length - 2, 5],
+      [all.ids.length, 5],
+      [0, 0],
+    ] as const) {
       expect(await ids(current, { ...request, offset, count })).toEqual(await ids(oracle, { ...request, offset, count }));
     }
   });
 
-  it('what stays with the matcher: `system|` alone, negations, references, an older store\'s system filters', () => {
-    const exact = (path: string, systemKeys = true) => parseSearchRequest(path).filters?.map((f) => filterCondition(path.split('?')[0] as string, f, systemKeys)?.exact);
+  it("what stays with the matcher: `system|` alone, negations, references, an older store's system filters", () => {
+    const exact = (path: string, systemKeys = true) =>
+      parseSearchRequest(path).filters?.map((f) => filterCondition(path.split('?')[0] as string, f, systemKeys)?.exact);
     expect(exact('Task?code=urn:example:sys-a|')).toEqual([undefined]);
     expect(exact('Task?authored-on=ne2025-03-01')).toEqual([undefined]);
     expect(exact('Task?owner=PractitionerRole/x')).toEqual([false]);

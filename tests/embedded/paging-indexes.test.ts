@@ -25,7 +25,7 @@ async function create(resource: Resource): Promise<Resource> {
 async function syncOracle(): Promise<void> {
   oracle.clear();
   for (const r of stored) {
-    const current = await (await h.request('GET', `${r.resourceType}/${r.id}`)).json() as Resource;
+    const current = (await (await h.request('GET', `${r.resourceType}/${r.id}`)).json()) as Resource;
     if (current.resourceType === 'OperationOutcome') continue;
     await oracle.withSeeding(() => oracle.createResource(current, undefined, true));
   }
@@ -65,23 +65,40 @@ beforeAll(async () => {
   let previous: Resource | undefined;
   for (let n = 0; n < 30; n++) {
     const plan = await create({
-      resourceType: 'CarePlan', status: n % 4 ? 'active' : 'completed', intent: 'plan', subject: { reference: `Patient/p-${n % 3}` },
+      resourceType: 'CarePlan',
+      status: n % 4 ? 'active' : 'completed',
+      intent: 'plan',
+      subject: { reference: `Patient/p-${n % 3}` },
       category: [{ coding: [{ system: sys, code: kinds[n % 3] as string }] }],
-      meta: { profile: [profile(n % 2 ? 'peer-pathway-careplan' : 'other-careplan')], tag: [{ system: `${sys}-record`, code: `rec-${n % 5}` }] },
+      meta: {
+        profile: [profile(n % 2 ? 'peer-pathway-careplan' : 'other-careplan')],
+        tag: [{ system: `${sys}-record`, code: `rec-${n % 5}` }],
+      },
       title: `plan ${(n * 7) % 30}`,
-      ...(n % 2 ? { period: { start: `2026-01-${pad(1 + n % 28)}` } } : {}),
+      ...(n % 2 ? { period: { start: `2026-01-${pad(1 + (n % 28))}` } } : {}),
     } satisfies CarePlan);
     previous = await create({
-      resourceType: 'Encounter', status: 'finished', class: { system: sys, code: 'peer' }, subject: { reference: `Patient/p-${n % 3}` },
+      resourceType: 'Encounter',
+      status: 'finished',
+      class: { system: sys, code: 'peer' },
+      subject: { reference: `Patient/p-${n % 3}` },
       type: [{ coding: [{ system: sys, code: n % 2 ? 'peer-support-contact' : 'crisis-contact' }] }],
       ...(previous ? { partOf: { reference: `Encounter/${previous.id}` } } : {}),
-      period: { start: `2026-01-${pad(1 + n % 28)}T09:00:00+01:00`, ...(n % 3 ? { end: `2026-01-${pad(1 + n % 28)}T23:30:00-05:00` } : {}) },
+      period: {
+        start: `2026-01-${pad(1 + (n % 28))}T09:00:00+01:00`,
+        ...(n % 3 ? { end: `2026-01-${pad(1 + (n % 28))}T23:30:00-05:00` } : {}),
+      },
     } satisfies Encounter);
     await create({
-      resourceType: 'Task', status: 'requested', intent: 'order', focus: { reference: `CarePlan/${plan.id}` },
-      code: { coding: [{ system: sys, code: n % 3 ? 'clinical-review' : 'outcome-review' }] }, for: { reference: `Patient/p-${n % 3}` },
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      focus: { reference: `CarePlan/${plan.id}` },
+      code: { coding: [{ system: sys, code: n % 3 ? 'clinical-review' : 'outcome-review' }] },
+      for: { reference: `Patient/p-${n % 3}` },
       owner: { reference: `PractitionerRole/role-${n % 2}` },
-      authoredOn: n % 4 ? `2026-${pad(1 + n % 12)}-${pad(1 + n % 28)}T23:30:00+02:00` : `2026-${pad(1 + n % 12)}-${pad(1 + n % 28)}`,
+      authoredOn:
+        n % 4 ? `2026-${pad(1 + (n % 12))}-${pad(1 + (n % 28))}T23:30:00+02:00` : `2026-${pad(1 + (n % 12))}-${pad(1 + (n % 28))}`,
     } satisfies Task);
   }
   await syncOracle();
@@ -102,9 +119,15 @@ describe('next links', () => {
 
   it.each(searches)('%s: the pages concatenated are the whole result, once each', async (path) => {
     const { entries, pages } = await allPages(path);
-    const unpaged = await expected(path.replace(/&?_count=\d+/, '').replace(/&?_offset=\d+/, '') + (path.includes('?') ? '&' : '?') + `_count=1000&_offset=${/_offset=(\d+)/.exec(path)?.[1] ?? 0}`);
+    const unpaged = await expected(
+      path.replace(/&?_count=\d+/, '').replace(/&?_offset=\d+/, '') +
+        (path.includes('?') ? '&' : '?') +
+        `_count=1000&_offset=${/_offset=(\d+)/.exec(path)?.[1] ?? 0}`,
+    );
     const matches = entries.filter((e) => e.search?.mode === 'match');
-    expect(matches.map((e) => e.resource?.id)).toEqual((unpaged.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource?.id));
+    expect(matches.map((e) => e.resource?.id)).toEqual(
+      (unpaged.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource?.id),
+    );
     expect(new Set(matches.map((e) => e.resource?.id)).size).toBe(matches.length);
     expect(pages.every((p) => p.total === unpaged.total)).toBe(true);
     const last = pages[pages.length - 1] as Bundle;
@@ -185,8 +208,11 @@ describe('indexed searches equal an unindexed scan', () => {
     const plans = stored.filter((r) => r.resourceType === 'CarePlan');
     // A bare id matches only a single-target parameter (Encounter.partOf), not Task.focus (any type).
     for (const [path, total] of [
-      [`Encounter?part-of=Encounter/${encounters[3]?.id}`, 1], [`Encounter?part-of=${encounters[0]?.id}`, 1],
-      [`Task?focus=CarePlan/${plans[4]?.id}`, 1], [`Task?focus=CarePlan/${plans[5]?.id},CarePlan/${plans[6]?.id}`, 2], [`Task?focus=${plans[5]?.id}`, 0],
+      [`Encounter?part-of=Encounter/${encounters[3]?.id}`, 1],
+      [`Encounter?part-of=${encounters[0]?.id}`, 1],
+      [`Task?focus=CarePlan/${plans[4]?.id}`, 1],
+      [`Task?focus=CarePlan/${plans[5]?.id},CarePlan/${plans[6]?.id}`, 2],
+      [`Task?focus=${plans[5]?.id}`, 0],
     ] as const) {
       const got = await get(path);
       expect(ids(got), path).toEqual(ids(await expected(path)));
@@ -201,19 +227,44 @@ describe('rollback leaves the indexes consistent', () => {
     const encounter = stored.find((r) => r.resourceType === 'Encounter') as Encounter;
     const task = stored.find((r) => r.resourceType === 'Task') as Task;
     const paths = [
-      `CarePlan?category=${sys}|step-down`, `CarePlan?category=${sys}|moved`, `CarePlan?_profile=moved-profile`,
-      `Encounter?type=${sys}|moved`, `Encounter?type=${sys}|crisis-contact`, `Task?focus=CarePlan/${plan.id}`, 'Task?focus=CarePlan/elsewhere',
-      `CarePlan?_id=${plan.id}`, 'Encounter?_count=5',
+      `CarePlan?category=${sys}|step-down`,
+      `CarePlan?category=${sys}|moved`,
+      `CarePlan?_profile=moved-profile`,
+      `Encounter?type=${sys}|moved`,
+      `Encounter?type=${sys}|crisis-contact`,
+      `Task?focus=CarePlan/${plan.id}`,
+      'Task?focus=CarePlan/elsewhere',
+      `CarePlan?_id=${plan.id}`,
+      'Encounter?_count=5',
     ];
     const before = await Promise.all(paths.map(async (p) => ids(await get(p))));
     const res = await h.request('POST', '', {
-      resourceType: 'Bundle', type: 'transaction', entry: [
-        { resource: { ...plan, category: [{ coding: [{ system: sys, code: 'moved' }] }], meta: { profile: [profile('moved-profile')] } }, request: { method: 'PUT', url: `CarePlan/${plan.id}` } },
-        { resource: { ...encounter, type: [{ coding: [{ system: sys, code: 'moved' }] }] }, request: { method: 'PUT', url: `Encounter/${encounter.id}` } },
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: { ...plan, category: [{ coding: [{ system: sys, code: 'moved' }] }], meta: { profile: [profile('moved-profile')] } },
+          request: { method: 'PUT', url: `CarePlan/${plan.id}` },
+        },
+        {
+          resource: { ...encounter, type: [{ coding: [{ system: sys, code: 'moved' }] }] },
+          request: { method: 'PUT', url: `Encounter/${encounter.id}` },
+        },
         { resource: { ...task, focus: { reference: 'CarePlan/elsewhere' } }, request: { method: 'PUT', url: `Task/${task.id}` } },
         { request: { method: 'DELETE', url: `CarePlan/${plan.id}` } },
-        { resource: { resourceType: 'Encounter', status: 'finished', class: { system: sys, code: 'peer' }, type: [{ coding: [{ system: sys, code: 'moved' }] }] }, request: { method: 'POST', url: 'Encounter' } },
-        { resource: { resourceType: 'Task', status: 42, intent: 'order' } as unknown as Resource, request: { method: 'POST', url: 'Task' } },
+        {
+          resource: {
+            resourceType: 'Encounter',
+            status: 'finished',
+            class: { system: sys, code: 'peer' },
+            type: [{ coding: [{ system: sys, code: 'moved' }] }],
+          },
+          request: { method: 'POST', url: 'Encounter' },
+        },
+        {
+          resource: { resourceType: 'Task', status: 42, intent: 'order' } as unknown as Resource,
+          request: { method: 'POST', url: 'Task' },
+        },
       ],
     } satisfies Bundle);
     expect(res.status).toBe(400);

@@ -31,7 +31,11 @@ describe('transactions', () => {
       'POST',
       '',
       tx([
-        { fullUrl: 'urn:uuid:1b0c7a52-0d4c-4a38-9a5f-1d6f0e9c0001', resource: { resourceType: 'Patient', identifier: [{ system: 'urn:example:mrn', value: 'MRN-0100' }] }, request: { method: 'POST', url: 'Patient' } },
+        {
+          fullUrl: 'urn:uuid:1b0c7a52-0d4c-4a38-9a5f-1d6f0e9c0001',
+          resource: { resourceType: 'Patient', identifier: [{ system: 'urn:example:mrn', value: 'MRN-0100' }] },
+          request: { method: 'POST', url: 'Patient' },
+        },
         { resource: newTask('TX-1', 'urn:uuid:1b0c7a52-0d4c-4a38-9a5f-1d6f0e9c0001'), request: { method: 'POST', url: 'Task' } },
       ]),
     );
@@ -52,7 +56,10 @@ describe('transactions', () => {
       tx([
         { resource: newTask('TX-2', 'Patient/example-person'), request: { method: 'POST', url: 'Task' } },
         { resource: { ...person, gender: 'female' }, request: { method: 'PUT', url: 'Patient/example-person' } },
-        { resource: { resourceType: 'Task', status: 42, intent: 'order' } as unknown as Resource, request: { method: 'POST', url: 'Task' } },
+        {
+          resource: { resourceType: 'Task', status: 42, intent: 'order' } as unknown as Resource,
+          request: { method: 'POST', url: 'Task' },
+        },
       ]),
     );
     expect(res.status).toBe(400);
@@ -70,7 +77,10 @@ describe('transactions', () => {
       'POST',
       '',
       tx([
-        { resource: newTask('TX-3', 'Patient/example-person'), request: { method: 'POST', url: 'Task', ifNoneExist: 'identifier=urn:example:task|TX-3' } },
+        {
+          resource: newTask('TX-3', 'Patient/example-person'),
+          request: { method: 'POST', url: 'Task', ifNoneExist: 'identifier=urn:example:task|TX-3' },
+        },
         { resource: { ...person, gender: 'male' }, request: { method: 'PUT', url: 'Patient/example-person', ifMatch: 'W/"stale"' } },
       ]),
     );

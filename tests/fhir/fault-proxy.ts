@@ -2,7 +2,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the proxy does with one request. */
-export type FaultAction = 'forward' | 'reset-before' | 'reset-after' | { status: number; headers?: Record<string, string> }
+export type FaultAction =
+  | 'forward'
+  | 'reset-before'
+  | 'reset-after'
+  | { status: number; headers?: Record<string, string> }
   /** Runs `before` (e.g. a clinician's edit on the real server), then forwards `body` (default: the request's own). */
   | { before?: () => Promise<void>; body?: unknown };
 
@@ -22,7 +26,9 @@ export async function startFaultProxy(target: string, decide: (body: any, req: I
       return;
     }
     if (typeof action === 'object' && 'status' in action) {
-      res.writeHead(action.status, { 'Content-Type': 'application/fhir+json', ...action.headers }).end('{"resourceType":"OperationOutcome","issue":[]}');
+      res
+        .writeHead(action.status, { 'Content-Type': 'application/fhir+json', ...action.headers })
+        .end('{"resourceType":"OperationOutcome","issue":[]}');
       return;
     }
     let body = raw || undefined;
@@ -42,13 +48,19 @@ export async function startFaultProxy(target: string, decide: (body: any, req: I
       return;
     }
     const answer = await forwarded;
-    res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/fhir+json' }).end(await answer.text());
+    res
+      .writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/fhir+json' })
+      .end(await answer.text());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     /** Settles once the last reset-after transaction was committed by the real server. */
     committed: () => committed,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

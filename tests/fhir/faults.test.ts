@@ -42,18 +42,20 @@ async function forward(method: string, uri: string, body: unknown): Promise<[num
 
 /** Every request forwarded, except record transactions, which `onTransaction` answers (the rollback probe passes). */
 function serve(onTransaction: (body: any) => 'error' | 'forward') {
-  return nock(fakeBase)
-    .persist()
-    .post('/fhir/R4/', () => true)
-    // nock 15 calls a one-argument reply function with the fetch Request itself.
-    .reply(async (request: any) => {
-      const uri = new URL(request.url).pathname;
-      const body = await request.json();
-      if (body?.type !== 'transaction' || isRollbackProbe(body) || isRecordClaim(body)) return forward('POST', uri, body);
-      const action = onTransaction(body);
-      if (action === 'forward') return forward('POST', uri, body);
-      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    });
+  return (
+    nock(fakeBase)
+      .persist()
+      .post('/fhir/R4/', () => true)
+      // nock 15 calls a one-argument reply function with the fetch Request itself.
+      .reply(async (request: any) => {
+        const uri = new URL(request.url).pathname;
+        const body = await request.json();
+        if (body?.type !== 'transaction' || isRollbackProbe(body) || isRecordClaim(body)) return forward('POST', uri, body);
+        const action = onTransaction(body);
+        if (action === 'forward') return forward('POST', uri, body);
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      })
+  );
 }
 
 async function count(type: string, recordId: string, slot: string): Promise<number> {
@@ -75,17 +77,31 @@ describe('an unavailable FHIR server', () => {
     serve(() => 'error');
     const res = await adapter.post(fixture('crisis-transition', 'fault-reset'));
     expect(res.status).toBe(503);
-    for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Task', 'task/first-appointment-tracking']] as const) {
+    for (const [type, slot] of [
+      ['CarePlan', 'careplan'],
+      ['Consent', 'consent'],
+      ['Task', 'task/first-appointment-tracking'],
+    ] as const) {
       expect(await count(type, 'fault-reset', slot)).toBe(0);
     }
   });
 
   it('When the FHIR server times out, the caller gets 503 quickly', async () => {
     // A server that never answers (nock's delay() answers after the abort and trips undici).
-    nock(fakeBase).persist().post('/fhir/R4/').reply(() => new Promise<never>(() => undefined));
+    nock(fakeBase)
+      .persist()
+      .post('/fhir/R4/')
+      .reply(() => new Promise<never>(() => undefined));
     // Its searches too (the record claim is read with a GET search first).
-    nock(fakeBase).persist().get(/^\/fhir\/R4\/Basic/).reply(() => new Promise<never>(() => undefined));
-    const impatient = await startTestService({ FHIR_BASE_URL: `${fakeBase}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '300' });
+    nock(fakeBase)
+      .persist()
+      .get(/^\/fhir\/R4\/Basic/)
+      .reply(() => new Promise<never>(() => undefined));
+    const impatient = await startTestService({
+      FHIR_BASE_URL: `${fakeBase}/fhir/R4`,
+      FHIR_ACCESS_TOKEN: testToken,
+      FHIR_TIMEOUT_MS: '300',
+    });
     try {
       const started = Date.now();
       const res = await impatient.post(fixture('crisis-transition', 'fault-timeout'));
@@ -99,7 +115,9 @@ describe('an unavailable FHIR server', () => {
 
   it('When the FHIR server resets the connection after commit, the retry re-reads and creates no duplicate', async () => {
     let mode: 'reset-after' | 'forward' = 'reset-after';
-    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) ? mode : 'forward'));
+    const proxy = await startFaultProxy(real.url, (body) =>
+      body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) ? mode : 'forward',
+    );
     const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-after-commit');
@@ -121,9 +139,11 @@ describe('an unavailable FHIR server', () => {
     }
   });
 
-  it('When the server answers 503 once, the adapter\'s retry writes the record whole', async () => {
+  it("When the server answers 503 once, the adapter's retry writes the record whole", async () => {
     let failures = 1;
-    const proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) && failures-- > 0 ? { status: 503 } : 'forward'));
+    const proxy = await startFaultProxy(real.url, (body) =>
+      body?.type === 'transaction' && !isRollbackProbe(body) && !isRecordClaim(body) && failures-- > 0 ? { status: 503 } : 'forward',
+    );
     const viaProxy = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken });
     try {
       const record = fixture('crisis-transition', 'fault-503-then-ok');

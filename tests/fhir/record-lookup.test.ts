@@ -15,7 +15,12 @@ beforeAll(async () => {
     if (body?.resourceType === 'Bundle' && body.type === 'batch') batches.push(body.entry.map((e: any) => e.request));
     return 'forward';
   });
-  adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0', ESCALATION_INTERVAL_MS: '0' });
+  adapter = await startTestService({
+    FHIR_BASE_URL: `${proxy.url}/fhir/R4`,
+    FHIR_ACCESS_TOKEN: testToken,
+    RATE_LIMIT_PER_MINUTE: '0',
+    ESCALATION_INTERVAL_MS: '0',
+  });
 });
 afterAll(async () => {
   await adapter.close();
@@ -31,7 +36,7 @@ async function send(record: unknown) {
 }
 
 describe('one lookup round trip per record', () => {
-  it('a first send and an unchanged resend each read the FHIR server in one batch: references and the record\'s tagged resources together', async () => {
+  it("a first send and an unchanged resend each read the FHIR server in one batch: references and the record's tagged resources together", async () => {
     const first = await send(fixture('concern-routing', 'rt-1'));
     expect(first.answer.status).toBe(201);
     expect(first.batches).toHaveLength(1);

@@ -16,8 +16,11 @@ describe('the escalation schedule inside the service', () => {
     // Disclosed two days ago: the review is long overdue by the real clock.
     const disclosed = new Date(Date.now() - 48 * 3_600_000).toISOString();
     expect((await svc.post(safetyRecord('esc-scheduled', disclosed))).status).toBe(201);
-    await vi.waitFor(async () => {
-      expect(await tasksBySlot(svc, 'esc-scheduled', 'task/safety-review/escalation')).toHaveLength(1);
-    }, { timeout: 10_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect(await tasksBySlot(svc, 'esc-scheduled', 'task/safety-review/escalation')).toHaveLength(1);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
   });
 });

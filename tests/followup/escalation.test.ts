@@ -151,11 +151,17 @@ describe('overdue clinical review escalation', () => {
     const r = fixture('early-engagement', 'esc-routine');
     r.recordedAt = t0;
     await svc.post(r);
-    const foreign = await svc.fhirRaw('Task', { method: 'POST', body: JSON.stringify({
-      resourceType: 'Task', status: 'requested', intent: 'order',
-      code: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway', code: 'clinical-review' }] },
-      identifier: [{ system: 'urn:example:ehr', value: 'ehr-review-1' }], restriction: { period: { end: t0 } },
-    }) });
+    const foreign = await svc.fhirRaw('Task', {
+      method: 'POST',
+      body: JSON.stringify({
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        code: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway', code: 'clinical-review' }] },
+        identifier: [{ system: 'urn:example:ehr', value: 'ehr-review-1' }],
+        restriction: { period: { end: t0 } },
+      }),
+    });
     expect(foreign.status).toBe(201);
     await pass(at(t0, 24 * 30));
     expect((await svc.fhir<Task>(`Task?_tag=${encodeURIComponent(`${source}|esc-routine`)}`)).filter((t) => t.partOf)).toHaveLength(0);
@@ -174,12 +180,16 @@ describe('care-coordination reminder', () => {
     expect(due).toBe(at(t0, 72).toISOString());
 
     await pass(at(due, 23));
-    const none = await svc.fhir<Communication>(`Communication?identifier=${encodeURIComponent(`${source}|cc-reminder/task/care-coordination-review/reminder`)}`);
+    const none = await svc.fhir<Communication>(
+      `Communication?identifier=${encodeURIComponent(`${source}|cc-reminder/task/care-coordination-review/reminder`)}`,
+    );
     expect(none).toHaveLength(0);
 
     await pass(at(due, 25));
     await pass(at(due, 50));
-    const reminders = await svc.fhir<Communication>(`Communication?identifier=${encodeURIComponent(`${source}|cc-reminder/task/care-coordination-review/reminder`)}`);
+    const reminders = await svc.fhir<Communication>(
+      `Communication?identifier=${encodeURIComponent(`${source}|cc-reminder/task/care-coordination-review/reminder`)}`,
+    );
     expect(reminders).toHaveLength(1);
     const reminder = reminders[0] as Communication;
     expect(reminder.recipient?.[0]?.reference).toBe('PractitionerRole/example-case-manager');

@@ -27,7 +27,7 @@ describe('status view for registered clients', () => {
     expect(res.body).toMatchObject({ recordId: 'status-client', source: ownSource, state: 'accepted' });
   });
 
-  it('A client cannot read another source\'s record, named or not', async () => {
+  it("A client cannot read another source's record, named or not", async () => {
     const token = await idp.mint('other-source', 'pathway-records.read');
     expect((await get(`/pathway-records/status-client?source=${encodeURIComponent(ownSource)}`, token)).status).toBe(403);
     // Its own (only) source has no such record.

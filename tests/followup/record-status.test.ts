@@ -12,14 +12,17 @@ afterAll(async () => {
 });
 
 /** GET the status view as the sending system would. */
-async function status(recordId: string, query: string = `?source=${encodeURIComponent(source)}`): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+async function status(
+  recordId: string,
+  query: string = `?source=${encodeURIComponent(source)}`,
+): Promise<{ status: number; body: any; text: string; headers: Headers }> {
   const res = await fetch(`${svc.url}/pathway-records/${recordId}${query}`, { headers: { Authorization: `Bearer ${testToken}` } });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, text, headers: res.headers };
 }
 
 describe('GET /pathway-records/{recordId}: the status view', () => {
-  it('shows an accepted record\'s Tasks by code, owner, status and due time, and none of the free text sent', async () => {
+  it("shows an accepted record's Tasks by code, owner, status and due time, and none of the free text sent", async () => {
     const r = fixture('concern-routing', 'status-canary');
     r.peerNotes = 'CANARY-peer-notes';
     r.concerns[0].summary = 'CANARY-clinical-summary';
@@ -41,12 +44,20 @@ describe('GET /pathway-records/{recordId}: the status view', () => {
     expect(codes).toEqual(['care-coordination-review', 'clinical-review', 'clinical-review']);
     for (const t of res.body.tasks) {
       expect(Object.keys(t).sort()).toEqual(expect.arrayContaining(['businessStatus', 'code', 'owner', 'reference', 'status']));
-      expect(Object.keys(t).every((k) => ['reference', 'code', 'priority', 'status', 'businessStatus', 'owner', 'ownerDisplay', 'due', 'escalates'].includes(k))).toBe(true);
+      expect(
+        Object.keys(t).every((k) =>
+          ['reference', 'code', 'priority', 'status', 'businessStatus', 'owner', 'ownerDisplay', 'due', 'escalates'].includes(k),
+        ),
+      ).toBe(true);
     }
-    expect(res.body.tasks.find((t: any) => t.reference === `Task/${safetyTask.id}`)).toMatchObject({ priority: 'stat', status: 'requested', businessStatus: 'safety-concern-disclosed' });
+    expect(res.body.tasks.find((t: any) => t.reference === `Task/${safetyTask.id}`)).toMatchObject({
+      priority: 'stat',
+      status: 'requested',
+      businessStatus: 'safety-concern-disclosed',
+    });
   });
 
-  it('follows the clinicians\' work: an accepted review and an escalation show up', async () => {
+  it("follows the clinicians' work: an accepted review and an escalation show up", async () => {
     const t0 = '2026-12-20T09:00:00Z';
     await svc.post(safetyRecord('status-followed', t0));
     const review = await taskOf(svc, 'status-followed', 'task/safety-review');
@@ -58,7 +69,12 @@ describe('GET /pathway-records/{recordId}: the status view', () => {
     const byRef = new Map(res.body.tasks.map((t: any) => [t.reference, t]));
     expect(byRef.get(`Task/${review.id}`)).toMatchObject({ status: 'requested', businessStatus: 'escalated' });
     expect(byRef.get(`Task/${escalation.id}`)).toMatchObject({
-      code: 'clinical-review', status: 'accepted', priority: 'stat', owner: onCall, ownerDisplay: 'On-call duty clinician', escalates: `Task/${review.id}`,
+      code: 'clinical-review',
+      status: 'accepted',
+      priority: 'stat',
+      owner: onCall,
+      ownerDisplay: 'On-call duty clinician',
+      escalates: `Task/${review.id}`,
     });
   });
 
@@ -88,7 +104,7 @@ describe('GET /pathway-records/{recordId}: the status view', () => {
     expect(again.body).toMatchObject({ state: 'blocked', blockedBy: ['ee-consent'] });
   });
 
-  it('is scoped to the source: another source\'s record is not found, and the source must be named', async () => {
+  it("is scoped to the source: another source's record is not found, and the source must be named", async () => {
     await svc.post(fixture('early-engagement', 'status-scoped'));
     expect((await status('status-scoped', `?source=${encodeURIComponent('urn:example:other-platform')}`)).status).toBe(404);
     const unnamed = await status('status-scoped', '');
@@ -104,7 +120,7 @@ describe('GET /pathway-records/{recordId}: the status view', () => {
     expect((await status('has%20space')).status).toBe(400);
   });
 
-  it('needs a caller\'s token', async () => {
+  it("needs a caller's token", async () => {
     const res = await fetch(`${svc.url}/pathway-records/status-scoped?source=${encodeURIComponent(source)}`);
     expect(res.status).toBe(401);
   });

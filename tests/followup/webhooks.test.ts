@@ -24,7 +24,9 @@ async function startReceiver(): Promise<Receiver> {
   const receiver = { script: [] as number[], received: [] as Receiver['received'] } as Receiver;
   receiver.server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString('utf8'); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
     req.on('end', () => {
       receiver.received.push({ headers: req.headers, body });
       res.statusCode = receiver.script.shift() ?? 200;
@@ -45,7 +47,12 @@ beforeAll(async () => {
   cpSync(defaultMappingsDir, mappingsDir, { recursive: true });
   writeFileSync(join(mappingsDir, 'webhooks.json'), JSON.stringify({ sources: { [source]: { url: receiver.url, secretEnv } } }));
   process.env[secretEnv] = secret;
-  svc = await startTestService({ MAPPINGS_DIR: mappingsDir, ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', WEBHOOK_RETRY_BASE_MS: '1' });
+  svc = await startTestService({
+    MAPPINGS_DIR: mappingsDir,
+    ESCALATION_INTERVAL_MS: '0',
+    WEBHOOK_INTERVAL_MS: '0',
+    WEBHOOK_RETRY_BASE_MS: '1',
+  });
 });
 afterAll(async () => {
   await svc.close();
@@ -59,7 +66,7 @@ function poll() {
 }
 
 describe('webhook: Task status changes pushed to the source', () => {
-  it('A clinician\'s status change is delivered signed, retried after two failures, carrying only the status view', async () => {
+  it("A clinician's status change is delivered signed, retried after two failures, carrying only the status view", async () => {
     const r = fixture('early-engagement', 'hook-status');
     r.peerNotes = 'CANARY-peer-notes';
     r.followUpAction.description = 'CANARY-follow-up-description';

@@ -50,10 +50,12 @@ function evaluate(c: GateCase) {
   const mappings = loadMappings();
   Object.assign(mappings.site, c.site ?? {});
   // Resolution without a server: each literal reference resolves to itself.
-  const resolved = new Map<string, ResolvedReference>(collectReferences(parsed.record).map(({ path, ref }) => [
-    path,
-    { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource },
-  ]));
+  const resolved = new Map<string, ResolvedReference>(
+    collectReferences(parsed.record).map(({ path, ref }) => [
+      path,
+      { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource },
+    ]),
+  );
   const ctx = new MappingContext(parsed.record, mappings, resolved, peerRoles);
   const results = evaluateGates(gateBundle(ctx, mapRecord(ctx)), profiles, { peerRoles });
   return results.find((r) => r.key === c.gate);
@@ -72,7 +74,9 @@ describe('gate cases', () => {
   it('every gate key in profiles/ has at least one passing and one failing case', () => {
     const keys = [...loadProfiles().values()].flatMap((p) => p.gates.map((g) => g.key));
     expect(keys.length).toBeGreaterThan(0);
-    const missing = keys.filter((k) => !cases.some((c) => c.gate === k && c.expect === 'pass') || !cases.some((c) => c.gate === k && c.expect === 'fail'));
+    const missing = keys.filter(
+      (k) => !cases.some((c) => c.gate === k && c.expect === 'pass') || !cases.some((c) => c.gate === k && c.expect === 'fail'),
+    );
     expect(missing).toEqual([]);
   });
 });

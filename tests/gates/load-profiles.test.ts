@@ -31,7 +31,9 @@ describe('profiles at start-up', () => {
   it('loads every profile of the project, each gate compiled', () => {
     const profiles = loadProfiles();
     const keys = [...profiles.values()].flatMap((p) => p.gates.map((g) => g.key));
-    expect(keys).toEqual(expect.arrayContaining(['ct-receiving-team', 'ee-consent', 'sd-time-limited', 'cr-transparent', 'peer-not-clinical-owner']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['ct-receiving-team', 'ee-consent', 'sd-time-limited', 'cr-transparent', 'peer-not-clinical-owner']),
+    );
   });
 
   it('a gate that does not compile stops start-up, naming the file and the key', () => {
@@ -64,10 +66,17 @@ describe('profiles at start-up', () => {
 
   it('one gate on several resource profiles is one rule: the same key with other words stops start-up', () => {
     const profiles = loadProfiles();
-    const on = [...profiles.values()].filter((p) => p.gates.some((g) => g.key === 'peer-not-clinician')).map((p) => p.type).sort();
+    const on = [...profiles.values()]
+      .filter((p) => p.gates.some((g) => g.key === 'peer-not-clinician'))
+      .map((p) => p.type)
+      .sort();
     expect(on).toEqual(['CarePlan', 'Communication', 'Consent']);
-    const dir = profilesWith('peer-pathway-consent.json', 'peer-not-clinician', JSON.parse(readFileSync(join(defaultProfilesDir, 'peer-pathway-consent.json'), 'utf8'))
-      .differential.element[0].constraint[0].expression);
+    const dir = profilesWith(
+      'peer-pathway-consent.json',
+      'peer-not-clinician',
+      JSON.parse(readFileSync(join(defaultProfilesDir, 'peer-pathway-consent.json'), 'utf8')).differential.element[0].constraint[0]
+        .expression,
+    );
     const sd = JSON.parse(readFileSync(join(dir, 'peer-pathway-consent.json'), 'utf8'));
     sd.differential.element[0].constraint[0].human = 'Something else.';
     writeFileSync(join(dir, 'peer-pathway-consent.json'), JSON.stringify(sd));

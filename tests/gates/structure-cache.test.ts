@@ -34,14 +34,20 @@ const audited: Record<string, string[]> = {
   dateTime: ['que-5'], // literal 'dateTime'
 };
 
-interface Invariant { at: string; key: string; expression: string }
+interface Invariant {
+  at: string;
+  key: string;
+  expression: string;
+}
 
 function invariants(): Invariant[] {
   const all: Invariant[] = [];
   const visit = (t: InternalTypeSchema) => {
-    for (const c of t.constraints ?? []) if (c.severity === 'error' && !skipped.has(c.key)) all.push({ at: t.name, key: c.key, expression: c.expression });
+    for (const c of t.constraints ?? [])
+      if (c.severity === 'error' && !skipped.has(c.key)) all.push({ at: t.name, key: c.key, expression: c.expression });
     for (const e of Object.values(t.elements)) {
-      for (const c of e.constraints ?? []) if (c.severity === 'error' && !skipped.has(c.key)) all.push({ at: e.path, key: c.key, expression: c.expression });
+      for (const c of e.constraints ?? [])
+        if (c.severity === 'error' && !skipped.has(c.key)) all.push({ at: e.path, key: c.key, expression: c.expression });
     }
     for (const inner of t.innerTypes ?? []) visit(inner);
   };
@@ -81,23 +87,41 @@ describe('base-R4 validation by resource shape', () => {
     // The resource's own id (opaque at the top level only): these read contained or element ids, not it.
     expect(mentioning(all, 'id')).toEqual(['ig-1', 'ref-1', 'sdf-14', 'sdf-16', 'sdf-17']);
     // Identifier.value and Meta.tag.code: nothing on Identifier or Coding reads them.
-    expect(mentioning(all.filter((c) => c.at === 'Identifier' || c.at.startsWith('Identifier.')), 'value')).toEqual(audited.value);
-    expect(mentioning(all.filter((c) => c.at === 'Coding' || c.at.startsWith('Coding.')), 'code')).toEqual(audited.code);
+    expect(
+      mentioning(
+        all.filter((c) => c.at === 'Identifier' || c.at.startsWith('Identifier.')),
+        'value',
+      ),
+    ).toEqual(audited.value);
+    expect(
+      mentioning(
+        all.filter((c) => c.at === 'Coding' || c.at.startsWith('Coding.')),
+        'code',
+      ),
+    ).toEqual(audited.code);
     // Nothing reads whole subtrees except two invariants of resource types the adapter never writes.
     // Those types are validated afresh every time (subtreeReadingTypes), never by shape.
-    const subtree = all.filter((c) => /descendants\(\)|children\(\)|repeat\(/.test(c.expression)).map((c) => c.at).sort();
+    const subtree = all
+      .filter((c) => /descendants\(\)|children\(\)|repeat\(/.test(c.expression))
+      .map((c) => c.at)
+      .sort();
     expect(subtree).toEqual(['CodeSystem', 'Questionnaire', 'StructureDefinition']);
     expect([...subtreeReadingTypes].sort()).toEqual(subtree);
   });
 
   it('opaque properties are plain string types in R4: no fixed or pattern value, never base64Binary', () => {
-    const anywhere = new Set([...opaqueStringProperties].filter(([, where]) => where === 'any').map(([k]) => (k === 'contentString' ? 'content[x]' : k)));
+    const anywhere = new Set(
+      [...opaqueStringProperties].filter(([, where]) => where === 'any').map(([k]) => (k === 'contentString' ? 'content[x]' : k)),
+    );
     const within = new Set(['Identifier.value', 'Coding.code']); // 'value' under identifier, 'code' under Meta.tag (a Coding)
     for (const t of Object.values(getAllDataTypes())) {
       const elements = [t, ...(t.innerTypes ?? [])].flatMap((x) => Object.values(x.elements));
       for (const e of elements.filter((x) => anywhere.has(x.path.split('.').pop()!) || within.has(x.path))) {
         expect(e.fixed ?? e.pattern, e.path).toBeUndefined();
-        expect(e.type.map((x) => x.code), e.path).not.toContain('base64Binary');
+        expect(
+          e.type.map((x) => x.code),
+          e.path,
+        ).not.toContain('base64Binary');
       }
     }
   });
@@ -153,10 +177,14 @@ describe('base-R4 validation by resource shape', () => {
     };
     for (const id of ['not an id!', ' ', 'x'.repeat(65), '']) {
       const bad = { ...structuredClone(task), id };
-      expect(verdict(() => cache.validate(bad)), id).toEqual(verdict(() => validateResource(bad)));
+      expect(
+        verdict(() => cache.validate(bad)),
+        id,
+      ).toEqual(verdict(() => validateResource(bad)));
     }
     // A contained resource's id is read by ref-1 (a '#' reference must name it): kept verbatim.
-    const withContained = (id: string) => ({ ...structuredClone(task), contained: [{ resourceType: 'Patient', id }], owner: { reference: '#p1' } }) as Task;
+    const withContained = (id: string) =>
+      ({ ...structuredClone(task), contained: [{ resourceType: 'Patient', id }], owner: { reference: '#p1' } }) as Task;
     expect(resourceShape(withContained('p1'))).not.toEqual(resourceShape(withContained('p2')));
   });
 
@@ -167,9 +195,13 @@ describe('base-R4 validation by resource shape', () => {
     const task = bad.entry!.find((e) => e.resource?.resourceType === 'Task')!.resource as Task & { unknownField?: string };
     task.unknownField = 'x';
     // Returned, not thrown (issue 11): the pipeline names the record field behind it (a 400, never a 500).
-    expect(structuralIssues(bad, profiles).map((i) => i.details?.text)).toEqual([expect.stringMatching(/Invalid additional property "unknownField"/)]);
+    expect(structuralIssues(bad, profiles).map((i) => i.details?.text)).toEqual([
+      expect.stringMatching(/Invalid additional property "unknownField"/),
+    ]);
     const badStatus = mapped('concern-routing', 'shape-g');
     (badStatus.entry!.find((e) => e.resource?.resourceType === 'Task')!.resource as Task).authoredOn = 'not a date';
-    expect(structuralIssues(badStatus, profiles).flatMap((i) => i.expression ?? [])).toEqual([expect.stringMatching(/\(Task\)\.authoredOn$/)]);
+    expect(structuralIssues(badStatus, profiles).flatMap((i) => i.expression ?? [])).toEqual([
+      expect.stringMatching(/\(Task\)\.authoredOn$/),
+    ]);
   });
 });

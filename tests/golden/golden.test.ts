@@ -27,7 +27,12 @@ function bundleOf(pathway: string): string {
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const record = parsed.record;
   const resolution = {
-    resolved: new Map(collectReferences(record).map(({ path, ref }) => [path, { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource }])),
+    resolved: new Map(
+      collectReferences(record).map(({ path, ref }) => [
+        path,
+        { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource },
+      ]),
+    ),
     problems: [],
     unresolved: [],
     peerRoles: ['PractitionerRole/example-peer'],

@@ -18,10 +18,14 @@ beforeAll(async () => {
     expect((await svc.post(fixture(name))).status).toBe(201);
   }
 });
-afterAll(async () => { await svc?.close(); });
+afterAll(async () => {
+  await svc?.close();
+});
 
 async function endpoint(): Promise<any> {
-  const res = await fetch(`${svc.url}/governance/measures?start=2026-11-01&end=2026-11-30`, { headers: { Authorization: `Bearer ${testToken}` } });
+  const res = await fetch(`${svc.url}/governance/measures?start=2026-11-01&end=2026-11-30`, {
+    headers: { Authorization: `Bearer ${testToken}` },
+  });
   return res.json();
 }
 
@@ -39,7 +43,9 @@ describe('CLI governance', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gov-')), 'measures.csv');
     expect(await governance([...period, '--format', 'csv', '--out', file, '--url', svc.url, '--token', testToken], io)).toBe(0);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines[0]).toBe('measure,group,scoring,stratifier,stratum,initial-population,denominator,denominator-exclusion,numerator,measure-population,measure-observation,score');
+    expect(lines[0]).toBe(
+      'measure,group,scoring,stratifier,stratum,initial-population,denominator,denominator-exclusion,numerator,measure-population,measure-observation,score',
+    );
     expect(lines).toContain('engagement-after-intake,engaged-after-accepted-offer,proportion,,,1,1,0,1,,,1');
     expect(lines).toContain('engagement-after-intake,engaged-after-accepted-offer,proportion,,,1,1,0,1,,,1');
     expect(err.at(-1)).toMatch(/Wrote 12 MeasureReports \(csv\)/);
@@ -48,6 +54,8 @@ describe('CLI governance', () => {
   it('refuses a bad period or format with a usage error', async () => {
     await expect(governance(['--start', '2026-11-01'], io)).rejects.toBeInstanceOf(UsageError);
     await expect(governance([...period, '--format', 'xml'], io)).rejects.toBeInstanceOf(UsageError);
-    await expect(governance(['--start', '2026-13-01', '--end', '2026-11-30', '--url', svc.url, '--token', testToken], io)).rejects.toThrow(/400/);
+    await expect(governance(['--start', '2026-13-01', '--end', '2026-11-30', '--url', svc.url, '--token', testToken], io)).rejects.toThrow(
+      /400/,
+    );
   });
 });

@@ -28,44 +28,76 @@ function addDays(date: string, days: number): string {
 type EE = [key: string, eligible: boolean, offered: boolean, preference: string, contact: boolean, appointment: string];
 const earlyEngagement: EE[] = [
   ...[1, 2, 3, 4, 5, 6].map((n): EE => [`E${n}`, true, true, 'accepted', true, 'attended']),
-  ['E7', true, true, 'accepted', true, 'missed'], ['E8', true, true, 'accepted', true, 'missed'],
-  ['E9', true, true, 'accepted', false, 'missed'], ['E10', true, true, 'accepted', false, 'missed'],
+  ['E7', true, true, 'accepted', true, 'missed'],
+  ['E8', true, true, 'accepted', true, 'missed'],
+  ['E9', true, true, 'accepted', false, 'missed'],
+  ['E10', true, true, 'accepted', false, 'missed'],
   ['E11', true, true, 'accepted', false, 'attended'],
-  ['E12', true, true, 'declined', false, 'attended'], ['E13', true, true, 'declined', false, 'missed'], ['E14', true, true, 'declined', false, 'missed'],
-  ['E15', true, false, 'undecided', false, 'booked'], ['E16', true, false, 'undecided', false, 'booked'],
+  ['E12', true, true, 'declined', false, 'attended'],
+  ['E13', true, true, 'declined', false, 'missed'],
+  ['E14', true, true, 'declined', false, 'missed'],
+  ['E15', true, false, 'undecided', false, 'booked'],
+  ['E16', true, false, 'undecided', false, 'booked'],
   ['E17', false, true, 'accepted', true, 'attended'],
-  ['E18', false, false, 'declined', false, 'not-booked'], ['E19', false, false, 'declined', false, 'not-booked'],
+  ['E18', false, false, 'declined', false, 'not-booked'],
+  ['E19', false, false, 'declined', false, 'not-booked'],
   ['E20', true, true, 'accepted', true, 'booked'],
 ];
 
 type CT = [key: string, person: string, discharge: string | undefined, contact: boolean, appointment: string];
 const crisis: CT[] = [
-  ['C1', 'E1', undefined, true, 'attended'], ['C2', 'C2', undefined, true, 'attended'], ['C3', 'C3', undefined, true, 'attended'],
-  ['C4', 'C4', undefined, true, 'attended'], ['C5', 'C5', '2025-03-10', true, 'missed'], ['C6', 'C6', '2025-03-01', false, 'missed'],
-  ['C6b', 'C6', '2025-04-01', true, 'attended'], ['C7', 'C7', '2025-03-02', false, 'attended'], ['C7b', 'C7', '2025-03-12', true, 'attended'],
-  ['C8', 'C8', '2025-03-15', false, 'booked'], ['C9', 'C9', '2025-02-10', true, 'attended'],
+  ['C1', 'E1', undefined, true, 'attended'],
+  ['C2', 'C2', undefined, true, 'attended'],
+  ['C3', 'C3', undefined, true, 'attended'],
+  ['C4', 'C4', undefined, true, 'attended'],
+  ['C5', 'C5', '2025-03-10', true, 'missed'],
+  ['C6', 'C6', '2025-03-01', false, 'missed'],
+  ['C6b', 'C6', '2025-04-01', true, 'attended'],
+  ['C7', 'C7', '2025-03-02', false, 'attended'],
+  ['C7b', 'C7', '2025-03-12', true, 'attended'],
+  ['C8', 'C8', '2025-03-15', false, 'booked'],
+  ['C9', 'C9', '2025-02-10', true, 'attended'],
 ];
 
 type SD = [key: string, start: string | undefined, goals: string[], feedback: number | undefined, missed: number];
 const stepDown: SD[] = [
-  ['S1', '2025-03-03', ['achieved', 'in-progress'], 5, 0], ['S2', undefined, ['in-progress'], 4, 0], ['S3', undefined, ['not-achieved'], undefined, 0],
-  ['S4', undefined, ['achieved'], 2, 1], ['S5', '2025-03-05', ['in-progress'], 3, 0], ['S6', '2025-03-06', ['achieved'], undefined, 0],
-  ['S7', '2025-03-07', ['in-progress'], undefined, 0], ['S8', '2025-03-08', ['in-progress'], undefined, 0], ['S9', '2025-04-10', ['achieved'], 1, 0],
+  ['S1', '2025-03-03', ['achieved', 'in-progress'], 5, 0],
+  ['S2', undefined, ['in-progress'], 4, 0],
+  ['S3', undefined, ['not-achieved'], undefined, 0],
+  ['S4', undefined, ['achieved'], 2, 1],
+  ['S5', '2025-03-05', ['in-progress'], 3, 0],
+  ['S6', '2025-03-06', ['achieved'], undefined, 0],
+  ['S7', '2025-03-07', ['in-progress'], undefined, 0],
+  ['S8', '2025-03-08', ['in-progress'], undefined, 0],
+  ['S9', '2025-04-10', ['achieved'], 1, 0],
 ];
 
 type CR = [key: string, person: string, date: string | undefined, missed: number, contact: boolean, concern: string];
 const concernRouting: CR[] = [
-  ['R1', 'R1', '2025-03-04', 2, true, 'clinical-deterioration'], ['R2', 'R2', '2025-03-05', 1, false, 'practical-needs'],
-  ['R2b', 'R2', '2025-03-19', 0, true, 'housing'], ['R3', 'R3', '2025-03-10', 3, false, 'substance-use'],
-  ['R3b', 'R3', '2025-03-25', 0, true, 'practical-needs'], ['R4', 'R4', undefined, 0, true, 'housing'],
-  ['R5', 'R5', '2025-03-20', 1, false, 'safety'], ['RS6', 'S6', '2025-05-05', 0, false, 'clinical-deterioration'],
+  ['R1', 'R1', '2025-03-04', 2, true, 'clinical-deterioration'],
+  ['R2', 'R2', '2025-03-05', 1, false, 'practical-needs'],
+  ['R2b', 'R2', '2025-03-19', 0, true, 'housing'],
+  ['R3', 'R3', '2025-03-10', 3, false, 'substance-use'],
+  ['R3b', 'R3', '2025-03-25', 0, true, 'practical-needs'],
+  ['R4', 'R4', undefined, 0, true, 'housing'],
+  ['R5', 'R5', '2025-03-20', 1, false, 'safety'],
+  ['RS6', 'S6', '2025-05-05', 0, false, 'clinical-deterioration'],
 ];
 
 /** Everyone in the cohort (each gets a Patient), plus the person of the peer-owned Task. */
-export const cohortPersons: string[] = [...new Set([
-  ...earlyEngagement.map((e) => e[0]), 'E21', ...crisis.map((c) => c[1]), ...stepDown.map((s) => s[0]), ...concernRouting.map((c) => c[1]),
-  'B1', 'B2', 'B3', 'X1',
-])];
+export const cohortPersons: string[] = [
+  ...new Set([
+    ...earlyEngagement.map((e) => e[0]),
+    'E21',
+    ...crisis.map((c) => c[1]),
+    ...stepDown.map((s) => s[0]),
+    ...concernRouting.map((c) => c[1]),
+    'B1',
+    'B2',
+    'B3',
+    'X1',
+  ]),
+];
 
 /** What a test posts and writes: records (in order), resends, EHR-side Encounters and Tasks, Task moves. */
 export interface Cohort {
@@ -98,9 +130,13 @@ export function generateCohort(seed: number, patient: (key: string) => string): 
   const ee = (key: string, eligible: boolean, offered: boolean, preference: string, contact: boolean, status: string, intake: string) => {
     const r = base('early-engagement', key, key, at(addDays(intake, 8)));
     r.intake = { ...r.intake, date: intake, eligible };
-    r.peerSupportOffer = offered ? { offered: true, offeredAt: addDays(intake, 1) } : { offered: false, reasonNotOffered: 'no peer capacity this week' };
+    r.peerSupportOffer = offered
+      ? { offered: true, offeredAt: addDays(intake, 1) }
+      : { offered: false, reasonNotOffered: 'no peer capacity this week' };
     r.personPreference = preference;
-    r.peerContact = contact ? { completed: true, date: addDays(intake, 3), mode: mode(), attempts: 1 } : { completed: false, attempts: preference === 'accepted' ? 2 : 0 };
+    r.peerContact = contact
+      ? { completed: true, date: addDays(intake, 3), mode: mode(), attempts: 1 }
+      : { completed: false, attempts: preference === 'accepted' ? 2 : 0 };
     r.nextAppointment = { ...r.nextAppointment, date: addDays(intake, 8), status };
     r.followUpAction = { ...r.followUpAction, due: addDays(intake, 7) };
     return r;
@@ -114,7 +150,9 @@ export function generateCohort(seed: number, patient: (key: string) => string): 
     const r = base('crisis-transition', key, person, at(addDays(discharge, 2)));
     r.transitionSource = { ...r.transitionSource, dischargedAt: discharge };
     r.firstAppointment = { ...r.firstAppointment, date: addDays(discharge, 5), status };
-    r.peerContact = contact ? { completed: true, date: addDays(discharge, 1), outcome: 'reached-and-prepared' } : { completed: false, outcome: 'not-reached' };
+    r.peerContact = contact
+      ? { completed: true, date: addDays(discharge, 1), outcome: 'reached-and-prepared' }
+      : { completed: false, outcome: 'not-reached' };
     r.clinicalFollowUp = { ...r.clinicalFollowUp, date: addDays(discharge, 5) };
     r.receivingClinicianNotification = { ...r.receivingClinicianNotification, at: r.recordedAt };
     if (key === 'C6') {
@@ -162,8 +200,11 @@ export function generateCohort(seed: number, patient: (key: string) => string): 
   records.push(b1, b2, b3);
 
   const encounter = (person: string, date: string, cls: string, type: { system: string; code: string }): Encounter => ({
-    resourceType: 'Encounter', status: 'finished', subject: { reference: patient(person) },
-    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: cls }, type: [{ coding: [type] }],
+    resourceType: 'Encounter',
+    status: 'finished',
+    subject: { reference: patient(person) },
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: cls },
+    type: [{ coding: [type] }],
     period: { start: `${date}T03:00:00Z` },
   });
   const ed = { system: 'http://snomed.info/sct', code: '4525004' };
@@ -181,12 +222,19 @@ export function generateCohort(seed: number, patient: (key: string) => string): 
       // Not a crisis contact: an ordinary outpatient visit of a stable step-down.
       encounter('S1', addDays(startOf('S1'), 10), 'AMB', other),
     ],
-    tasks: [{
-      resourceType: 'Task', status: 'requested', intent: 'order', authoredOn: '2025-03-15T09:00:00Z',
-      identifier: [{ system: cohortSource, value: 'legacy-import-1/task/outcome-review' }],
-      code: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway', code: 'outcome-review' }] },
-      for: { reference: patient('X1') }, requester: clinician, owner: { reference: 'PractitionerRole/example-peer' },
-    }],
+    tasks: [
+      {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        authoredOn: '2025-03-15T09:00:00Z',
+        identifier: [{ system: cohortSource, value: 'legacy-import-1/task/outcome-review' }],
+        code: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway', code: 'outcome-review' }] },
+        for: { reference: patient('X1') },
+        requester: clinician,
+        owner: { reference: 'PractitionerRole/example-peer' },
+      },
+    ],
     taskMoves: [
       { value: 'gov-R1/task/clinical-review', status: 'in-progress', hoursAfterRecord: 2 },
       { value: 'gov-R3/task/clinical-review', status: 'completed', hoursAfterRecord: 72 },

@@ -10,7 +10,9 @@ let svc: TestService;
 let march: Bundle<MeasureReport>;
 
 async function measures(start: string, end: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, { headers: { Authorization: `Bearer ${testToken}` } });
+  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, {
+    headers: { Authorization: `Bearer ${testToken}` },
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -47,20 +49,37 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   march = res.body;
 }, 60_000);
-afterAll(async () => { await svc?.close(); });
+afterAll(async () => {
+  await svc?.close();
+});
 
 describe('GET /governance/measures on a generated cohort (hand-computed expectations)', () => {
   it('answers a Bundle with one summary MeasureReport per measure of spec §6, standard population codes', () => {
     expect(march.resourceType).toBe('Bundle');
     expect(march.entry?.map((e) => e.resource?.id)).toEqual([
-      'engagement-after-intake', 'offered-by-criteria', 'first-appointment-attendance', 'step-down-stability', 'crisis-recontact',
-      'escalation-use', 'missed-contact-reconnection', 'recovery-goal-progress', 'person-feedback', 'recovery-maintenance', 'role-integrity',
+      'engagement-after-intake',
+      'offered-by-criteria',
+      'first-appointment-attendance',
+      'step-down-stability',
+      'crisis-recontact',
+      'escalation-use',
+      'missed-contact-reconnection',
+      'recovery-goal-progress',
+      'person-feedback',
+      'recovery-maintenance',
+      'role-integrity',
       'documentation-burden',
     ]);
     for (const e of march.entry ?? []) {
-      expect(e.resource).toMatchObject({ resourceType: 'MeasureReport', status: 'complete', type: 'summary', period: { start: '2025-03-01', end: '2025-03-31' } });
+      expect(e.resource).toMatchObject({
+        resourceType: 'MeasureReport',
+        status: 'complete',
+        type: 'summary',
+        period: { start: '2025-03-01', end: '2025-03-31' },
+      });
       for (const g of e.resource?.group ?? []) {
-        for (const p of g.population ?? []) expect(p.code?.coding?.[0]?.system).toBe('http://terminology.hl7.org/CodeSystem/measure-population');
+        for (const p of g.population ?? [])
+          expect(p.code?.coding?.[0]?.system).toBe('http://terminology.hl7.org/CodeSystem/measure-population');
         expect(g.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.system).toBe('http://terminology.hl7.org/CodeSystem/measure-scoring');
       }
     }
@@ -68,7 +87,9 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
 
   it('engagement after intake: 10 of 13 accepted offers had a completed peer contact (an intake in February is left out)', () => {
     expect(prop(row(march, 'engagement-after-intake', 'engaged-after-accepted-offer'))).toEqual([13, 0, 10, ratio(10, 13)]);
-    expect(recordIds(march, 'engagement-after-intake', 'engaged-after-accepted-offer', 'numerator')).toEqual(ids('E1', 'E2', 'E3', 'E4', 'E5', 'E6', 'E7', 'E8', 'E17', 'E20'));
+    expect(recordIds(march, 'engagement-after-intake', 'engaged-after-accepted-offer', 'numerator')).toEqual(
+      ids('E1', 'E2', 'E3', 'E4', 'E5', 'E6', 'E7', 'E8', 'E17', 'E20'),
+    );
   });
 
   it('offered by criteria: 15 of 17 eligible intakes offered; 1 of 3 ineligible intakes offered', () => {
@@ -79,9 +100,21 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
 
   it('first appointments: with peer support 13/16, without 3/8 (booked ones excluded); the resent record counts as attended, once', () => {
     expect(prop(row(march, 'first-appointment-attendance', 'first-appointment-attended'))).toEqual([27, 3, 16, ratio(16, 24)]);
-    expect(prop(row(march, 'first-appointment-attendance', 'first-appointment-attended', 'with-peer-support'))).toEqual([16, 0, 13, ratio(13, 16)]);
-    expect(prop(row(march, 'first-appointment-attendance', 'first-appointment-attended', 'without-peer-support'))).toEqual([11, 3, 3, ratio(3, 8)]);
-    expect(recordIds(march, 'first-appointment-attendance', 'first-appointment-attended', 'denominator-exclusion')).toEqual(ids('E15', 'E16', 'C8'));
+    expect(prop(row(march, 'first-appointment-attendance', 'first-appointment-attended', 'with-peer-support'))).toEqual([
+      16,
+      0,
+      13,
+      ratio(13, 16),
+    ]);
+    expect(prop(row(march, 'first-appointment-attendance', 'first-appointment-attended', 'without-peer-support'))).toEqual([
+      11,
+      3,
+      3,
+      ratio(3, 8),
+    ]);
+    expect(recordIds(march, 'first-appointment-attendance', 'first-appointment-attended', 'denominator-exclusion')).toEqual(
+      ids('E15', 'E16', 'C8'),
+    );
     // A person in two pathways (E1 and C1) is two cases: two records, two appointments.
     const numerator = recordIds(march, 'first-appointment-attendance', 'first-appointment-attended', 'numerator');
     expect(numerator).toEqual(expect.arrayContaining(ids('E1', 'C1', 'E20')));
@@ -113,7 +146,12 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
   it('escalation use: 13 routed, 3 acted on within due time, clinical reviews by status', () => {
     expect(row(march, 'escalation-use', 'routed').counts['initial-population']).toBe(13);
     const stratum = (s: string) => row(march, 'escalation-use', 'routed', s).counts['initial-population'];
-    expect([stratum('concern-routed'), stratum('safety-concern-disclosed'), stratum('step-down-monitoring-trigger'), stratum('crisis-bridge-failed')]).toEqual([7, 3, 1, 2]);
+    expect([
+      stratum('concern-routed'),
+      stratum('safety-concern-disclosed'),
+      stratum('step-down-monitoring-trigger'),
+      stratum('crisis-bridge-failed'),
+    ]).toEqual([7, 3, 1, 2]);
     expect([stratum('clinical-review'), stratum('care-coordination-review'), stratum('none')]).toEqual([9, 4, 13]);
     expect(prop(row(march, 'escalation-use', 'routed-acted-on-within-due-time'))).toEqual([13, 0, 3, ratio(3, 13)]);
     expect(recordIds(march, 'escalation-use', 'routed-acted-on-within-due-time', 'numerator')).toEqual(ids('R1', 'R2', 'R5'));
@@ -122,7 +160,7 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
   });
 
   // R1's own contact is the one it was made at (same instant): not after the missed contacts were reported.
-  it('missed-contact reconnection: 1 of 4 reconnected within 14 days (day 14 counts, day 15 not; the report\'s own contact does not)', () => {
+  it("missed-contact reconnection: 1 of 4 reconnected within 14 days (day 14 counts, day 15 not; the report's own contact does not)", () => {
     expect(prop(row(march, 'missed-contact-reconnection', 'reconnected-14-days'))).toEqual([4, 0, 1, 0.25]);
     expect(recordIds(march, 'missed-contact-reconnection', 'reconnected-14-days', 'numerator')).toEqual(ids('R2'));
   });
@@ -138,7 +176,10 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
     const stepDown = row(march, 'person-feedback', 'feedback-score', 'step-down');
     expect(stepDown.counts).toMatchObject({ 'initial-population': 8, 'measure-population': 4, 'measure-observation': 4 });
     expect(stepDown.score).toBe(3.5);
-    expect(row(march, 'person-feedback', 'feedback-score', 'crisis-transition').counts).toMatchObject({ 'initial-population': 9, 'measure-population': 0 });
+    expect(row(march, 'person-feedback', 'feedback-score', 'crisis-transition').counts).toMatchObject({
+      'initial-population': 9,
+      'measure-population': 0,
+    });
   });
 
   it('role integrity in March: one clinical Task owned by a peer role; 3 blocked records by gate (a resend is not a second), 2 without escalation route', () => {
@@ -147,13 +188,17 @@ describe('GET /governance/measures on a generated cohort (hand-computed expectat
     // Blocked records are dated by their recordedAt (12–14 March), not by the day the adapter saw them.
     expect(row(march, 'role-integrity', 'blocked-records').counts['initial-population']).toBe(3);
     const gate = (g: string) => row(march, 'role-integrity', 'blocked-records', g).counts['initial-population'];
-    expect([gate('ee-escalation-route'), gate('cr-consent-aligned'), gate('sd-escalation-instructions'), gate('sd-time-limited')]).toEqual([1, 1, 1, 1]);
+    expect([gate('ee-escalation-route'), gate('cr-consent-aligned'), gate('sd-escalation-instructions'), gate('sd-time-limited')]).toEqual([
+      1, 1, 1, 1,
+    ]);
     expect(recordIds(march, 'role-integrity', 'records-without-escalation-route', 'initial-population')).toEqual(ids('B1', 'B3'));
   });
 
   it('documentation burden in March: the 3 blocked records from the cohort source, by gate and month', () => {
     expect(row(march, 'documentation-burden', 'blocked-records-by-source').counts['initial-population']).toBe(3);
-    expect(row(march, 'documentation-burden', 'blocked-records-by-source', 'urn:example:governance-cohort').counts['initial-population']).toBe(3);
+    expect(
+      row(march, 'documentation-burden', 'blocked-records-by-source', 'urn:example:governance-cohort').counts['initial-population'],
+    ).toBe(3);
     expect(row(march, 'documentation-burden', 'blocked-records-by-source', '2025-03').counts['initial-population']).toBe(3);
     expect(row(march, 'documentation-burden', 'refused-records').counts['initial-population']).toBe(0);
   });

@@ -15,7 +15,9 @@ let svc: TestService;
 beforeAll(async () => {
   svc = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
 });
-afterAll(async () => { await svc?.close(); });
+afterAll(async () => {
+  await svc?.close();
+});
 
 async function person(): Promise<string> {
   const res = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
@@ -39,7 +41,9 @@ async function send(r: any, ...status: number[]): Promise<void> {
 }
 
 async function report(start: string, end: string): Promise<Bundle<MeasureReport>> {
-  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, { headers: { Authorization: `Bearer ${testToken}` } });
+  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, {
+    headers: { Authorization: `Bearer ${testToken}` },
+  });
   expect(res.status).toBe(200);
   return res.json() as Promise<Bundle<MeasureReport>>;
 }
@@ -62,16 +66,21 @@ describe('a reported month does not change', () => {
         x.personFeedback = { score: 2, collectedAt: '2023-07-20T10:00:00Z' };
       }),
       // A concern-routing record made on the last days of July, with missed contacts.
-      record('concern-routing', 'month-cr', cr, '2023-07-29T10:00:00Z', (x) => { delete x.peerContact; x.missedContacts = 2; }),
+      record('concern-routing', 'month-cr', cr, '2023-07-29T10:00:00Z', (x) => {
+        delete x.peerContact;
+        x.missedContacts = 2;
+      }),
       // One crisis episode, sent by two systems.
-      ...[source, otherSource].map((system, i) => record('crisis-transition', `month-ct-${i}`, ct, '2023-07-11T10:00:00Z', (x) => {
-        x.source = { system };
-        x.transitionSource.dischargedAt = '2023-07-10';
-        x.firstAppointment = { ...x.firstAppointment, date: '2023-07-17', status: 'attended' };
-        x.peerContact = { completed: true, date: '2023-07-11', outcome: 'reached-and-prepared' };
-        x.clinicalFollowUp.date = '2023-07-17';
-        x.receivingClinicianNotification.at = '2023-07-11T10:00:00Z';
-      })),
+      ...[source, otherSource].map((system, i) =>
+        record('crisis-transition', `month-ct-${i}`, ct, '2023-07-11T10:00:00Z', (x) => {
+          x.source = { system };
+          x.transitionSource.dischargedAt = '2023-07-10';
+          x.firstAppointment = { ...x.firstAppointment, date: '2023-07-17', status: 'attended' };
+          x.peerContact = { completed: true, date: '2023-07-11', outcome: 'reached-and-prepared' };
+          x.clinicalFollowUp.date = '2023-07-17';
+          x.receivingClinicianNotification.at = '2023-07-11T10:00:00Z';
+        }),
+      ),
       record('early-engagement', 'month-ee', ee, '2023-07-12T10:00:00Z', (x) => {
         x.intake = { ...x.intake, date: '2023-07-05' };
         x.peerSupportOffer = { offered: true, offeredAt: '2023-07-06' };
@@ -89,35 +98,65 @@ describe('a reported month does not change', () => {
         delete x.lastCheckIn;
       }),
     ];
-    const block = record('early-engagement', 'month-blocked', blocked, '2023-07-20T10:00:00Z', (x) => { delete x.escalationRoute; x.informationShared = []; });
+    const block = record('early-engagement', 'month-blocked', blocked, '2023-07-20T10:00:00Z', (x) => {
+      delete x.escalationRoute;
+      x.informationShared = [];
+    });
     for (const r of records) await send(r, 201);
     await send(block, 422);
     const reported = await july();
     // Something to compare: the month holds cases.
     const rows = reportRows(reported);
     const ip = (m: string, g: string) => rows.find((r) => r.measure === m && r.group === g && !r.stratum)?.counts['initial-population'];
-    expect([ip('step-down-stability', 'stable-30-days'), ip('crisis-recontact', 'recontact-30-days'), ip('missed-contact-reconnection', 'reconnected-14-days'),
-      ip('escalation-use', 'routed'), ip('role-integrity', 'blocked-records'), ip('recovery-maintenance', 'check-in-after-missed-14-days')]).toEqual([1, 1, 1, 3, 1, 1]);
+    expect([
+      ip('step-down-stability', 'stable-30-days'),
+      ip('crisis-recontact', 'recontact-30-days'),
+      ip('missed-contact-reconnection', 'reconnected-14-days'),
+      ip('escalation-use', 'routed'),
+      ip('role-integrity', 'blocked-records'),
+      ip('recovery-maintenance', 'check-in-after-missed-14-days'),
+    ]).toEqual([1, 1, 1, 3, 1, 1]);
     expect(rows.find((r) => r.measure === 'step-down-stability' && r.group === 'stable-30-days' && !r.stratum)?.counts.numerator).toBe(0);
 
     // Resent 45 days later with the wording changed (and the concern routed again): nothing July counted moves.
     for (const r of records) {
-      await send({ ...r, recordedAt: later(r.recordedAt), ...(r.pathway === 'step-down' ? { recoveryGoals: [{ ...r.recoveryGoals[0], description: 'Join the Thursday walking group again' }] } : {}) }, 200);
+      await send(
+        {
+          ...r,
+          recordedAt: later(r.recordedAt),
+          ...(r.pathway === 'step-down'
+            ? { recoveryGoals: [{ ...r.recoveryGoals[0], description: 'Join the Thursday walking group again' }] }
+            : {}),
+        },
+        200,
+      );
     }
     await send({ ...block, recordedAt: later(block.recordedAt) }, 422);
     // Later records of the same people, outside every July window.
-    await send(record('crisis-transition', 'month-ct-later', ct, '2023-11-02T10:00:00Z', (x) => {
-      x.transitionSource.dischargedAt = '2023-11-01';
-      x.firstAppointment = { ...x.firstAppointment, date: '2023-11-06' };
-      x.peerContact = { completed: true, date: '2023-11-02', outcome: 'reached-and-prepared' };
-      x.clinicalFollowUp.date = '2023-11-06';
-      x.receivingClinicianNotification.at = '2023-11-02T10:00:00Z';
-    }), 201);
-    await send(record('concern-routing', 'month-cr-later', cr, '2023-09-01T10:00:00Z', (x) => { delete x.peerContact; x.missedContacts = 1; }), 201);
-    await send(record('step-down', 'month-sd-later', sd, '2023-11-15T10:00:00Z', (x) => {
-      x.peerSupportPeriod = { start: '2023-11-15', end: '2024-02-01' };
-      x.clinicalReviewDate = '2023-12-10';
-    }), 201);
+    await send(
+      record('crisis-transition', 'month-ct-later', ct, '2023-11-02T10:00:00Z', (x) => {
+        x.transitionSource.dischargedAt = '2023-11-01';
+        x.firstAppointment = { ...x.firstAppointment, date: '2023-11-06' };
+        x.peerContact = { completed: true, date: '2023-11-02', outcome: 'reached-and-prepared' };
+        x.clinicalFollowUp.date = '2023-11-06';
+        x.receivingClinicianNotification.at = '2023-11-02T10:00:00Z';
+      }),
+      201,
+    );
+    await send(
+      record('concern-routing', 'month-cr-later', cr, '2023-09-01T10:00:00Z', (x) => {
+        delete x.peerContact;
+        x.missedContacts = 1;
+      }),
+      201,
+    );
+    await send(
+      record('step-down', 'month-sd-later', sd, '2023-11-15T10:00:00Z', (x) => {
+        x.peerSupportPeriod = { start: '2023-11-15', end: '2024-02-01' };
+        x.clinicalReviewDate = '2023-12-10';
+      }),
+      201,
+    );
 
     expect(comparable(await july())).toBe(comparable(reported));
   });
@@ -155,16 +194,24 @@ describe('a reported month does not change', () => {
     ];
     for (const r of records) await send(r, 201);
     const february = await report('2024-02-01', '2024-02-29');
-    const ip = (b: Bundle<MeasureReport>, m: string, g: string) => reportRows(b).find((r) => r.measure === m && r.group === g && !r.stratum)?.counts['initial-population'];
-    const counted = (b: Bundle<MeasureReport>) => [ip(b, 'step-down-stability', 'stable-30-days'), ip(b, 'crisis-recontact', 'recontact-30-days'),
-      ip(b, 'engagement-after-intake', 'engaged-after-accepted-offer'), ip(b, 'recovery-maintenance', 're-entered-90-days')];
+    const ip = (b: Bundle<MeasureReport>, m: string, g: string) =>
+      reportRows(b).find((r) => r.measure === m && r.group === g && !r.stratum)?.counts['initial-population'];
+    const counted = (b: Bundle<MeasureReport>) => [
+      ip(b, 'step-down-stability', 'stable-30-days'),
+      ip(b, 'crisis-recontact', 'recontact-30-days'),
+      ip(b, 'engagement-after-intake', 'engaged-after-accepted-offer'),
+      ip(b, 'recovery-maintenance', 're-entered-90-days'),
+    ];
     // Each record counts in February, once.
     expect(counted(february)).toEqual([1, 1, 1, 1]);
 
     // Six weeks later, each is resent with its index date moved into April.
     const [sdR, ctR, eeR, rmR] = records;
     await send({ ...sdR, recordedAt: '2024-03-20T10:00:00Z', peerSupportPeriod: { start: '2024-04-02', end: '2024-06-01' } }, 200);
-    await send({ ...ctR, recordedAt: '2024-03-20T10:00:00Z', transitionSource: { ...ctR.transitionSource, dischargedAt: '2024-04-02' } }, 200);
+    await send(
+      { ...ctR, recordedAt: '2024-03-20T10:00:00Z', transitionSource: { ...ctR.transitionSource, dischargedAt: '2024-04-02' } },
+      200,
+    );
     await send({ ...eeR, recordedAt: '2024-03-20T10:00:00Z', intake: { ...eeR.intake, date: '2024-04-02' } }, 200);
     await send({ ...rmR, recordedAt: '2024-03-20T10:00:00Z', checkIns: { ...rmR.checkIns, start: '2024-04-02' } }, 200);
 

@@ -25,9 +25,14 @@ describe.skipIf(!hasChromium)(`GET /governance in headless Chromium${hasChromium
   beforeAll(async () => {
     svc = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
     await loadCohort(svc, 4242);
-    const res = await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, { headers: { Authorization: `Bearer ${testToken}` } });
+    const res = await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, {
+      headers: { Authorization: `Bearer ${testToken}` },
+    });
     reports = await res.json();
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -52,12 +57,22 @@ describe.skipIf(!hasChromium)(`GET /governance in headless Chromium${hasChromium
     expect(await page.locator('section.measure').count()).toBe(12);
 
     // Every number on the page is the MeasureReport's, row by row.
-    const shown = await page.$$eval('tr[data-measure]', (trs) => trs.map((tr) => ({
-      key: [tr.getAttribute('data-measure'), tr.getAttribute('data-group'), tr.getAttribute('data-stratum')].join('|'),
-      counts: Object.fromEntries([...tr.querySelectorAll('td[data-population]')].filter((td) => td.textContent !== '').map((td) => [td.getAttribute('data-population'), Number(td.textContent)])),
-      score: tr.querySelector('td[data-score]')?.getAttribute('data-score') ?? '',
-    })));
-    const expected = reportRows(reports).map((r) => ({ key: [r.measure, r.group, r.stratum].join('|'), counts: r.counts, score: r.score === undefined ? '' : String(r.score) }));
+    const shown = await page.$$eval('tr[data-measure]', (trs) =>
+      trs.map((tr) => ({
+        key: [tr.getAttribute('data-measure'), tr.getAttribute('data-group'), tr.getAttribute('data-stratum')].join('|'),
+        counts: Object.fromEntries(
+          [...tr.querySelectorAll('td[data-population]')]
+            .filter((td) => td.textContent !== '')
+            .map((td) => [td.getAttribute('data-population'), Number(td.textContent)]),
+        ),
+        score: tr.querySelector('td[data-score]')?.getAttribute('data-score') ?? '',
+      })),
+    );
+    const expected = reportRows(reports).map((r) => ({
+      key: [r.measure, r.group, r.stratum].join('|'),
+      counts: r.counts,
+      score: r.score === undefined ? '' : String(r.score),
+    }));
     const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
     expect(shown.sort(byKey)).toEqual(expected.sort(byKey));
 
@@ -66,8 +81,11 @@ describe.skipIf(!hasChromium)(`GET /governance in headless Chromium${hasChromium
     expect(await page.getAttribute('[data-tile="clinical-tasks-owned-by-peer-role"]', 'class')).toContain('alarm');
 
     // With and without peer support side by side in one chart.
-    const datasets = await page.evaluate(() => (window as any).governanceCharts
-      .find((c: any) => c?.canvas?.id === 'chart-first-appointment-attendance')?.data.datasets.map((d: any) => d.label));
+    const datasets = await page.evaluate(() =>
+      (window as any).governanceCharts
+        .find((c: any) => c?.canvas?.id === 'chart-first-appointment-attendance')
+        ?.data.datasets.map((d: any) => d.label),
+    );
     expect(datasets).toEqual(['All', 'With peer support', 'Without peer support']);
 
     mkdirSync(outputDir, { recursive: true });

@@ -6,16 +6,25 @@ import { windowOutcome } from '../../src/governance/result.js';
 import { startTestService, type TestService } from '../harness.js';
 
 let svc: TestService;
-beforeAll(async () => { svc = await startTestService({ ESCALATION_INTERVAL_MS: '0' }); });
-afterAll(async () => { await svc?.close(); });
+beforeAll(async () => {
+  svc = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
+});
+afterAll(async () => {
+  await svc?.close();
+});
 
 describe('searchAll reads every page', () => {
   it('When the embedded server gives no next link, it pages with _offset until total, with _include', async () => {
     for (let i = 0; i < 7; i++) {
-      const res = await svc.fhirRaw('Encounter', { method: 'POST', body: JSON.stringify({
-        resourceType: 'Encounter', status: 'finished', class: { system: 'urn:test', code: 'paging' },
-        subject: { reference: 'Patient/example-person' },
-      } satisfies Encounter) });
+      const res = await svc.fhirRaw('Encounter', {
+        method: 'POST',
+        body: JSON.stringify({
+          resourceType: 'Encounter',
+          status: 'finished',
+          class: { system: 'urn:test', code: 'paging' },
+          subject: { reference: 'Patient/example-person' },
+        } satisfies Encounter),
+      });
       expect(res.status).toBe(201);
     }
     const found = await searchAll(svc.service.adapter.fhir, 'Encounter', { class: 'urn:test|paging', _include: 'Encounter:subject' }, 3);
@@ -26,14 +35,21 @@ describe('searchAll reads every page', () => {
 
   it('When a server gives next links (Medplum, HAPI), it follows them and ignores total', async () => {
     const page = (ids: string[], next?: string): Bundle => ({
-      resourceType: 'Bundle', type: 'searchset',
-      entry: ids.map((id) => ({ resource: { resourceType: 'Encounter', id, status: 'finished', class: { code: 'x' } }, search: { mode: 'match' } })),
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: ids.map((id) => ({
+        resource: { resourceType: 'Encounter', id, status: 'finished', class: { code: 'x' } },
+        search: { mode: 'match' },
+      })),
       ...(next ? { link: [{ relation: 'next', url: next }] } : {}),
     });
     const asked: string[] = [];
     const fake = {
       search: async () => page(['a', 'b'], 'http://fhir.example/next-1'),
-      page: async (url: string) => { asked.push(url); return url.endsWith('1') ? page(['c'], 'http://fhir.example/next-2') : page(['d']); },
+      page: async (url: string) => {
+        asked.push(url);
+        return url.endsWith('1') ? page(['c'], 'http://fhir.example/next-2') : page(['d']);
+      },
     };
     const found = await searchAll(fake as never, 'Encounter', {});
     expect(found.matches.map((e) => e.id)).toEqual(['a', 'b', 'c', 'd']);

@@ -28,8 +28,12 @@ describe('engagement barriers get their standard codes from mappings/conceptmaps
     const record = fixture('early-engagement', 'term-1');
     record.engagementBarriers = ['overwhelmed-by-process', 'mistrust-of-services', 'practical-barrier'];
     expect((await svc.post(record)).status).toBe(201);
-    const [encounter] = await svc.fhir<Encounter>(`Encounter?identifier=${encodeURIComponent('urn:example:peer-platform|term-1/encounter/peer-contact/2026-11-12')}`);
-    const codings = encounter?.reasonCode?.map((r) => r.coding?.map((c) => `${c.system === systems.pathway ? 'pathway' : c.system}|${c.code}`));
+    const [encounter] = await svc.fhir<Encounter>(
+      `Encounter?identifier=${encodeURIComponent('urn:example:peer-platform|term-1/encounter/peer-contact/2026-11-12')}`,
+    );
+    const codings = encounter?.reasonCode?.map((r) =>
+      r.coding?.map((c) => `${c.system === systems.pathway ? 'pathway' : c.system}|${c.code}`),
+    );
     expect(codings).toEqual([
       ['pathway|overwhelmed-by-process', `http://snomed.info/sct|${TEST_SNOMED}`],
       // narrower: would assert more than the peer recorded; unmatched: nothing to add. The contract coding stays.
@@ -38,6 +42,10 @@ describe('engagement barriers get their standard codes from mappings/conceptmaps
     ]);
     const [plan] = await svc.fhir<CarePlan>(`CarePlan?identifier=${encodeURIComponent('urn:example:peer-platform|term-1/careplan')}`);
     const contact = plan?.activity?.find((a) => a.detail?.reasonCode);
-    expect(contact?.detail?.reasonCode?.[0]?.coding?.[1]).toEqual({ system: 'http://snomed.info/sct', code: TEST_SNOMED, display: 'Test target' });
+    expect(contact?.detail?.reasonCode?.[0]?.coding?.[1]).toEqual({
+      system: 'http://snomed.info/sct',
+      code: TEST_SNOMED,
+      display: 'Test target',
+    });
   });
 });

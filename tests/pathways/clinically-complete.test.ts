@@ -19,20 +19,23 @@ afterAll(async () => {
 
 /** Every resource a record's answer names, read back from the server. */
 async function written(answer: any): Promise<Resource[]> {
-  return Promise.all((answer.resources as { reference: string }[]).map(async (r) => (await svc.fhirRaw(r.reference)).json() as Promise<Resource>));
+  return Promise.all(
+    (answer.resources as { reference: string }[]).map(async (r) => (await svc.fhirRaw(r.reference)).json() as Promise<Resource>),
+  );
 }
 
 const task = (recordId: string, slot: string) => svc.one<Task>('Task', recordId, slot);
 const notes = (t: Task) => (t.note ?? []).map((n) => n.text).join('\n');
 
 describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
-  const failed = (id: string, change: (r: any) => void = () => undefined) => fixture('crisis-transition', id, (r) => {
-    r.recentCrisisRiskActive = true;
-    r.firstAppointment.status = 'missed';
-    r.peerContact = { completed: false, outcome: 'not-reached' };
-    r.recordedAt = '2026-11-26T10:00:00Z';
-    change(r);
-  });
+  const failed = (id: string, change: (r: any) => void = () => undefined) =>
+    fixture('crisis-transition', id, (r) => {
+      r.recentCrisisRiskActive = true;
+      r.firstAppointment.status = 'missed';
+      r.peerContact = { completed: false, outcome: 'not-reached' };
+      r.recordedAt = '2026-11-26T10:00:00Z';
+      change(r);
+    });
 
   it('missed appointment and person not reached with crisis risk active: a stat clinical review for the receiving clinician saying which failed', async () => {
     const res = await svc.post(failed('ct17-bridge-stat'));
@@ -56,11 +59,13 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   });
 
   it('a cancelled appointment without active crisis risk: urgent, due 24 hours after recordedAt', async () => {
-    const res = await svc.post(failed('ct17-bridge-urgent', (r) => {
-      r.recentCrisisRiskActive = false;
-      r.firstAppointment.status = 'cancelled';
-      r.peerContact = { completed: true, date: '2026-11-20', outcome: 'reached-and-prepared' };
-    }));
+    const res = await svc.post(
+      failed('ct17-bridge-urgent', (r) => {
+        r.recentCrisisRiskActive = false;
+        r.firstAppointment.status = 'cancelled';
+        r.peerContact = { completed: true, date: '2026-11-20', outcome: 'reached-and-prepared' };
+      }),
+    );
     expect(res.status).toBe(201);
     const review = await task('ct17-bridge-urgent', 'task/bridge-failure/2026-11-25');
     expect(review.priority).toBe('urgent');
@@ -70,10 +75,15 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   });
 
   it('not reached while the appointment is still ahead is no failure; once its date has passed it is', async () => {
-    const ahead = fixture('crisis-transition', 'ct17-not-yet', (r) => { r.peerContact = { completed: false, outcome: 'not-reached' }; });
+    const ahead = fixture('crisis-transition', 'ct17-not-yet', (r) => {
+      r.peerContact = { completed: false, outcome: 'not-reached' };
+    });
     expect((await svc.post(ahead)).status).toBe(201);
     expect(await svc.bySlot('Task', 'ct17-not-yet', 'task/bridge-failure/2026-11-25')).toHaveLength(0);
-    const passed = fixture('crisis-transition', 'ct17-not-yet', (r) => { r.peerContact = { completed: false, outcome: 'not-reached' }; r.recordedAt = '2026-11-26T09:00:00Z'; });
+    const passed = fixture('crisis-transition', 'ct17-not-yet', (r) => {
+      r.peerContact = { completed: false, outcome: 'not-reached' };
+      r.recordedAt = '2026-11-26T09:00:00Z';
+    });
     expect((await svc.post(passed)).status).toBe(200);
     const review = await task('ct17-not-yet', 'task/bridge-failure/2026-11-25');
     expect(review.priority).toBe('urgent');
@@ -87,7 +97,11 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
     const review = await task('ct17-bridge-resend', 'task/bridge-failure/2026-11-25');
     const put = await svc.fhirRaw(`Task/${review.id}`, { method: 'PUT', body: JSON.stringify({ ...review, status: 'in-progress' }) });
     expect(put.ok).toBe(true);
-    const again = await svc.post(failed('ct17-bridge-resend', (x) => { x.firstAppointment.status = 'cancelled'; }));
+    const again = await svc.post(
+      failed('ct17-bridge-resend', (x) => {
+        x.firstAppointment.status = 'cancelled';
+      }),
+    );
     expect(again.status).toBe(200);
     expect(await svc.bySlot('Task', 'ct17-bridge-resend', 'task/bridge-failure/2026-11-25')).toHaveLength(1);
     expect((await task('ct17-bridge-resend', 'task/bridge-failure/2026-11-25')).status).toBe('in-progress');
@@ -102,9 +116,11 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   });
 
   it('the planned clinical follow-up is a scheduled-clinical-review Task for its clinician, due on its date', async () => {
-    const res = await svc.post(fixture('crisis-transition', 'ct17-follow-up', (r) => {
-      r.clinicalFollowUp = { planned: true, date: '2026-11-27', clinician: { reference: 'CareTeam/example-outpatient-team' } };
-    }));
+    const res = await svc.post(
+      fixture('crisis-transition', 'ct17-follow-up', (r) => {
+        r.clinicalFollowUp = { planned: true, date: '2026-11-27', clinician: { reference: 'CareTeam/example-outpatient-team' } };
+      }),
+    );
     expect(res.status).toBe(201);
     const review = await task('ct17-follow-up', 'task/scheduled-clinical-review');
     expect(review.code?.coding?.[0]?.code).toBe('scheduled-clinical-review');
@@ -113,11 +129,15 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   });
 
   it('a routed housing concern is a care-coordination review as in concern routing, owned by whom it was routed to', async () => {
-    const res = await svc.post(fixture('crisis-transition', 'ct17-housing', (r) => {
-      r.consent.categories.push('housing');
-      r.consent.recipients.push('case-manager');
-      r.concernsRouted = [{ category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' }];
-    }));
+    const res = await svc.post(
+      fixture('crisis-transition', 'ct17-housing', (r) => {
+        r.consent.categories.push('housing');
+        r.consent.recipients.push('case-manager');
+        r.concernsRouted = [
+          { category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' },
+        ];
+      }),
+    );
     expect(res.status).toBe(201);
     const review = await task('ct17-housing', 'task/care-coordination-review/PractitionerRole/example-case-manager');
     expect(review.code?.coding?.[0]?.code).toBe('care-coordination-review');
@@ -135,11 +155,17 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
   });
 
   it('transitionSource.service is coded, its words kept as display', async () => {
-    await svc.post(fixture('crisis-transition', 'ct17-coded', (r) => { r.transitionSource.service = 'emergency-department'; }));
+    await svc.post(
+      fixture('crisis-transition', 'ct17-coded', (r) => {
+        r.transitionSource.service = 'emergency-department';
+      }),
+    );
     const plan = await svc.one<CarePlan>('CarePlan', 'ct17-coded', 'careplan');
     const source = plan.extension?.find((e) => e.url.endsWith('/transition-source'));
     expect(source?.extension?.find((e) => e.url === 'service')?.valueCoding).toEqual({
-      system: 'http://peer-pathways.example.org/fhir/CodeSystem/transition-source', code: 'emergency-department', display: 'Emergency department',
+      system: 'http://peer-pathways.example.org/fhir/CodeSystem/transition-source',
+      code: 'emergency-department',
+      display: 'Emergency department',
     });
   });
 });
@@ -147,39 +173,46 @@ describe('crisis transition: the failed bridge escalates (spec §3.3)', () => {
 /** Each pathway's record with consent declined (and nothing shared, so that it is accepted), and the content of a consent category it carries. */
 const declined: Record<(typeof pathwayCodes)[number], { record: () => any; canaries: string[] }> = {
   'early-engagement': {
-    record: () => fixture('early-engagement', 'd17-ee', (r) => {
-      r.engagementBarriers = ['mistrust-of-services', 'other'];
-      r.engagementBarriersText = 'CANARY-BARRIER-TEXT';
-      r.informationShared = [];
-    }),
+    record: () =>
+      fixture('early-engagement', 'd17-ee', (r) => {
+        r.engagementBarriers = ['mistrust-of-services', 'other'];
+        r.engagementBarriersText = 'CANARY-BARRIER-TEXT';
+        r.informationShared = [];
+      }),
     canaries: ['CANARY-BARRIER-TEXT', 'mistrust-of-services', 'Previous mistrust of services', 'overwhelmed-by-process'],
   },
   'step-down': {
-    record: () => fixture('step-down', 'd17-sd', (r) => {
-      r.recoveryGoals = [{ description: 'CANARY-GOAL', status: 'in-progress' }];
-      r.warningSigns = ['CANARY-SIGN'];
-      r.communityConnectionPlan = [{ activity: 'CANARY-COMMUNITY', schedule: 'CANARY-SCHEDULE', contact: 'CANARY-CONTACT' }];
-    }),
+    record: () =>
+      fixture('step-down', 'd17-sd', (r) => {
+        r.recoveryGoals = [{ description: 'CANARY-GOAL', status: 'in-progress' }];
+        r.warningSigns = ['CANARY-SIGN'];
+        r.communityConnectionPlan = [{ activity: 'CANARY-COMMUNITY', schedule: 'CANARY-SCHEDULE', contact: 'CANARY-CONTACT' }];
+      }),
     canaries: ['CANARY-GOAL', 'CANARY-SIGN', 'CANARY-COMMUNITY', 'CANARY-SCHEDULE', 'CANARY-CONTACT'],
   },
   'crisis-transition': {
-    record: () => fixture('crisis-transition', 'd17-ct', (r) => {
-      r.engagementConcern = 'CANARY-ENGAGEMENT-CONCERN';
-      r.receivingClinicianNotification.notified = false;
-    }),
+    record: () =>
+      fixture('crisis-transition', 'd17-ct', (r) => {
+        r.engagementConcern = 'CANARY-ENGAGEMENT-CONCERN';
+        r.receivingClinicianNotification.notified = false;
+      }),
     canaries: ['CANARY-ENGAGEMENT-CONCERN'],
   },
   'concern-routing': {
     // Declined, only a safety concern can be routed (duty of care): its summary stays out.
-    record: () => fixture('concern-routing', 'd17-cr', (r) => { r.concerns = [{ category: 'safety', summary: 'CANARY-CONCERN-SUMMARY' }]; }),
+    record: () =>
+      fixture('concern-routing', 'd17-cr', (r) => {
+        r.concerns = [{ category: 'safety', summary: 'CANARY-CONCERN-SUMMARY' }];
+      }),
     canaries: ['CANARY-CONCERN-SUMMARY'],
   },
   'recovery-maintenance': {
-    record: () => fixture('recovery-maintenance', 'd17-rm', (r) => {
-      r.recoveryGoals = [{ description: 'CANARY-GOAL', status: 'in-progress' }];
-      r.warningSigns = ['CANARY-SIGN'];
-      r.monitoring = { since: '2026-11-10', missedCheckIns: 2, warningSignsObserved: [] };
-    }),
+    record: () =>
+      fixture('recovery-maintenance', 'd17-rm', (r) => {
+        r.recoveryGoals = [{ description: 'CANARY-GOAL', status: 'in-progress' }];
+        r.warningSigns = ['CANARY-SIGN'];
+        r.monitoring = { since: '2026-11-10', missedCheckIns: 2, warningSignsObserved: [] };
+      }),
     canaries: ['CANARY-GOAL', 'CANARY-SIGN'],
   },
 };
@@ -210,13 +243,18 @@ describe('consent governs the record, in every pathway (spec §5)', () => {
   }
 
   it('what is masked says so: barriers, goals, warning signs, community connections and the engagement concern carry data-absent-reason masked', async () => {
-    const decline = (r: any) => { r.consent = { informationSharing: 'declined', categories: [], recipients: [] }; };
-    const ee = declined['early-engagement'].record(); ee.recordId = 'd17-ee-masked'; decline(ee);
+    const decline = (r: any) => {
+      r.consent = { informationSharing: 'declined', categories: [], recipients: [] };
+    };
+    const ee = declined['early-engagement'].record();
+    ee.recordId = 'd17-ee-masked';
+    decline(ee);
     expect((await svc.post(ee)).status).toBe(201);
     const encounter = await svc.one<Encounter>('Encounter', 'd17-ee-masked', 'encounter/peer-contact/2026-11-12');
     expect(encounter.reasonCode).toEqual([{ extension: [masked] }]);
 
-    const sd = fixture('step-down', 'd17-sd-masked'); decline(sd);
+    const sd = fixture('step-down', 'd17-sd-masked');
+    decline(sd);
     expect((await svc.post(sd)).status).toBe(201);
     const goal = await svc.one<Goal>('Goal', 'd17-sd-masked', 'goal/0');
     expect(goal.description).toEqual({ extension: [masked] });
@@ -228,7 +266,9 @@ describe('consent governs the record, in every pathway (spec §5)', () => {
       expect((acts[0]?.detail as any)._description).toEqual({ extension: [masked] });
     }
 
-    const ct = declined['crisis-transition'].record(); ct.recordId = 'd17-ct-masked'; decline(ct);
+    const ct = declined['crisis-transition'].record();
+    ct.recordId = 'd17-ct-masked';
+    decline(ct);
     expect((await svc.post(ct)).status).toBe(201);
     const ctPlan = await svc.one<CarePlan>('CarePlan', 'd17-ct-masked', 'careplan');
     expect(ctPlan.note?.[0]?.extension).toEqual([masked]);
@@ -242,7 +282,9 @@ describe('consent governs the record, in every pathway (spec §5)', () => {
   });
 
   it('a consent that has expired by recordedAt governs as not given (SiteTime.endMs)', async () => {
-    const r = fixture('step-down', 'd17-sd-expired', (x) => { x.consent.expires = '2026-11-15'; });
+    const r = fixture('step-down', 'd17-sd-expired', (x) => {
+      x.consent.expires = '2026-11-15';
+    });
     expect((await svc.post(r)).status).toBe(201);
     expect((await svc.one<Goal>('Goal', 'd17-sd-expired', 'goal/0')).description).toEqual({ extension: [masked] });
   });
@@ -258,7 +300,9 @@ describe('consent governs the record, in every pathway (spec §5)', () => {
     expect(review.priority).toBe('stat');
     expect(review.description).toContain('Disclosed: Has a plan to overdose tonight.');
     expect(review.description).not.toContain('..');
-    expect(review.extension?.map((e) => e.url)).toContain('http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception');
+    expect(review.extension?.map((e) => e.url)).toContain(
+      'http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception',
+    );
     expect(notes(review)).toContain('Duty of care');
   });
 });
@@ -266,9 +310,13 @@ describe('consent governs the record, in every pathway (spec §5)', () => {
 describe('every worklist item can be acted on (spec §5)', () => {
   for (const pathway of pathwayCodes) {
     it(`${pathway}: every Task states its reason, due time, person, escalation and consent status; a crisis transition its crisis-risk flag`, async () => {
-      const res = await svc.post(fixture(pathway, `w17-${pathway}`, (r) => { r.safety = { immediateConcernDisclosed: true, summary: 'Said they feel unsafe at home.' }; }));
+      const res = await svc.post(
+        fixture(pathway, `w17-${pathway}`, (r) => {
+          r.safety = { immediateConcernDisclosed: true, summary: 'Said they feel unsafe at home.' };
+        }),
+      );
       expect([201, 422]).toContain(res.status);
-      const tasks = (await svc.fhir<Task>(`Task?_tag=${encodeURIComponent(`urn:example:peer-platform|w17-${pathway}`)}`));
+      const tasks = await svc.fhir<Task>(`Task?_tag=${encodeURIComponent(`urn:example:peer-platform|w17-${pathway}`)}`);
       expect(tasks.length).toBeGreaterThan(1);
       for (const t of tasks) {
         expect(t.description, t.identifier?.[0]?.value).toMatch(/\S.*[.?!]$/);
@@ -290,7 +338,9 @@ describe('smaller, same kind', () => {
   it('early-engagement peer contacts accumulate as Encounters keyed by date; a resend of the same contact changes nothing', async () => {
     const first = fixture('early-engagement', 'ee17-contacts');
     await svc.post(first);
-    const later = fixture('early-engagement', 'ee17-contacts', (r) => { r.peerContact = { completed: true, date: '2026-11-13', mode: 'video', attempts: 2 }; });
+    const later = fixture('early-engagement', 'ee17-contacts', (r) => {
+      r.peerContact = { completed: true, date: '2026-11-13', mode: 'video', attempts: 2 };
+    });
     expect((await svc.post(later)).status).toBe(200);
     expect(await svc.bySlot('Encounter', 'ee17-contacts', 'encounter/peer-contact/2026-11-12')).toHaveLength(1);
     const second = await svc.one<Encounter>('Encounter', 'ee17-contacts', 'encounter/peer-contact/2026-11-13');
@@ -310,19 +360,23 @@ describe('smaller, same kind', () => {
   }
 
   it('a summary that ends with a full stop does not end a Task description in ".."', async () => {
-    const res = await svc.post(fixture('concern-routing', 'dots17', (r) => {
-      r.concerns = [{ category: 'housing', summary: 'Sleeping in their car.' }];
-    }));
+    const res = await svc.post(
+      fixture('concern-routing', 'dots17', (r) => {
+        r.concerns = [{ category: 'housing', summary: 'Sleeping in their car.' }];
+      }),
+    );
     expect(res.status).toBe(201);
     const review = await task('dots17', 'task/care-coordination-review');
     expect(review.description).toBe('Peer support routed concerns for care-coordination review: housing: Sleeping in their car.');
   });
 
   it('a safety summary without its full stop still ends its sentence before the next one', async () => {
-    const res = await svc.post(fixture('early-engagement', 'dots17-safety', (r) => {
-      delete r.escalationRoute;
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home' };
-    }));
+    const res = await svc.post(
+      fixture('early-engagement', 'dots17-safety', (r) => {
+        delete r.escalationRoute;
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home' };
+      }),
+    );
     expect(res.status).toBe(422);
     const review = await task('dots17-safety', 'task/safety-review');
     expect(review.description).toContain('Disclosed: Feels unsafe at home. The pathway record itself was not written');
@@ -331,20 +385,24 @@ describe('smaller, same kind', () => {
 
 // The outside tester's findings on #17: each a test with its right value.
 describe('#17 follow-up findings', () => {
-  const comms = (recordId: string) => svc.fhir<Communication>(`Communication?_tag=${encodeURIComponent(`urn:example:peer-platform|${recordId}`)}`);
+  const comms = (recordId: string) =>
+    svc.fhir<Communication>(`Communication?_tag=${encodeURIComponent(`urn:example:peer-platform|${recordId}`)}`);
   const text = (c: Communication) => (c.payload ?? []).map((p) => p.contentString).join('\n');
 
   it('1. a rebooked appointment missed again gets a stat review of its own; the completed review of the first is never reset', async () => {
-    const missed = (date: string, status: string, recordedAt: string) => fixture('crisis-transition', 'f17-rebook', (r) => {
-      r.recentCrisisRiskActive = true;
-      r.firstAppointment.date = date;
-      r.firstAppointment.status = status;
-      r.recordedAt = recordedAt;
-    });
+    const missed = (date: string, status: string, recordedAt: string) =>
+      fixture('crisis-transition', 'f17-rebook', (r) => {
+        r.recentCrisisRiskActive = true;
+        r.firstAppointment.date = date;
+        r.firstAppointment.status = status;
+        r.recordedAt = recordedAt;
+      });
     expect((await svc.post(missed('2026-11-25', 'missed', '2026-11-26T10:00:00Z'))).status).toBe(201);
     const first = await task('f17-rebook', 'task/bridge-failure/2026-11-25');
     expect(first.priority).toBe('stat');
-    expect((await svc.fhirRaw(`Task/${first.id}`, { method: 'PUT', body: JSON.stringify({ ...first, status: 'completed' }) })).ok).toBe(true);
+    expect((await svc.fhirRaw(`Task/${first.id}`, { method: 'PUT', body: JSON.stringify({ ...first, status: 'completed' }) })).ok).toBe(
+      true,
+    );
     expect((await svc.post(missed('2026-12-02', 'booked', '2026-11-27T10:00:00Z'))).status).toBe(200);
     expect(await svc.bySlot('Task', 'f17-rebook', 'task/bridge-failure/2026-12-02')).toHaveLength(0);
     expect((await svc.post(missed('2026-12-02', 'missed', '2026-12-03T10:00:00Z'))).status).toBe(200);
@@ -363,70 +421,113 @@ describe('#17 follow-up findings', () => {
     });
     const res = await svc.post(cr);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const toCaseManager = (await comms('f17-consent-cr')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/care-coordination-review'))!;
+    const toCaseManager = (await comms('f17-consent-cr')).find((c) =>
+      c.identifier?.[0]?.value?.endsWith('/communication/care-coordination-review'),
+    )!;
     expect(text(toCaseManager)).not.toContain('sleeping in their car');
     expect(text(toCaseManager)).toContain('category housing; it is not shared');
     expect(toCaseManager.payload?.[0]?.extension).toContainEqual(masked);
-    const ct = fixture('crisis-transition', 'f17-consent-ct', (r) => { r.consent.recipients = ['receiving-clinician']; });
+    const ct = fixture('crisis-transition', 'f17-consent-ct', (r) => {
+      r.consent.recipients = ['receiving-clinician'];
+    });
     expect((await svc.post(ct)).status).toBe(201);
-    const toClinician = (await comms('f17-consent-ct')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'))!;
+    const toClinician = (await comms('f17-consent-ct')).find((c) =>
+      c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'),
+    )!;
     expect(text(toClinician)).not.toContain('intimidating');
     expect(text(toClinician)).toContain('First appointment 2026-11-25: booked.');
     // Consented for both: the words go.
     expect((await svc.post(fixture('crisis-transition', 'f17-consent-both'))).status).toBe(201);
-    expect(text((await comms('f17-consent-both')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'))!)).toContain('intimidating');
+    expect(
+      text((await comms('f17-consent-both')).find((c) => c.identifier?.[0]?.value?.endsWith('/communication/receiving-clinician'))!),
+    ).toContain('intimidating');
   });
 
   it('3. routed concerns are keyed by what they are: removing one leaves the sent one alone and doubles nothing', async () => {
-    const routed = (list: [string, string][]) => fixture('crisis-transition', 'f17-keys', (r) => {
-      r.consent.categories.push('housing', 'clinical-concerns');
-      r.consent.recipients.push('case-manager');
-      r.concernsRouted = list.map(([category, ref]) => ({ category, routedTo: { reference: ref }, routedAt: '2026-11-20T15:00:00Z' }));
-    });
-    expect((await svc.post(routed([['clinical-deterioration', 'PractitionerRole/example-clinician'], ['housing', 'PractitionerRole/example-case-manager']]))).status).toBe(201);
+    const routed = (list: [string, string][]) =>
+      fixture('crisis-transition', 'f17-keys', (r) => {
+        r.consent.categories.push('housing', 'clinical-concerns');
+        r.consent.recipients.push('case-manager');
+        r.concernsRouted = list.map(([category, ref]) => ({ category, routedTo: { reference: ref }, routedAt: '2026-11-20T15:00:00Z' }));
+      });
+    expect(
+      (
+        await svc.post(
+          routed([
+            ['clinical-deterioration', 'PractitionerRole/example-clinician'],
+            ['housing', 'PractitionerRole/example-case-manager'],
+          ]),
+        )
+      ).status,
+    ).toBe(201);
     const housingSlot = 'communication/concern/housing/PractitionerRole/example-case-manager';
     const housing = await svc.one<Communication>('Communication', 'f17-keys', housingSlot);
     expect((await svc.post(routed([['housing', 'PractitionerRole/example-case-manager']]))).status).toBe(200);
     const after = await svc.one<Communication>('Communication', 'f17-keys', housingSlot);
     expect(after.meta?.versionId).toBe(housing.meta?.versionId);
     expect(after.recipient?.[0]?.reference).toBe('PractitionerRole/example-case-manager');
-    expect(await svc.bySlot('Communication', 'f17-keys', 'communication/concern/clinical-deterioration/PractitionerRole/example-clinician')).toHaveLength(1);
-    expect((await comms('f17-keys')).filter((c) => c.recipient?.[0]?.reference === 'PractitionerRole/example-case-manager')).toHaveLength(1);
+    expect(
+      await svc.bySlot('Communication', 'f17-keys', 'communication/concern/clinical-deterioration/PractitionerRole/example-clinician'),
+    ).toHaveLength(1);
+    expect((await comms('f17-keys')).filter((c) => c.recipient?.[0]?.reference === 'PractitionerRole/example-case-manager')).toHaveLength(
+      1,
+    );
   });
 
-  it('3. early engagement\'s shared information is keyed by category and recipient: removing one leaves the other as sent', async () => {
-    const shares = (list: [string, string][]) => fixture('early-engagement', 'f17-ee-keys', (r) => {
-      r.consent.categories.push('appointment-status');
-      r.informationShared = list.map(([category, recipient]) => ({ category, recipient, sharedAt: '2026-11-12T16:00:00Z' }));
-    });
-    expect((await svc.post(shares([['engagement-barriers', 'care-team'], ['appointment-status', 'care-team']]))).status).toBe(201);
+  it("3. early engagement's shared information is keyed by category and recipient: removing one leaves the other as sent", async () => {
+    const shares = (list: [string, string][]) =>
+      fixture('early-engagement', 'f17-ee-keys', (r) => {
+        r.consent.categories.push('appointment-status');
+        r.informationShared = list.map(([category, recipient]) => ({ category, recipient, sharedAt: '2026-11-12T16:00:00Z' }));
+      });
+    expect(
+      (
+        await svc.post(
+          shares([
+            ['engagement-barriers', 'care-team'],
+            ['appointment-status', 'care-team'],
+          ]),
+        )
+      ).status,
+    ).toBe(201);
     const kept = await svc.one<Communication>('Communication', 'f17-ee-keys', 'communication/shared/appointment-status/care-team');
     expect((await svc.post(shares([['appointment-status', 'care-team']]))).status).toBe(200);
-    expect((await svc.one<Communication>('Communication', 'f17-ee-keys', 'communication/shared/appointment-status/care-team')).meta?.versionId).toBe(kept.meta?.versionId);
+    expect(
+      (await svc.one<Communication>('Communication', 'f17-ee-keys', 'communication/shared/appointment-status/care-team')).meta?.versionId,
+    ).toBe(kept.meta?.versionId);
     expect(await svc.bySlot('Communication', 'f17-ee-keys', 'communication/shared/engagement-barriers/care-team')).toHaveLength(1);
   });
 
   it('4. a route naming a peer is refused on the worklist: no peer as urgent contact, no instructions sending the clinician to the peer', async () => {
-    const res = await svc.post(fixture('early-engagement', 'f17-peer-route', (r) => {
-      r.escalationRoute = { clinicalOwner: { reference: 'PractitionerRole/example-peer' }, urgentContact: { reference: 'PractitionerRole/example-peer' }, instructions: 'Ring Sam the peer.' };
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home.' };
-    }));
+    const res = await svc.post(
+      fixture('early-engagement', 'f17-peer-route', (r) => {
+        r.escalationRoute = {
+          clinicalOwner: { reference: 'PractitionerRole/example-peer' },
+          urgentContact: { reference: 'PractitionerRole/example-peer' },
+          instructions: 'Ring Sam the peer.',
+        };
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary: 'Feels unsafe at home.' };
+      }),
+    );
     expect(res.status).toBe(422);
     const review = await task('f17-peer-route', 'task/safety-review');
     const n = notes(review);
-    expect(n).toContain("the named clinical owner is a peer role, who never holds clinical responsibility, so this goes to the site's clinical route");
+    expect(n).toContain(
+      "the named clinical owner is a peer role, who never holds clinical responsibility, so this goes to the site's clinical route",
+    );
     expect(n).toContain('The named urgent contact is a peer role and is not given here.');
     expect(n).not.toContain('Urgent contact: PractitionerRole/example-peer');
     expect(n).not.toContain('Ring Sam');
     expect(n).not.toContain('no clinical owner was named');
   });
 
-  it('5. a resend never moves a still-requested Task\'s due time later, nor downgrades it from stat', async () => {
-    const bridge = (risk: boolean, recordedAt: string) => fixture('crisis-transition', 'f17-due', (r) => {
-      r.recentCrisisRiskActive = risk;
-      r.firstAppointment.status = 'missed';
-      r.recordedAt = recordedAt;
-    });
+  it("5. a resend never moves a still-requested Task's due time later, nor downgrades it from stat", async () => {
+    const bridge = (risk: boolean, recordedAt: string) =>
+      fixture('crisis-transition', 'f17-due', (r) => {
+        r.recentCrisisRiskActive = risk;
+        r.firstAppointment.status = 'missed';
+        r.recordedAt = recordedAt;
+      });
     await svc.post(bridge(false, '2026-11-26T10:00:00Z'));
     expect((await task('f17-due', 'task/bridge-failure/2026-11-25')).restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
     await svc.post(bridge(true, '2026-11-27T10:00:00Z'));
@@ -438,22 +539,31 @@ describe('#17 follow-up findings', () => {
     expect(cleared.priority).toBe('stat');
     expect(cleared.restriction?.period?.end).toBe('2026-11-27T10:00:00.000Z');
     // A date the record names follows the record: the rebooked follow-up date moves its review.
-    await svc.post(fixture('crisis-transition', 'f17-due', (r) => {
-      r.recentCrisisRiskActive = false; r.firstAppointment.status = 'missed'; r.recordedAt = '2026-11-28T10:00:00Z';
-      r.clinicalFollowUp.date = '2026-12-01';
-    }));
+    await svc.post(
+      fixture('crisis-transition', 'f17-due', (r) => {
+        r.recentCrisisRiskActive = false;
+        r.firstAppointment.status = 'missed';
+        r.recordedAt = '2026-11-28T10:00:00Z';
+        r.clinicalFollowUp.date = '2026-12-01';
+      }),
+    );
     expect((await task('f17-due', 'task/scheduled-clinical-review')).restriction?.period?.end).toBe('2026-12-01');
   });
 
   it('6. a resend saying the appointment was attended withdraws its untouched bridge review; a touched one stays', async () => {
-    const send = (id: string, status: string, recordedAt: string) => fixture('crisis-transition', id, (r) => {
-      r.recentCrisisRiskActive = true; r.firstAppointment.status = status; r.recordedAt = recordedAt;
-    });
+    const send = (id: string, status: string, recordedAt: string) =>
+      fixture('crisis-transition', id, (r) => {
+        r.recentCrisisRiskActive = true;
+        r.firstAppointment.status = status;
+        r.recordedAt = recordedAt;
+      });
     await svc.post(send('f17-attended', 'missed', '2026-11-26T10:00:00Z'));
     expect((await svc.post(send('f17-attended', 'attended', '2026-11-27T10:00:00Z'))).status).toBe(200);
     const review = await task('f17-attended', 'task/bridge-failure/2026-11-25');
     expect(review.status).toBe('cancelled');
-    expect(review.statusReason?.text).toBe('the first outpatient appointment on 2026-11-25 is attended per the resend recorded at 2026-11-27T10:00:00Z (peer contact: reached-and-prepared); the crisis bridge has not failed for it.');
+    expect(review.statusReason?.text).toBe(
+      'the first outpatient appointment on 2026-11-25 is attended per the resend recorded at 2026-11-27T10:00:00Z (peer contact: reached-and-prepared); the crisis bridge has not failed for it.',
+    );
     expect(notes(review)).toContain('Withdrawn: the first outpatient appointment on 2026-11-25 is attended');
     expect(review.description).toContain('was missed');
 
@@ -468,14 +578,16 @@ describe('#17 follow-up findings', () => {
   });
 
   it('7. one care-coordination Task per (channel, owner): a concern routed to the provider organization is its own worklist item', async () => {
-    const res = await svc.post(fixture('crisis-transition', 'f17-owners', (r) => {
-      r.consent.categories.push('housing', 'practical-needs');
-      r.consent.recipients.push('case-manager');
-      r.concernsRouted = [
-        { category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' },
-        { category: 'practical-needs', routedTo: { reference: 'Organization/example-provider' }, routedAt: '2026-11-20T15:00:00Z' },
-      ];
-    }));
+    const res = await svc.post(
+      fixture('crisis-transition', 'f17-owners', (r) => {
+        r.consent.categories.push('housing', 'practical-needs');
+        r.consent.recipients.push('case-manager');
+        r.concernsRouted = [
+          { category: 'housing', routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: '2026-11-20T15:00:00Z' },
+          { category: 'practical-needs', routedTo: { reference: 'Organization/example-provider' }, routedAt: '2026-11-20T15:00:00Z' },
+        ];
+      }),
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const cm = await task('f17-owners', 'task/care-coordination-review/PractitionerRole/example-case-manager');
     expect(cm.reasonCode?.coding?.map((c) => c.code)).toEqual(['housing']);
@@ -499,7 +611,9 @@ describe('#17 follow-up findings', () => {
     expect(n).toMatch(new RegExp(`^Due: by ${due!.replace(/[.]/g, '\\.')} `, 'm'));
     expect(n.match(/^Due: /gm)).toHaveLength(1);
     expect(escalation!.description).toContain('Has a plan to overdose tonight.');
-    expect(escalation!.extension?.map((e) => e.url)).toContain('http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception');
+    expect(escalation!.extension?.map((e) => e.url)).toContain(
+      'http://peer-pathways.example.org/fhir/StructureDefinition/duty-of-care-exception',
+    );
     expect(n).toContain('Duty of care');
   });
 
@@ -510,10 +624,12 @@ describe('#17 follow-up findings', () => {
     ];
     for (const [i, [instructions, summary, expected]] of cases.entries()) {
       const id = `f17-dots-${i}`;
-      await svc.post(fixture('early-engagement', id, (r) => {
-        r.escalationRoute.instructions = instructions;
-        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary };
-      }));
+      await svc.post(
+        fixture('early-engagement', id, (r) => {
+          r.escalationRoute.instructions = instructions;
+          r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:50:00Z', summary };
+        }),
+      );
       const review = await task(id, 'task/safety-review');
       expect(notes(review)).toContain(expected);
       expect(notes(review)).not.toMatch(/[!?,;:]\./);
@@ -539,7 +655,12 @@ describe('#17 follow-up findings', () => {
     expect(escalation?.description).toMatch(/^Escalated: first appointment tracking Task\/\S+ was due 2026-11-25 /);
     expect(notes(escalation!)).toContain('Recent crisis risk: ACTIVE');
     // An attended appointment is not escalated.
-    await svc.post(fixture('crisis-transition', 'f17-silent-ok', (x) => { x.firstAppointment.status = 'attended'; x.recordedAt = '2026-11-25T18:00:00Z'; }));
+    await svc.post(
+      fixture('crisis-transition', 'f17-silent-ok', (x) => {
+        x.firstAppointment.status = 'attended';
+        x.recordedAt = '2026-11-25T18:00:00Z';
+      }),
+    );
     await svc.service.followUp.escalation.runOnce(new Date('2026-11-26T08:00:00Z'));
     expect(await svc.bySlot('Task', 'f17-silent-ok', 'task/first-appointment-tracking/escalation')).toHaveLength(0);
   });

@@ -17,8 +17,9 @@ const record = (id: string, change?: (r: any) => void): any => fixture('concern-
 
 /** Every Communication written for a record, found as an EHR would: by the person. */
 async function communicationsOf(recordId: string): Promise<Communication[]> {
-  return (await svc.fhir<Communication>('Communication?subject=Patient/example-person&_count=500'))
-    .filter((c) => c.identifier?.[0]?.value?.startsWith(`${recordId}/`));
+  return (await svc.fhir<Communication>('Communication?subject=Patient/example-person&_count=500')).filter((c) =>
+    c.identifier?.[0]?.value?.startsWith(`${recordId}/`),
+  );
 }
 
 const extValue = (r: { extension?: any[] } | undefined, url: string) => r?.extension?.find((e) => e.url === url);
@@ -31,8 +32,11 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
     expect(res.body.outcome).toBe('created');
     expect(res.body.tasks.map((t: any) => t.code).sort()).toEqual(['care-coordination-review', 'clinical-review']);
 
-    const clinical = (await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathway}|clinical-review`)}&owner=PractitionerRole/example-clinician&status=requested`))
-      .filter((t) => t.identifier?.[0]?.value?.startsWith('cr-e2e-1/'));
+    const clinical = (
+      await svc.fhir<Task>(
+        `Task?code=${encodeURIComponent(`${pathway}|clinical-review`)}&owner=PractitionerRole/example-clinician&status=requested`,
+      )
+    ).filter((t) => t.identifier?.[0]?.value?.startsWith('cr-e2e-1/'));
     expect(clinical).toHaveLength(1);
     expect(clinical[0]?.priority).toBe('urgent');
     expect(hours('2026-11-21T11:00:00Z', clinical[0]?.restriction?.period?.end)).toBe(24);
@@ -40,15 +44,21 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
     expect(clinical[0]?.description).toContain('Much quieter than usual');
     expect(clinical[0]?.requester?.reference).toBe('PractitionerRole/example-peer');
 
-    const coordination = (await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathway}|care-coordination-review`)}&owner=PractitionerRole/example-case-manager`))
-      .filter((t) => t.identifier?.[0]?.value?.startsWith('cr-e2e-1/'));
+    const coordination = (
+      await svc.fhir<Task>(
+        `Task?code=${encodeURIComponent(`${pathway}|care-coordination-review`)}&owner=PractitionerRole/example-case-manager`,
+      )
+    ).filter((t) => t.identifier?.[0]?.value?.startsWith('cr-e2e-1/'));
     expect(coordination).toHaveLength(1);
     expect(coordination[0]?.priority).toBe('routine');
     expect(hours('2026-11-21T11:00:00Z', coordination[0]?.restriction?.period?.end)).toBe(72);
     expect(coordination[0]?.description).toContain('sleeping in their car');
 
     const comms = await communicationsOf('cr-e2e-1');
-    expect(comms.map((c) => c.identifier?.[0]?.value).sort()).toEqual(['cr-e2e-1/communication/care-coordination-review', 'cr-e2e-1/communication/clinical-review']);
+    expect(comms.map((c) => c.identifier?.[0]?.value).sort()).toEqual([
+      'cr-e2e-1/communication/care-coordination-review',
+      'cr-e2e-1/communication/clinical-review',
+    ]);
     const toTeam = comms.find((c) => c.identifier?.[0]?.value?.endsWith('/clinical-review'));
     expect(toTeam?.recipient?.[0]?.reference).toBe('CareTeam/example-outpatient-team');
     expect(extValue(toTeam, `${sd}recipient-kind`)?.valueCoding?.code).toBe('care-team');
@@ -58,15 +68,21 @@ describe('concern-routing: the opening case (quieter, missed group, sleeping in 
     expect(toCaseManager?.payload?.map((p) => p.contentString)).toEqual(['Mentioned sleeping in their car this week.']);
   });
 
-  it('records engagement and the person\'s awareness on one CarePlan, and the contact as an Encounter without reasons', async () => {
+  it("records engagement and the person's awareness on one CarePlan, and the contact as an Encounter without reasons", async () => {
     await svc.post(record('cr-e2e-2'));
     const plan = await svc.one<CarePlan>('CarePlan', 'cr-e2e-2', 'careplan');
     expect(plan.category?.[1]?.coding?.[0]?.code).toBe('concern-routing');
     expect(extValue(plan, `${sd}escalation-route`)).toBeDefined();
     const engagement = extValue(plan, `${sd}engagement`);
-    expect(engagement.extension).toEqual([{ url: 'missedContacts', valueInteger: 1 }, { url: 'lastEngagedAt', valueDateTime: '2026-11-12' }]);
+    expect(engagement.extension).toEqual([
+      { url: 'missedContacts', valueInteger: 1 },
+      { url: 'lastEngagedAt', valueDateTime: '2026-11-12' },
+    ]);
     const aware = extValue(plan, `${sd}person-aware`);
-    expect(aware.extension).toEqual([{ url: 'informed', valueBoolean: true }, { url: 'agreesToSharing', valueBoolean: true }]);
+    expect(aware.extension).toEqual([
+      { url: 'informed', valueBoolean: true },
+      { url: 'agreesToSharing', valueBoolean: true },
+    ]);
     expect(plan.partOf).toBeUndefined();
     const encounter = await svc.one<Encounter>('Encounter', 'cr-e2e-2', 'encounter/peer-contact/2026-11-21');
     expect(encounter.class?.code).toBe('AMB');
@@ -78,18 +94,30 @@ describe('concern-routing gates', () => {
   const cases: { key: string; pass: (r: any) => void; fail: (r: any) => void }[] = [
     {
       key: 'cr-transparent',
-      pass: (r) => { r.personAware = { informed: true, agreesToSharing: true }; },
-      fail: (r) => { r.personAware = { informed: false, agreesToSharing: false }; },
+      pass: (r) => {
+        r.personAware = { informed: true, agreesToSharing: true };
+      },
+      fail: (r) => {
+        r.personAware = { informed: false, agreesToSharing: false };
+      },
     },
     {
       key: 'cr-consent-aligned',
-      pass: (r) => { r.consent.categories = ['clinical-concerns', 'housing']; },
-      fail: (r) => { r.consent.categories = ['clinical-concerns']; },
+      pass: (r) => {
+        r.consent.categories = ['clinical-concerns', 'housing'];
+      },
+      fail: (r) => {
+        r.consent.categories = ['clinical-concerns'];
+      },
     },
     {
       key: 'cr-escalation-route',
-      pass: (r) => { r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-on-call' }; },
-      fail: (r) => { r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' }; },
+      pass: (r) => {
+        r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-on-call' };
+      },
+      fail: (r) => {
+        r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' };
+      },
     },
   ];
 
@@ -112,22 +140,32 @@ describe('concern-routing gates', () => {
   }
 
   it('cr-consent-aligned: sharing declined with a housing concern routed is blocked', async () => {
-    const res = await svc.post(record('cr-declined-housing', (r) => {
-      r.consent = { informationSharing: 'declined', categories: [], recipients: [] };
-      r.concerns = [{ category: 'housing', summary: 'Sleeping in the car.' }];
-    }));
+    const res = await svc.post(
+      record('cr-declined-housing', (r) => {
+        r.consent = { informationSharing: 'declined', categories: [], recipients: [] };
+        r.concerns = [{ category: 'housing', summary: 'Sleeping in the car.' }];
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['cr-consent-aligned']);
   });
 
   it('cr-consent-aligned: the case manager not a consented recipient is blocked', async () => {
-    const res = await svc.post(record('cr-no-case-manager', (r) => { r.consent.recipients = ['care-team']; }));
+    const res = await svc.post(
+      record('cr-no-case-manager', (r) => {
+        r.consent.recipients = ['care-team'];
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['cr-consent-aligned']);
   });
 
   it('cr-escalation-route: a missing route is that gate, not a schema error', async () => {
-    const res = await svc.post(record('cr-no-route', (r) => { delete r.escalationRoute; }));
+    const res = await svc.post(
+      record('cr-no-route', (r) => {
+        delete r.escalationRoute;
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['cr-escalation-route']);
   });
@@ -135,10 +173,12 @@ describe('concern-routing gates', () => {
 
 describe('transparency and duty of care', () => {
   it('not informed but an immediate safety concern disclosed: accepted, the exception recorded on the Task', async () => {
-    const res = await svc.post(record('cr-not-informed-safety', (r) => {
-      r.personAware = { informed: false, agreesToSharing: false };
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z' };
-    }));
+    const res = await svc.post(
+      record('cr-not-informed-safety', (r) => {
+        r.personAware = { informed: false, agreesToSharing: false };
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z' };
+      }),
+    );
     expect(res.status).toBe(201);
     for (const slot of ['task/clinical-review', 'task/care-coordination-review']) {
       const task = await svc.one<Task>('Task', 'cr-not-informed-safety', slot);
@@ -147,7 +187,10 @@ describe('transparency and duty of care', () => {
     const safety = await svc.one<Task>('Task', 'cr-not-informed-safety', 'task/safety-review');
     expect(safety.priority).toBe('stat');
     // The person did not agree to sharing: only the categories travel, never the summaries.
-    const written = JSON.stringify([...(await communicationsOf('cr-not-informed-safety')), ...(await svc.bySlot('Task', 'cr-not-informed-safety', 'task/clinical-review'))]);
+    const written = JSON.stringify([
+      ...(await communicationsOf('cr-not-informed-safety')),
+      ...(await svc.bySlot('Task', 'cr-not-informed-safety', 'task/clinical-review')),
+    ]);
     expect(written).not.toContain('Much quieter');
     expect(written).not.toContain('sleeping in their car');
   });
@@ -160,10 +203,12 @@ describe('transparency and duty of care', () => {
 
   it('a safety concern with consent declined is still routed, stat, with the duty-of-care exception and without its summary', async () => {
     const canary = 'SAFETY-CONCERN-CANARY-91b';
-    const res = await svc.post(record('cr-safety-declined', (r) => {
-      r.consent = { informationSharing: 'declined', categories: [], recipients: [] };
-      r.concerns = [{ category: 'safety', summary: canary }];
-    }));
+    const res = await svc.post(
+      record('cr-safety-declined', (r) => {
+        r.consent = { informationSharing: 'declined', categories: [], recipients: [] };
+        r.concerns = [{ category: 'safety', summary: canary }];
+      }),
+    );
     expect(res.status).toBe(201);
     // One event, one Task (spec §4): the routed safety concern is the safety review, not a second stat Task.
     expect(await svc.bySlot('Task', 'cr-safety-declined', 'task/clinical-review')).toHaveLength(0);
@@ -182,10 +227,15 @@ describe('transparency and duty of care', () => {
   });
 
   it('one Task per channel takes the most urgent priority and the soonest due time of its concerns', async () => {
-    const res = await svc.post(record('cr-mixed', (r) => {
-      r.consent.categories.push('substance-use', 'safety-concerns');
-      r.concerns.push({ category: 'substance-use', summary: 'Drinking more.' }, { category: 'safety', summary: 'Said they feel unsafe at night.' });
-    }));
+    const res = await svc.post(
+      record('cr-mixed', (r) => {
+        r.consent.categories.push('substance-use', 'safety-concerns');
+        r.concerns.push(
+          { category: 'substance-use', summary: 'Drinking more.' },
+          { category: 'safety', summary: 'Said they feel unsafe at night.' },
+        );
+      }),
+    );
     expect(res.status).toBe(201);
     const task = await svc.one<Task>('Task', 'cr-mixed', 'task/clinical-review');
     // The safety concern is carried by the one stat safety review (spec §4): this channel Task has the rest.
@@ -205,10 +255,12 @@ describe('transparency and duty of care', () => {
 
 describe('safety first', () => {
   it('a disclosed immediate safety concern raises a stat clinical-review Task even when a gate fails', async () => {
-    const res = await svc.post(record('cr-safety-blocked', (r) => {
-      delete r.escalationRoute;
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z' };
-    }));
+    const res = await svc.post(
+      record('cr-safety-blocked', (r) => {
+        delete r.escalationRoute;
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-21T10:30:00Z' };
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['cr-escalation-route']);
     const task = await svc.one<Task>('Task', 'cr-safety-blocked', 'task/safety-review');
@@ -220,10 +272,14 @@ describe('safety first', () => {
 });
 
 describe('an existing pathway CarePlan', () => {
-  it('Tasks focus it, Communications are about it, and the record\'s CarePlan is part of it', async () => {
+  it("Tasks focus it, Communications are about it, and the record's CarePlan is part of it", async () => {
     const base = await svc.post(record('cr-plan-base'));
     const planRef = base.body.resources.find((r: any) => r.slot === 'careplan').reference;
-    const res = await svc.post(record('cr-plan-child', (r) => { r.carePlan = { reference: planRef }; }));
+    const res = await svc.post(
+      record('cr-plan-child', (r) => {
+        r.carePlan = { reference: planRef };
+      }),
+    );
     expect(res.status).toBe(201);
     for (const slot of ['task/clinical-review', 'task/care-coordination-review']) {
       expect((await svc.one<Task>('Task', 'cr-plan-child', slot)).focus?.reference).toBe(planRef);
@@ -234,7 +290,11 @@ describe('an existing pathway CarePlan', () => {
   });
 
   it('a carePlan that does not resolve is a 422 on carePlan', async () => {
-    const res = await svc.post(record('cr-plan-missing', (r) => { r.carePlan = { reference: 'CarePlan/does-not-exist' }; }));
+    const res = await svc.post(
+      record('cr-plan-missing', (r) => {
+        r.carePlan = { reference: 'CarePlan/does-not-exist' };
+      }),
+    );
     expect(res.status).toBe(422);
     expect(res.body.issue.some((i: any) => i.expression?.includes('carePlan'))).toBe(true);
   });
@@ -247,14 +307,24 @@ describe('resend', () => {
     expect(first.status).toBe(201);
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('unchanged');
-    for (const [type, slot] of [['CarePlan', 'careplan'], ['Task', 'task/clinical-review'], ['Task', 'task/care-coordination-review'], ['Communication', 'communication/clinical-review'], ['Encounter', 'encounter/peer-contact/2026-11-21']] as const) {
+    for (const [type, slot] of [
+      ['CarePlan', 'careplan'],
+      ['Task', 'task/clinical-review'],
+      ['Task', 'task/care-coordination-review'],
+      ['Communication', 'communication/clinical-review'],
+      ['Encounter', 'encounter/peer-contact/2026-11-21'],
+    ] as const) {
       expect(await svc.bySlot(type, 'cr-resend', slot)).toHaveLength(1);
     }
   });
 
   it('a corrected resend updates the same resources in place', async () => {
     const first = await svc.post(record('cr-correct'));
-    const second = await svc.post(record('cr-correct', (r) => { r.concerns[1].summary = 'Has been sleeping in their car for a week.'; }));
+    const second = await svc.post(
+      record('cr-correct', (r) => {
+        r.concerns[1].summary = 'Has been sleeping in their car for a week.';
+      }),
+    );
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('updated');
     const comm = (b: any) => b.resources.find((r: any) => r.slot === 'communication/care-coordination-review');
@@ -270,7 +340,11 @@ describe('resend', () => {
     const task = (await (await svc.fhirRaw(ref)).json()) as Task;
     const put = await svc.fhirRaw(ref, { method: 'PUT', body: JSON.stringify({ ...task, status: 'in-progress' }) });
     expect(put.status).toBe(200);
-    const again = await svc.post(record('cr-clinician', (r) => { r.concerns[0].summary = 'Quieter still; missed two groups.'; }));
+    const again = await svc.post(
+      record('cr-clinician', (r) => {
+        r.concerns[0].summary = 'Quieter still; missed two groups.';
+      }),
+    );
     expect(again.status).toBe(200);
     const after = (await (await svc.fhirRaw(ref)).json()) as Task;
     expect(after.status).toBe('in-progress');
@@ -281,7 +355,11 @@ describe('resend', () => {
 
 describe('consent', () => {
   it('a category not consented never appears in any Communication: the record is blocked and nothing is sent', async () => {
-    const res = await svc.post(record('cr-consent-narrow', (r) => { r.consent.categories = ['clinical-concerns']; }));
+    const res = await svc.post(
+      record('cr-consent-narrow', (r) => {
+        r.consent.categories = ['clinical-concerns'];
+      }),
+    );
     expect(res.status).toBe(422);
     expect(await communicationsOf('cr-consent-narrow')).toHaveLength(0);
   });
@@ -292,7 +370,8 @@ describe('consent', () => {
     expect(comms).toHaveLength(2);
     for (const c of comms) {
       expect(['care-team', 'case-manager']).toContain(extValue(c, `${sd}recipient-kind`)?.valueCoding?.code);
-      for (const p of c.payload ?? []) expect(['clinical-concerns', 'housing']).toContain(extValue(p, `${sd}information-category`)?.valueCoding?.code);
+      for (const p of c.payload ?? [])
+        expect(['clinical-concerns', 'housing']).toContain(extValue(p, `${sd}information-category`)?.valueCoding?.code);
     }
   });
 });
@@ -306,18 +385,41 @@ describe('anti-surveillance: observations and notes stay with the peer', () => {
     return [];
   }
   // What the mapping deliberately carries: ids, references, codes, dates, consent, the route and each routed concern.
-  const mapped = [/^recordId$/, /^pathway$/, /^recordedAt$/, /^source\./, /^person\./, /^peerSpecialist\./, /^consent\./, /^escalationRoute\./,
-    /^concerns\[\d+\]\.(category|summary)$/, /^lastEngagedAt$/, /^peerContact\./];
+  const mapped = [
+    /^recordId$/,
+    /^pathway$/,
+    /^recordedAt$/,
+    /^source\./,
+    /^person\./,
+    /^peerSpecialist\./,
+    /^consent\./,
+    /^escalationRoute\./,
+    /^concerns\[\d+\]\.(category|summary)$/,
+    /^lastEngagedAt$/,
+    /^peerContact\./,
+  ];
 
   it('observedChanges, observedChangesText and peerNotes appear in no stored resource and no response', async () => {
     const r = record('cr-canary', (x) => {
-      x.observedChanges = ['withdrawn-or-quieter', 'missed-group-session', 'housing-instability', 'substance-use-change', 'physical-health-change'];
+      x.observedChanges = [
+        'withdrawn-or-quieter',
+        'missed-group-session',
+        'housing-instability',
+        'substance-use-change',
+        'physical-health-change',
+      ];
       x.observedChangesText = 'OBSERVED-CANARY-5d2e wore the same clothes three days';
       x.peerNotes = 'PEERNOTES-CANARY-a83f talked about their brother';
     });
     const leftWithPeer = strings(r).filter((s) => !mapped.some((m) => m.test(s.path)));
     expect(leftWithPeer.map((s) => s.path).sort()).toEqual([
-      'observedChangesText', 'observedChanges[0]', 'observedChanges[1]', 'observedChanges[2]', 'observedChanges[3]', 'observedChanges[4]', 'peerNotes',
+      'observedChangesText',
+      'observedChanges[0]',
+      'observedChanges[1]',
+      'observedChanges[2]',
+      'observedChanges[3]',
+      'observedChanges[4]',
+      'peerNotes',
     ]);
 
     const res = await svc.post(r);
@@ -325,13 +427,30 @@ describe('anti-surveillance: observations and notes stay with the peer', () => {
     const preview = await svc.post(r, '/pathway-records/$validate');
     expect(preview.status).toBe(200);
     const stored: Resource[] = [];
-    for (const query of ['CarePlan?subject=Patient/example-person', 'Task?patient=Patient/example-person', 'Communication?subject=Patient/example-person',
-      'Consent?patient=Patient/example-person', 'Encounter?subject=Patient/example-person', 'AuditEvent?_count=1000', 'Provenance?_count=1000']) {
-      stored.push(...await svc.fhir(`${query}${query.includes('_count') ? '' : '&_count=1000'}`));
+    for (const query of [
+      'CarePlan?subject=Patient/example-person',
+      'Task?patient=Patient/example-person',
+      'Communication?subject=Patient/example-person',
+      'Consent?patient=Patient/example-person',
+      'Encounter?subject=Patient/example-person',
+      'AuditEvent?_count=1000',
+      'Provenance?_count=1000',
+    ]) {
+      stored.push(...(await svc.fhir(`${query}${query.includes('_count') ? '' : '&_count=1000'}`)));
     }
     const mine = stored.filter((s) => JSON.stringify(s).includes('cr-canary'));
-    expect(mine.map((s) => s.resourceType).sort()).toEqual(
-      ['AuditEvent', 'AuditEvent', 'CarePlan', 'Communication', 'Communication', 'Consent', 'Encounter', 'Provenance', 'Task', 'Task']);
+    expect(mine.map((s) => s.resourceType).sort()).toEqual([
+      'AuditEvent',
+      'AuditEvent',
+      'CarePlan',
+      'Communication',
+      'Communication',
+      'Consent',
+      'Encounter',
+      'Provenance',
+      'Task',
+      'Task',
+    ]);
     const everything = [JSON.stringify(stored), JSON.stringify(res.body), JSON.stringify(preview.body)];
     for (const s of leftWithPeer) {
       for (const text of everything) expect(text, s.path).not.toContain(s.value);

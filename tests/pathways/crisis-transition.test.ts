@@ -19,7 +19,7 @@ async function countByIdentifier(type: string, recordId: string, slot: string): 
   return (await svc.bySlot(type, recordId, slot)).length;
 }
 
-describe('crisis-transition: the seed\'s Example Three', () => {
+describe("crisis-transition: the seed's Example Three", () => {
   it('is written whole and an EHR finds the Task, Communication and Consent by FHIR search', async () => {
     const res = await svc.post(record('ct-e2e-1'));
     expect(res.status).toBe(201);
@@ -27,7 +27,9 @@ describe('crisis-transition: the seed\'s Example Three', () => {
     const types = res.body.resources.map((r: any) => r.reference.split('/')[0]).sort();
     // Three Tasks since issue #17 (spec §3.3): tracking, the planned clinical follow-up as a worklist item, the 30-day outcome review.
     expect(types).toEqual(['AuditEvent', 'CarePlan', 'Communication', 'Consent', 'Encounter', 'Provenance', 'Task', 'Task', 'Task']);
-    const tasks = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathway}|first-appointment-tracking`)}&owner=PractitionerRole/example-clinician&status=requested`);
+    const tasks = await svc.fhir<Task>(
+      `Task?code=${encodeURIComponent(`${pathway}|first-appointment-tracking`)}&owner=PractitionerRole/example-clinician&status=requested`,
+    );
     expect(tasks.some((t) => t.identifier?.[0]?.value === 'ct-e2e-1/task/first-appointment-tracking')).toBe(true);
     const comms = await svc.fhir<Communication>('Communication?subject=Patient/example-person');
     const mine = comms.filter((c) => c.identifier?.[0]?.value?.startsWith('ct-e2e-1/'));
@@ -54,30 +56,62 @@ describe('crisis-transition gates', () => {
   const cases: { key: string; pass: (r: any) => void; fail: (r: any) => void }[] = [
     {
       key: 'ct-receiving-team',
-      pass: (r) => { r.receivingTeam.responsibilityConfirmed = true; },
-      fail: (r) => { r.receivingTeam.responsibilityConfirmed = false; },
+      pass: (r) => {
+        r.receivingTeam.responsibilityConfirmed = true;
+      },
+      fail: (r) => {
+        r.receivingTeam.responsibilityConfirmed = false;
+      },
     },
     {
       key: 'ct-consent-aligned',
-      pass: (r) => { r.consent.recipients = ['receiving-clinician']; },
-      fail: (r) => { r.consent.recipients = ['care-team']; },
+      pass: (r) => {
+        r.consent.recipients = ['receiving-clinician'];
+      },
+      fail: (r) => {
+        r.consent.recipients = ['care-team'];
+      },
     },
     {
       key: 'ct-escalation-route',
-      pass: (r) => { r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-on-call' }; },
-      fail: (r) => { r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' }; },
+      pass: (r) => {
+        r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-on-call' };
+      },
+      fail: (r) => {
+        r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' };
+      },
     },
     {
       key: 'ct-not-peer-only',
-      pass: (r) => { r.recentCrisisRiskActive = true; },
-      fail: (r) => { r.recentCrisisRiskActive = true; r.clinicalFollowUp = { planned: true, date: '2026-11-25', clinician: { reference: 'PractitionerRole/example-peer' } }; },
+      pass: (r) => {
+        r.recentCrisisRiskActive = true;
+      },
+      fail: (r) => {
+        r.recentCrisisRiskActive = true;
+        r.clinicalFollowUp = { planned: true, date: '2026-11-25', clinician: { reference: 'PractitionerRole/example-peer' } };
+      },
     },
     {
       key: 'peer-not-clinical-owner',
-      pass: (r) => { r.concernsRouted = [{ category: 'clinical-deterioration', routedTo: { reference: 'CareTeam/example-outpatient-team' }, routedAt: '2026-11-20T15:00:00Z' }]; r.consent.categories.push('clinical-concerns'); },
+      pass: (r) => {
+        r.concernsRouted = [
+          {
+            category: 'clinical-deterioration',
+            routedTo: { reference: 'CareTeam/example-outpatient-team' },
+            routedAt: '2026-11-20T15:00:00Z',
+          },
+        ];
+        r.consent.categories.push('clinical-concerns');
+      },
       fail: (r) => {
         // No escalation route at all: clinical review falls back to the site route, which this test points at the peer.
-        r.concernsRouted = [{ category: 'clinical-deterioration', routedTo: { reference: 'CareTeam/example-outpatient-team' }, routedAt: '2026-11-20T15:00:00Z' }];
+        r.concernsRouted = [
+          {
+            category: 'clinical-deterioration',
+            routedTo: { reference: 'CareTeam/example-outpatient-team' },
+            routedAt: '2026-11-20T15:00:00Z',
+          },
+        ];
         r.consent.categories.push('clinical-concerns');
       },
     },
@@ -102,7 +136,11 @@ describe('crisis-transition gates', () => {
   }
 
   it('a missing clinical owner blocks ct-escalation-route (absence is a gate, not a schema error)', async () => {
-    const res = await svc.post(record('ct-no-route', (r) => { delete r.escalationRoute; }));
+    const res = await svc.post(
+      record('ct-no-route', (r) => {
+        delete r.escalationRoute;
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['ct-escalation-route']);
   });
@@ -125,10 +163,12 @@ describe('crisis-transition gates', () => {
 
 describe('safety first', () => {
   it('a disclosed immediate safety concern raises a stat clinical-review Task even when a gate fails', async () => {
-    const res = await svc.post(record('ct-safety-blocked', (r) => {
-      r.receivingTeam.responsibilityConfirmed = false;
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-20T15:10:00Z', summary: 'SAFETY-SUMMARY-CANARY' };
-    }));
+    const res = await svc.post(
+      record('ct-safety-blocked', (r) => {
+        r.receivingTeam.responsibilityConfirmed = false;
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-20T15:10:00Z', summary: 'SAFETY-SUMMARY-CANARY' };
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['ct-receiving-team']);
     const tasks = await svc.fhir<Task>(`Task?identifier=${encodeURIComponent(`${source}|ct-safety-blocked/task/safety-review`)}`);
@@ -145,17 +185,22 @@ describe('safety first', () => {
   });
 
   it('falls back to the site default clinical route when the escalation route is a peer', async () => {
-    const res = await svc.post(record('ct-safety-peer-route', (r) => {
-      r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' };
-      r.safety = { immediateConcernDisclosed: true };
-    }));
+    const res = await svc.post(
+      record('ct-safety-peer-route', (r) => {
+        r.escalationRoute.clinicalOwner = { reference: 'PractitionerRole/example-peer' };
+        r.safety = { immediateConcernDisclosed: true };
+      }),
+    );
     expect(res.status).toBe(422);
     const tasks = await svc.fhir<Task>(`Task?identifier=${encodeURIComponent(`${source}|ct-safety-peer-route/task/safety-review`)}`);
     expect(tasks[0]?.owner?.reference).toBe('PractitionerRole/example-on-call');
   });
 
   it('raises it once: resending the blocked record does not double the safety Task', async () => {
-    const r = record('ct-safety-twice', (x) => { x.receivingTeam.responsibilityConfirmed = false; x.safety = { immediateConcernDisclosed: true }; });
+    const r = record('ct-safety-twice', (x) => {
+      x.receivingTeam.responsibilityConfirmed = false;
+      x.safety = { immediateConcernDisclosed: true };
+    });
     await svc.post(r);
     await svc.post(r);
     expect(await countByIdentifier('Task', 'ct-safety-twice', 'task/safety-review')).toBe(1);
@@ -169,14 +214,20 @@ describe('resend', () => {
     expect(first.status).toBe(201);
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('unchanged');
-    expect(second.body.resources.map((r: any) => r.reference)).toEqual(first.body.resources.filter((r: any) => !r.slot.startsWith('provenance')).map((r: any) => r.reference));
+    expect(second.body.resources.map((r: any) => r.reference)).toEqual(
+      first.body.resources.filter((r: any) => !r.slot.startsWith('provenance')).map((r: any) => r.reference),
+    );
     expect(await countByIdentifier('CarePlan', 'ct-resend', 'careplan')).toBe(1);
     expect(await countByIdentifier('Task', 'ct-resend', 'task/first-appointment-tracking')).toBe(1);
   });
 
   it('a corrected resend updates the same resources in place', async () => {
     const first = await svc.post(record('ct-correct'));
-    const second = await svc.post(record('ct-correct', (r) => { r.firstAppointment.status = 'attended'; }));
+    const second = await svc.post(
+      record('ct-correct', (r) => {
+        r.firstAppointment.status = 'attended';
+      }),
+    );
     expect(second.status).toBe(200);
     expect(second.body.outcome).toBe('updated');
     const carePlan = (ref: any) => ref.resources.find((r: any) => r.slot === 'careplan');
@@ -193,7 +244,11 @@ describe('resend', () => {
     const task = (await (await svc.fhirRaw(ref)).json()) as Task;
     const put = await svc.fhirRaw(ref, { method: 'PUT', body: JSON.stringify({ ...task, status: 'in-progress' }) });
     expect(put.status).toBe(200);
-    const again = await svc.post(record('ct-clinician', (r) => { r.firstAppointment.date = '2026-11-26'; }));
+    const again = await svc.post(
+      record('ct-clinician', (r) => {
+        r.firstAppointment.date = '2026-11-26';
+      }),
+    );
     expect(again.status).toBe(200);
     const after = (await (await svc.fhirRaw(ref)).json()) as Task;
     expect(after.status).toBe('in-progress');
@@ -203,10 +258,15 @@ describe('resend', () => {
 
 describe('consent and peer notes', () => {
   it('a category not consented never appears in any Communication', async () => {
-    const res = await svc.post(record('ct-consent-narrow', (r) => { r.consent.categories = ['appointment-status']; }));
+    const res = await svc.post(
+      record('ct-consent-narrow', (r) => {
+        r.consent.categories = ['appointment-status'];
+      }),
+    );
     expect(res.status).toBe(201);
-    const comms = (await svc.fhir<Communication>('Communication?subject=Patient/example-person&_count=200'))
-      .filter((c) => c.identifier?.[0]?.value?.startsWith('ct-consent-narrow/'));
+    const comms = (await svc.fhir<Communication>('Communication?subject=Patient/example-person&_count=200')).filter((c) =>
+      c.identifier?.[0]?.value?.startsWith('ct-consent-narrow/'),
+    );
     expect(comms).toHaveLength(1);
     const text = JSON.stringify(comms);
     expect(text).not.toContain('intimidating');
@@ -216,26 +276,43 @@ describe('consent and peer notes', () => {
 
   it('peerNotes appears in no resource and no response', async () => {
     const canary = 'PEERNOTES-CANARY-7c1f';
-    const res = await svc.post(record('ct-notes', (r) => { r.peerNotes = canary; }));
+    const res = await svc.post(
+      record('ct-notes', (r) => {
+        r.peerNotes = canary;
+      }),
+    );
     expect(JSON.stringify(res.body)).not.toContain(canary);
     for (const type of ['CarePlan', 'Consent', 'Encounter', 'Communication', 'Task', 'Provenance', 'AuditEvent']) {
       const all = await svc.fhirRaw(`${type}?_count=500`);
       expect(await all.text()).not.toContain(canary);
     }
-    const preview = await svc.post(record('ct-notes', (r) => { r.peerNotes = canary; }), '/pathway-records/$validate');
+    const preview = await svc.post(
+      record('ct-notes', (r) => {
+        r.peerNotes = canary;
+      }),
+      '/pathway-records/$validate',
+    );
     expect(JSON.stringify(preview.body)).not.toContain(canary);
   });
 });
 
 describe('person', () => {
   it('a person that does not resolve is a 422 with an issue on person', async () => {
-    const res = await svc.post(record('ct-no-person', (r) => { r.person = { reference: 'Patient/does-not-exist' }; }));
+    const res = await svc.post(
+      record('ct-no-person', (r) => {
+        r.person = { reference: 'Patient/does-not-exist' };
+      }),
+    );
     expect(res.status).toBe(422);
     expect(res.body.issue.some((i: any) => i.expression?.includes('person'))).toBe(true);
   });
 
   it('a person given by identifier resolves to the Patient', async () => {
-    const res = await svc.post(record('ct-person-id', (r) => { r.person = { identifier: { system: 'urn:example:mrn', value: 'MRN-0002' } }; }));
+    const res = await svc.post(
+      record('ct-person-id', (r) => {
+        r.person = { identifier: { system: 'urn:example:mrn', value: 'MRN-0002' } };
+      }),
+    );
     expect(res.status).toBe(201);
     const cp = res.body.resources.find((r: any) => r.slot === 'careplan');
     const carePlan = await (await svc.fhirRaw(cp.reference)).json();

@@ -31,15 +31,23 @@ describe('early-engagement: the example record', () => {
     const res = await svc.post(fixture('early-engagement'));
     expect(res.status).toBe(201);
     expect(res.body.outcome).toBe('created');
-    expect(passedGates(res.body)).toEqual(['ee-appointment-owner', 'ee-consent', 'ee-escalation-route', 'peer-not-clinical-owner', 'peer-not-clinician']);
+    expect(passedGates(res.body)).toEqual([
+      'ee-appointment-owner',
+      'ee-consent',
+      'ee-escalation-route',
+      'peer-not-clinical-owner',
+      'peer-not-clinician',
+    ]);
     const id = 'ee-2026-0311';
 
     const plan = await svc.one<CarePlan>('CarePlan', id, 'careplan');
     expect(plan.status).toBe('active');
     const intake = plan.extension?.find((e) => e.url === `${sd}/intake`) as Extension;
     expect(intake.extension?.find((e) => e.url === 'eligible')?.valueBoolean).toBe(true);
-    expect(intake.extension?.filter((e) => e.url === 'criteria').map((e) => e.valueString))
-      .toEqual(['first-contact-with-services', 'uncertain-about-therapy']);
+    expect(intake.extension?.filter((e) => e.url === 'criteria').map((e) => e.valueString)).toEqual([
+      'first-contact-with-services',
+      'uncertain-about-therapy',
+    ]);
     const offer = activity(plan, 'peer-support-offer');
     expect(offer?.detail?.status).toBe('completed');
     expect(offer?.detail?.statusReason?.coding?.[0]?.code).toBe('preference-accepted');
@@ -59,15 +67,21 @@ describe('early-engagement: the example record', () => {
     // Found as an auditor finds it: the disclosure audit of that Communication.
     const audits = await svc.fhir<AuditEvent>(`AuditEvent?entity=Communication/${shared.id}`);
     expect(audits).toHaveLength(1);
-    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(new RegExp(`^${id}/audit/disclosure/communication/shared/engagement-barriers/care-team/`));
+    expect(audits[0]?.meta?.tag?.[0]?.code).toMatch(
+      new RegExp(`^${id}/audit/disclosure/communication/shared/engagement-barriers/care-team/`),
+    );
 
-    const tracking = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathwaySystem}|first-appointment-tracking`)}&owner=${clinician.reference}&status=requested`);
+    const tracking = await svc.fhir<Task>(
+      `Task?code=${encodeURIComponent(`${pathwaySystem}|first-appointment-tracking`)}&owner=${clinician.reference}&status=requested`,
+    );
     const mine = tracking.filter((t) => t.identifier?.[0]?.value === `${id}/task/first-appointment-tracking`);
     expect(mine).toHaveLength(1);
     expect(mine[0]?.restriction?.period?.end).toBe('2026-11-19');
     expect(mine[0]?.businessStatus?.coding?.[0]?.code).toBe('appointment-booked');
 
-    const followUps = await svc.fhir<Task>(`Task?code=${encodeURIComponent(`${pathwaySystem}|follow-up-action`)}&owner=${peer.reference}&status=requested`);
+    const followUps = await svc.fhir<Task>(
+      `Task?code=${encodeURIComponent(`${pathwaySystem}|follow-up-action`)}&owner=${peer.reference}&status=requested`,
+    );
     const followUp = followUps.find((t) => t.identifier?.[0]?.value === `${id}/task/follow-up-action`);
     expect(followUp?.restriction?.period?.end).toBe('2026-11-18');
     expect(plan.activity?.some((a) => a.reference?.reference === `Task/${followUp?.id}`)).toBe(true);
@@ -111,7 +125,13 @@ describe('early-engagement gates', () => {
       const res = await svc.post(r);
       expect(res.status).toBe(422);
       expect(failedGates(res.body)).toEqual(['ee-consent']);
-      expect(await svc.bySlot('Communication', r.recordId, `communication/shared/${r.informationShared[0].category}/${r.informationShared[0].recipient}`)).toHaveLength(0);
+      expect(
+        await svc.bySlot(
+          'Communication',
+          r.recordId,
+          `communication/shared/${r.informationShared[0].category}/${r.informationShared[0].recipient}`,
+        ),
+      ).toHaveLength(0);
     }
   });
 
@@ -195,8 +215,14 @@ describe('early-engagement resends', () => {
     const again = await svc.post(r);
     expect(again.status).toBe(200);
     expect(again.body.outcome).toBe('unchanged');
-    for (const [type, slot] of [['CarePlan', 'careplan'], ['Consent', 'consent'], ['Encounter', 'encounter/peer-contact/2026-11-12'],
-      ['Communication', 'communication/shared/engagement-barriers/care-team'], ['Task', 'task/follow-up-action'], ['Task', 'task/first-appointment-tracking']] as const) {
+    for (const [type, slot] of [
+      ['CarePlan', 'careplan'],
+      ['Consent', 'consent'],
+      ['Encounter', 'encounter/peer-contact/2026-11-12'],
+      ['Communication', 'communication/shared/engagement-barriers/care-team'],
+      ['Task', 'task/follow-up-action'],
+      ['Task', 'task/first-appointment-tracking'],
+    ] as const) {
       expect(await svc.bySlot(type, r.recordId, slot), `${type} ${slot}`).toHaveLength(1);
     }
   });
@@ -280,20 +306,25 @@ describe('early-engagement consent and privacy', () => {
     const res = await svc.post(r);
     expect(res.status).toBe(201);
     const communications = [
-      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/care-team'),
-      ...await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/receiving-clinician'),
+      ...(await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/care-team')),
+      ...(await svc.bySlot<Communication>('Communication', r.recordId, 'communication/shared/appointment-status/receiving-clinician')),
     ];
     expect(communications).toHaveLength(2);
     expect(communications.map((c) => c.recipient?.[0]?.reference)).toEqual([team.reference, clinician.reference]);
-    const categories = communications.flatMap((c) => c.payload ?? []).flatMap((p) => p.extension ?? [])
-      .filter((e) => e.url === `${sd}/information-category`).map((e) => e.valueCoding?.code);
+    const categories = communications
+      .flatMap((c) => c.payload ?? [])
+      .flatMap((p) => p.extension ?? [])
+      .filter((e) => e.url === `${sd}/information-category`)
+      .map((e) => e.valueCoding?.code);
     expect(categories).toEqual(['appointment-status', 'appointment-status']);
     expect(JSON.stringify(communications)).not.toContain('engagement-barriers');
     expect(JSON.stringify(communications)).not.toContain('BARRIER-TEXT');
     const encounter = await svc.one<Encounter>('Encounter', r.recordId, 'encounter/peer-contact/2026-11-12');
     // Engagement barriers are not consented for the care team: neither their text nor their codes are
     // written (spec §5); the Encounter says barriers exist and are masked.
-    expect(encounter.reasonCode).toEqual([{ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] }]);
+    expect(encounter.reasonCode).toEqual([
+      { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] },
+    ]);
     const plan = await svc.one<CarePlan>('CarePlan', r.recordId, 'careplan');
     expect(JSON.stringify(plan)).not.toContain('BARRIER-TEXT');
   });
@@ -314,8 +345,9 @@ describe('early-engagement consent and privacy', () => {
     const accepted = await svc.post(r);
     expect(accepted.status).toBe(201);
     expect(JSON.stringify(accepted.body)).not.toContain(secret);
-    const stored = await Promise.all((accepted.body.resources as { reference: string }[])
-      .map(async (x) => (await svc.fhirRaw(x.reference)).text()));
+    const stored = await Promise.all(
+      (accepted.body.resources as { reference: string }[]).map(async (x) => (await svc.fhirRaw(x.reference)).text()),
+    );
     expect(stored.length).toBeGreaterThan(5);
     for (const text of stored) expect(text).not.toContain(secret);
 

@@ -8,8 +8,12 @@ const clinician = 'PractitionerRole/example-clinician';
 const peer = 'PractitionerRole/example-peer';
 
 let svc: TestService;
-beforeAll(async () => { svc = await startTestService(); });
-afterAll(async () => { await svc?.close(); });
+beforeAll(async () => {
+  svc = await startTestService();
+});
+afterAll(async () => {
+  await svc?.close();
+});
 
 /** The example record (spec §3.6) under its own recordId, changed by `edit`. */
 const record = (recordId: string, edit?: (r: any) => void): any => fixture('recovery-maintenance', recordId, edit);
@@ -28,12 +32,29 @@ describe('recovery-maintenance: the example record', () => {
     const res = await svc.post(example);
     expect(res.status).toBe(201);
     expect(res.body.outcome).toBe('created');
-    expect(res.body.resources.map((r: any) => r.reference.split('/')[0]).sort()).toEqual(
-      ['AuditEvent', 'CarePlan', 'Communication', 'Consent', 'Encounter', 'Goal', 'Provenance', 'Task', 'Task']);
+    expect(res.body.resources.map((r: any) => r.reference.split('/')[0]).sort()).toEqual([
+      'AuditEvent',
+      'CarePlan',
+      'Communication',
+      'Consent',
+      'Encounter',
+      'Goal',
+      'Provenance',
+      'Task',
+      'Task',
+    ]);
     expect(res.body.tasks.map((t: any) => t.code).sort()).toEqual(['outcome-review', 're-entry-review']);
     expect(failedGates(res.body)).toEqual([]);
-    expect(passedGates(res.body)).toEqual(expect.arrayContaining(
-      ['rm-discharge-confirmed', 'rm-person-agreement', 'rm-re-entry-route', 'rm-escalation-route', 'rm-time-limited', 'rm-consent-aligned']));
+    expect(passedGates(res.body)).toEqual(
+      expect.arrayContaining([
+        'rm-discharge-confirmed',
+        'rm-person-agreement',
+        'rm-re-entry-route',
+        'rm-escalation-route',
+        'rm-time-limited',
+        'rm-consent-aligned',
+      ]),
+    );
   });
 
   it('maps each field where spec §3.6 puts it', async () => {
@@ -86,16 +107,22 @@ describe('recovery-maintenance: the re-entry trigger (spec §3.6)', () => {
     const accepted = { ...first, status: 'accepted' as const };
     expect((await svc.fhirRaw(`Task/${first.id}`, { method: 'PUT', body: JSON.stringify(accepted) })).status).toBe(200);
 
-    const resent = await svc.post(record('rm-episodes', (r) => { r.monitoring.warningSignsObserved.push('Stopping contact with friends'); }));
+    const resent = await svc.post(
+      record('rm-episodes', (r) => {
+        r.monitoring.warningSignsObserved.push('Stopping contact with friends');
+      }),
+    );
     expect(resent.status).toBe(200);
     const kept = await svc.bySlot<Task>('Task', 'rm-episodes', 'task/re-entry-review/2026-11-10');
     expect(kept.map((t) => t.status)).toEqual(['accepted']);
 
-    const later = await svc.post(record('rm-episodes', (r) => {
-      r.recordedAt = '2026-12-20T10:00:00Z';
-      r.monitoring = { since: '2026-12-15', missedCheckIns: 0, warningSignsObserved: ['Sleeping under five hours'] };
-      r.lastCheckIn = { date: '2026-12-18', completed: true, mode: 'video' };
-    }));
+    const later = await svc.post(
+      record('rm-episodes', (r) => {
+        r.recordedAt = '2026-12-20T10:00:00Z';
+        r.monitoring = { since: '2026-12-15', missedCheckIns: 0, warningSignsObserved: ['Sleeping under five hours'] };
+        r.lastCheckIn = { date: '2026-12-18', completed: true, mode: 'video' };
+      }),
+    );
     expect(later.status).toBe(200);
     expect(await svc.bySlot<Task>('Task', 'rm-episodes', 'task/re-entry-review/2026-12-15')).toHaveLength(1);
     expect(await svc.bySlot<Task>('Task', 'rm-episodes', 'task/re-entry-review/2026-11-10')).toHaveLength(1);
@@ -105,33 +132,55 @@ describe('recovery-maintenance: the re-entry trigger (spec §3.6)', () => {
   });
 
   it('missed check-ins alone (at the threshold) raise the Task and no Communication; below it, nothing', async () => {
-    const missed = await svc.post(record('rm-missed', (r) => { r.monitoring = { since: '2026-11-10', missedCheckIns: 2, warningSignsObserved: [] }; }));
+    const missed = await svc.post(
+      record('rm-missed', (r) => {
+        r.monitoring = { since: '2026-11-10', missedCheckIns: 2, warningSignsObserved: [] };
+      }),
+    );
     expect(missed.status).toBe(201);
     const task = await svc.one<Task>('Task', 'rm-missed', 'task/re-entry-review/2026-11-10');
     expect(task.description).toContain('2 check-ins missed since 2026-11-10');
     expect(task.reasonCode?.coding?.map((c) => c.code)).toEqual(['missed-check-ins']);
     expect(await svc.bySlot<Communication>('Communication', 'rm-missed', 'communication/re-entry/2026-11-10')).toEqual([]);
 
-    const quiet = await svc.post(record('rm-quiet', (r) => { r.monitoring = { since: '2026-11-10', missedCheckIns: 1, warningSignsObserved: [] }; }));
+    const quiet = await svc.post(
+      record('rm-quiet', (r) => {
+        r.monitoring = { since: '2026-11-10', missedCheckIns: 1, warningSignsObserved: [] };
+      }),
+    );
     expect(quiet.body.tasks.map((t: any) => t.code)).toEqual(['outcome-review']);
   });
 
   it('recovery goals go with the signs only when consented; without warning-signs consent the record is blocked (rm-consent-aligned)', async () => {
-    const noGoals = await svc.post(record('rm-no-goals', (r) => { r.consent.categories = ['warning-signs']; }));
+    const noGoals = await svc.post(
+      record('rm-no-goals', (r) => {
+        r.consent.categories = ['warning-signs'];
+      }),
+    );
     expect(noGoals.status).toBe(201);
     const signs = await svc.one<Communication>('Communication', 'rm-no-goals', 'communication/re-entry/2026-11-10');
     expect(signs.payload?.map((p) => p.contentString)).toEqual(['Warning sign seen since 2026-11-10: Sleeping under five hours']);
 
-    const blocked = await svc.post(record('rm-no-signs-consent', (r) => { r.consent.categories = ['recovery-goals']; }));
+    const blocked = await svc.post(
+      record('rm-no-signs-consent', (r) => {
+        r.consent.categories = ['recovery-goals'];
+      }),
+    );
     expect(blocked.status).toBe(422);
     expect(failedGates(blocked.body)).toEqual(['rm-consent-aligned']);
     expect(await svc.bySlot<Communication>('Communication', 'rm-no-signs-consent', 'communication/re-entry/2026-11-10')).toEqual([]);
-    const audit = await svc.fhir<AuditEvent>('AuditEvent?type=http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway|record-blocked');
+    const audit = await svc.fhir<AuditEvent>(
+      'AuditEvent?type=http://peer-pathways.example.org/fhir/CodeSystem/peer-pathway|record-blocked',
+    );
     expect(audit.some((a) => a.subtype?.some((s) => s.code === 'rm-consent-aligned'))).toBe(true);
   });
 
   it('monitoring.since is required when anything is reported (400 on the field)', async () => {
-    const res = await svc.post(record('rm-no-since', (r) => { delete r.monitoring.since; }));
+    const res = await svc.post(
+      record('rm-no-since', (r) => {
+        delete r.monitoring.since;
+      }),
+    );
     expect(res.status).toBe(400);
     expect(res.body.issue.map((i: any) => i.expression?.[0])).toContain('monitoring.since');
   });
@@ -139,10 +188,16 @@ describe('recovery-maintenance: the re-entry trigger (spec §3.6)', () => {
 
 describe('recovery-maintenance: safety and role integrity come from the pipeline', () => {
   it('a safety disclosure raises the one stat review, even when a gate blocks the record', async () => {
-    const res = await svc.post(record('rm-safety', (r) => {
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-24T15:00:00Z', summary: 'Said they have a plan to overdose tonight.' };
-      r.personAgreement.agreedToPeerInvolvement = false;
-    }));
+    const res = await svc.post(
+      record('rm-safety', (r) => {
+        r.safety = {
+          immediateConcernDisclosed: true,
+          disclosedAt: '2026-11-24T15:00:00Z',
+          summary: 'Said they have a plan to overdose tonight.',
+        };
+        r.personAgreement.agreedToPeerInvolvement = false;
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body)).toEqual(['rm-person-agreement']);
     const safety = await svc.one<Task>('Task', 'rm-safety', 'task/safety-review');
@@ -153,10 +208,12 @@ describe('recovery-maintenance: safety and role integrity come from the pipeline
   });
 
   it('a peer named as re-entry owner or discharging clinician is blocked, and never owns the re-entry review', async () => {
-    const res = await svc.post(record('rm-peer-owner', (r) => {
-      r.reEntryRoute.owner = { reference: peer };
-      r.discharge.dischargedBy = { reference: peer };
-    }));
+    const res = await svc.post(
+      record('rm-peer-owner', (r) => {
+        r.reEntryRoute.owner = { reference: peer };
+        r.discharge.dischargedBy = { reference: peer };
+      }),
+    );
     expect(res.status).toBe(422);
     expect(failedGates(res.body).sort()).toEqual(['rm-discharge-confirmed', 'rm-re-entry-route']);
     const dry = await svc.post(record('rm-peer-owner'), '/pathway-records/$validate');
@@ -165,14 +222,24 @@ describe('recovery-maintenance: safety and role integrity come from the pipeline
 });
 
 describe('the POST answer and $validate agree issue for issue', () => {
-  for (const [name, edit] of [['accepted', undefined], ['blocked', (r: any) => { delete r.reEntryRoute.owner; }]] as const) {
+  for (const [name, edit] of [
+    ['accepted', undefined],
+    [
+      'blocked',
+      (r: any) => {
+        delete r.reEntryRoute.owner;
+      },
+    ],
+  ] as const) {
     it(`${name}: the same gate issues, with their codes, record fields and diagnostics`, async () => {
       const dry = await svc.post(record(`rm-agree-${name}`, edit), '/pathway-records/$validate');
-      const dryIssues = dry.body.parameter.find((p: any) => p.name === 'outcome').resource.issue
-        .filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
+      const dryIssues = dry.body.parameter
+        .find((p: any) => p.name === 'outcome')
+        .resource.issue.filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
       const written = await svc.post(record(`rm-agree-${name}`, edit));
-      const writtenIssues = (written.body.operationOutcome ?? written.body).issue
-        .filter((i: any) => i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')));
+      const writtenIssues = (written.body.operationOutcome ?? written.body).issue.filter((i: any) =>
+        i.details?.coding?.some((c: any) => c.system.endsWith('/CodeSystem/gate')),
+      );
       // A 422 lists the failed gates (then what safety first raised); a 201 every gate result.
       const expected = name === 'blocked' ? dryIssues.filter((i: any) => i.severity === 'error') : dryIssues;
       expect(writtenIssues.length).toBe(name === 'blocked' ? 1 : 8);

@@ -35,7 +35,8 @@ const first: Task = {
   restriction: { period: { end: '2026-12-03T10:00:00Z' } },
 };
 
-const codesOf = (issues: { details?: { coding?: { code?: string }[] } }[]) => issues.flatMap((i) => i.details?.coding?.map((c) => c.code) ?? []);
+const codesOf = (issues: { details?: { coding?: { code?: string }[] } }[]) =>
+  issues.flatMap((i) => i.details?.coding?.map((c) => c.code) ?? []);
 
 describe('assessFollowUp: the escalation Task through the pure core', () => {
   const now = new Date('2026-12-03T12:00:00Z');
@@ -48,7 +49,7 @@ describe('assessFollowUp: the escalation Task through the pure core', () => {
     expect(codesOf(evaluationIssues(verdict))).toContain('peer-not-clinical-owner');
   });
 
-  it('owned by a peer role, it is blocked by peer-not-clinical-owner, as a record\'s Task would be', () => {
+  it("owned by a peer role, it is blocked by peer-not-clinical-owner, as a record's Task would be", () => {
     const task = { ...escalationTask(first, taskOrigin(first)!, now, rules), owner: { reference: peer } };
     const verdict = assessFollowUp([task], { resolution: { problems: [], peerRoles: [peer] } }, profiles);
     expect(codesOf(verdict.blockers)).toEqual(expect.arrayContaining(['gate-failed', 'peer-not-clinical-owner']));
@@ -56,7 +57,11 @@ describe('assessFollowUp: the escalation Task through the pure core', () => {
 
   it('a Task the Task profile refuses (no intent, a status FHIR does not know) is blocked before any gate', () => {
     const { intent: _intent, ...broken } = escalationTask(first, taskOrigin(first)!, now, rules);
-    const verdict = assessFollowUp([{ ...broken, status: 'overdue' } as unknown as Task], { resolution: { problems: [], peerRoles: [peer] } }, profiles);
+    const verdict = assessFollowUp(
+      [{ ...broken, status: 'overdue' } as unknown as Task],
+      { resolution: { problems: [], peerRoles: [peer] } },
+      profiles,
+    );
     expect(verdict.blockers.length).toBeGreaterThan(0);
     expect(verdict.gates).toEqual([]);
   });

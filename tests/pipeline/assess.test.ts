@@ -19,7 +19,12 @@ beforeAll(() => {
 
 function resolutionOf(record: unknown): Resolution {
   return {
-    resolved: new Map(collectReferences(record).map(({ path, ref }) => [path, { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource }])),
+    resolved: new Map(
+      collectReferences(record).map(({ path, ref }) => [
+        path,
+        { literal: ref.reference as string, resource: { resourceType: ref.reference?.split('/')[0] } as Resource },
+      ]),
+    ),
     problems: [],
     unresolved: [],
     peerRoles,
@@ -51,9 +56,16 @@ describe('assess: the pure core (record, lookups, site, profiles) → verdict, p
     const resolution = resolutionOf(record);
     const mapped = mapOnce(record, resolution, loadMappings());
     const urn = slotFullUrl(record.source.system, record.recordId, 'careplan');
-    const existing = new Map<string, Resource>([['careplan', { resourceType: 'CarePlan', id: 'cp-1', status: 'active', intent: 'plan', subject: { reference: 'Patient/example-person' } }]]);
+    const existing = new Map<string, Resource>([
+      [
+        'careplan',
+        { resourceType: 'CarePlan', id: 'cp-1', status: 'active', intent: 'plan', subject: { reference: 'Patient/example-person' } },
+      ],
+    ]);
     const ev = assess(mapped, { resolution, existing }, profiles);
-    const review = ev.bundle.entry?.map((e) => e.resource).find((r): r is Task => r?.resourceType === 'Task' && r.code?.coding?.[0]?.code === 're-entry-review');
+    const review = ev.bundle.entry
+      ?.map((e) => e.resource)
+      .find((r): r is Task => r?.resourceType === 'Task' && r.code?.coding?.[0]?.code === 're-entry-review');
     expect(review?.focus?.reference).toBe('CarePlan/cp-1');
     expect(JSON.stringify(ev.bundle)).not.toContain(urn);
     // The mapping itself was not changed: it still names the CarePlan by its urn:uuid.

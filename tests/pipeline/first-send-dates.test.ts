@@ -21,10 +21,12 @@ describe('a resend keeps the dates of the first send', () => {
     const slot = 'task/re-entry-review/2026-11-10';
     const first = await svc.one<Task>('Task', 'dates-rm', slot);
     const plan = await svc.one<CarePlan>('CarePlan', 'dates-rm', 'careplan');
-    const resent = await svc.post(fixture('recovery-maintenance', 'dates-rm', (r) => {
-      r.recordedAt = '2026-11-29T09:00:00Z';
-      r.monitoring.warningSignsObserved = ['Sleeping under five hours', 'Skipping meals'];
-    }));
+    const resent = await svc.post(
+      fixture('recovery-maintenance', 'dates-rm', (r) => {
+        r.recordedAt = '2026-11-29T09:00:00Z';
+        r.monitoring.warningSignsObserved = ['Sleeping under five hours', 'Skipping meals'];
+      }),
+    );
     expect(resent.status).toBe(200);
     const again = await svc.one<Task>('Task', 'dates-rm', slot);
     expect(again.authoredOn).toBe(first.authoredOn);
@@ -36,10 +38,16 @@ describe('a resend keeps the dates of the first send', () => {
     expect((await svc.post(fixture('step-down', 'dates-sd'))).status).toBe(201);
     const slot = 'task/scheduled-clinical-review';
     const first = await svc.one<Task>('Task', 'dates-sd', slot);
-    expect((await svc.post(fixture('step-down', 'dates-sd', (r) => {
-      r.recordedAt = '2026-11-20T13:00:00Z';
-      r.clinicalReviewDate = '2026-12-21';
-    }))).status).toBe(200);
+    expect(
+      (
+        await svc.post(
+          fixture('step-down', 'dates-sd', (r) => {
+            r.recordedAt = '2026-11-20T13:00:00Z';
+            r.clinicalReviewDate = '2026-12-21';
+          }),
+        )
+      ).status,
+    ).toBe(200);
     const again = await svc.one<Task>('Task', 'dates-sd', slot);
     expect(again.authoredOn).toBe(first.authoredOn);
     expect(again.restriction?.period?.end).not.toBe(first.restriction?.period?.end);

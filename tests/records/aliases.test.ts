@@ -46,13 +46,38 @@ describe('a source mapping brings a differently shaped record onto the contract'
   }
 
   it('renames inside arrays element by element, and leaves no emptied container behind', () => {
-    const s = source({ fields: [{ from: 'items[].a', to: 'list[].x' }, { from: 'items[].b.c', to: 'list[].y' }, { from: 'items', to: 'list' }] });
-    const out = applySourceMapping({ items: [{ a: 1, b: { c: 2 }, d: 3 }, { a: 4, b: { c: 5 } }], keep: true }, s, []);
-    expect(out.value).toEqual({ list: [{ x: 1, y: 2, d: 3 }, { x: 4, y: 5 }], keep: true });
+    const s = source({
+      fields: [
+        { from: 'items[].a', to: 'list[].x' },
+        { from: 'items[].b.c', to: 'list[].y' },
+        { from: 'items', to: 'list' },
+      ],
+    });
+    const out = applySourceMapping(
+      {
+        items: [
+          { a: 1, b: { c: 2 }, d: 3 },
+          { a: 4, b: { c: 5 } },
+        ],
+        keep: true,
+      },
+      s,
+      [],
+    );
+    expect(out.value).toEqual({
+      list: [
+        { x: 1, y: 2, d: 3 },
+        { x: 4, y: 5 },
+      ],
+      keep: true,
+    });
   });
 
   it('maps values after renaming, element by element in arrays, and leaves unlisted values for the schema to judge', () => {
-    const s = source({ fields: [{ from: 'p', to: 'personPreference' }], values: { personPreference: { yes: 'accepted' }, 'tags[]': { a: 'A' } } });
+    const s = source({
+      fields: [{ from: 'p', to: 'personPreference' }],
+      values: { personPreference: { yes: 'accepted' }, 'tags[]': { a: 'A' } },
+    });
     expect(applySourceMapping({ p: 'yes', tags: ['a', 'b'] }, s, []).value).toEqual({ personPreference: 'accepted', tags: ['A', 'b'] });
     expect(applySourceMapping({ p: 'perhaps' }, s, []).value).toEqual({ personPreference: 'perhaps' });
   });
@@ -74,16 +99,23 @@ describe('errors name the field the sender used', () => {
     const issue = !parsed.ok ? parsed.issues[0] : undefined;
     expect(issue?.expression).toEqual(['nextAppt.when']);
     expect(issue?.details?.coding?.[0]?.code).toBe('required');
-    expect(issue?.details?.text).toContain('"nextAppt.when" (nextAppointment.date in the record contract, renamed by mappings/sources/recovery-navigator.json)');
+    expect(issue?.details?.text).toContain(
+      '"nextAppt.when" (nextAppointment.date in the record contract, renamed by mappings/sources/recovery-navigator.json)',
+    );
   });
 
-  it('a bad value and an unknown field are reported under the sender\'s paths', () => {
+  it("a bad value and an unknown field are reported under the sender's paths", () => {
     const record = navigatorRecord('early-engagement');
     record.contact.how = 'carrier-pigeon';
     record.nextAppt.whenn = '2026-11-19';
     const parsed = parseSourceRecord(record, mappings);
     const paths = !parsed.ok ? parsed.issues.map((i) => [i.expression?.[0], i.details?.coding?.[0]?.code]) : [];
-    expect(paths).toEqual(expect.arrayContaining([['contact.how', 'schema-invalid'], ['nextAppt.whenn', 'unknown-field']]));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        ['contact.how', 'schema-invalid'],
+        ['nextAppt.whenn', 'unknown-field'],
+      ]),
+    );
   });
 
   it('an unmapped local code is an issue naming the field, the ConceptMap and the code — never dropped', () => {
@@ -95,7 +127,9 @@ describe('errors name the field the sender used', () => {
     expect(issues).toHaveLength(1);
     expect(issues[0]?.expression).toEqual(['barriers[1]']);
     expect(issues[0]?.details?.coding?.[0]?.code).toBe('unmapped-code');
-    expect(issues[0]?.details?.text).toContain('"BUS-STRIKE" has no translation in ConceptMap http://peer-pathways.example.org/fhir/ConceptMap/recovery-navigator-barriers');
+    expect(issues[0]?.details?.text).toContain(
+      '"BUS-STRIKE" has no translation in ConceptMap http://peer-pathways.example.org/fhir/ConceptMap/recovery-navigator-barriers',
+    );
   });
 
   it('free text sent in a coded field is never quoted back', () => {
@@ -117,14 +151,27 @@ describe('ConceptMap translation ($translate, one direction)', () => {
   const element = (code: string, target: string, equivalence: string) => ({ code, target: [{ code: target, equivalence }] });
 
   it('uses equivalent, equal, wider, subsumes and relatedto targets; never narrower, inexact or unmatched ones', () => {
-    const m = map({ source: 'urn:s', target: 'urn:t', element: [element('a', 'A', 'wider'), element('b', 'B', 'narrower'), element('c', 'C', 'inexact'), { code: 'd', target: [{ equivalence: 'unmatched' }] }] });
+    const m = map({
+      source: 'urn:s',
+      target: 'urn:t',
+      element: [
+        element('a', 'A', 'wider'),
+        element('b', 'B', 'narrower'),
+        element('c', 'C', 'inexact'),
+        { code: 'd', target: [{ equivalence: 'unmatched' }] },
+      ],
+    });
     expect(translateCode(m, 'a')).toEqual({ ok: true, code: 'A' });
-    for (const code of ['b', 'c', 'd']) expect(translateCode(m, code)).toMatchObject({ ok: false, reason: expect.stringContaining('no usable target') });
+    for (const code of ['b', 'c', 'd'])
+      expect(translateCode(m, code)).toMatchObject({ ok: false, reason: expect.stringContaining('no usable target') });
     expect(translateCode(m, 'z')).toEqual({ ok: false, reason: 'it is not listed' });
   });
 
   it('honours group.unmapped: provided keeps the code, fixed gives one', () => {
     expect(translateCode(map({ source: 'urn:s', element: [], unmapped: { mode: 'provided' } }), 'x')).toEqual({ ok: true, code: 'x' });
-    expect(translateCode(map({ source: 'urn:s', element: [], unmapped: { mode: 'fixed', code: 'other' } }), 'x')).toEqual({ ok: true, code: 'other' });
+    expect(translateCode(map({ source: 'urn:s', element: [], unmapped: { mode: 'fixed', code: 'other' } }), 'x')).toEqual({
+      ok: true,
+      code: 'other',
+    });
   });
 });

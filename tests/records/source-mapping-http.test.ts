@@ -30,7 +30,7 @@ async function post(record: unknown, path: string, headers: Record<string, strin
     headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(record),
   });
-  return { status: res.status, body: await res.json() as any };
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 const param = (body: any, name: string) => body.parameter.find((p: any) => p.name === name);
@@ -46,7 +46,7 @@ describe('a second source system, shaped differently, produces the same FHIR as 
     });
   }
 
-  it('what the navigator wrote, the same record in the contract\'s shape finds unchanged', async () => {
+  it("what the navigator wrote, the same record in the contract's shape finds unchanged", async () => {
     const first = await post(navigatorRecord('early-engagement', 'nav-write-1'), '/pathway-records');
     expect(first.status).toBe(201);
     const again = await post(canonical('early-engagement', 'nav-write-1'), '/pathway-records', { 'X-Source-Mapping': 'none' });
@@ -54,10 +54,12 @@ describe('a second source system, shaped differently, produces the same FHIR as 
     expect(again.body.outcome).toBe('unchanged');
   });
 
-  it('the local concern codes were translated through the ConceptMap into the contract\'s categories', async () => {
+  it("the local concern codes were translated through the ConceptMap into the contract's categories", async () => {
     const res = await post(navigatorRecord('concern-routing', 'nav-codes'), '/pathway-records');
     expect(res.status).toBe(201);
-    const tasks = await svc.fhir(`Task?identifier=${encodeURIComponent('urn:example:recovery-navigator|nav-codes/task/care-coordination-review')}`);
+    const tasks = await svc.fhir(
+      `Task?identifier=${encodeURIComponent('urn:example:recovery-navigator|nav-codes/task/care-coordination-review')}`,
+    );
     expect((tasks[0] as any).reasonCode.coding.map((c: any) => c.code)).toEqual(['housing']);
   });
 
@@ -70,7 +72,7 @@ describe('a second source system, shaped differently, produces the same FHIR as 
 });
 
 describe('what the navigator is told uses its own field names', () => {
-  it('a schema error (400) names the navigator\'s field', async () => {
+  it("a schema error (400) names the navigator's field", async () => {
     const record = navigatorRecord('early-engagement', 'nav-400');
     record.nextAppt.state = 'pencilled-in';
     const res = await post(record, '/pathway-records');
@@ -86,12 +88,16 @@ describe('what the navigator is told uses its own field names', () => {
     expect(res.body.issue).toHaveLength(1);
     expect(res.body.issue[0].details.coding[0].code).toBe('unmapped-code');
     expect(res.body.issue[0].expression).toEqual(['concerns[1].type']);
-    expect(res.body.issue[0].details.text).toContain('ConceptMap http://peer-pathways.example.org/fhir/ConceptMap/recovery-navigator-concerns');
+    expect(res.body.issue[0].details.text).toContain(
+      'ConceptMap http://peer-pathways.example.org/fhir/ConceptMap/recovery-navigator-concerns',
+    );
     // Nothing was written for it.
-    expect(await svc.fhir(`CarePlan?identifier=${encodeURIComponent('urn:example:recovery-navigator|nav-unmapped/careplan')}`)).toHaveLength(0);
+    expect(
+      await svc.fhir(`CarePlan?identifier=${encodeURIComponent('urn:example:recovery-navigator|nav-unmapped/careplan')}`),
+    ).toHaveLength(0);
   });
 
-  it('a failed gate (422) names the navigator\'s field, on the write and in the dry run', async () => {
+  it("a failed gate (422) names the navigator's field, on the write and in the dry run", async () => {
     const record = navigatorRecord('early-engagement', 'nav-422');
     delete record.nextAppt.with;
     const res = await post(record, '/pathway-records');

@@ -21,15 +21,16 @@ export function startChild(env: Record<string, string>): Promise<ChildService> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const nextLine = () => new Promise<Record<string, unknown>>((ok, fail) => {
-      lines.once('line', (text) => {
-        try {
-          ok(JSON.parse(text) as Record<string, unknown>);
-        } catch (err) {
-          fail(err as Error);
-        }
+    const nextLine = () =>
+      new Promise<Record<string, unknown>>((ok, fail) => {
+        lines.once('line', (text) => {
+          try {
+            ok(JSON.parse(text) as Record<string, unknown>);
+          } catch (err) {
+            fail(err as Error);
+          }
+        });
       });
-    });
     nextLine().then((line) => resolve({ process: child, line, nextLine, exited }), reject);
     void exited.then((code) => reject(new Error(`child exited with ${code} before answering`)));
   });

@@ -46,7 +46,10 @@ async function copiesBySlot(type: string, recordIdPrefix: string): Promise<Map<s
   return counts;
 }
 
-async function expectOneEach(recordIdPrefix: string, types = ['CarePlan', 'Consent', 'Task', 'Communication', 'Encounter']): Promise<number> {
+async function expectOneEach(
+  recordIdPrefix: string,
+  types = ['CarePlan', 'Consent', 'Task', 'Communication', 'Encounter'],
+): Promise<number> {
   let slots = 0;
   for (const type of types) {
     const counts = await copiesBySlot(type, recordIdPrefix);
@@ -101,7 +104,10 @@ describe('lost answers', () => {
       const batch = await Promise.all(ids.slice(i, i + 10).map((id) => adapter.post(fixture('crisis-transition', id))));
       statuses.push(...batch.map((r) => r.status));
     }
-    expect(statuses.every((s) => s === 200 || s === 201), JSON.stringify(statuses)).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 201),
+      JSON.stringify(statuses),
+    ).toBe(true);
     expect(reset.size).toBe(100);
     const carePlans = await copiesBySlot('CarePlan', 'eo-reset-');
     expect(carePlans.size).toBe(100);
@@ -131,7 +137,10 @@ describe('concurrency', () => {
       clinicianEdits++;
       return {
         before: async () => {
-          const res = await real.fhirRaw(`Task/${task!.id}`, { method: 'PUT', body: JSON.stringify({ ...task, status: 'accepted', note: [{ text: 'Clinician accepted' }] }) });
+          const res = await real.fhirRaw(`Task/${task!.id}`, {
+            method: 'PUT',
+            body: JSON.stringify({ ...task, status: 'accepted', note: [{ text: 'Clinician accepted' }] }),
+          });
           expect(res.status).toBe(200);
         },
       };

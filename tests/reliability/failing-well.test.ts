@@ -20,8 +20,19 @@ afterAll(async () => {
 /** An adapter writing to `real` through a fault proxy whose behaviour the test sets per request. */
 async function adapterVia(decide: (body: any, method: string) => FaultAction, env: Record<string, string> = {}) {
   const proxy = await startFaultProxy(real.url, (body, req) => decide(body, req.method ?? 'GET'));
-  const svc = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, RATE_LIMIT_PER_MINUTE: '0', ...env });
-  return { svc, close: async () => { await svc.close(); await proxy.close(); } };
+  const svc = await startTestService({
+    FHIR_BASE_URL: `${proxy.url}/fhir/R4`,
+    FHIR_ACCESS_TOKEN: testToken,
+    RATE_LIMIT_PER_MINUTE: '0',
+    ...env,
+  });
+  return {
+    svc,
+    close: async () => {
+      await svc.close();
+      await proxy.close();
+    },
+  };
 }
 
 async function probesLeft(): Promise<Basic[]> {
@@ -36,10 +47,14 @@ describe('circuit breaker', () => {
     try {
       let probes = 0;
       let serverUp = false;
-      const breaker = new CircuitBreaker(async () => {
-        probes++;
-        if (!serverUp) throw new Error('down');
-      }, () => true, 1_000);
+      const breaker = new CircuitBreaker(
+        async () => {
+          probes++;
+          if (!serverUp) throw new Error('down');
+        },
+        () => true,
+        1_000,
+      );
       const failing = () => breaker.run(() => Promise.reject(new Error('reset')));
       for (let i = 0; i < minimumCalls; i++) await expect(failing()).rejects.toThrow('reset');
       expect(breaker.state).toBe('open');
@@ -63,7 +78,11 @@ describe('circuit breaker', () => {
   it('does not open for a minority of failures (lost answers on a server that still answers reads)', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: 0 });
     try {
-      const breaker = new CircuitBreaker(async () => undefined, () => true, 1_000);
+      const breaker = new CircuitBreaker(
+        async () => undefined,
+        () => true,
+        1_000,
+      );
       for (let i = 0; i < 50; i++) {
         await breaker.run(async () => 'ok');
         if (i % 3 === 0) await breaker.run(() => Promise.reject(new Error('reset'))).catch(() => undefined);
@@ -75,18 +94,26 @@ describe('circuit breaker', () => {
   });
 
   it('counts an error the server is not to blame for (a 4xx) as an answer, and passes it on unchanged', async () => {
-    const breaker = new CircuitBreaker(async () => undefined, (err) => (err as Error).message !== 'refused', 1_000);
-    for (let i = 0; i < 2 * minimumCalls; i++) await expect(breaker.run(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    const breaker = new CircuitBreaker(
+      async () => undefined,
+      (err) => (err as Error).message !== 'refused',
+      1_000,
+    );
+    for (let i = 0; i < 2 * minimumCalls; i++)
+      await expect(breaker.run(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
     expect(breaker.state).toBe('closed');
   });
 
   it('When the FHIR server is down, callers soon get a fast 503 with Retry-After; when it is back, the breaker closes', async () => {
     let down = true;
     let reached = 0;
-    const { svc, close } = await adapterVia(() => {
-      reached++;
-      return down ? 'reset-before' : 'forward';
-    }, { FHIR_BREAKER_COOLDOWN_MS: '400' });
+    const { svc, close } = await adapterVia(
+      () => {
+        reached++;
+        return down ? 'reset-before' : 'forward';
+      },
+      { FHIR_BREAKER_COOLDOWN_MS: '400' },
+    );
     try {
       let last: Awaited<ReturnType<TestService['post']>> | undefined;
       for (let i = 0; i < 10 && !JSON.stringify(last?.body ?? '').includes('circuit breaker'); i++) {
@@ -170,7 +197,7 @@ describe('transaction rollback check', () => {
   });
 });
 
-describe('honouring the server\'s wishes', () => {
+describe("honouring the server's wishes", () => {
   it('reads Retry-After in seconds and as a date, and RateLimit headers when the quota is spent', () => {
     const now = Date.parse('2026-11-20T15:00:00Z');
     expect(requestedWaitMs(new Headers({ 'Retry-After': '3' }), now)).toBe(3_000);

@@ -50,7 +50,9 @@ afterAll(async () => {
 async function post(url: string, record: unknown): Promise<{ status: number; body: any; retryAfter: number }> {
   try {
     const res = await fetch(`${url}/pathway-records`, {
-      method: 'POST', headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(record),
+      method: 'POST',
+      headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(record),
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, retryAfter: Number(res.headers.get('retry-after') ?? 1) };
@@ -101,15 +103,27 @@ describe('three replicas on one FHIR server', () => {
   it('50 new records, each sent at once to all three with 0–50 ms jitter: none doubled, none lost, resends unchanged', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `rep-${String(i).padStart(2, '0')}`);
     const replicas = [a, b, c.line.url as string];
-    const answers = await Promise.all(ids.map((id) => Promise.all(replicas.map(async (url) => {
-      await jitter();
-      return post(url, fixture('crisis-transition', id));
-    }))));
+    const answers = await Promise.all(
+      ids.map((id) =>
+        Promise.all(
+          replicas.map(async (url) => {
+            await jitter();
+            return post(url, fixture('crisis-transition', id));
+          }),
+        ),
+      ),
+    );
     for (const [i, per] of answers.entries()) {
       const statuses = per.map((x) => x.status).sort();
       // Exactly one replica created it; the others found it (or were told to resend while it was written).
-      expect(statuses.filter((s) => s === 201), `${ids[i]}: ${statuses.join(',')}`).toHaveLength(1);
-      expect(statuses.every((s) => s === 200 || s === 201 || s === 409), `${ids[i]}: ${statuses.join(',')}`).toBe(true);
+      expect(
+        statuses.filter((s) => s === 201),
+        `${ids[i]}: ${statuses.join(',')}`,
+      ).toHaveLength(1);
+      expect(
+        statuses.every((s) => s === 200 || s === 201 || s === 409),
+        `${ids[i]}: ${statuses.join(',')}`,
+      ).toBe(true);
     }
     const found = await slotsByRecord('rep-');
     const slotCount = found.get('rep-00')?.size ?? 0;
@@ -126,12 +140,18 @@ describe('three replicas on one FHIR server', () => {
     const ids = Array.from({ length: 50 }, (_, i) => `rep-kill-${String(i).padStart(2, '0')}`);
     const replicas = [a, b, c.line.url as string];
     // C is killed the moment it answers its first record: it is then in the middle of others, holding their claims.
-    const answers = await Promise.all(ids.map((id) => Promise.all(replicas.map(async (url) => {
-      await jitter();
-      const res = await post(url, fixture('crisis-transition', id));
-      if (url === c.line.url && c.process.exitCode === null) c.process.kill('SIGKILL');
-      return res;
-    }))));
+    const answers = await Promise.all(
+      ids.map((id) =>
+        Promise.all(
+          replicas.map(async (url) => {
+            await jitter();
+            const res = await post(url, fixture('crisis-transition', id));
+            if (url === c.line.url && c.process.exitCode === null) c.process.kill('SIGKILL');
+            return res;
+          }),
+        ),
+      ),
+    );
     expect(await c.exited).toBeNull();
     const acknowledged = ids.filter((_, i) => answers[i]!.some((x) => x.status === 200 || x.status === 201));
     expect(acknowledged.length).toBeGreaterThan(25);
@@ -174,13 +194,22 @@ describe('two replicas', () => {
     try {
       const ids = Array.from({ length: 30 }, (_, i) => `rep-fault-${String(i).padStart(2, '0')}`);
       const urls = [p!.line.url as string, q!.line.url as string];
-      const answers = await Promise.all(ids.map((id) => Promise.all(urls.map(async (url) => {
-        await jitter();
-        return resend(url, fixture('crisis-transition', id));
-      }))));
+      const answers = await Promise.all(
+        ids.map((id) =>
+          Promise.all(
+            urls.map(async (url) => {
+              await jitter();
+              return resend(url, fixture('crisis-transition', id));
+            }),
+          ),
+        ),
+      );
       // One 201 at most: a creating write whose answer was lost after the commit is found again (200 unchanged).
       for (const [i, per] of answers.entries()) {
-        expect(per.every((x) => x.status === 200 || x.status === 201), ids[i]).toBe(true);
+        expect(
+          per.every((x) => x.status === 200 || x.status === 201),
+          ids[i],
+        ).toBe(true);
         expect(per.filter((x) => x.status === 201).length, ids[i]).toBeLessThanOrEqual(1);
       }
       const found = await slotsByRecord('rep-fault-');

@@ -6,7 +6,10 @@ import { createInterface } from 'node:readline';
 import { readEnv } from '../../src/config/env.js';
 import { startService } from '../../src/server/start.js';
 
-const service = await startService(readEnv({ PORT: '0', LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', ...process.env }), { host: '127.0.0.1' });
+const service = await startService(
+  readEnv({ PORT: '0', LOG_LEVEL: 'silent', ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0', ...process.env }),
+  { host: '127.0.0.1' },
+);
 const escalateAt = process.env.ESCALATE_AT;
 if (escalateAt) {
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);

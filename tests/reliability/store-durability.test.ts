@@ -41,7 +41,9 @@ describe('a crash during a burst', () => {
         const recordId = `crash-${String(next++).padStart(3, '0')}`;
         try {
           const res = await fetch(`${url}/pathway-records`, {
-            method: 'POST', headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(fixture('crisis-transition', recordId)),
+            method: 'POST',
+            headers: { Authorization: `Bearer ${testToken}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(fixture('crisis-transition', recordId)),
           });
           if (res.status === 201) acknowledged.push(recordId);
           await res.text();
@@ -105,7 +107,10 @@ describe('a full disk', () => {
       expect(refused).toBeDefined();
       expect((await resourcesByRecord(svc, refused!)).size).toBe(0);
       // The FHIR API itself says so: 503, Retry-After, and an OperationOutcome without SQLite's text.
-      const direct = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient', gender: 'other', name: [{ family: 'x'.repeat(20_000) }] }) });
+      const direct = await svc.fhirRaw('Patient', {
+        method: 'POST',
+        body: JSON.stringify({ resourceType: 'Patient', gender: 'other', name: [{ family: 'x'.repeat(20_000) }] }),
+      });
       expect(direct.status).toBe(503);
       expect(Number(direct.headers.get('retry-after'))).toBeGreaterThan(0);
       const outcome = await direct.json();

@@ -20,20 +20,39 @@ afterAll(async () => {
   await svc.close();
 });
 
-const long = (n: number, word = 'steady ') => word.repeat(Math.ceil(n / word.length)).slice(0, n).trim();
+const long = (n: number, word = 'steady ') =>
+  word
+    .repeat(Math.ceil(n / word.length))
+    .slice(0, n)
+    .trim();
 const clinician = { reference: 'PractitionerRole/example-clinician' };
 const at = '2026-11-20T15:00:00Z';
 
 function envelope(r: any): any {
   r.consent = {
     informationSharing: 'granted',
-    categories: ['appointment-status', 'engagement-barriers', 'recovery-goals', 'warning-signs', 'clinical-concerns', 'safety-concerns', 'practical-needs', 'housing', 'substance-use', 'peer-contact-summary'],
+    categories: [
+      'appointment-status',
+      'engagement-barriers',
+      'recovery-goals',
+      'warning-signs',
+      'clinical-concerns',
+      'safety-concerns',
+      'practical-needs',
+      'housing',
+      'substance-use',
+      'peer-contact-summary',
+    ],
     recipients: ['care-team', 'receiving-clinician', 'case-manager', 'psychiatric-provider'],
     recordedAt: '2026-11-01T10:00:00Z',
     recordedBy: { reference: 'PractitionerRole/example-peer' },
     expires: '2027-11-01',
   };
-  r.escalationRoute = { clinicalOwner: clinician, instructions: long(4000), urgentContact: { reference: 'PractitionerRole/example-on-call' } };
+  r.escalationRoute = {
+    clinicalOwner: clinician,
+    instructions: long(4000),
+    urgentContact: { reference: 'PractitionerRole/example-on-call' },
+  };
   r.safety = { immediateConcernDisclosed: true, summary: long(4000), disclosedAt: at };
   r.peerNotes = long(20_000);
   return r;
@@ -44,9 +63,20 @@ const largest: Record<string, () => any> = {
   'early-engagement': () => {
     const r = envelope(fixture('early-engagement', 'largest-ee'));
     r.intake.criteria = Array.from({ length: maxListItems }, () => long(1000));
-    r.engagementBarriers = ['overwhelmed-by-process', 'unsure-what-therapy-involves', 'mistrust-of-services', 'practical-barrier', 'none-identified', 'other'];
+    r.engagementBarriers = [
+      'overwhelmed-by-process',
+      'unsure-what-therapy-involves',
+      'mistrust-of-services',
+      'practical-barrier',
+      'none-identified',
+      'other',
+    ];
     r.engagementBarriersText = long(4000);
-    r.informationShared = Array.from({ length: maxInformationShared }, (_, i) => ({ category: 'engagement-barriers', recipient: i % 2 ? 'care-team' : 'case-manager', sharedAt: at }));
+    r.informationShared = Array.from({ length: maxInformationShared }, (_, i) => ({
+      category: 'engagement-barriers',
+      recipient: i % 2 ? 'care-team' : 'case-manager',
+      sharedAt: at,
+    }));
     r.followUpAction.description = long(4000);
     return r;
   },
@@ -54,9 +84,17 @@ const largest: Record<string, () => any> = {
     const r = envelope(fixture('step-down', 'largest-sd'));
     r.stepDownReason = long(4000);
     r.peerSupportPurpose = long(4000);
-    r.recoveryGoals = Array.from({ length: maxRecoveryGoals }, (_, i) => ({ description: `${i} ${long(1500)}`, targetDate: '2027-01-15', status: 'in-progress' }));
+    r.recoveryGoals = Array.from({ length: maxRecoveryGoals }, (_, i) => ({
+      description: `${i} ${long(1500)}`,
+      targetDate: '2027-01-15',
+      status: 'in-progress',
+    }));
     r.warningSigns = Array.from({ length: maxListItems }, () => long(1000));
-    r.communityConnectionPlan = Array.from({ length: maxListItems }, () => ({ activity: long(500), schedule: long(200), contact: long(200) }));
+    r.communityConnectionPlan = Array.from({ length: maxListItems }, () => ({
+      activity: long(500),
+      schedule: long(200),
+      contact: long(200),
+    }));
     r.personFeedback = { score: 4, collectedAt: at };
     return r;
   },
@@ -64,7 +102,11 @@ const largest: Record<string, () => any> = {
     const r = envelope(fixture('crisis-transition', 'largest-ct'));
     r.peerRole = long(4000);
     r.engagementConcern = long(4000);
-    r.concernsRouted = Array.from({ length: maxConcernsRouted }, (_, i) => ({ category: ['housing', 'practical-needs', 'substance-use'][i % 3], routedTo: { reference: 'PractitionerRole/example-case-manager' }, routedAt: at }));
+    r.concernsRouted = Array.from({ length: maxConcernsRouted }, (_, i) => ({
+      category: ['housing', 'practical-needs', 'substance-use'][i % 3],
+      routedTo: { reference: 'PractitionerRole/example-case-manager' },
+      routedAt: at,
+    }));
     return r;
   },
   'concern-routing': () => {
@@ -73,7 +115,15 @@ const largest: Record<string, () => any> = {
     const categories = ['clinical-deterioration', 'safety', 'housing', 'practical-needs', 'substance-use'];
     // Concerns share one Task and one Communication per channel: their number does not add entries.
     r.concerns = Array.from({ length: maxListItems }, (_, i) => ({ category: categories[i % categories.length], summary: long(500) }));
-    r.observedChanges = ['withdrawn-or-quieter', 'missed-group-session', 'missed-appointment', 'housing-instability', 'substance-use-change', 'physical-health-change', 'other'];
+    r.observedChanges = [
+      'withdrawn-or-quieter',
+      'missed-group-session',
+      'missed-appointment',
+      'housing-instability',
+      'substance-use-change',
+      'physical-health-change',
+      'other',
+    ];
     r.carePlan = undefined;
     return r;
   },
@@ -136,9 +186,17 @@ describe('every transaction fits a real Medplum server', () => {
 
   it('the client refuses, unsent, a transaction beyond the limits', () => {
     const entry = { resource: { resourceType: 'Basic', code: { text: 'x' } }, request: { method: 'POST', url: 'Basic' } } as const;
-    const big: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: maxTransactionEntries + 1 }, () => entry) };
+    const big: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: maxTransactionEntries + 1 }, () => entry),
+    };
     expect(transactionLimitProblems(big)).toHaveLength(1);
-    const conditional: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 9 }, () => ({ ...entry, request: { ...entry.request, ifNoneExist: 'identifier=a|b' } })) };
+    const conditional: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: 9 }, () => ({ ...entry, request: { ...entry.request, ifNoneExist: 'identifier=a|b' } })),
+    };
     expect(transactionLimitProblems(conditional)).toHaveLength(1);
   });
 });

@@ -102,7 +102,10 @@ async function expectNoCanary(from: { lines: number; errors: number }, audit = f
   }
   expect(log.length).toBeGreaterThan(0);
   for (const [where, text] of Object.entries(places)) {
-    expect(canaries.filter((c) => text.includes(c)), `canaries in ${where}`).toEqual([]);
+    expect(
+      canaries.filter((c) => text.includes(c)),
+      `canaries in ${where}`,
+    ).toEqual([]);
   }
 }
 
@@ -171,7 +174,11 @@ describe('canaries never leak into logs, error bodies or audit resources', () =>
     const record = canaryRecord('crisis-transition', 'canary-access');
     expect(await send(svc, `/pathway-records/$validate?x=${canary()}`, JSON.stringify(record))).toBe(200);
     expect(await send(svc, '/pathway-records', JSON.stringify(record), { Authorization: 'Bearer wrong' })).toBe(401);
-    const accessLines = () => lines.slice(from.lines).map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.route.startsWith('/pathway-records'));
+    const accessLines = () =>
+      lines
+        .slice(from.lines)
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.msg === 'request' && l.route.startsWith('/pathway-records'));
     // Written once each answer is flushed, which may be just after the client has read it.
     const access = await vi.waitFor(() => {
       const found = accessLines();

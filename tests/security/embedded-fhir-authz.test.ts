@@ -23,8 +23,16 @@ beforeAll(async () => {
   idp = await createTestIdp();
   const file = join(mkdtempSync(join(tmpdir(), 'ppf-fhir-authz-')), 'clients.json');
   writeFileSync(file, JSON.stringify({ clients }));
-  const capture = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
-  svc = await startTestService({ ...idp.env, AUTH_CLIENTS_FILE: file, API_TOKEN: testToken, LOG_LEVEL: 'info', ESCALATION_INTERVAL_MS: '0' }, { logDestination: capture });
+  const capture = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  svc = await startTestService(
+    { ...idp.env, AUTH_CLIENTS_FILE: file, API_TOKEN: testToken, LOG_LEVEL: 'info', ESCALATION_INTERVAL_MS: '0' },
+    { logDestination: capture },
+  );
 });
 afterAll(async () => {
   await svc?.close();
@@ -32,15 +40,20 @@ afterAll(async () => {
 
 async function as(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${svc.url}/fhir/R4/${path}`, {
-    method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 const auditEvent: AuditEvent = {
-  resourceType: 'AuditEvent', type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106' }, recorded: '2026-11-20T10:00:00Z',
-  agent: [{ requestor: true, who: { display: 'someone' } }], source: { observer: { display: 'test' } },
+  resourceType: 'AuditEvent',
+  type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106' },
+  recorded: '2026-11-20T10:00:00Z',
+  agent: [{ requestor: true, who: { display: 'someone' } }],
+  source: { observer: { display: 'test' } },
 };
 
 function text(oo: OperationOutcome): string {
@@ -54,7 +67,12 @@ describe('the audit trail on the embedded FHIR server is append-only, for every 
     const created = await as(testToken, 'POST', 'AuditEvent', auditEvent);
     expect(created.status).toBe(201);
     event = created.body;
-    const prov = await as(testToken, 'POST', 'Provenance', { resourceType: 'Provenance', target: [{ reference: `AuditEvent/${event.id}` }], recorded: '2026-11-20T10:00:00Z', agent: [{ who: { display: 'x' } }] });
+    const prov = await as(testToken, 'POST', 'Provenance', {
+      resourceType: 'Provenance',
+      target: [{ reference: `AuditEvent/${event.id}` }],
+      recorded: '2026-11-20T10:00:00Z',
+      agent: [{ who: { display: 'x' } }],
+    });
     expect(prov.status).toBe(201);
     provenance = prov.body;
   });
@@ -81,8 +99,14 @@ describe('the audit trail on the embedded FHIR server is append-only, for every 
   it('refuses a transaction or batch with any such entry, naming it, and writes none of it', async () => {
     for (const type of ['transaction', 'batch'] as const) {
       const bundle: Bundle = {
-        resourceType: 'Bundle', type, entry: [
-          { fullUrl: 'urn:uuid:0b8e6d4c-1a44-4b7e-9a8e-51d1c0b1e001', resource: { resourceType: 'Basic', code: { text: `authz-${type}` } }, request: { method: 'POST', url: 'Basic' } },
+        resourceType: 'Bundle',
+        type,
+        entry: [
+          {
+            fullUrl: 'urn:uuid:0b8e6d4c-1a44-4b7e-9a8e-51d1c0b1e001',
+            resource: { resourceType: 'Basic', code: { text: `authz-${type}` } },
+            request: { method: 'POST', url: 'Basic' },
+          },
           { request: { method: 'DELETE', url: `${svc.url}/fhir/R4/AuditEvent/${event.id}` } },
         ],
       };
@@ -99,7 +123,7 @@ describe('the audit trail on the embedded FHIR server is append-only, for every 
   });
 });
 
-describe('a caller\'s token gets the SMART system scopes it carries and its registration lists, and only those', () => {
+describe("a caller's token gets the SMART system scopes it carries and its registration lists, and only those", () => {
   it('system/Task.rs reads and searches Tasks, and nothing else', async () => {
     const token = await idp.mint('task-reader', 'system/Task.rs');
     const created = await as(testToken, 'POST', 'Task', { resourceType: 'Task', status: 'requested', intent: 'order' });
@@ -121,8 +145,18 @@ describe('a caller\'s token gets the SMART system scopes it carries and its regi
     const token = await idp.mint('task-reader', 'system/Task.rs');
     const patient = await as(testToken, 'POST', 'Patient', { resourceType: 'Patient' });
     const pid = patient.body.id as string;
-    await as(testToken, 'POST', 'Communication', { resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${pid}` }, payload: [{ contentString: 'canary-compartment' }] });
-    await as(testToken, 'POST', 'Task', { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${pid}` } });
+    await as(testToken, 'POST', 'Communication', {
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: { reference: `Patient/${pid}` },
+      payload: [{ contentString: 'canary-compartment' }],
+    });
+    await as(testToken, 'POST', 'Task', {
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      for: { reference: `Patient/${pid}` },
+    });
     // Allowed: its own type, inside the compartment too.
     expect((await as(token, 'GET', `Patient/${pid}/Task`)).status).toBe(200);
     expect((await as(token, 'GET', `Task?patient=Patient/${pid}`)).status).toBe(200);
@@ -147,7 +181,13 @@ describe('a caller\'s token gets the SMART system scopes it carries and its regi
     const token = await idp.mint('task-reader', 'system/Task.rs');
     const reads: Bundle = { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Task?status=requested' } }] };
     expect((await as(token, 'POST', '', reads)).status).toBe(200);
-    const mixed: Bundle = { ...reads, entry: [...reads.entry!, { resource: { resourceType: 'Task', status: 'requested', intent: 'order' }, request: { method: 'POST', url: 'Task' } }] };
+    const mixed: Bundle = {
+      ...reads,
+      entry: [
+        ...reads.entry!,
+        { resource: { resourceType: 'Task', status: 'requested', intent: 'order' }, request: { method: 'POST', url: 'Task' } },
+      ],
+    };
     const res = await as(token, 'POST', '', mixed);
     expect(res.status).toBe(403);
     expect(res.body.issue[0].expression).toEqual(['Bundle.entry[1]']);
@@ -175,7 +215,7 @@ describe('a caller\'s token gets the SMART system scopes it carries and its regi
   it('publishes its token endpoint in .well-known/smart-configuration, without a token', async () => {
     const res = await fetch(`${svc.url}/fhir/R4/.well-known/smart-configuration`);
     expect(res.status).toBe(200);
-    const body = await res.json() as { token_endpoint: string; grant_types_supported: string[] };
+    const body = (await res.json()) as { token_endpoint: string; grant_types_supported: string[] };
     expect(body.token_endpoint).toBe(`${svc.url}/oauth2/token`);
     expect(body.grant_types_supported).toEqual(['client_credentials']);
   });
@@ -190,7 +230,10 @@ describe('FHIR request log', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const lines = logs.map((l) => JSON.parse(l) as { msg: string; route?: string; clientId?: string; status?: number });
     const fhir = lines.filter((l) => l.msg === 'request' && l.route?.startsWith('/fhir/R4'));
-    expect(fhir.map((l) => [l.route, l.clientId, l.status])).toEqual([['/fhir/R4/Task', 'task-reader', 200], ['/fhir/R4/AuditEvent', 'api-token', 201]]);
+    expect(fhir.map((l) => [l.route, l.clientId, l.status])).toEqual([
+      ['/fhir/R4/Task', 'task-reader', 200],
+      ['/fhir/R4/AuditEvent', 'api-token', 201],
+    ]);
     expect(logs.join('')).not.toMatch(/canary-471/);
   });
 });

@@ -17,8 +17,12 @@ afterAll(async () => {
 });
 
 async function post(body: string, token = testToken, type = 'application/json') {
-  const res = await fetch(`${svc.url}/pathway-records`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': type }, body });
-  return { status: res.status, headers: res.headers, body: await res.json() as any };
+  const res = await fetch(`${svc.url}/pathway-records`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': type },
+    body,
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
 function code(oo: any): string {
@@ -28,7 +32,10 @@ function code(oo: any): string {
 describe('hostile JSON is refused before anything reads it', () => {
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     it(`answers 400 unsafe-json for a "${key}" key, naming where it is`, async () => {
-      const record = JSON.stringify(fixture('crisis-transition', `hj-${key}`)).replace('"safety":', `"consent2":{"${key}":{"isAdmin":true}},"safety":`);
+      const record = JSON.stringify(fixture('crisis-transition', `hj-${key}`)).replace(
+        '"safety":',
+        `"consent2":{"${key}":{"isAdmin":true}},"safety":`,
+      );
       const res = await post(record);
       expect(res.status).toBe(400);
       expect(code(res.body)).toBe('unsafe-json');
@@ -61,7 +68,7 @@ describe('hostile JSON is refused before anything reads it', () => {
 });
 
 describe('security headers', () => {
-  it('sends helmet\'s headers and no-store on answers, errors and public probes alike', async () => {
+  it("sends helmet's headers and no-store on answers, errors and public probes alike", async () => {
     for (const res of [await fetch(`${svc.url}/health`), await fetch(`${svc.url}/pathway-records`, { method: 'POST' })]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
@@ -79,11 +86,15 @@ describe('rate limit per authenticated client', () => {
     const calm = await idp.mint('other-source', 'pathway-records.validate');
     const statuses: number[] = [];
     for (let i = 0; i <= perMinute; i++) {
-      const res = await fetch(`${svc.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${busy}`, 'Content-Type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${svc.url}/pathway-records/$validate`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${busy}`, 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       statuses.push(res.status);
       if (res.status === 429) {
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-        const body = await res.json() as any;
+        const body = (await res.json()) as any;
         expect(code(body)).toBe('rate-limited');
         expect(body.id).toBe(res.headers.get('x-correlation-id'));
       } else {
@@ -91,13 +102,17 @@ describe('rate limit per authenticated client', () => {
       }
     }
     expect(statuses).toEqual([...Array(perMinute).fill(200), 429]);
-    const other = await fetch(`${svc.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${calm}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const other = await fetch(`${svc.url}/pathway-records/$validate`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${calm}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(other.status).toBe(200);
   });
 });
 
 describe('correlation id', () => {
-  it('returns the caller\'s sane correlation id in the header and in every error body', async () => {
+  it("returns the caller's sane correlation id in the header and in every error body", async () => {
     const id = 'caller-chosen-id-0001';
     const res = await fetch(`${svc.url}/pathway-records`, { method: 'POST', headers: { 'x-correlation-id': id } });
     expect(res.status).toBe(401);

@@ -12,8 +12,16 @@ export const otherSource = 'urn:example:other-platform';
 
 /** The registered test clients (written to clients.json): what each may do. */
 export const testClients = [
-  { clientId: 'ct-submitter', sourceSystems: [ownSource], scopes: ['pathway-records/crisis-transition.write', 'pathway-records.validate', 'pathway-records.read'] },
-  { clientId: 'other-source', sourceSystems: [otherSource], scopes: ['pathway-records/*.write', 'pathway-records.validate', 'pathway-records.read'] },
+  {
+    clientId: 'ct-submitter',
+    sourceSystems: [ownSource],
+    scopes: ['pathway-records/crisis-transition.write', 'pathway-records.validate', 'pathway-records.read'],
+  },
+  {
+    clientId: 'other-source',
+    sourceSystems: [otherSource],
+    scopes: ['pathway-records/*.write', 'pathway-records.validate', 'pathway-records.read'],
+  },
   { clientId: 'governance', sourceSystems: [], scopes: ['governance.read'] },
 ];
 
@@ -22,7 +30,11 @@ export interface TestIdp {
   env: Record<string, string>;
   jwks: { keys: JWK[] };
   /** Mints a token for `clientId`; `claims` override or add claims, `expiresIn` is seconds from now (negative = expired). */
-  mint(clientId: string, scope: string, opts?: { claims?: Record<string, unknown>; expiresIn?: number; foreignKey?: boolean }): Promise<string>;
+  mint(
+    clientId: string,
+    scope: string,
+    opts?: { claims?: Record<string, unknown>; expiresIn?: number; foreignKey?: boolean },
+  ): Promise<string>;
 }
 
 /** Creates the IdP; `remote` leaves AUTH_JWKS_FILE out (the test serves the JWKS itself). */

@@ -29,8 +29,16 @@ async function send(method: string, path: string, token: string | undefined, bod
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-type Role = 'no token' | 'expired' | 'wrong audience' | 'wrong issuer' | 'foreign signing key' | 'unregistered client'
-  | 'wrong scope' | 'wrong source' | 'right';
+type Role =
+  | 'no token'
+  | 'expired'
+  | 'wrong audience'
+  | 'wrong issuer'
+  | 'foreign signing key'
+  | 'unregistered client'
+  | 'wrong scope'
+  | 'wrong source'
+  | 'right';
 
 interface Endpoint {
   name: string;
@@ -43,36 +51,54 @@ interface Endpoint {
   expect: Partial<Record<Role, number>>;
 }
 
-const denied = { 'no token': 401, expired: 401, 'wrong audience': 401, 'wrong issuer': 401, 'foreign signing key': 401, 'unregistered client': 403, 'wrong scope': 403 };
+const denied = {
+  'no token': 401,
+  expired: 401,
+  'wrong audience': 401,
+  'wrong issuer': 401,
+  'foreign signing key': 401,
+  'unregistered client': 403,
+  'wrong scope': 403,
+};
 
 const endpoints: Endpoint[] = [
   {
     name: 'POST /pathway-records',
-    client: 'ct-submitter', scope: 'pathway-records/crisis-transition.write', scopeWithout: 'pathway-records.validate pathway-records.read',
+    client: 'ct-submitter',
+    scope: 'pathway-records/crisis-transition.write',
+    scopeWithout: 'pathway-records.validate pathway-records.read',
     call: (token) => send('POST', '/pathway-records', token, fixture('crisis-transition', `rm-${++seq}`)),
     expect: { ...denied, 'wrong source': 403, right: 201 },
   },
   {
     name: 'POST /pathway-records/$validate',
-    client: 'ct-submitter', scope: 'pathway-records.validate', scopeWithout: 'pathway-records/crisis-transition.write pathway-records.read',
+    client: 'ct-submitter',
+    scope: 'pathway-records.validate',
+    scopeWithout: 'pathway-records/crisis-transition.write pathway-records.read',
     call: (token) => send('POST', '/pathway-records/$validate', token, fixture('crisis-transition', `rm-${++seq}`)),
     expect: { ...denied, 'wrong source': 403, right: 200 },
   },
   {
     name: 'GET /pathway-records/{recordId}',
-    client: 'ct-submitter', scope: 'pathway-records.read', scopeWithout: 'pathway-records/crisis-transition.write pathway-records.validate',
+    client: 'ct-submitter',
+    scope: 'pathway-records.read',
+    scopeWithout: 'pathway-records/crisis-transition.write pathway-records.validate',
     call: (token) => send('GET', `/pathway-records/${existingId}?source=${encodeURIComponent(ownSource)}`, token),
     expect: { ...denied, 'wrong source': 403, right: 200 },
   },
   {
     name: 'GET /governance/measures',
-    client: 'governance', scope: 'governance.read', scopeWithout: '',
+    client: 'governance',
+    scope: 'governance.read',
+    scopeWithout: '',
     call: (token) => send('GET', '/governance/measures?start=2026-01-01&end=2026-12-31', token),
     expect: { ...denied, right: 200 },
   },
   {
     name: 'GET /fhir/R4/Measure/{id}/$evaluate-measure',
-    client: 'governance', scope: 'governance.read', scopeWithout: '',
+    client: 'governance',
+    scope: 'governance.read',
+    scopeWithout: '',
     call: (token) => send('GET', '/fhir/R4/Measure/role-integrity/$evaluate-measure?periodStart=2026-01-01&periodEnd=2026-12-31', token),
     expect: { ...denied, right: 200 },
   },
@@ -80,15 +106,24 @@ const endpoints: Endpoint[] = [
 
 async function tokenFor(role: Role, e: Endpoint): Promise<string | undefined> {
   switch (role) {
-    case 'no token': return undefined;
-    case 'expired': return idp.mint(e.client, e.scope, { expiresIn: -3600 });
-    case 'wrong audience': return idp.mint(e.client, e.scope, { claims: { aud: 'https://another-service.example' } });
-    case 'wrong issuer': return idp.mint(e.client, e.scope, { claims: { iss: 'https://evil.example' } });
-    case 'foreign signing key': return idp.mint(e.client, e.scope, { foreignKey: true });
-    case 'unregistered client': return idp.mint('stranger', e.scope);
-    case 'wrong scope': return idp.mint(e.client, e.scopeWithout);
-    case 'wrong source': return idp.mint('other-source', e.scope);
-    case 'right': return idp.mint(e.client, e.scope);
+    case 'no token':
+      return undefined;
+    case 'expired':
+      return idp.mint(e.client, e.scope, { expiresIn: -3600 });
+    case 'wrong audience':
+      return idp.mint(e.client, e.scope, { claims: { aud: 'https://another-service.example' } });
+    case 'wrong issuer':
+      return idp.mint(e.client, e.scope, { claims: { iss: 'https://evil.example' } });
+    case 'foreign signing key':
+      return idp.mint(e.client, e.scope, { foreignKey: true });
+    case 'unregistered client':
+      return idp.mint('stranger', e.scope);
+    case 'wrong scope':
+      return idp.mint(e.client, e.scopeWithout);
+    case 'wrong source':
+      return idp.mint('other-source', e.scope);
+    case 'right':
+      return idp.mint(e.client, e.scope);
   }
 }
 
@@ -128,7 +163,7 @@ describe('the static API_TOKEN holds every scope and every source', () => {
 });
 
 describe('what a registered client may do', () => {
-  it('a client with one pathway\'s write scope cannot submit another pathway (403 naming pathway), but may dry-run it', async () => {
+  it("a client with one pathway's write scope cannot submit another pathway (403 naming pathway), but may dry-run it", async () => {
     const token = await idp.mint('ct-submitter', 'pathway-records/crisis-transition.write pathway-records.validate');
     const write = await send('POST', '/pathway-records', token, fixture('early-engagement', 'rm-ee-1'));
     expect(write.status).toBe(403);
@@ -164,12 +199,20 @@ describe('what a registered client may do', () => {
     expect(after.status).toBe(before.status);
   });
 
-  it('refuses unsigned and HMAC-signed tokens (only the IdP\'s asymmetric keys count)', async () => {
-    const claims = { scope: 'pathway-records/crisis-transition.write', client_id: 'ct-submitter', iss: 'https://idp.test.example/realms/care', aud: 'https://adapter.test.example' };
+  it("refuses unsigned and HMAC-signed tokens (only the IdP's asymmetric keys count)", async () => {
+    const claims = {
+      scope: 'pathway-records/crisis-transition.write',
+      client_id: 'ct-submitter',
+      iss: 'https://idp.test.example/realms/care',
+      aud: 'https://adapter.test.example',
+    };
     const now = Math.floor(Date.now() / 1000);
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, exp: now + 300 })}.`;
-    const hmac = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now + 300).sign(new TextEncoder().encode('a-shared-secret-of-32-bytes-long!'));
+    const hmac = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now + 300)
+      .sign(new TextEncoder().encode('a-shared-secret-of-32-bytes-long!'));
     for (const token of [unsigned, hmac]) {
       const res = await send('POST', '/pathway-records', token, fixture('crisis-transition', `rm-alg-${++seq}`));
       expect(res.status).toBe(401);

@@ -40,22 +40,36 @@ const received: URLSearchParams[] = [];
 function tokenEndpoint(answers: Array<[number, object]>) {
   const scope = nock(authBase);
   for (const [status, body] of answers) {
-    scope.post('/oauth2/token', (form: Record<string, string>) => {
-      received.push(new URLSearchParams(form));
-      return true;
-    }).reply(status, body);
+    scope
+      .post('/oauth2/token', (form: Record<string, string>) => {
+        received.push(new URLSearchParams(form));
+        return true;
+      })
+      .reply(status, body);
   }
   return scope;
 }
 
 function provider(now?: () => number) {
-  return new SmartBackendAuth({ tokenUrl, clientId, privateKey: keyFile, keyId: 'adapter-key-2026', alg: 'RS384', scope: 'system/*.crus', timeoutMs: 2000, now });
+  return new SmartBackendAuth({
+    tokenUrl,
+    clientId,
+    privateKey: keyFile,
+    keyId: 'adapter-key-2026',
+    alg: 'RS384',
+    scope: 'system/*.crus',
+    timeoutMs: 2000,
+    now,
+  });
 }
 
 describe('SMART Backend Services towards the FHIR server', () => {
   it('asks for a token with a signed client assertion: iss = sub = client id, aud = token URL, exp ≤ 5 min, a fresh jti', async () => {
     received.length = 0;
-    const scope = tokenEndpoint([[200, { access_token: 'tok-1', token_type: 'bearer', expires_in: 300 }], [200, { access_token: 'tok-2', expires_in: 300 }]]);
+    const scope = tokenEndpoint([
+      [200, { access_token: 'tok-1', token_type: 'bearer', expires_in: 300 }],
+      [200, { access_token: 'tok-2', expires_in: 300 }],
+    ]);
     const auth = provider();
     expect(await auth.token()).toBe('tok-1');
     auth.invalidate();
@@ -69,7 +83,12 @@ describe('SMART Backend Services towards the FHIR server', () => {
       const assertion = form.get('client_assertion')!;
       expect(decodeProtectedHeader(assertion)).toMatchObject({ alg: 'RS384', kid: 'adapter-key-2026', typ: 'JWT' });
       // Verifying with the public key proves the signature; the options check the claims.
-      const { payload } = await jwtVerify(assertion, publicKey, { issuer: clientId, subject: clientId, audience: tokenUrl, algorithms: ['RS384'] });
+      const { payload } = await jwtVerify(assertion, publicKey, {
+        issuer: clientId,
+        subject: clientId,
+        audience: tokenUrl,
+        algorithms: ['RS384'],
+      });
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(assertionLifetimeSeconds);
       expect(payload.exp! - payload.iat!).toBeGreaterThan(0);
       expect(typeof payload.jti).toBe('string');
@@ -80,7 +99,10 @@ describe('SMART Backend Services towards the FHIR server', () => {
 
   it('caches the token until shortly before it expires, and shares one request between concurrent callers', async () => {
     let now = Date.parse('2026-11-20T10:00:00Z');
-    const scope = tokenEndpoint([[200, { access_token: 'tok-a', expires_in: 300 }], [200, { access_token: 'tok-b', expires_in: 300 }]]);
+    const scope = tokenEndpoint([
+      [200, { access_token: 'tok-a', expires_in: 300 }],
+      [200, { access_token: 'tok-b', expires_in: 300 }],
+    ]);
     const auth = provider(() => now);
     expect(await Promise.all([auth.token(), auth.token(), auth.token()])).toEqual(['tok-a', 'tok-a', 'tok-a']);
     now += 230_000;
@@ -91,10 +113,24 @@ describe('SMART Backend Services towards the FHIR server', () => {
   });
 
   it('FhirClient sends the token, and after a 401 gets a fresh one and sends the request once more', async () => {
-    const tokens = tokenEndpoint([[200, { access_token: 'stale', expires_in: 3600 }], [200, { access_token: 'fresh', expires_in: 3600 }]]);
+    const tokens = tokenEndpoint([
+      [200, { access_token: 'stale', expires_in: 3600 }],
+      [200, { access_token: 'fresh', expires_in: 3600 }],
+    ]);
     const fhir = nock(fhirOrigin)
-      .get('/fhir/R4/metadata').matchHeader('authorization', 'Bearer stale').reply(401, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] })
-      .get('/fhir/R4/metadata').matchHeader('authorization', 'Bearer fresh').reply(200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', date: '2026-01-01', fhirVersion: '4.0.1', format: ['json'] });
+      .get('/fhir/R4/metadata')
+      .matchHeader('authorization', 'Bearer stale')
+      .reply(401, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] })
+      .get('/fhir/R4/metadata')
+      .matchHeader('authorization', 'Bearer fresh')
+      .reply(200, {
+        resourceType: 'CapabilityStatement',
+        status: 'active',
+        kind: 'instance',
+        date: '2026-01-01',
+        fhirVersion: '4.0.1',
+        format: ['json'],
+      });
     const client = new FhirClient({ baseUrl: fhirBase, timeoutMs: 2000, tokenProvider: provider() });
     expect((await client.metadata()).resourceType).toBe('CapabilityStatement');
     tokens.done();
@@ -104,7 +140,9 @@ describe('SMART Backend Services towards the FHIR server', () => {
   it('a refused client assertion is a 503 naming the OAuth error, never repeating the assertion or a token', async () => {
     received.length = 0;
     tokenEndpoint([[401, { error: 'invalid_client', error_description: 'unknown key adapter-key-2026' }]]);
-    const err = await provider().token().catch((e: unknown) => e);
+    const err = await provider()
+      .token()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).status).toBe(503);
     const text = JSON.stringify((err as AdapterError).outcome);
@@ -112,11 +150,21 @@ describe('SMART Backend Services towards the FHIR server', () => {
     expect(text).not.toContain(received[0]!.get('client_assertion')!.slice(-20));
   });
 
-  it('finds the token endpoint in the server\'s .well-known/smart-configuration when FHIR_TOKEN_URL is unset', async () => {
+  it("finds the token endpoint in the server's .well-known/smart-configuration when FHIR_TOKEN_URL is unset", async () => {
     received.length = 0;
-    const discovery = nock(fhirOrigin).get('/fhir/R4/.well-known/smart-configuration').reply(200, { token_endpoint: tokenUrl, grant_types_supported: ['client_credentials'] });
+    const discovery = nock(fhirOrigin)
+      .get('/fhir/R4/.well-known/smart-configuration')
+      .reply(200, { token_endpoint: tokenUrl, grant_types_supported: ['client_credentials'] });
     const tokens = tokenEndpoint([[200, { access_token: 'discovered', expires_in: 300 }]]);
-    const auth = new SmartBackendAuth({ tokenUrl: discoverTokenEndpoint(fhirBase, 2000), clientId, privateKey: pem, keyId: 'k1', alg: 'RS384', scope: 'system/*.crus', timeoutMs: 2000 });
+    const auth = new SmartBackendAuth({
+      tokenUrl: discoverTokenEndpoint(fhirBase, 2000),
+      clientId,
+      privateKey: pem,
+      keyId: 'k1',
+      alg: 'RS384',
+      scope: 'system/*.crus',
+      timeoutMs: 2000,
+    });
     expect(await auth.token()).toBe('discovered');
     const { payload } = await jwtVerify(received[0]!.get('client_assertion')!, publicKey, { audience: tokenUrl });
     expect(payload.iss).toBe(clientId);
@@ -136,7 +184,12 @@ describe('SMART Backend Services towards the FHIR server', () => {
     expect(fhirCredentialsFromEnv(readEnv({ ...base, FHIR_PRIVATE_KEY: pem })).tokenProvider).toBeInstanceOf(SmartBackendAuth);
     expect(() => fhirCredentialsFromEnv(readEnv(base))).toThrow(AuthConfigError);
     expect(() => fhirCredentialsFromEnv(readEnv({ ...base, FHIR_PRIVATE_KEY: pem, FHIR_KEY_ALG: 'HS256' }))).toThrow(/FHIR_KEY_ALG/);
-    expect(fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c', FHIR_CLIENT_SECRET: 's' }))).toEqual({ clientId: 'c', clientSecret: 's', accessToken: undefined, tokenUrl: undefined });
+    expect(fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c', FHIR_CLIENT_SECRET: 's' }))).toEqual({
+      clientId: 'c',
+      clientSecret: 's',
+      accessToken: undefined,
+      tokenUrl: undefined,
+    });
     expect(() => fhirCredentialsFromEnv(readEnv({ FHIR_BASE_URL: fhirBase, FHIR_CLIENT_ID: 'c' }))).toThrow(/FHIR_CLIENT_SECRET/);
   });
 });

@@ -47,13 +47,21 @@ describe('the static token when API_TOKEN is not given', () => {
     const first = await startService(env, { host: '127.0.0.1' });
     const token = first.generatedApiToken!;
     expect(token).toBeTruthy();
-    const res = await fetch(`${first.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(fixture('crisis-transition', 'st-1')) });
+    const res = await fetch(`${first.url}/pathway-records/$validate`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(fixture('crisis-transition', 'st-1')),
+    });
     expect(res.status).toBe(200);
     await first.close();
     const second = await startService(env, { host: '127.0.0.1' });
     expect(second.generatedApiToken).toBeUndefined();
     expect(second.apiTokenFile).toBe(join(dataDir, apiTokenFileName));
-    const again = await fetch(`${second.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const again = await fetch(`${second.url}/pathway-records/$validate`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(again.status).toBe(200);
     await second.close();
   });
@@ -62,14 +70,19 @@ describe('the static token when API_TOKEN is not given', () => {
 describe('start-up refuses an auth configuration that would be open or unusable', () => {
   const base = { DATA_DIR: ':memory:' };
   it('AUTH_ISSUER without an audience or keys, or AUTH_* without an issuer', () => {
-    expect(() => authConfigFromEnv(readEnv({ ...base, AUTH_ISSUER: issuer, AUTH_JWKS_URL: 'https://idp.example/jwks' }))).toThrow(AuthConfigError);
+    expect(() => authConfigFromEnv(readEnv({ ...base, AUTH_ISSUER: issuer, AUTH_JWKS_URL: 'https://idp.example/jwks' }))).toThrow(
+      AuthConfigError,
+    );
     expect(() => authConfigFromEnv(readEnv({ ...base, AUTH_ISSUER: issuer, AUTH_AUDIENCE: 'a' }))).toThrow(AuthConfigError);
     expect(() => authConfigFromEnv(readEnv({ ...base, AUTH_AUDIENCE: 'a' }))).toThrow(AuthConfigError);
   });
 
   it('a clients.json that breaks its schema (unknown scope), or is missing while OAuth is on', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'ppf-clients-')), 'clients.json');
-    writeFileSync(bad, JSON.stringify({ clients: [{ clientId: 'x', sourceSystems: ['urn:x:y'], scopes: ['pathway-records/everything.write'] }] }));
+    writeFileSync(
+      bad,
+      JSON.stringify({ clients: [{ clientId: 'x', sourceSystems: ['urn:x:y'], scopes: ['pathway-records/everything.write'] }] }),
+    );
     expect(() => authConfigFromEnv(readEnv({ ...base, AUTH_CLIENTS_FILE: bad }))).toThrow(/unknown scope/);
     const oauth = { ...base, AUTH_ISSUER: issuer, AUTH_AUDIENCE: 'a', AUTH_JWKS_URL: 'https://idp.example/jwks' };
     expect(() => authConfigFromEnv(readEnv({ ...oauth, AUTH_CLIENTS_FILE: '/nonexistent/clients.json' }))).toThrow(MappingsError);
@@ -80,7 +93,7 @@ describe('start-up refuses an auth configuration that would be open or unusable'
   });
 });
 
-describe('keys from the IdP\'s JWKS URL', () => {
+describe("keys from the IdP's JWKS URL", () => {
   it('verifies tokens against a fetched JWKS, and answers 503 (not 401) while the keys cannot be fetched', async () => {
     const idp = await createTestIdp({ remote: true });
     // Plain http: nock's interception of TLS sockets in undici is flaky.
@@ -89,7 +102,12 @@ describe('keys from the IdP\'s JWKS URL', () => {
     try {
       nock('http://idp.test.example').get('/realms/care/protocol/openid-connect/certs').reply(503);
       const token = await idp.mint('ct-submitter', 'pathway-records.validate');
-      const call = () => fetch(`${svc.url}/pathway-records/$validate`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
+      const call = () =>
+        fetch(`${svc.url}/pathway-records/$validate`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: '{}',
+        });
       const down = await call();
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toBeTruthy();

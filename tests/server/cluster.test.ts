@@ -31,7 +31,12 @@ describe('cluster mode', () => {
     }
 
     const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], {
-      PORT: '0', DATA_DIR: dir, API_TOKEN: token, WORKERS: '2', ESCALATION_INTERVAL_MS: '150', WEBHOOK_INTERVAL_MS: '0',
+      PORT: '0',
+      DATA_DIR: dir,
+      API_TOKEN: token,
+      WORKERS: '2',
+      ESCALATION_INTERVAL_MS: '150',
+      WEBHOOK_INTERVAL_MS: '0',
     });
     try {
       expect(svc.output()).toContain('cluster: running 2 adapter workers');
@@ -57,7 +62,13 @@ describe('cluster mode', () => {
   }, 90_000);
 
   it('DATA_DIR=:memory: runs one worker and says so', async () => {
-    const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], { PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, WORKERS: '4', ESCALATION_INTERVAL_MS: '0' });
+    const svc = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], {
+      PORT: '0',
+      DATA_DIR: ':memory:',
+      API_TOKEN: token,
+      WORKERS: '4',
+      ESCALATION_INTERVAL_MS: '0',
+    });
     try {
       for (let i = 0; i < 50 && !svc.output().includes('cannot be shared'); i++) await new Promise((r) => setTimeout(r, 100));
       expect(svc.output()).toContain('DATA_DIR=:memory: cannot be shared between processes: running 1 worker instead of WORKERS=4');

@@ -10,8 +10,12 @@ afterAll(async () => {
 });
 
 describe('correlation id in error bodies', () => {
-  it('a 422 (gate failed) carries the response\'s correlation id as OperationOutcome.id, like every other error', async () => {
-    const blocked = await svc.post(fixture('crisis-transition', 'corr-422', (r) => { r.receivingTeam.responsibilityConfirmed = false; }));
+  it("a 422 (gate failed) carries the response's correlation id as OperationOutcome.id, like every other error", async () => {
+    const blocked = await svc.post(
+      fixture('crisis-transition', 'corr-422', (r) => {
+        r.receivingTeam.responsibilityConfirmed = false;
+      }),
+    );
     expect(blocked.status).toBe(422);
     expect(blocked.body.resourceType).toBe('OperationOutcome');
     expect(blocked.body.id).toBe(blocked.headers.get('x-correlation-id'));

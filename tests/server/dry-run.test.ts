@@ -25,7 +25,11 @@ async function expectPreviewWasWritten(bundle: any, written: any, ignore: (r: an
   const refBySlot = new Map<string, string>(written.resources.map((r: any) => [r.slot, r.reference]));
   const refByFullUrl = new Map<string, string>(bundle.entry.map((e: any) => [e.fullUrl, refBySlot.get(slotOf(e.resource))]));
   expect(bundle.entry.map((e: any) => slotOf(e.resource)).sort()).toEqual(
-    written.resources.filter((r: any) => r.action === 'created' || r.action === 'updated').map((r: any) => r.slot).sort());
+    written.resources
+      .filter((r: any) => r.action === 'created' || r.action === 'updated')
+      .map((r: any) => r.slot)
+      .sort(),
+  );
   for (const entry of bundle.entry) {
     const reference = refBySlot.get(slotOf(entry.resource));
     expect(reference, entry.fullUrl).toBeDefined();
@@ -94,14 +98,23 @@ describe('every issue of a dry run says where', () => {
     const failed = issues.find((i: any) => i.severity === 'error');
     expect(failed.details.coding.map((c: any) => c.code)).toEqual(['gate-failed', 'ee-appointment-owner']);
     expect(failed.expression).toEqual(['nextAppointment.owner']);
-    expect(failed.diagnostics).toMatch(/^gate ee-appointment-owner \(profile http:\/\/peer-pathways\.example\.org\/fhir\/StructureDefinition\/early-engagement-bundle\) failed at Bundle: entry\.resource/);
+    expect(failed.diagnostics).toMatch(
+      /^gate ee-appointment-owner \(profile http:\/\/peer-pathways\.example\.org\/fhir\/StructureDefinition\/early-engagement-bundle\) failed at Bundle: entry\.resource/,
+    );
   });
 
   it('a passed gate is listed too, with its key and record fields', async () => {
     const res = await svc.post(fixture('step-down', 'where-2'), '/pathway-records/$validate');
     const passed = param(res.body, 'outcome').resource.issue.filter((i: any) => i.details.coding[0].code === 'gate-passed');
-    expect(passed.map((i: any) => i.details.coding[1].code).sort()).toEqual(
-      ['peer-not-clinical-owner', 'peer-not-clinician', 'sd-escalation-instructions', 'sd-goals-documented', 'sd-person-agreement', 'sd-receiving-confirmed', 'sd-time-limited']);
+    expect(passed.map((i: any) => i.details.coding[1].code).sort()).toEqual([
+      'peer-not-clinical-owner',
+      'peer-not-clinician',
+      'sd-escalation-instructions',
+      'sd-goals-documented',
+      'sd-person-agreement',
+      'sd-receiving-confirmed',
+      'sd-time-limited',
+    ]);
     for (const i of passed) {
       expect(i.severity).toBe('information');
       expect(i.expression.length).toBeGreaterThan(0);
@@ -112,14 +125,22 @@ describe('every issue of a dry run says where', () => {
   it('a gate of a resource profile names the entry it failed on', () => {
     const profiles = loadProfiles();
     const task = {
-      resourceType: 'Task', status: 'requested', intent: 'order',
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
       meta: { profile: [profileUrl('peer-pathway-task')] },
       code: { coding: [{ system: systems.pathway, code: 'clinical-review' }] },
       owner: { reference: 'PractitionerRole/example-peer' },
     };
-    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Basic', code: {} } as never }, { resource: task as never }] };
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Basic', code: {} } as never }, { resource: task as never }],
+    };
     const [result] = evaluateGates(bundle, profiles, { peerRoles: ['PractitionerRole/example-peer'] });
     expect(result?.failedAt).toEqual(['Bundle.entry[1].resource']);
-    expect(gateIssue(result!).diagnostics).toMatch(/^gate peer-not-clinical-owner \(profile .*peer-pathway-task\) failed at Bundle\.entry\[1\]\.resource: code\.coding/);
+    expect(gateIssue(result!).diagnostics).toMatch(
+      /^gate peer-not-clinical-owner \(profile .*peer-pathway-task\) failed at Bundle\.entry\[1\]\.resource: code\.coding/,
+    );
   });
 });

@@ -23,7 +23,12 @@ describe('FHIR_BASE_URL is the FHIR base, whatever its path', () => {
   let first: ServiceProcess;
   let second: TestService | undefined;
   beforeAll(async () => {
-    first = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], { PORT: '0', DATA_DIR: ':memory:', API_TOKEN: token, ESCALATION_INTERVAL_MS: '0' });
+    first = await startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], {
+      PORT: '0',
+      DATA_DIR: ':memory:',
+      API_TOKEN: token,
+      ESCALATION_INTERVAL_MS: '0',
+    });
   });
   afterAll(async () => {
     await second?.close();
@@ -52,13 +57,23 @@ describe('a HAPI-style base (/fhir) with client credentials and the token endpoi
   let adapter: TestService;
   const seen: string[] = [];
   beforeAll(async () => {
-    fhir = await createEmbeddedFhirServer({ dataDir: ':memory:', accessTokens: ['reader-token'], clientId: 'site-adapter', clientSecret: 'site-secret' });
+    fhir = await createEmbeddedFhirServer({
+      dataDir: ':memory:',
+      accessTokens: ['reader-token'],
+      clientId: 'site-adapter',
+      clientSecret: 'site-secret',
+    });
     const app = express();
     app.set('etag', false);
-    app.use((req, _res, next) => { seen.push(`${req.method} ${req.path}`); next(); });
+    app.use((req, _res, next) => {
+      seen.push(`${req.method} ${req.path}`);
+      next();
+    });
     app.use('/fhir', fhir.fhirRouter);
     app.use('/oauth2', fhir.oauthRouter);
-    server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+    server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
     adapter = await startTestService({ FHIR_BASE_URL: base, FHIR_CLIENT_ID: 'site-adapter', FHIR_CLIENT_SECRET: 'site-secret' });
   });

@@ -61,7 +61,11 @@ describe('records in: what a sender gets for bad input', () => {
     const res = await raw('/pathway-records', { method: 'POST', body: JSON.stringify(record) });
     expect(res.status).toBe(400);
     const byPath = Object.fromEntries(res.body.issue.map((i: any) => [i.expression[0], i.details.coding[0].code]));
-    expect(byPath).toEqual({ recordedAt: 'required', 'firstAppointment.status': 'schema-invalid', 'peerContact.completed': 'schema-invalid' });
+    expect(byPath).toEqual({
+      recordedAt: 'required',
+      'firstAppointment.status': 'schema-invalid',
+      'peerContact.completed': 'schema-invalid',
+    });
   });
 
   it('refuses unknown fields by name: a misspelled safety is never ignored', async () => {
@@ -131,17 +135,28 @@ describe('dry run', () => {
     const written = await svc.post(record);
     expect(written.status).toBe(201);
     for (const entry of bundle.entry) {
-      const slot = written.body.resources.find((r: any) => r.reference.startsWith(`${entry.resource.resourceType}/`)
-        && (entry.resource.identifier?.[0]?.value ?? entry.resource.meta?.tag?.[0]?.code)?.endsWith(r.slot));
+      const slot = written.body.resources.find(
+        (r: any) =>
+          r.reference.startsWith(`${entry.resource.resourceType}/`) &&
+          (entry.resource.identifier?.[0]?.value ?? entry.resource.meta?.tag?.[0]?.code)?.endsWith(r.slot),
+      );
       expect(slot, entry.fullUrl).toBeDefined();
       const stored = await (await svc.fhirRaw(slot.reference)).json();
       const { id: _id, meta, ...rest } = stored;
       const { meta: previewMeta, ...expected } = entry.resource;
-      expect(rest).toEqual(JSON.parse(JSON.stringify(expected).replaceAll(/urn:uuid:[0-9a-f-]+/g, (u) => {
-        const target = bundle.entry.find((e: any) => e.fullUrl === u).resource;
-        const hit = written.body.resources.find((r: any) => r.reference.startsWith(`${target.resourceType}/`) && (target.identifier?.[0]?.value ?? target.meta?.tag?.[0]?.code)?.endsWith(r.slot));
-        return hit.reference;
-      })));
+      expect(rest).toEqual(
+        JSON.parse(
+          JSON.stringify(expected).replaceAll(/urn:uuid:[0-9a-f-]+/g, (u) => {
+            const target = bundle.entry.find((e: any) => e.fullUrl === u).resource;
+            const hit = written.body.resources.find(
+              (r: any) =>
+                r.reference.startsWith(`${target.resourceType}/`) &&
+                (target.identifier?.[0]?.value ?? target.meta?.tag?.[0]?.code)?.endsWith(r.slot),
+            );
+            return hit.reference;
+          }),
+        ),
+      );
       expect(meta.profile).toEqual(previewMeta.profile);
     }
   });

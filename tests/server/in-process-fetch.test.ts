@@ -10,7 +10,11 @@ const client = { id: 'in-process-test', secret: 'in-process-secret-0123456789' }
 
 beforeAll(async () => {
   svc = await startTestService();
-  inProcess = createInProcessFetch({ repo: svc.service.embedded!.repo, tokens: new TokenStore([], client.id, client.secret), baseUrl: `${svc.url}/` });
+  inProcess = createInProcessFetch({
+    repo: svc.service.embedded!.repo,
+    tokens: new TokenStore([], client.id, client.secret),
+    baseUrl: `${svc.url}/`,
+  });
 });
 afterAll(() => svc.close());
 
@@ -26,7 +30,11 @@ const transaction = (value: string, failing = false): Bundle => ({
   resourceType: 'Bundle',
   type: 'transaction',
   entry: [
-    { fullUrl: 'urn:uuid:0b0c4f2e-7f4e-4f0a-9d3e-2a1f5b6c7d8e', request: { method: 'POST', url: 'Basic' }, resource: { resourceType: 'Basic', code: { text: 'in-process' }, identifier: [{ system: 'urn:test:in-process', value }] } },
+    {
+      fullUrl: 'urn:uuid:0b0c4f2e-7f4e-4f0a-9d3e-2a1f5b6c7d8e',
+      request: { method: 'POST', url: 'Basic' },
+      resource: { resourceType: 'Basic', code: { text: 'in-process' }, identifier: [{ system: 'urn:test:in-process', value }] },
+    },
     ...(failing ? [{ request: { method: 'GET' as const, url: 'Basic/does-not-exist' } }] : []),
   ],
 });
@@ -53,7 +61,11 @@ describe('the in-process transport to the embedded FHIR server', () => {
     expect(response.type).toBe('transaction-response');
     expect(response.entry?.[0]?.response?.status).toMatch(/^201/);
 
-    const failed = await inProcess(`${svc.url}/fhir/R4/`, { method: 'POST', headers, body: JSON.stringify(transaction('rolled-back', true)) });
+    const failed = await inProcess(`${svc.url}/fhir/R4/`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(transaction('rolled-back', true)),
+    });
     expect(failed.status).toBe(404);
     const stored = await svc.fhir('Basic?identifier=urn:test:in-process|');
     expect(stored.map((b) => (b as { identifier?: { value?: string }[] }).identifier?.[0]?.value).sort()).toEqual(['committed']);

@@ -5,12 +5,24 @@ import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { socketLimits, startService, type RunningService } from '../../src/server/start.js';
 
-const base = { PORT: '0', DATA_DIR: ':memory:', API_TOKEN: 'listen-test-token-0123', LOG_LEVEL: 'info', ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' };
+const base = {
+  PORT: '0',
+  DATA_DIR: ':memory:',
+  API_TOKEN: 'listen-test-token-0123',
+  LOG_LEVEL: 'info',
+  ESCALATION_INTERVAL_MS: '0',
+  WEBHOOK_INTERVAL_MS: '0',
+};
 
 /** Starts a service whose log lines are kept. */
 async function start(env: Record<string, string>, limits?: Partial<typeof socketLimits>): Promise<{ svc: RunningService; logs: string[] }> {
   const logs: string[] = [];
-  const logDestination = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
+  const logDestination = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
   const svc = await startService(readEnv({ ...base, ...env }), { logDestination, limits });
   return { svc, logs };
 }
@@ -20,7 +32,9 @@ async function socket(svc: RunningService): Promise<Socket & { received: () => s
   const port = Number(new URL(svc.url).port);
   const s = connect(port, '127.0.0.1');
   let text = '';
-  s.on('data', (d) => { text += d.toString(); });
+  s.on('data', (d) => {
+    text += d.toString();
+  });
   s.on('error', () => undefined);
   await once(s, 'connect');
   return Object.assign(s, { received: () => text });
@@ -31,7 +45,9 @@ describe('where and how the service listens', () => {
     const { svc, logs } = await start({});
     try {
       expect(svc.address).toBe('127.0.0.1');
-      expect(logs.join('')).toContain(`listening on http://127.0.0.1:${new URL(svc.url).port} (this machine only; HOST=0.0.0.0 to serve others)`);
+      expect(logs.join('')).toContain(
+        `listening on http://127.0.0.1:${new URL(svc.url).port} (this machine only; HOST=0.0.0.0 to serve others)`,
+      );
       expect(logs.join('')).toContain('API_TOKEN is a static token for local use');
     } finally {
       await svc.close();
@@ -55,7 +71,9 @@ describe('where and how the service listens', () => {
       const slowHeaders = await socket(svc);
       slowHeaders.write('GET /health HTTP/1.1\r\nHost: x\r\n');
       const slowBody = await socket(svc);
-      slowBody.write(`POST /pathway-records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${base.API_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"recordId":`);
+      slowBody.write(
+        `POST /pathway-records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${base.API_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"recordId":`,
+      );
       const started = Date.now();
       await Promise.all([once(slowHeaders, 'close'), once(slowBody, 'close')]);
       // Limits of 300 ms / 600 ms: well under Node's defaults (60 s / 300 s), with room for a loaded machine.
@@ -78,7 +96,10 @@ describe('where and how the service listens', () => {
       // The server counts the closed socket once it has seen the close: try for a moment.
       let status = 0;
       for (let tries = 0; tries < 40 && status !== 200; tries++) {
-        status = await fetch(`${svc.url}/health`).then((r) => r.status, () => 0);
+        status = await fetch(`${svc.url}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(status).toBe(200);

@@ -19,7 +19,13 @@ export interface ServiceProcess {
  * Starts `command args` in the repository (or `cwd`) with `env` added to a minimal environment, and waits for the
  * start-up line that names where it listens.
  */
-export function startProcess(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000, cwd = root): Promise<ServiceProcess> {
+export function startProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  cwd = root,
+): Promise<ServiceProcess> {
   const child = spawn(command, args, {
     cwd,
     env: { PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },

@@ -14,7 +14,7 @@ afterAll(async () => {
 /** GET without a token: self-description is public. */
 async function get(path: string) {
   const res = await fetch(`${svc.url}${path}`);
-  return { status: res.status, type: res.headers.get('content-type'), body: await res.json() as any };
+  return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as any };
 }
 
 describe('GET /schemas/<pathway>.json: what a sending system validates against', () => {
@@ -48,9 +48,18 @@ describe('GET /openapi.json', () => {
     const res = await get('/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining([
-      '/pathway-records', '/pathway-records/$validate', '/governance/measures', '/health', '/ready', '/openapi.json', '/profiles', '/schemas/{pathway}.json',
-    ]));
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/pathway-records',
+        '/pathway-records/$validate',
+        '/governance/measures',
+        '/health',
+        '/ready',
+        '/openapi.json',
+        '/profiles',
+        '/schemas/{pathway}.json',
+      ]),
+    );
     for (const pathway of pathwayCodes) {
       const schema = res.body.components.schemas[`record-${pathway}`];
       expect(schema.properties.pathway).toEqual({ type: 'string', const: pathway });
@@ -65,15 +74,32 @@ describe('GET /profiles', () => {
     const res = await get('/profiles');
     expect(res.status).toBe(200);
     const gates = res.body.profiles.flatMap((p: any) => p.gates);
-    expect(gates.map((g: any) => g.key)).toEqual(expect.arrayContaining([
-      'cr-consent-aligned', 'cr-escalation-route', 'cr-transparent', 'ct-consent-aligned', 'ct-escalation-route', 'ct-not-peer-only', 'ct-receiving-team',
-      'ee-appointment-owner', 'ee-consent', 'ee-escalation-route', 'peer-not-clinical-owner',
-      'sd-escalation-instructions', 'sd-goals-documented', 'sd-person-agreement', 'sd-receiving-confirmed', 'sd-time-limited',
-    ]));
+    expect(gates.map((g: any) => g.key)).toEqual(
+      expect.arrayContaining([
+        'cr-consent-aligned',
+        'cr-escalation-route',
+        'cr-transparent',
+        'ct-consent-aligned',
+        'ct-escalation-route',
+        'ct-not-peer-only',
+        'ct-receiving-team',
+        'ee-appointment-owner',
+        'ee-consent',
+        'ee-escalation-route',
+        'peer-not-clinical-owner',
+        'sd-escalation-instructions',
+        'sd-goals-documented',
+        'sd-person-agreement',
+        'sd-receiving-confirmed',
+        'sd-time-limited',
+      ]),
+    );
     for (const g of gates) {
       expect(g.human.length).toBeGreaterThan(20);
       expect(g.recordFields.length).toBeGreaterThan(0);
     }
-    expect(res.body.profiles.find((p: any) => p.url.endsWith('/early-engagement-bundle')).file).toBe('profiles/early-engagement-bundle.json');
+    expect(res.body.profiles.find((p: any) => p.url.endsWith('/early-engagement-bundle')).file).toBe(
+      'profiles/early-engagement-bundle.json',
+    );
   });
 });

@@ -42,14 +42,40 @@ const actorTypes = ['PractitionerRole', 'Practitioner', 'CareTeam', 'Organizatio
 // ---- generators -------------------------------------------------------------------------------
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const year = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 2020, max: 2030 }) }, { weight: 1, arbitrary: fc.constantFrom(1, 9, 999, 1000, 9999) });
-const calendarDate = fc.record({ y: year, m: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 28 }) }).map(({ y, m, d }) => `${pad(y, 4)}-${pad(m)}-${pad(d)}`);
+const year = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 2020, max: 2030 }) },
+  { weight: 1, arbitrary: fc.constantFrom(1, 9, 999, 1000, 9999) },
+);
+const calendarDate = fc
+  .record({ y: year, m: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 28 }) })
+  .map(({ y, m, d }) => `${pad(y, 4)}-${pad(m)}-${pad(d)}`);
 const offset = fc.constantFrom('Z', '+00:00', '+14:00', '-14:00', '+05:30', '-12:00', '+13:59', '-09:30');
-const dateTime = fc.record({ date: calendarDate, h: fc.integer({ min: 0, max: 23 }), mi: fc.integer({ min: 0, max: 59 }), s: fc.integer({ min: 0, max: 59 }), ms: fc.option(fc.integer({ min: 0, max: 999_999_999 })), off: offset })
+const dateTime = fc
+  .record({
+    date: calendarDate,
+    h: fc.integer({ min: 0, max: 23 }),
+    mi: fc.integer({ min: 0, max: 59 }),
+    s: fc.integer({ min: 0, max: 59 }),
+    ms: fc.option(fc.integer({ min: 0, max: 999_999_999 })),
+    off: offset,
+  })
   .map(({ date, h, mi, s, ms, off }) => `${date}T${pad(h)}:${pad(mi)}:${pad(s)}${ms === null ? '' : `.${ms}`}${off}`);
 /** Dates FHIR refuses: offsets past ±14:00, year 0000, impossible days and times, partial or local. */
-const badDate = fc.constantFrom('2026-11-12T10:00:00+15:00', '2026-11-12T10:00:00-14:01', '0000-01-01', '2026-02-30', '2026-02-29', '2026-11-12T24:00:00Z',
-  '2026-11-12T10:00:60Z', '2026-11', '2026-11-12T10:00Z', '2026-11-12T10:00:00', '10000-01-01', '2026-13-01', ' 2026-11-12');
+const badDate = fc.constantFrom(
+  '2026-11-12T10:00:00+15:00',
+  '2026-11-12T10:00:00-14:01',
+  '0000-01-01',
+  '2026-02-30',
+  '2026-02-29',
+  '2026-11-12T24:00:00Z',
+  '2026-11-12T10:00:60Z',
+  '2026-11',
+  '2026-11-12T10:00Z',
+  '2026-11-12T10:00:00',
+  '10000-01-01',
+  '2026-13-01',
+  ' 2026-11-12',
+);
 const anyDate = fc.oneof({ weight: 3, arbitrary: calendarDate }, { weight: 3, arbitrary: dateTime }, { weight: 2, arbitrary: badDate });
 const text = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
@@ -57,16 +83,36 @@ const text = fc.oneof(
   fc.constantFrom(' ', ' padded ', 'a\u00a0b', '😀 emoji', 'tab\tand\nnewline', 'x'.repeat(4001), 'ünïcödé', '<b>html</b>', 'a|b,c$d\\e'),
 );
 const referenceValue = fc.oneof(
-  fc.constantFrom('Patient/example-person', 'CareTeam/example-outpatient-team', 'Organization/example-provider', 'PractitionerRole/example-clinician',
-    peer, 'PractitionerRole/example-on-call', 'PractitionerRole/example-case-manager', 'PractitionerRole/does-not-exist').map((reference) => ({ reference })),
-  fc.record({ identifier: fc.record({ system: fc.constantFrom('urn:x', 'urn:x|y', 'urn:a,b$c\\'), value: fc.constantFrom('A-7', 'A-7|B', 'a-7', '$', '\\') }) }),
-  fc.constantFrom({ reference: 'Patient/example-person', type: 'PractitionerRole' }, { display: 'no reference' }, { reference: 'not a reference' }),
+  fc
+    .constantFrom(
+      'Patient/example-person',
+      'CareTeam/example-outpatient-team',
+      'Organization/example-provider',
+      'PractitionerRole/example-clinician',
+      peer,
+      'PractitionerRole/example-on-call',
+      'PractitionerRole/example-case-manager',
+      'PractitionerRole/does-not-exist',
+    )
+    .map((reference) => ({ reference })),
+  fc.record({
+    identifier: fc.record({
+      system: fc.constantFrom('urn:x', 'urn:x|y', 'urn:a,b$c\\'),
+      value: fc.constantFrom('A-7', 'A-7|B', 'a-7', '$', '\\'),
+    }),
+  }),
+  fc.constantFrom(
+    { reference: 'Patient/example-person', type: 'PractitionerRole' },
+    { display: 'no reference' },
+    { reference: 'not a reference' },
+  ),
 );
 
 type Path = (string | number)[];
 function leaves(value: unknown, path: Path = []): Path[] {
   if (Array.isArray(value)) return [path, ...value.flatMap((v, i) => leaves(v, [...path, i]))];
-  if (value && typeof value === 'object') return [...(path.length ? [path] : []), ...Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, k]))];
+  if (value && typeof value === 'object')
+    return [...(path.length ? [path] : []), ...Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, k]))];
   return [path];
 }
 /** Spec §4's envelope (and the discriminator): kept schema-valid, so that safety first applies; only its references' targets vary. */
@@ -114,7 +160,15 @@ const generated = fc.record({
   disclosedAt: fc.option(fc.oneof(dateTime, calendarDate)),
   consentTimes: fc.record({ recordedAt: fc.option(dateTime), expires: fc.option(fc.oneof(calendarDate, dateTime)) }),
   /** The peer specialist swapped for another kind of resource (a 422 on peerSpecialist), or not. */
-  peerSpecialist: fc.option(fc.constantFrom('CareTeam/example-outpatient-team', 'Patient/example-person', 'PractitionerRole/example-clinician', 'PractitionerRole/does-not-exist', 'Organization/example-provider')),
+  peerSpecialist: fc.option(
+    fc.constantFrom(
+      'CareTeam/example-outpatient-team',
+      'Patient/example-person',
+      'PractitionerRole/example-clinician',
+      'PractitionerRole/does-not-exist',
+      'Organization/example-provider',
+    ),
+  ),
 });
 
 type Generated = typeof generated extends fc.Arbitrary<infer T> ? T : never;
@@ -125,9 +179,14 @@ function build(g: Generated, recordId: string, disclosed: boolean): any {
   mutate(record, g.mutations, g.values);
   record.recordedAt = g.recordedAt;
   if (g.peerSpecialist) record.peerSpecialist = { reference: g.peerSpecialist };
-  if (g.consentTimes.recordedAt === null) delete record.consent.recordedAt; else record.consent.recordedAt = g.consentTimes.recordedAt;
+  if (g.consentTimes.recordedAt === null) delete record.consent.recordedAt;
+  else record.consent.recordedAt = g.consentTimes.recordedAt;
   if (g.consentTimes.expires !== null) record.consent.expires = g.consentTimes.expires;
-  record.safety = { immediateConcernDisclosed: disclosed, summary: 'Said they feel unsafe.', ...(g.disclosedAt ? { disclosedAt: g.disclosedAt } : {}) };
+  record.safety = {
+    immediateConcernDisclosed: disclosed,
+    summary: 'Said they feel unsafe.',
+    ...(g.disclosedAt ? { disclosedAt: g.disclosedAt } : {}),
+  };
   return record;
 }
 
@@ -159,32 +218,35 @@ describe('A: any record the schema accepts maps to valid R4 (or a 400 naming its
 
   it(`${runsA} generated records per pathway`, () => {
     let accepted = 0;
-    fc.assert(fc.property(generated, fc.boolean(), (g, disclosed) => {
-      const parsed = parseRecord(build(g, 'prop-a', disclosed));
-      if (!parsed.ok) {
-        for (const i of parsed.issues) expect(i.expression?.length, JSON.stringify(i)).toBeGreaterThan(0);
-        return;
-      }
-      accepted++;
-      const { resolved, complete, peerRoles } = stubResolution(parsed.record);
-      const ctx = new MappingContext(parsed.record, mappings, resolved, peerRoles);
-      try {
-        if (!complete) {
-          // Blocked on a reference: only the safety review (and the audit) can be written.
-          if (parsed.record.safety.immediateConcernDisclosed) validR4([buildSafetyTask(ctx, { blocked: true }).resource]);
+    fc.assert(
+      fc.property(generated, fc.boolean(), (g, disclosed) => {
+        const parsed = parseRecord(build(g, 'prop-a', disclosed));
+        if (!parsed.ok) {
+          for (const i of parsed.issues) expect(i.expression?.length, JSON.stringify(i)).toBeGreaterThan(0);
           return;
         }
-        const bundle = gateBundle(ctx, mapRecord(ctx));
-        validR4((bundle.entry ?? []).map((e) => e.resource as Resource));
-        expect(structuralIssues(bundle, profiles)).toEqual([]);
-      } catch (err) {
-        if (!(err instanceof AdapterError)) throw err;
-        expect(err.status).toBe(400);
-        const named = (err.outcome.issue ?? []).flatMap((i) => i.expression ?? []);
-        expect(named.length).toBeGreaterThan(0);
-        for (const field of named) expect(field).toMatch(/^(recordedAt|safety\.disclosedAt|consent\.(expires|recordedAt))$/);
-      }
-    }), { numRuns: runsA * pathwayNames.length, seed: Number(process.env.PROPERTY_SEED ?? 1107) });
+        accepted++;
+        const { resolved, complete, peerRoles } = stubResolution(parsed.record);
+        const ctx = new MappingContext(parsed.record, mappings, resolved, peerRoles);
+        try {
+          if (!complete) {
+            // Blocked on a reference: only the safety review (and the audit) can be written.
+            if (parsed.record.safety.immediateConcernDisclosed) validR4([buildSafetyTask(ctx, { blocked: true }).resource]);
+            return;
+          }
+          const bundle = gateBundle(ctx, mapRecord(ctx));
+          validR4((bundle.entry ?? []).map((e) => e.resource as Resource));
+          expect(structuralIssues(bundle, profiles)).toEqual([]);
+        } catch (err) {
+          if (!(err instanceof AdapterError)) throw err;
+          expect(err.status).toBe(400);
+          const named = (err.outcome.issue ?? []).flatMap((i) => i.expression ?? []);
+          expect(named.length).toBeGreaterThan(0);
+          for (const field of named) expect(field).toMatch(/^(recordedAt|safety\.disclosedAt|consent\.(expires|recordedAt))$/);
+        }
+      }),
+      { numRuns: runsA * pathwayNames.length, seed: Number(process.env.PROPERTY_SEED ?? 1107) },
+    );
     // The generators must reach the mapping, not only the schema's refusals.
     expect(accepted).toBeGreaterThan(runsA / 2);
   });
@@ -206,9 +268,14 @@ describe('B: over HTTP, never a 5xx; a disclosure always ends in one stat review
   const textChange = fc.constantFrom('none', 'none', 'duplicate-key', 'lone-surrogate', 'control-character');
   function asText(record: any, change: string): string {
     const json = JSON.stringify(record);
-    const key = Object.keys(record).find((k) => !envelopeKeys.has(k) && typeof record[k] === 'object' && record[k] !== null && !Array.isArray(record[k]));
+    const key = Object.keys(record).find(
+      (k) => !envelopeKeys.has(k) && typeof record[k] === 'object' && record[k] !== null && !Array.isArray(record[k]),
+    );
     if (change === 'none' || !key) return json;
-    const inner = change === 'duplicate-key' ? `"${key}":${JSON.stringify(record[key])},` : `"${key}":{"x":"${change === 'lone-surrogate' ? '\\uDC00' : '\\u0007'}"},`;
+    const inner =
+      change === 'duplicate-key'
+        ? `"${key}":${JSON.stringify(record[key])},`
+        : `"${key}":{"x":"${change === 'lone-surrogate' ? '\\uDC00' : '\\u0007'}"},`;
     return json.replace(`"${key}":`, `${inner}"${key}":`);
   }
 
@@ -219,20 +286,25 @@ describe('B: over HTTP, never a 5xx; a disclosure always ends in one stat review
   }
 
   it(`${runsB} generated records per pathway, with and without a disclosure`, async () => {
-    await fc.assert(fc.asyncProperty(generated, fc.boolean(), textChange, async (g, disclosed, change) => {
-      const recordId = `prop-b-${++sequence}`;
-      const res = await svc.post(asText(build(g, recordId, disclosed), change));
-      expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBeLessThan(500);
-      const written = await recordResources(recordId);
-      if (disclosed) {
-        const stat = written.filter((r): r is Task => r.resourceType === 'Task' && r.priority === 'stat' && r.code?.coding?.[0]?.code === 'clinical-review');
-        expect(stat, `${res.status} ${JSON.stringify(res.body).slice(0, 500)}`).toHaveLength(1);
-        const owner = stat[0]!.owner?.reference ?? '';
-        expect(actorTypes).toContain(owner.split('/')[0]);
-        expect(owner).not.toBe(peer);
-      } else if (res.status === 400) {
-        expect(written).toEqual([]);
-      }
-    }), { numRuns: runsB * pathwayNames.length, seed: Number(process.env.PROPERTY_SEED ?? 1107) });
+    await fc.assert(
+      fc.asyncProperty(generated, fc.boolean(), textChange, async (g, disclosed, change) => {
+        const recordId = `prop-b-${++sequence}`;
+        const res = await svc.post(asText(build(g, recordId, disclosed), change));
+        expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBeLessThan(500);
+        const written = await recordResources(recordId);
+        if (disclosed) {
+          const stat = written.filter(
+            (r): r is Task => r.resourceType === 'Task' && r.priority === 'stat' && r.code?.coding?.[0]?.code === 'clinical-review',
+          );
+          expect(stat, `${res.status} ${JSON.stringify(res.body).slice(0, 500)}`).toHaveLength(1);
+          const owner = stat[0]!.owner?.reference ?? '';
+          expect(actorTypes).toContain(owner.split('/')[0]);
+          expect(owner).not.toBe(peer);
+        } else if (res.status === 400) {
+          expect(written).toEqual([]);
+        }
+      }),
+      { numRuns: runsB * pathwayNames.length, seed: Number(process.env.PROPERTY_SEED ?? 1107) },
+    );
   });
 });

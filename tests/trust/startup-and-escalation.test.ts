@@ -26,7 +26,14 @@ describe('the overdue-escalation Task passes the same gates as every Task', () =
     expect((await svc.post(safetyRecord('trust-esc-peer', t0))).status).toBe(201);
     const { site, codes } = svc.service.adapter.mappings;
     const escalation = loadFollowUpConfig().escalation;
-    const rules: FollowUpRules = { site, codes, escalation: { ...escalation, clinicalReview: { ...escalation.clinicalReview, onCallRoute: { reference: 'PractitionerRole/example-peer' } } } };
+    const rules: FollowUpRules = {
+      site,
+      codes,
+      escalation: {
+        ...escalation,
+        clinicalReview: { ...escalation.clinicalReview, onCallRoute: { reference: 'PractitionerRole/example-peer' } },
+      },
+    };
     const result = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-03T12:00:00Z'), silent);
     const review = await taskOf(svc, 'trust-esc-peer', 'task/safety-review');
     expect(result.escalated).toContain(`Task/${review.id}`);
@@ -56,7 +63,11 @@ describe('the overdue-escalation Task passes the same gates as every Task', () =
     const { site, codes } = svc.service.adapter.mappings;
     const escalation = loadFollowUpConfig().escalation;
     const peer = { reference: 'PractitionerRole/example-peer' };
-    const rules: FollowUpRules = { site: { ...site, defaultClinicalRoute: peer }, codes, escalation: { ...escalation, clinicalReview: { ...escalation.clinicalReview, onCallRoute: peer } } };
+    const rules: FollowUpRules = {
+      site: { ...site, defaultClinicalRoute: peer },
+      codes,
+      escalation: { ...escalation, clinicalReview: { ...escalation.clinicalReview, onCallRoute: peer } },
+    };
     const result = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-04T12:00:00Z'), silent);
     expect(result.escalated).toHaveLength(0);
     expect(await tasksBySlot(svc, 'trust-esc-none', 'task/safety-review/escalation')).toHaveLength(0);
@@ -72,7 +83,9 @@ describe('/ready: every owner and recipient named in mappings/ resolves to an al
       site.defaultClinicalRoute = { reference: 'PractitionerRole/nobody-here' };
       site.recipients['care-team'] = { reference: 'Patient/example-person' };
     });
-    mappings.edit('escalation.json', (e) => { e.clinicalReview.onCallRoute = { reference: 'PractitionerRole/example-peer' }; });
+    mappings.edit('escalation.json', (e) => {
+      e.clinicalReview.onCallRoute = { reference: 'PractitionerRole/example-peer' };
+    });
     svc = await startTestService({ MAPPINGS_DIR: mappings.dir, ESCALATION_INTERVAL_MS: '0' });
   });
   afterAll(async () => {
@@ -85,11 +98,17 @@ describe('/ready: every owner and recipient named in mappings/ resolves to an al
     expect(res.status).toBe(503);
     const body: any = await res.json();
     const named = body.issue.flatMap((i: any) => i.expression ?? []);
-    expect(named).toEqual(expect.arrayContaining(['site.json#defaultClinicalRoute', 'site.json#recipients.care-team', 'escalation.json#clinicalReview.onCallRoute']));
+    expect(named).toEqual(
+      expect.arrayContaining([
+        'site.json#defaultClinicalRoute',
+        'site.json#recipients.care-team',
+        'escalation.json#clinicalReview.onCallRoute',
+      ]),
+    );
     expect(JSON.stringify(body)).toContain('mappings/site.json defaultClinicalRoute');
   });
 
-  it('the project\'s own mappings/ resolve: ready', async () => {
+  it("the project's own mappings/ resolve: ready", async () => {
     const ok = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
     try {
       const res = await fetch(`${ok.url}/ready`);
@@ -108,8 +127,15 @@ describe('a transaction the FHIR server refuses: the safety review is written on
   beforeAll(async () => {
     real = await startTestService({ ESCALATION_INTERVAL_MS: '0' });
     // A fault a real server cannot be made to show on demand: it refuses the record's routine transaction (the one with a CarePlan).
-    proxy = await startFaultProxy(real.url, (body) => (body?.type === 'transaction' && body.entry?.some((e: any) => e.resource?.resourceType === 'CarePlan') ? { status: 400 } : 'forward'));
-    adapter = await startTestService({ FHIR_BASE_URL: `${proxy.url}/fhir/R4`, FHIR_ACCESS_TOKEN: testToken, FHIR_TIMEOUT_MS: '5000', ESCALATION_INTERVAL_MS: '0' });
+    proxy = await startFaultProxy(real.url, (body) =>
+      body?.type === 'transaction' && body.entry?.some((e: any) => e.resource?.resourceType === 'CarePlan') ? { status: 400 } : 'forward',
+    );
+    adapter = await startTestService({
+      FHIR_BASE_URL: `${proxy.url}/fhir/R4`,
+      FHIR_ACCESS_TOKEN: testToken,
+      FHIR_TIMEOUT_MS: '5000',
+      ESCALATION_INTERVAL_MS: '0',
+    });
   });
   afterAll(async () => {
     await adapter.close();
@@ -118,9 +144,11 @@ describe('a transaction the FHIR server refuses: the safety review is written on
   });
 
   it('the answer says the review was raised, and only the review is on the server', async () => {
-    const res = await adapter.post(fixture('early-engagement', 'trust-refused-tx', (r) => {
-      r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
-    }));
+    const res = await adapter.post(
+      fixture('early-engagement', 'trust-refused-tx', (r) => {
+        r.safety = { immediateConcernDisclosed: true, disclosedAt: '2026-11-14T08:30:00Z' };
+      }),
+    );
     expect(res.status).toBe(502);
     const codes = res.body.issue.flatMap((i: any) => i.details?.coding ?? []).map((c: any) => c.code);
     expect(codes, JSON.stringify(res.body)).toEqual(['fhir-rejected', 'safety-review-raised']);
@@ -130,7 +158,7 @@ describe('a transaction the FHIR server refuses: the safety review is written on
   });
 });
 
-describe('the escalation\'s owners are looked up as a record\'s references are', () => {
+describe("the escalation's owners are looked up as a record's references are", () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startTestService({ ESCALATION_INTERVAL_MS: '0', WEBHOOK_INTERVAL_MS: '0' });
@@ -144,7 +172,14 @@ describe('the escalation\'s owners are looked up as a record\'s references are',
     expect((await svc.post(safetyRecord('trust-esc-gone', t0))).status).toBe(201);
     const { site, codes } = svc.service.adapter.mappings;
     const escalation = loadFollowUpConfig().escalation;
-    const rules: FollowUpRules = { site, codes, escalation: { ...escalation, clinicalReview: { ...escalation.clinicalReview, onCallRoute: { reference: 'PractitionerRole/no-such-role' } } } };
+    const rules: FollowUpRules = {
+      site,
+      codes,
+      escalation: {
+        ...escalation,
+        clinicalReview: { ...escalation.clinicalReview, onCallRoute: { reference: 'PractitionerRole/no-such-role' } },
+      },
+    };
     const result = await runFollowUp(svc.service.adapter.fhir, rules, new Date('2026-12-06T12:00:00Z'), silent);
     const review = await taskOf(svc, 'trust-esc-gone', 'task/safety-review');
     expect(result.escalated).toContain(`Task/${review.id}`);

@@ -23,7 +23,17 @@ describe('a FHIR element that fails base R4 is traced back to the record field i
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'transaction',
-      entry: [{ resource: { resourceType: 'Task', status: 'requested', intent: 'order', restriction: { period: { end: record.followUpAction.due } } }, request: { method: 'POST', url: 'Task' } }],
+      entry: [
+        {
+          resource: {
+            resourceType: 'Task',
+            status: 'requested',
+            intent: 'order',
+            restriction: { period: { end: record.followUpAction.due } },
+          },
+          request: { method: 'POST', url: 'Task' },
+        },
+      ],
     };
     const structural = structuralIssues(bundle, profiles);
     expect(structural.length).toBeGreaterThan(0);

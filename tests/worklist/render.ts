@@ -48,10 +48,19 @@ async function section(svc: TestService, heading: string, record: any): Promise<
   const res = await svc.post(record);
   if (res.status !== 201) throw new Error(`${heading}: ${res.status}`);
   const tasks = await svc.fhir<Task>(`Task?_tag=${encodeURIComponent(`${exampleSource}|${record.recordId}`)}&_count=100`);
-  tasks.sort((a, b) => urgency.indexOf(a.priority ?? 'routine') - urgency.indexOf(b.priority ?? 'routine')
-    || (a.restriction?.period?.end ?? '').localeCompare(b.restriction?.period?.end ?? '')
-    || (a.identifier?.[0]?.value ?? '').localeCompare(b.identifier?.[0]?.value ?? ''));
-  return [heading, '', '| code | priority | status | due | owner | description | notes |', '|---|---|---|---|---|---|---|', ...tasks.map(row)].join('\n');
+  tasks.sort(
+    (a, b) =>
+      urgency.indexOf(a.priority ?? 'routine') - urgency.indexOf(b.priority ?? 'routine') ||
+      (a.restriction?.period?.end ?? '').localeCompare(b.restriction?.period?.end ?? '') ||
+      (a.identifier?.[0]?.value ?? '').localeCompare(b.identifier?.[0]?.value ?? ''),
+  );
+  return [
+    heading,
+    '',
+    '| code | priority | status | due | owner | description | notes |',
+    '|---|---|---|---|---|---|---|',
+    ...tasks.map(row),
+  ].join('\n');
 }
 
 /**
@@ -63,11 +72,23 @@ export async function renderWorklist(svc: TestService): Promise<string> {
   const sections: string[] = [];
   for (const pathway of pathwayCodes) {
     const record = fixture(pathway);
-    sections.push(await section(svc, `**\`${pathway}\`** ([tests/fixtures/${pathway}.json](tests/fixtures/${pathway}.json), record \`${record.recordId}\`)`, record));
+    sections.push(
+      await section(
+        svc,
+        `**\`${pathway}\`** ([tests/fixtures/${pathway}.json](tests/fixtures/${pathway}.json), record \`${record.recordId}\`)`,
+        record,
+      ),
+    );
   }
   for (const v of variants) {
     const record = fixture(v.pathway, v.recordId, v.change);
-    sections.push(await section(svc, `**\`${v.pathway}\`, ${v.title}** (record \`${v.recordId}\`, the example changed as in \`tests/worklist/render.ts\`)`, record));
+    sections.push(
+      await section(
+        svc,
+        `**\`${v.pathway}\`, ${v.title}** (record \`${v.recordId}\`, the example changed as in \`tests/worklist/render.ts\`)`,
+        record,
+      ),
+    );
   }
   return sections.join('\n\n');
 }

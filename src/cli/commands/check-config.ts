@@ -12,7 +12,6 @@ import { exitCodes, processIo, type CommandIo } from '../io.js';
 import { check, runCommand, type CliCommand } from '../program.js';
 import { checkSiteReferences } from '../site-references.js';
 
-
 /** Runs one loader of another concern (follow-up, governance, clients) and turns its failure into problems. */
 function problemsOf(load: () => unknown, file: string): ConfigProblem[] {
   try {
@@ -32,12 +31,17 @@ function problemsOf(load: () => unknown, file: string): ConfigProblem[] {
  */
 export const checkConfigCommand: CliCommand = {
   name: 'check-config',
-  define: (cmd) => cmd
-    .description('check mappings/ and profiles/ as start-up does; exit 0 OK, 2 with every problem listed')
-    .option('--mappings <dir>', 'the site configuration folder (default: MAPPINGS_DIR or ./mappings)', check.text)
-    .option('--profiles <dir>', 'the profiles folder (default: ./profiles)', check.text)
-    .option('--resolve', 'also read the references in site.json on the FHIR server')
-    .option('--server <url>', 'with --resolve: the FHIR base to read them from (default: FHIR_BASE_URL, else the embedded demo directory)', check.httpUrl),
+  define: (cmd) =>
+    cmd
+      .description('check mappings/ and profiles/ as start-up does; exit 0 OK, 2 with every problem listed')
+      .option('--mappings <dir>', 'the site configuration folder (default: MAPPINGS_DIR or ./mappings)', check.text)
+      .option('--profiles <dir>', 'the profiles folder (default: ./profiles)', check.text)
+      .option('--resolve', 'also read the references in site.json on the FHIR server')
+      .option(
+        '--server <url>',
+        'with --resolve: the FHIR base to read them from (default: FHIR_BASE_URL, else the embedded demo directory)',
+        check.httpUrl,
+      ),
   run: (opts, _operands, io) => runCheckConfig(opts as { mappings?: string; profiles?: string; resolve?: boolean; server?: string }, io),
 };
 
@@ -46,7 +50,10 @@ export function checkConfig(args: string[], io: CommandIo = processIo): Promise<
   return runCommand(checkConfigCommand, args, io);
 }
 
-async function runCheckConfig(values: { mappings?: string; profiles?: string; resolve?: boolean; server?: string }, io: CommandIo): Promise<number> {
+async function runCheckConfig(
+  values: { mappings?: string; profiles?: string; resolve?: boolean; server?: string },
+  io: CommandIo,
+): Promise<number> {
   const env = readEnv(values.mappings ? { ...process.env, MAPPINGS_DIR: values.mappings } : process.env);
   const dir = env.mappingsDir ?? defaultMappingsDir;
   const profilesDir = values.profiles ?? defaultProfilesDir;
@@ -69,7 +76,7 @@ async function runCheckConfig(values: { mappings?: string; profiles?: string; re
   if (mappings && values.resolve) {
     const local = await openDryRunAdapter({ server: values.server, mappingsDir: dir });
     try {
-      problems.push(...await checkSiteReferences(local.adapter.fhir, mappings.site, join(dir, 'site.json')));
+      problems.push(...(await checkSiteReferences(local.adapter.fhir, mappings.site, join(dir, 'site.json'))));
     } finally {
       await local.close();
     }
@@ -78,6 +85,8 @@ async function runCheckConfig(values: { mappings?: string; profiles?: string; re
     io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'}; the service would not start:\n${formatProblems(problems)}`);
     return exitCodes.usage;
   }
-  io.out(`OK: ${basename(dir)}/ (site, routing, thresholds, codes, ${mappings?.sources.length} source mapping(s), ${mappings?.conceptMaps.length} ConceptMap(s)) and ${basename(profilesDir)}/ (${profiles} profiles, ${gates} gates)${values.resolve ? '; site.json references resolve' : ''}`);
+  io.out(
+    `OK: ${basename(dir)}/ (site, routing, thresholds, codes, ${mappings?.sources.length} source mapping(s), ${mappings?.conceptMaps.length} ConceptMap(s)) and ${basename(profilesDir)}/ (${profiles} profiles, ${gates} gates)${values.resolve ? '; site.json references resolve' : ''}`,
+  );
   return exitCodes.ok;
 }

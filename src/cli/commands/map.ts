@@ -19,7 +19,9 @@ async function runMap(recordFile: string, opts: DryRunOptions, io: CommandIo): P
   if (run.bundle) io.out(JSON.stringify(run.bundle, null, 2));
   const problems = (run.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (run.result !== 'accepted') {
-    io.err(`${file}: ${run.result}${run.bundle ? ' (the Bundle above is what a write would still send: the safety review and audit only)' : ''}`);
+    io.err(
+      `${file}: ${run.result}${run.bundle ? ' (the Bundle above is what a write would still send: the safety review and audit only)' : ''}`,
+    );
     for (const i of problems) io.err(formatIssue(i));
   }
   return exitCodeOf(run);

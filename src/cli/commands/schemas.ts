@@ -9,9 +9,10 @@ import { check, runCommand, type CliCommand } from '../program.js';
 /** `schemas --out dir`: writes one JSON Schema per pathway record (and openapi.json) for source-system vendors. */
 export const schemasCommand: CliCommand = {
   name: 'schemas',
-  define: (cmd) => cmd
-    .description('write <pathway>.json JSON Schemas of the records and openapi.json into a folder (created when missing)')
-    .requiredOption('--out <dir>', 'the folder to write to', check.text),
+  define: (cmd) =>
+    cmd
+      .description('write <pathway>.json JSON Schemas of the records and openapi.json into a folder (created when missing)')
+      .requiredOption('--out <dir>', 'the folder to write to', check.text),
   run: (opts, _operands, io) => writeSchemas(opts as { out: string }, io),
 };
 

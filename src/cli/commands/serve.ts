@@ -24,8 +24,10 @@ const heapGrowingPercent = 50;
  */
 export const serveCommand: CliCommand = {
   name: 'serve',
-  define: (cmd) => cmd
-    .description('run the adapter on HOST:PORT (embedded FHIR server at /fhir/R4 unless FHIR_BASE_URL is set); configured by environment variables (README, Configuration); SIGTERM stops it gracefully'),
+  define: (cmd) =>
+    cmd.description(
+      'run the adapter on HOST:PORT (embedded FHIR server at /fhir/R4 unless FHIR_BASE_URL is set); configured by environment variables (README, Configuration); SIGTERM stops it gracefully',
+    ),
   async run(_opts, _operands, io) {
     v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
     const env = readEnv();
@@ -37,7 +39,9 @@ export const serveCommand: CliCommand = {
     }
     // Signals are taken from the start: a cluster worker told to stop while still starting stops cleanly once up.
     let requested: NodeJS.Signals | undefined;
-    const early = (signal: NodeJS.Signals) => { requested ??= signal; };
+    const early = (signal: NodeJS.Signals) => {
+      requested ??= signal;
+    };
     process.on('SIGINT', early);
     process.on('SIGTERM', early);
     let service: Awaited<ReturnType<typeof startService>>;
@@ -53,7 +57,9 @@ export const serveCommand: CliCommand = {
     if (reason) service.log.warn({ workers: 1 }, reason);
     // Shown once, on the start that generated it; later starts reuse the file without repeating it.
     if (service.generatedApiToken) {
-      const kept = service.apiTokenFile ? `; it is kept in ${service.apiTokenFile} for later starts` : ' (DATA_DIR=:memory:: this run only)';
+      const kept = service.apiTokenFile
+        ? `; it is kept in ${service.apiTokenFile} for later starts`
+        : ' (DATA_DIR=:memory:: this run only)';
       io.out(`No API_TOKEN was set; generated one${kept}:\n  ${service.generatedApiToken}`);
     } else if (service.apiTokenFile) {
       io.out(`No API_TOKEN was set; the token generated at first start is in ${service.apiTokenFile}.`);
@@ -65,7 +71,10 @@ export const serveCommand: CliCommand = {
       // A second signal while draining changes nothing: the grace period already bounds the wait.
       if (stopping) return;
       stopping = true;
-      service.shutdown(signal).then((clean) => process.exit(clean ? 0 : 1), () => process.exit(1));
+      service.shutdown(signal).then(
+        (clean) => process.exit(clean ? 0 : 1),
+        () => process.exit(1),
+      );
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -21,9 +21,17 @@ export function defineDryRun(cmd: Command, description: string): Command {
   return cmd
     .description(description)
     .argument('<record.json>', 'one pathway record (JSON)')
-    .option('--server <url>', 'the FHIR base to resolve references against (default: FHIR_BASE_URL, else an in-memory embedded server with the demo directory)', check.httpUrl)
+    .option(
+      '--server <url>',
+      'the FHIR base to resolve references against (default: FHIR_BASE_URL, else an in-memory embedded server with the demo directory)',
+      check.httpUrl,
+    )
     .option('--mappings <dir>', 'the site configuration folder (default: MAPPINGS_DIR or ./mappings)', check.text)
-    .option('--source <name>', 'the source mapping to apply (mappings/sources/<name>.json); none: the record is in the contract\'s shape', check.text);
+    .option(
+      '--source <name>',
+      "the source mapping to apply (mappings/sources/<name>.json); none: the record is in the contract's shape",
+      check.text,
+    );
 }
 
 /**
@@ -40,7 +48,13 @@ export async function readRecordFile(file: string): Promise<JsonTextResult> {
 /** Runs the same dry run as POST /pathway-records/$validate on a record file. */
 export async function dryRunFile(file: string, values: DryRunOptions): Promise<{ run: DryRun; file: string; json: boolean; fhir: string }> {
   const text = await readRecordFile(file);
-  if (!text.ok) return { run: { result: 'rejected', outcome: outcome(text.issues) }, file, json: values.json ?? false, fhir: 'no FHIR server: the text was refused first' };
+  if (!text.ok)
+    return {
+      run: { result: 'rejected', outcome: outcome(text.issues) },
+      file,
+      json: values.json ?? false,
+      fhir: 'no FHIR server: the text was refused first',
+    };
   const record = text.value;
   const local = await openDryRunAdapter({ server: values.server, mappingsDir: values.mappings });
   try {
@@ -61,7 +75,9 @@ export function formatIssue(i: OperationOutcomeIssue): string {
   const mark = i.severity === 'error' || i.severity === 'fatal' ? '✗' : i.severity === 'warning' ? '!' : '✓';
   const fields = i.expression?.length ? `  [${i.expression.join(', ')}]` : '';
   if (i.details?.coding?.[0]?.code === 'gate-passed') return `  ${mark} ${codeOf(i)}${fields}`;
-  return [`  ${mark} ${codeOf(i)}${fields}`, `      ${i.details?.text ?? ''}`, ...(i.diagnostics ? [`      ${i.diagnostics}`] : [])].join('\n');
+  return [`  ${mark} ${codeOf(i)}${fields}`, `      ${i.details?.text ?? ''}`, ...(i.diagnostics ? [`      ${i.diagnostics}`] : [])].join(
+    '\n',
+  );
 }
 
 /** The exit code of a dry run's verdict. */
@@ -72,8 +88,11 @@ export function exitCodeOf(run: DryRun): number {
 /** `validate <record.json>`: every issue and gate result of a record, and what the write would send; writes nothing. */
 export const validateCommand: CliCommand = {
   name: 'validate',
-  define: (cmd) => defineDryRun(cmd, 'the dry run of POST /pathway-records/$validate: verdict, every issue and gate result, the entries a write would send; nothing written (exit 0 accepted, 1 blocked, 3 rejected)')
-    .option('--json', 'print the FHIR Parameters (result, outcome, bundle) instead'),
+  define: (cmd) =>
+    defineDryRun(
+      cmd,
+      'the dry run of POST /pathway-records/$validate: verdict, every issue and gate result, the entries a write would send; nothing written (exit 0 accepted, 1 blocked, 3 rejected)',
+    ).option('--json', 'print the FHIR Parameters (result, outcome, bundle) instead'),
   run: (opts, operands, io) => runValidate(operands[0] as string, opts as DryRunOptions, io),
 };
 
@@ -92,7 +111,9 @@ async function runValidate(recordFile: string, opts: DryRunOptions, io: CommandI
   for (const i of run.outcome.issue ?? []) io.out(formatIssue(i));
   if (run.bundle) {
     const entries = (run.bundle.entry ?? []).map((e) => `${e.request?.method} ${e.resource?.resourceType}`);
-    io.out(`A write would send one transaction of ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}: ${entries.join(', ') || 'nothing'} (see: map ${file})`);
+    io.out(
+      `A write would send one transaction of ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}: ${entries.join(', ') || 'nothing'} (see: map ${file})`,
+    );
   }
   return exitCodeOf(run);
 }

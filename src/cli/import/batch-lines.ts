@@ -62,11 +62,16 @@ export async function readBatch(file: string): Promise<BatchLine[]> {
     if (!raw.replace(/^\uFEFF/, '').trim()) return [];
     const parsed = parseJsonText(lineBytes);
     if (!parsed.ok && parsed.partial === undefined) return [{ line, raw, issues: parsed.issues, key: `line:${line}` }];
-    if (!parsed.ok) return [{ line, raw, record: parsed.partial, issues: parsed.issues, text: raw.replace(/^\uFEFF/, ''), key: keyOf(parsed.partial, line) }];
+    if (!parsed.ok)
+      return [
+        { line, raw, record: parsed.partial, issues: parsed.issues, text: raw.replace(/^\uFEFF/, ''), key: keyOf(parsed.partial, line) },
+      ];
     const value = parsed.value;
     if (isFailedLine(value)) {
       const retried = value.record;
-      return retried === undefined ? [{ line: value.line, raw: String((value as { raw?: unknown }).raw ?? ''), key: `line:${line}` }] : [{ line: value.line, record: retried, key: keyOf(retried, line) }];
+      return retried === undefined
+        ? [{ line: value.line, raw: String((value as { raw?: unknown }).raw ?? ''), key: `line:${line}` }]
+        : [{ line: value.line, record: retried, key: keyOf(retried, line) }];
     }
     return [{ line, record: value, key: keyOf(value, line) }];
   });

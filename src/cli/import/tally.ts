@@ -28,17 +28,33 @@ export function verdictOf(result: SendResult): LineVerdict {
 export function localOutcome(code: string, text: string): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: 'processing', details: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/adapter-issue', code }], text } }],
+    issue: [
+      {
+        severity: 'error',
+        code: 'processing',
+        details: { coding: [{ system: 'http://peer-pathways.example.org/fhir/CodeSystem/adapter-issue', code }], text },
+      },
+    ],
   };
 }
 
 /** The failed-file entry of a line that was not written. */
 export function failedLine(entry: BatchLine, result: SendResult, verdict: FailedLine['verdict']): FailedLine {
-  const outcome = result.body?.resourceType === 'OperationOutcome'
-    ? (result.body as OperationOutcome)
-    : localOutcome(result.status === 0 ? 'not-sent' : 'unexpected-answer', result.error ?? `The adapter answered ${result.status} after ${result.attempts} attempt(s).`);
+  const outcome =
+    result.body?.resourceType === 'OperationOutcome'
+      ? (result.body as OperationOutcome)
+      : localOutcome(
+          result.status === 0 ? 'not-sent' : 'unexpected-answer',
+          result.error ?? `The adapter answered ${result.status} after ${result.attempts} attempt(s).`,
+        );
   // A line whose text was refused is kept as text: its parsed form would hide what to fix.
-  return { line: entry.line, status: result.status, verdict, outcome, ...(entry.record !== undefined && entry.text === undefined ? { record: entry.record } : { raw: entry.raw }) };
+  return {
+    line: entry.line,
+    status: result.status,
+    verdict,
+    outcome,
+    ...(entry.record !== undefined && entry.text === undefined ? { record: entry.record } : { raw: entry.raw }),
+  };
 }
 
 /** Counts per verdict. */
@@ -59,5 +75,7 @@ const hints: Record<LineVerdict, string> = {
 
 /** The summary lines printed at the end of an import. */
 export function summaryLines(tally: Tally): string[] {
-  return (Object.keys(tally) as LineVerdict[]).map((v) => `  ${v.padEnd(10)} ${String(tally[v]).padStart(6)}${tally[v] && hints[v] ? `   ${hints[v]}` : ''}`);
+  return (Object.keys(tally) as LineVerdict[]).map(
+    (v) => `  ${v.padEnd(10)} ${String(tally[v]).padStart(6)}${tally[v] && hints[v] ? `   ${hints[v]}` : ''}`,
+  );
 }

@@ -30,7 +30,10 @@ function identityKey(id: { system: string; value: string }): string {
 function identitiesOf(r: Resource): { system: string; value: string }[] {
   return taggedTypes.has(r.resourceType)
     ? (r.meta?.tag ?? []).map((t) => ({ system: t.system ?? '', value: t.code ?? '' }))
-    : ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).map((i) => ({ system: i.system ?? '', value: i.value ?? '' }));
+    : ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).map((i) => ({
+        system: i.system ?? '',
+        value: i.value ?? '',
+      }));
 }
 
 /**
@@ -42,7 +45,9 @@ export function matchExisting(mapped: MappedResource[], candidates: Iterable<Res
   const slotByIdentity = new Map(mapped.map((m) => [identityKey(identityOf(m.resource)), m.slot]));
   const existing = new Map<string, Resource>();
   for (const r of candidates) {
-    const slot = identitiesOf(r).map((id) => slotByIdentity.get(identityKey(id))).find((x) => x !== undefined);
+    const slot = identitiesOf(r)
+      .map((id) => slotByIdentity.get(identityKey(id)))
+      .find((x) => x !== undefined);
     if (slot) existing.set(slot, r);
   }
   return existing;
@@ -74,5 +79,8 @@ export async function findExisting(fhir: FhirClient, mapped: MappedResource[]): 
     }),
   };
   const response = await fhir.batch(batch);
-  return matchExisting(mapped, types.flatMap((type, i) => searchsetResources(response.entry?.[i]?.resource, type)));
+  return matchExisting(
+    mapped,
+    types.flatMap((type, i) => searchsetResources(response.entry?.[i]?.resource, type)),
+  );
 }

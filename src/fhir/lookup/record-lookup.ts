@@ -46,7 +46,10 @@ export interface RecordLookup {
  * are collected from (the record, or only its envelope for a safety review on its own).
  */
 export async function lookUpRecord(
-  fhir: FhirClient, record: { source: { system: string }; recordId: string }, references: unknown, site: SiteConfig,
+  fhir: FhirClient,
+  record: { source: { system: string }; recordId: string },
+  references: unknown,
+  site: SiteConfig,
   types: readonly string[] = recordTypes,
 ): Promise<RecordLookup> {
   const reads = referenceReads(references, site);
@@ -65,7 +68,10 @@ export async function lookUpRecord(
     const found = searchsetResources(answer, type);
     if (found.length >= perType || (answer as Bundle).link?.some((l) => l.relation === 'next')) written.partial.add(type);
     // Tag search may match codes case-insensitively: keep exactly this record's resources.
-    written.byType.set(type, found.filter((r) => r.resourceType === type && hasTag(r, tag.system!, tag.code!)));
+    written.byType.set(
+      type,
+      found.filter((r) => r.resourceType === type && hasTag(r, tag.system!, tag.code!)),
+    );
   });
   return { resolution: reads.resolve(answers.slice(0, reads.requests.length)), written };
 }
@@ -85,12 +91,19 @@ const immutableTypes = new Set(['Provenance', 'AuditEvent']);
  */
 export async function existingSlots(fhir: FhirClient, mapped: MappedResource[], written: WrittenResources): Promise<Map<string, Resource>> {
   const read = (type: string) => written.byType.has(type) && !written.partial.has(type);
-  const existing = matchExisting(mapped.filter((m) => read(m.resource.resourceType)), [...written.byType.values()].flat());
+  const existing = matchExisting(
+    mapped.filter((m) => read(m.resource.resourceType)),
+    [...written.byType.values()].flat(),
+  );
   const sentBefore = [...written.byType.values()].some((found) => found.length > 0);
   // A withdrawal (MappedResource.withdrawn) is looked for by tag only: a Task that lost our tag was PUT by
   // someone else, who has most likely moved it on — it is left alone rather than costing a second round trip.
-  const rest = mapped.filter((m) => !existing.has(m.slot) && !(m.withdrawn && read(m.resource.resourceType))
-    && (!read(m.resource.resourceType) || (sentBefore && !immutableTypes.has(m.resource.resourceType))));
+  const rest = mapped.filter(
+    (m) =>
+      !existing.has(m.slot) &&
+      !(m.withdrawn && read(m.resource.resourceType)) &&
+      (!read(m.resource.resourceType) || (sentBefore && !immutableTypes.has(m.resource.resourceType))),
+  );
   if (rest.length) for (const [slot, r] of await findExisting(fhir, rest)) existing.set(slot, r);
   return existing;
 }
@@ -106,7 +119,11 @@ export const blockedAuditSlotPrefix = 'audit/blocked/';
  * its first send (spec §6): a block sent again finds its event (the same gates: nothing new is written) and
  * the date of the first block (pipeline/process-record.ts blockedPlan).
  */
-export async function blockedAudits(fhir: FhirClient, record: { source: { system: string }; recordId: string }, written: WrittenResources): Promise<Map<string, Resource>> {
+export async function blockedAudits(
+  fhir: FhirClient,
+  record: { source: { system: string }; recordId: string },
+  written: WrittenResources,
+): Promise<Map<string, Resource>> {
   const tag = recordTag(record.source.system, record.recordId);
   let audits = written.byType.get('AuditEvent') ?? [];
   if (written.partial.has('AuditEvent') || !written.byType.has('AuditEvent')) {
@@ -119,7 +136,8 @@ export async function blockedAudits(fhir: FhirClient, record: { source: { system
   for (const a of audits) {
     if (a.resourceType !== 'AuditEvent' || a.type?.system !== systems.pathway || a.type.code !== 'record-blocked') continue;
     const identity = a.meta?.tag?.[0];
-    if (identity?.system === record.source.system && identity.code?.startsWith(prefix)) found.set(identity.code.slice(record.recordId.length + 1), a);
+    if (identity?.system === record.source.system && identity.code?.startsWith(prefix))
+      found.set(identity.code.slice(record.recordId.length + 1), a);
   }
   return found;
 }

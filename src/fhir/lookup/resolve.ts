@@ -76,22 +76,37 @@ function problem(path: string, ref: Reference, found: Found, types: readonly str
   // Never the identifier itself in the answer: an MRN is PHI (the field path says which one).
   const asked = ref.reference ? 'the reference given' : `the identifier given (${path}.identifier), character for character`;
   if (ref.type && !types.includes(ref.type)) {
-    return issue('reference-wrong-type', 'business-rule', `"${path}" says type ${ref.type}; this field must be a ${typeList(types)}.`, [path]);
+    return issue('reference-wrong-type', 'business-rule', `"${path}" says type ${ref.type}; this field must be a ${typeList(types)}.`, [
+      path,
+    ]);
   }
   if (found.kind === 'none') {
-    return issue('reference-unresolved', 'not-found', path === 'person'
-      ? `The person does not resolve on the FHIR server: no Patient matches ${asked}. Send an existing Patient reference or an identifier that matches exactly one Patient.`
-      : `"${path}" does not resolve on the FHIR server: no ${typeList(types)} matches ${asked}. Check the reference or identifier.`, [path]);
+    return issue(
+      'reference-unresolved',
+      'not-found',
+      path === 'person'
+        ? `The person does not resolve on the FHIR server: no Patient matches ${asked}. Send an existing Patient reference or an identifier that matches exactly one Patient.`
+        : `"${path}" does not resolve on the FHIR server: no ${typeList(types)} matches ${asked}. Check the reference or identifier.`,
+      [path],
+    );
   }
   if (found.kind === 'several') {
-    return issue('reference-ambiguous', 'multiple-matches',
-      `"${path}": ${found.count > 2 ? 'many' : found.count} resources match ${asked}; it must match exactly one ${typeList(types)}. Send a literal reference instead.`, [path]);
+    return issue(
+      'reference-ambiguous',
+      'multiple-matches',
+      `"${path}": ${found.count > 2 ? 'many' : found.count} resources match ${asked}; it must match exactly one ${typeList(types)}. Send a literal reference instead.`,
+      [path],
+    );
   }
   const actual = found.resource.resourceType;
   const literalType = ref.reference?.split('/')[0];
   if (!types.includes(actual) || (ref.type && literalType && ref.type !== literalType)) {
-    return issue('reference-wrong-type', 'business-rule',
-      `"${path}" points to a ${actual}; this field must be a ${typeList(types)} (spec §1). Point it at the right kind of resource.`, [path]);
+    return issue(
+      'reference-wrong-type',
+      'business-rule',
+      `"${path}" points to a ${actual}; this field must be a ${typeList(types)} (spec §1). Point it at the right kind of resource.`,
+      [path],
+    );
   }
   return undefined;
 }
@@ -126,7 +141,14 @@ export function referenceReads(record: unknown, site: SiteConfig): ReferenceRead
     resolve(answers) {
       const found = new Map<string, Found>();
       let i = 0;
-      for (const p of plan) found.set(p.key, foundOf(p, p.urls.map(() => answers[i++])));
+      for (const p of plan)
+        found.set(
+          p.key,
+          foundOf(
+            p,
+            p.urls.map(() => answers[i++]),
+          ),
+        );
       const resolved = new Map<string, ResolvedReference>();
       const problems: OperationOutcomeIssue[] = [];
       for (const { path, ref, lookup } of refs) {
@@ -144,7 +166,11 @@ export function referenceReads(record: unknown, site: SiteConfig): ReferenceRead
 export async function resolveReferences(fhir: FhirClient, record: unknown, site: SiteConfig): Promise<Resolution> {
   const reads = referenceReads(record, site);
   const response = reads.requests.length
-    ? await fhir.batch({ resourceType: 'Bundle', type: 'batch', entry: reads.requests.map((url) => ({ request: { method: 'GET' as const, url } })) })
+    ? await fhir.batch({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: reads.requests.map((url) => ({ request: { method: 'GET' as const, url } })),
+      })
     : undefined;
   return reads.resolve(response?.entry ?? []);
 }

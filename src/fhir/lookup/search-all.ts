@@ -40,7 +40,10 @@ function nextLink(bundle: Bundle): string | undefined {
  * without a total a full page. The one paging loop of the adapter: governance and the follow-up jobs use it.
  */
 export async function searchAll<T extends Resource = Resource>(
-  fhir: Pick<FhirClient, 'search' | 'page'>, type: string, query: SearchQuery, options: PagingOptions,
+  fhir: Pick<FhirClient, 'search' | 'page'>,
+  type: string,
+  query: SearchQuery,
+  options: PagingOptions,
 ): Promise<SearchResult<T>> {
   const { pageSize, maxPages } = options;
   const result: SearchResult<T> = { matches: [], included: new Map(), truncated: false };
@@ -57,10 +60,13 @@ export async function searchAll<T extends Resource = Resource>(
       }
     }
     const next = nextLink(bundle);
-    const more = next !== undefined
-      || (bundle.total !== undefined ? result.matches.length < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
+    const more =
+      next !== undefined ||
+      (bundle.total !== undefined ? result.matches.length < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
     if (!more) return result;
     if (page >= maxPages) return { ...result, truncated: true };
-    bundle = next ? await fhir.page(next) : await fhir.search(type, withParams(query, { _count: String(pageSize), _offset: String(result.matches.length) }));
+    bundle = next
+      ? await fhir.page(next)
+      : await fhir.search(type, withParams(query, { _count: String(pageSize), _offset: String(result.matches.length) }));
   }
 }

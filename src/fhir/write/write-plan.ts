@@ -55,11 +55,16 @@ function moreUrgent(a: Task['priority'], b: Task['priority']): Task['priority'] 
  *   resend clears the crisis-risk flag) — the clinician who takes the Task decides that, not a resend.
  */
 function keepFirstSendDates(next: Resource, prior: Resource, dueFollowsRecord: boolean): Resource {
-  if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan') return keepIndexDate({ ...next, ...(prior.created ? { created: prior.created } : {}) }, prior);
+  if (next.resourceType === 'CarePlan' && prior.resourceType === 'CarePlan')
+    return keepIndexDate({ ...next, ...(prior.created ? { created: prior.created } : {}) }, prior);
   // A notification was sent when it was first sent: a routed concern counts under that date (spec §6 escalation use).
   if (next.resourceType === 'Communication' && prior.resourceType === 'Communication' && prior.sent) return { ...next, sent: prior.sent };
   if (next.resourceType !== 'Task' || prior.resourceType !== 'Task') return next;
-  const kept: Task = { ...next, ...(prior.authoredOn ? { authoredOn: prior.authoredOn } : {}), priority: moreUrgent(prior.priority, next.priority) };
+  const kept: Task = {
+    ...next,
+    ...(prior.authoredOn ? { authoredOn: prior.authoredOn } : {}),
+    priority: moreUrgent(prior.priority, next.priority),
+  };
   const [nextDue, priorDue] = [ms(next.restriction?.period?.end), ms(prior.restriction?.period?.end)];
   const earlier = !dueFollowsRecord && priorDue !== undefined && (nextDue === undefined || priorDue <= nextDue);
   return earlier ? { ...kept, restriction: prior.restriction } : kept;
@@ -100,41 +105,46 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v);
+      : v,
+  );
 }
 
 /** Decides, slot by slot, whether this send creates, updates, leaves alone, or keeps a clinician's Task. */
 export function planWrite(mapped: MappedResource[], existing: ReadonlyMap<string, Resource>): PlannedEntry[] {
   // A withdrawal with nothing written before is nothing at all.
-  return mapped.filter((m) => !m.withdrawn || existing.has(m.slot)).map(({ slot, resource, dueFollowsRecord, withdrawn }) => {
-    const prior = existing.get(slot);
-    if (!prior) return { slot, action: 'create', resource };
-    // The audit trail is append-only (the embedded server refuses any change, as a real one should):
-    // an audit record, once written, stands as it was recorded; what differs materially gets a slot of its own.
-    if (prior.resourceType === 'AuditEvent' || prior.resourceType === 'Provenance') {
-      return { slot, action: 'unchanged', resource: prior, existing: prior };
-    }
-    if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
-      return { slot, action: 'kept', resource: prior, existing: prior };
-    }
-    if (withdrawn && prior.resourceType === 'Task') {
-      return { slot, action: 'update', resource: withdrawnTask(prior as Task, withdrawn.reason), existing: prior };
-    }
-    const next = keepFirstSendDates(keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior), prior, dueFollowsRecord === true);
-    return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
-  });
+  return mapped
+    .filter((m) => !m.withdrawn || existing.has(m.slot))
+    .map(({ slot, resource, dueFollowsRecord, withdrawn }) => {
+      const prior = existing.get(slot);
+      if (!prior) return { slot, action: 'create', resource };
+      // The audit trail is append-only (the embedded server refuses any change, as a real one should):
+      // an audit record, once written, stands as it was recorded; what differs materially gets a slot of its own.
+      if (prior.resourceType === 'AuditEvent' || prior.resourceType === 'Provenance') {
+        return { slot, action: 'unchanged', resource: prior, existing: prior };
+      }
+      if (prior.resourceType === 'Task' && !untouchedTaskStatuses.has((prior as Task).status)) {
+        return { slot, action: 'kept', resource: prior, existing: prior };
+      }
+      if (withdrawn && prior.resourceType === 'Task') {
+        return { slot, action: 'update', resource: withdrawnTask(prior as Task, withdrawn.reason), existing: prior };
+      }
+      const next = keepFirstSendDates(keepFollowUpMark({ ...resource, id: prior.id } as Resource, prior), prior, dueFollowsRecord === true);
+      return { slot, action: comparable(next) === comparable(prior) ? 'unchanged' : 'update', resource: next, existing: prior };
+    });
 }
 
 /** The transaction Bundle of a plan: creates as POST with urn:uuid fullUrls, updates as PUT with If-Match. */
 export function transactionOf(plan: PlannedEntry[], fullUrlOf: (slot: string) => string, profile?: string): Bundle {
   const entry: BundleEntry[] = plan
     .filter((p) => p.action === 'create' || p.action === 'update')
-    .map((p) => p.action === 'create'
-      ? { fullUrl: fullUrlOf(p.slot), resource: p.resource, request: { method: 'POST', url: p.resource.resourceType } }
-      : {
-        fullUrl: `${p.resource.resourceType}/${p.resource.id}`,
-        resource: p.resource,
-        request: { method: 'PUT', url: `${p.resource.resourceType}/${p.resource.id}`, ifMatch: `W/"${p.existing?.meta?.versionId}"` },
-      });
+    .map((p) =>
+      p.action === 'create'
+        ? { fullUrl: fullUrlOf(p.slot), resource: p.resource, request: { method: 'POST', url: p.resource.resourceType } }
+        : {
+            fullUrl: `${p.resource.resourceType}/${p.resource.id}`,
+            resource: p.resource,
+            request: { method: 'PUT', url: `${p.resource.resourceType}/${p.resource.id}`, ifMatch: `W/"${p.existing?.meta?.versionId}"` },
+          },
+    );
   return { resourceType: 'Bundle', type: 'transaction', ...(profile ? { meta: { profile: [profile] } } : {}), entry };
 }

@@ -10,12 +10,20 @@
       type: 'bar',
       data: {
         labels: spec.labels,
-        datasets: spec.datasets.map(function (d, i) { return { label: d.label, data: d.data, backgroundColor: colours[i % colours.length] }; }),
+        datasets: spec.datasets.map(function (d, i) {
+          return { label: d.label, data: d.data, backgroundColor: colours[i % colours.length] };
+        }),
       },
       options: {
         animation: false,
         maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, max: spec.unit === '%' ? 100 : spec.unit === 'mean' ? 5 : undefined, title: { display: true, text: spec.unit } } },
+        scales: {
+          y: {
+            beginAtZero: true,
+            max: spec.unit === '%' ? 100 : spec.unit === 'mean' ? 5 : undefined,
+            title: { display: true, text: spec.unit },
+          },
+        },
       },
     });
   });

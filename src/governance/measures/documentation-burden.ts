@@ -16,8 +16,14 @@ interface Burden {
  * dated by its first audit in the period, counted under every field or gate of its audits. A refusal that
  * named no valid recordId is a case of its own.
  */
-function perRecord<T extends { case: Case; recorded?: string; source: string }>(items: T[], keyOf: (i: T) => string | undefined, reasonsOf: (i: T) => string[]): Burden[] {
-  const sorted = [...items].sort((a, b) => (a.recorded ?? '').localeCompare(b.recorded ?? '') || a.case.reference.localeCompare(b.case.reference));
+function perRecord<T extends { case: Case; recorded?: string; source: string }>(
+  items: T[],
+  keyOf: (i: T) => string | undefined,
+  reasonsOf: (i: T) => string[],
+): Burden[] {
+  const sorted = [...items].sort(
+    (a, b) => (a.recorded ?? '').localeCompare(b.recorded ?? '') || a.case.reference.localeCompare(b.case.reference),
+  );
   const byRecord = new Map<string, Burden>();
   for (const i of sorted) {
     const key = keyOf(i) ?? i.case.reference;
@@ -33,9 +39,33 @@ function perRecord<T extends { case: Case; recorded?: string; source: string }>(
 
 function stratifiers(items: Burden[], reason: { code: string; coded: boolean }): CohortStratifier<Burden>[] {
   return [
-    { code: 'source', values: strataValues([], items.map((i) => i.source)), of: (i) => [i.source], coded: false },
-    { code: 'month', values: strataValues([], items.map((i) => i.month)), of: (i) => [i.month], coded: false },
-    { code: reason.code, values: strataValues([], items.flatMap((i) => i.reasons)), of: (i) => i.reasons, coded: reason.coded },
+    {
+      code: 'source',
+      values: strataValues(
+        [],
+        items.map((i) => i.source),
+      ),
+      of: (i) => [i.source],
+      coded: false,
+    },
+    {
+      code: 'month',
+      values: strataValues(
+        [],
+        items.map((i) => i.month),
+      ),
+      of: (i) => [i.month],
+      coded: false,
+    },
+    {
+      code: reason.code,
+      values: strataValues(
+        [],
+        items.flatMap((i) => i.reasons),
+      ),
+      of: (i) => i.reasons,
+      coded: reason.coded,
+    },
   ];
 }
 
@@ -50,11 +80,19 @@ export function documentationBurden(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
   const refusedInPeriod = facts.refused.filter((r) => inPeriod(r.recorded, period));
   const blockedInPeriod = facts.blocked.filter((b) => inPeriod(b.recorded, period));
-  const refused = perRecord<RefusedFacts>(refusedInPeriod, (r) => r.record, (r) => r.fields);
-  const blocked = perRecord<BlockedFacts>(blockedInPeriod, (b) => {
-    const recordId = recordIdOf(b.case);
-    return recordId ? JSON.stringify([b.case.identifier?.system, recordId]) : undefined;
-  }, (b) => b.gates);
+  const refused = perRecord<RefusedFacts>(
+    refusedInPeriod,
+    (r) => r.record,
+    (r) => r.fields,
+  );
+  const blocked = perRecord<BlockedFacts>(
+    blockedInPeriod,
+    (b) => {
+      const recordId = recordIdOf(b.case);
+      return recordId ? JSON.stringify([b.case.identifier?.system, recordId]) : undefined;
+    },
+    (b) => b.gates,
+  );
   return {
     id: 'documentation-burden',
     groups: [

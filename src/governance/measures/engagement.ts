@@ -32,8 +32,16 @@ export function offeredByCriteria(input: MeasureInput): MeasureResult {
   return {
     id: 'offered-by-criteria',
     groups: [
-      proportionGroup('eligible-offered', intakes.filter((f) => f.eligible), offered),
-      proportionGroup('ineligible-offered', intakes.filter((f) => !f.eligible), offered),
+      proportionGroup(
+        'eligible-offered',
+        intakes.filter((f) => f.eligible),
+        offered,
+      ),
+      proportionGroup(
+        'ineligible-offered',
+        intakes.filter((f) => !f.eligible),
+        offered,
+      ),
     ],
     evidence: [],
   };
@@ -52,12 +60,18 @@ function attendance(a: Appointment | undefined): Outcome {
  */
 export function firstAppointmentAttendance(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
-  const due = [...facts.earlyEngagement, ...facts.episodes.filter((e) => e.source === 'crisis-transition')]
-    .filter((f) => f.appointment && f.appointment.status !== 'not-booked' && inPeriod(f.appointment.date, period));
+  const due = [...facts.earlyEngagement, ...facts.episodes.filter((e) => e.source === 'crisis-transition')].filter(
+    (f) => f.appointment && f.appointment.status !== 'not-booked' && inPeriod(f.appointment.date, period),
+  );
   return {
     id: 'first-appointment-attendance',
-    groups: [proportionGroup('first-appointment-attended', due, (f) => attendance(f.appointment),
-      { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport })],
+    groups: [
+      proportionGroup('first-appointment-attended', due, (f) => attendance(f.appointment), {
+        code: 'peer-support',
+        values: [...peerSupportStrata],
+        of: peerSupport,
+      }),
+    ],
     evidence: [],
   };
 }

@@ -112,16 +112,21 @@ export function escalationUse(input: MeasureInput, now: Date): MeasureResult {
   const { facts, period } = input;
   const tz = facts.site.timeZone;
   // An escalation the scheduler raised is part of the routed Task (partOf): it is counted there, as escalated.
-  const routingTasks = facts.tasks.filter((t) => (routingTaskCodes as readonly (string | undefined)[]).includes(t.code) && !t.task.partOf?.length);
+  const routingTasks = facts.tasks.filter(
+    (t) => (routingTaskCodes as readonly (string | undefined)[]).includes(t.code) && !t.task.partOf?.length,
+  );
   const channelTasks = channelTasksOf(routingTasks);
-  const concerns: Escalation[] = facts.routedConcerns.filter((c) => c.category !== 'safety' && inPeriod(c.sent, period)).map((c) => {
-    const channel = facts.routing.concerns[c.category as keyof typeof facts.routing.concerns]?.channel ?? 'unspecified';
-    const key = recordKeyOf(c.case);
-    const tasks = key ? concernTasks(channelTasks.get(JSON.stringify([key, channel])) ?? [], c.category) : [];
-    return { case: c.case, reason: 'concern-routed', channel, tasks };
-  });
+  const concerns: Escalation[] = facts.routedConcerns
+    .filter((c) => c.category !== 'safety' && inPeriod(c.sent, period))
+    .map((c) => {
+      const channel = facts.routing.concerns[c.category as keyof typeof facts.routing.concerns]?.channel ?? 'unspecified';
+      const key = recordKeyOf(c.case);
+      const tasks = key ? concernTasks(channelTasks.get(JSON.stringify([key, channel])) ?? [], c.category) : [];
+      return { case: c.case, reason: 'concern-routed', channel, tasks };
+    });
   // A routing Task raised for routed concerns is counted as those concerns, not again.
-  const others: Escalation[] = routingTasks.filter((t) => inPeriod(t.authored, period) && reasonOf(t) !== 'concern-routed')
+  const others: Escalation[] = routingTasks
+    .filter((t) => inPeriod(t.authored, period) && reasonOf(t) !== 'concern-routed')
     .map((t) => ({ case: t.case, reason: reasonOf(t), channel: t.code as string, tasks: [t] }));
   const routed = [...concerns, ...others];
   const clinical = routingTasks.filter((t) => t.code === 'clinical-review' && inPeriod(t.authored, period));
@@ -130,8 +135,22 @@ export function escalationUse(input: MeasureInput, now: Date): MeasureResult {
     id: 'escalation-use',
     groups: [
       cohortGroup('routed', routed, [
-        { code: 'reason', values: strataValues(reasons, routed.map((e) => e.reason)), of: (e) => [e.reason] },
-        { code: 'channel', values: strataValues(routingTaskCodes, routed.map((e) => e.channel)), of: (e) => [e.channel] },
+        {
+          code: 'reason',
+          values: strataValues(
+            reasons,
+            routed.map((e) => e.reason),
+          ),
+          of: (e) => [e.reason],
+        },
+        {
+          code: 'channel',
+          values: strataValues(
+            routingTaskCodes,
+            routed.map((e) => e.channel),
+          ),
+          of: (e) => [e.channel],
+        },
         { code: 'follow-up', values: [...followUps], of: (e) => [followUpOfAll(e.tasks)] },
       ]),
       proportionGroup('routed-acted-on-within-due-time', routed, (e) => allActedInTime(e.tasks, now, tz)),

@@ -37,14 +37,28 @@ export function stepDownStability(input: MeasureInput): MeasureResult {
   for (const t of facts.tasks.filter((x) => x.code === 'clinical-review' && x.patient)) {
     reviews.set(t.patient as string, [...(reviews.get(t.patient as string) ?? []), { patient: t.patient, date: t.authored, case: t.case }]);
   }
-  const cases = facts.stepDown.filter((s) => inPeriod(s.startDate, period) && s.patient).map((s) => ({
-    ...s,
-    found: [...eventDays(reviews.get(s.patient as string), s.startDate as string), ...eventDays(facts.crisisEvents.get(s.patient as string), s.startDate as string)],
-  }));
+  const cases = facts.stepDown
+    .filter((s) => inPeriod(s.startDate, period) && s.patient)
+    .map((s) => ({
+      ...s,
+      found: [
+        ...eventDays(reviews.get(s.patient as string), s.startDate as string),
+        ...eventDays(facts.crisisEvents.get(s.patient as string), s.startDate as string),
+      ],
+    }));
   return {
     id: 'step-down-stability',
-    groups: stepDownWindowDays.map((w) => proportionGroup(`stable-${w}-days`, cases,
-      (c) => windowed(c.found.map((f) => f.days), w, c.startDate as string, today, false))),
+    groups: stepDownWindowDays.map((w) =>
+      proportionGroup(`stable-${w}-days`, cases, (c) =>
+        windowed(
+          c.found.map((f) => f.days),
+          w,
+          c.startDate as string,
+          today,
+          false,
+        ),
+      ),
+    ),
     evidence: cases.flatMap((c) => inWindow(c.found, Math.max(...stepDownWindowDays))),
   };
 }
@@ -57,16 +71,30 @@ export function stepDownStability(input: MeasureInput): MeasureResult {
  */
 export function crisisRecontact(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
-  const cases = facts.episodes.filter((e) => inPeriod(e.dischargeDate, period)).map((e) => {
-    const own = new Set(e.cases.map((c) => c.reference));
-    const found = eventDays(facts.crisisEvents.get(e.patient), e.dischargeDate).filter((f) => f.days >= 1 && !own.has(f.case.reference));
-    return { ...e, found };
-  });
+  const cases = facts.episodes
+    .filter((e) => inPeriod(e.dischargeDate, period))
+    .map((e) => {
+      const own = new Set(e.cases.map((c) => c.reference));
+      const found = eventDays(facts.crisisEvents.get(e.patient), e.dischargeDate).filter((f) => f.days >= 1 && !own.has(f.case.reference));
+      return { ...e, found };
+    });
   return {
     id: 'crisis-recontact',
-    groups: [proportionGroup('recontact-30-days', cases,
-      (c) => windowed(c.found.map((f) => f.days), crisisRecontactDays, c.dischargeDate, today, true),
-      { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport })],
+    groups: [
+      proportionGroup(
+        'recontact-30-days',
+        cases,
+        (c) =>
+          windowed(
+            c.found.map((f) => f.days),
+            crisisRecontactDays,
+            c.dischargeDate,
+            today,
+            true,
+          ),
+        { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport },
+      ),
+    ],
     evidence: cases.flatMap((c) => [...c.cases.slice(1), ...inWindow(c.found, crisisRecontactDays)]),
   };
 }
@@ -77,14 +105,25 @@ export function crisisRecontact(input: MeasureInput): MeasureResult {
  */
 export function missedContactReconnection(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
-  const cases = facts.concern.filter((c) => c.missedContacts > 0 && inPeriod(c.recorded, period) && c.patient).map((c) => ({
-    ...c,
-    found: contactsAfter(facts.peerContacts.get(c.patient as string), c, reconnectionDays),
-  }));
+  const cases = facts.concern
+    .filter((c) => c.missedContacts > 0 && inPeriod(c.recorded, period) && c.patient)
+    .map((c) => ({
+      ...c,
+      found: contactsAfter(facts.peerContacts.get(c.patient as string), c, reconnectionDays),
+    }));
   return {
     id: 'missed-contact-reconnection',
-    groups: [proportionGroup('reconnected-14-days', cases,
-      (c) => windowed(c.found.map((f) => f.days), reconnectionDays, c.recorded as string, today, true))],
+    groups: [
+      proportionGroup('reconnected-14-days', cases, (c) =>
+        windowed(
+          c.found.map((f) => f.days),
+          reconnectionDays,
+          c.recorded as string,
+          today,
+          true,
+        ),
+      ),
+    ],
     evidence: cases.flatMap((c) => inWindow(c.found, reconnectionDays)),
   };
 }

@@ -18,11 +18,14 @@ function eventDays(events: PersonEvent[] | undefined, indexDate: string): Found[
 
 /** Proportion outcome of one case over its window: an event is the numerator; no event yet in an open window is excluded. */
 function outcomeOf(found: Found[], window: number, indexDate: string, today: string): Outcome {
-  const o = windowOutcome(found.map((f) => f.days), window, daysBetween(indexDate, today));
+  const o = windowOutcome(
+    found.map((f) => f.days),
+    window,
+    daysBetween(indexDate, today),
+  );
   if (o === 'pending') return 'excluded';
   return o === 'event' ? 'numerator' : 'not-met';
 }
-
 
 function within(found: Found[], window: number): Found[] {
   return found.filter((f) => f.days >= 0 && f.days <= window);
@@ -44,26 +47,35 @@ export function recoveryMaintenance(input: MeasureInput): MeasureResult {
     if (!key || !t.completed) continue;
     reEntries.set(key, [...(reEntries.get(key) ?? []), { patient: t.patient, date: t.completed, case: t.case }]);
   }
-  const cases = facts.recoveryMaintenance.filter((r) => inPeriod(r.startDate, period) && r.patient).map((r) => {
-    const start = r.startDate as string;
-    const key = recordKeyOf(r.case);
-    const reEntered = eventDays(key ? reEntries.get(key) : undefined, start).filter((f) => f.days >= 0);
-    const firstReEntry = Math.min(...reEntered.map((f) => f.days));
-    // A crisis re-contact counts "instead" only when no completed re-entry review came before it.
-    const crisis = eventDays(facts.crisisEvents.get(r.patient as string), start).filter((f) => f.days >= 0 && f.days < firstReEntry);
-    return { ...r, reEntered, crisis };
-  });
-  const missed = facts.recoveryMaintenance.filter((r) => r.missedCheckIns > 0 && inPeriod(r.recorded, period) && r.patient).map((r) => ({
-    ...r,
-    found: contactsAfter(facts.peerContacts.get(r.patient as string), r, checkInReconnectionDays),
-  }));
+  const cases = facts.recoveryMaintenance
+    .filter((r) => inPeriod(r.startDate, period) && r.patient)
+    .map((r) => {
+      const start = r.startDate as string;
+      const key = recordKeyOf(r.case);
+      const reEntered = eventDays(key ? reEntries.get(key) : undefined, start).filter((f) => f.days >= 0);
+      const firstReEntry = Math.min(...reEntered.map((f) => f.days));
+      // A crisis re-contact counts "instead" only when no completed re-entry review came before it.
+      const crisis = eventDays(facts.crisisEvents.get(r.patient as string), start).filter((f) => f.days >= 0 && f.days < firstReEntry);
+      return { ...r, reEntered, crisis };
+    });
+  const missed = facts.recoveryMaintenance
+    .filter((r) => r.missedCheckIns > 0 && inPeriod(r.recorded, period) && r.patient)
+    .map((r) => ({
+      ...r,
+      found: contactsAfter(facts.peerContacts.get(r.patient as string), r, checkInReconnectionDays),
+    }));
   return {
     id: 'recovery-maintenance',
     groups: [
-      proportionGroup(`re-entered-${reEntryWindowDays}-days`, cases, (c) => outcomeOf(c.reEntered, reEntryWindowDays, c.startDate as string, today)),
-      proportionGroup(`crisis-instead-${reEntryWindowDays}-days`, cases, (c) => outcomeOf(c.crisis, reEntryWindowDays, c.startDate as string, today)),
-      proportionGroup(`check-in-after-missed-${checkInReconnectionDays}-days`, missed,
-        (c) => outcomeOf(c.found, checkInReconnectionDays, c.recorded as string, today)),
+      proportionGroup(`re-entered-${reEntryWindowDays}-days`, cases, (c) =>
+        outcomeOf(c.reEntered, reEntryWindowDays, c.startDate as string, today),
+      ),
+      proportionGroup(`crisis-instead-${reEntryWindowDays}-days`, cases, (c) =>
+        outcomeOf(c.crisis, reEntryWindowDays, c.startDate as string, today),
+      ),
+      proportionGroup(`check-in-after-missed-${checkInReconnectionDays}-days`, missed, (c) =>
+        outcomeOf(c.found, checkInReconnectionDays, c.recorded as string, today),
+      ),
     ],
     evidence: [
       ...cases.flatMap((c) => [...within(c.reEntered, reEntryWindowDays), ...within(c.crisis, reEntryWindowDays)].map((f) => f.case)),

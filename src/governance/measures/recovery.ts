@@ -13,7 +13,8 @@ function stepDownsInPeriod(input: MeasureInput) {
 
 /** Recovery goals of step-downs starting in the period: share achieved, and counts by achievement status. */
 export function recoveryGoalProgress(input: MeasureInput): MeasureResult {
-  const goals = stepDownsInPeriod(input).flatMap((s) => s.goals)
+  const goals = stepDownsInPeriod(input)
+    .flatMap((s) => s.goals)
     .map((ref) => input.facts.goals.get(ref))
     .filter((g): g is Goal & { id: string } => g !== undefined)
     .map((g) => ({ case: caseOf(g), status: g.achievementStatus?.coding?.find((c) => c.system === achievementSystem)?.code ?? 'unknown' }));
@@ -21,7 +22,16 @@ export function recoveryGoalProgress(input: MeasureInput): MeasureResult {
     id: 'recovery-goal-progress',
     groups: [
       proportionGroup('goals-achieved', goals, (g) => (g.status === 'achieved' ? 'numerator' : 'not-met')),
-      cohortGroup('goals-by-status', goals, [{ code: 'achievement', values: strataValues(achievementStrata, goals.map((g) => g.status)), of: (g) => [g.status] }]),
+      cohortGroup('goals-by-status', goals, [
+        {
+          code: 'achievement',
+          values: strataValues(
+            achievementStrata,
+            goals.map((g) => g.status),
+          ),
+          of: (g) => [g.status],
+        },
+      ]),
     ],
     evidence: [],
   };
@@ -51,13 +61,23 @@ function feedbackPopulations(records: PlanFacts[]): { populations: Population[];
  */
 export function personFeedback(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
-  const records: PlanFacts[] = [...facts.earlyEngagement, ...facts.stepDown, ...facts.crisis, ...facts.concern, ...facts.recoveryMaintenance]
-    .filter((r) => inPeriod(indexDate(r), period));
+  const records: PlanFacts[] = [
+    ...facts.earlyEngagement,
+    ...facts.stepDown,
+    ...facts.crisis,
+    ...facts.concern,
+    ...facts.recoveryMaintenance,
+  ].filter((r) => inPeriod(indexDate(r), period));
   const group: GroupResult = {
     code: 'feedback-score',
     scoring: 'continuous-variable',
     ...feedbackPopulations(records),
-    stratifiers: [{ code: 'pathway', strata: pathwayStrata.map((value) => ({ value, ...feedbackPopulations(records.filter((r) => r.pathway === value)) })) }],
+    stratifiers: [
+      {
+        code: 'pathway',
+        strata: pathwayStrata.map((value) => ({ value, ...feedbackPopulations(records.filter((r) => r.pathway === value)) })),
+      },
+    ],
   };
   return { id: 'person-feedback', groups: [group], evidence: [] };
 }

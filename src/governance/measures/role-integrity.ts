@@ -12,7 +12,13 @@ import { clinicalTaskCodes, trackingTaskCodes } from '../../contract/vocabulary.
 export const roleIntegrityTaskCodes: readonly string[] = [...clinicalTaskCodes, ...trackingTaskCodes];
 
 /** Gates that fail when a record has no usable escalation route (spec §3.5). */
-export const escalationRouteGates = ['ee-escalation-route', 'ct-escalation-route', 'cr-escalation-route', 'sd-escalation-instructions', 'rm-escalation-route'] as const;
+export const escalationRouteGates = [
+  'ee-escalation-route',
+  'ct-escalation-route',
+  'cr-escalation-route',
+  'sd-escalation-instructions',
+  'rm-escalation-route',
+] as const;
 
 /**
  * A peer role (spec §3.5): a PractitionerRole with one of the site's peer-role codes, or — for a Task the
@@ -24,8 +30,10 @@ function ownedByPeer(t: TaskFacts, input: MeasureInput): boolean {
   if (t.case.identifier && owner === t.task.requester?.reference) return true;
   const role = input.facts.owners.get(owner);
   const peerCodes = input.facts.site.peerRoleCodes;
-  return role?.resourceType === 'PractitionerRole'
-    && (role.code ?? []).some((cc) => cc.coding?.some((c) => peerCodes.some((p) => p.system === c.system && p.code === c.code)));
+  return (
+    role?.resourceType === 'PractitionerRole' &&
+    (role.code ?? []).some((cc) => cc.coding?.some((c) => peerCodes.some((p) => p.system === c.system && p.code === c.code)))
+  );
 }
 
 /** One record, however many resources point at it. */
@@ -44,7 +52,9 @@ function distinctRecords<T extends { case: Case }>(items: T[]): T[] {
  */
 export function roleIntegrity(input: MeasureInput): MeasureResult {
   const { facts, period } = input;
-  const clinical = facts.tasks.filter((t) => t.code !== undefined && roleIntegrityTaskCodes.includes(t.code) && inPeriod(t.authored, period));
+  const clinical = facts.tasks.filter(
+    (t) => t.code !== undefined && roleIntegrityTaskCodes.includes(t.code) && inPeriod(t.authored, period),
+  );
   const peerOwned = clinical.filter((t) => ownedByPeer(t, input));
   const blockedEvents = facts.blocked.filter((b) => inPeriod(b.recorded, period));
   // A record blocked twice (resent, or by other gates) is one blocked record, counted under each of its gates.
@@ -56,7 +66,9 @@ export function roleIntegrity(input: MeasureInput): MeasureResult {
     byRecord.set(key, entry);
   }
   const blocked = [...byRecord.values()].map((b) => ({ case: b.case, gates: [...b.gates] }));
-  const plans = [...facts.earlyEngagement, ...facts.crisis, ...facts.stepDown, ...facts.concern].filter((p) => inPeriod(p.recorded, period));
+  const plans = [...facts.earlyEngagement, ...facts.crisis, ...facts.stepDown, ...facts.concern].filter((p) =>
+    inPeriod(p.recorded, period),
+  );
   const withoutRoute = distinctRecords([
     ...blocked.filter((b) => b.gates.some((g) => (escalationRouteGates as readonly string[]).includes(g))),
     ...plans.filter((p) => !p.hasEscalationRoute),
@@ -65,7 +77,16 @@ export function roleIntegrity(input: MeasureInput): MeasureResult {
     id: 'role-integrity',
     groups: [
       cohortGroup('clinical-tasks-owned-by-peer-role', peerOwned),
-      cohortGroup('blocked-records', blocked, [{ code: 'gate', values: strataValues([], blocked.flatMap((b) => b.gates)), of: (b) => b.gates }]),
+      cohortGroup('blocked-records', blocked, [
+        {
+          code: 'gate',
+          values: strataValues(
+            [],
+            blocked.flatMap((b) => b.gates),
+          ),
+          of: (b) => b.gates,
+        },
+      ]),
       cohortGroup('records-without-escalation-route', withoutRoute),
     ],
     evidence: blockedEvents.map((b) => b.case),

@@ -26,17 +26,19 @@ export function followUpTask(ctx: MappingContext, r: EarlyEngagementRecord): Map
   const owner = ctx.ref(r.followUpAction.owner);
   // Unresolved owner: the record is blocked on that reference and nothing routine is written.
   if (!owner) return [];
-  return [buildTask(ctx, {
-    slot: followUpSlot,
-    code: 'follow-up-action',
-    priority: ctx.mappings.routing.followUpAction.priority,
-    owner,
-    description: r.followUpAction.description,
-    businessStatus: safetyRaised(ctx) ? 'paused-for-clinical-review' : 'follow-up-planned',
-    due: r.followUpAction.due,
-    dueFollowsRecord: true,
-    status: routineStatus(ctx),
-  })];
+  return [
+    buildTask(ctx, {
+      slot: followUpSlot,
+      code: 'follow-up-action',
+      priority: ctx.mappings.routing.followUpAction.priority,
+      owner,
+      description: r.followUpAction.description,
+      businessStatus: safetyRaised(ctx) ? 'paused-for-clinical-review' : 'follow-up-planned',
+      due: r.followUpAction.due,
+      dueFollowsRecord: true,
+      status: routineStatus(ctx),
+    }),
+  ];
 }
 
 /**
@@ -48,30 +50,37 @@ export function appointmentTasks(ctx: MappingContext, r: EarlyEngagementRecord):
   const appointment = r.nextAppointment;
   const owner = ctx.ref(appointment.owner);
   if (!owner || appointment.status === 'not-booked') return [];
-  const out = [buildTask(ctx, {
-    slot: trackingSlot,
-    code: 'first-appointment-tracking',
-    priority: ctx.mappings.routing.firstAppointmentTracking.priority,
-    owner,
-    description: trackingDescription(`the first therapy appointment after intake for ${r.intake.service}`, appointment,
-      appointment.status === 'missed' ? `A follow-up to re-engage the person is raised (${missedFollowUpSlot}).` : undefined),
-    businessStatus: `appointment-${appointment.status}`,
-    due: appointment.date,
-    dueFollowsRecord: true,
-    status: appointment.status === 'attended' ? 'completed' : 'requested',
-  })];
+  const out = [
+    buildTask(ctx, {
+      slot: trackingSlot,
+      code: 'first-appointment-tracking',
+      priority: ctx.mappings.routing.firstAppointmentTracking.priority,
+      owner,
+      description: trackingDescription(
+        `the first therapy appointment after intake for ${r.intake.service}`,
+        appointment,
+        appointment.status === 'missed' ? `A follow-up to re-engage the person is raised (${missedFollowUpSlot}).` : undefined,
+      ),
+      businessStatus: `appointment-${appointment.status}`,
+      due: appointment.date,
+      dueFollowsRecord: true,
+      status: appointment.status === 'attended' ? 'completed' : 'requested',
+    }),
+  ];
   if (appointment.status === 'missed') {
     const rule = ctx.mappings.routing.followUpAction;
-    out.push(buildTask(ctx, {
-      slot: missedFollowUpSlot,
-      code: 'follow-up-action',
-      priority: rule.priority,
-      owner,
-      description: `The first therapy appointment on ${appointment.date} was missed: contact the person to re-engage and offer a new appointment.`,
-      businessStatus: 'appointment-missed',
-      ...(rule.dueHours !== undefined ? { due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt') } : {}),
-      status: routineStatus(ctx),
-    }));
+    out.push(
+      buildTask(ctx, {
+        slot: missedFollowUpSlot,
+        code: 'follow-up-action',
+        priority: rule.priority,
+        owner,
+        description: `The first therapy appointment on ${appointment.date} was missed: contact the person to re-engage and offer a new appointment.`,
+        businessStatus: 'appointment-missed',
+        ...(rule.dueHours !== undefined ? { due: ctx.time.addHours(r.recordedAt, rule.dueHours, 'recordedAt') } : {}),
+        status: routineStatus(ctx),
+      }),
+    );
   }
   return out;
 }

@@ -6,7 +6,9 @@ import { profileUrl, recordMonthTag, systems } from '../../contract/vocabulary.j
 
 const adapterDevice = { display: 'peer-pathways-fhir adapter' };
 const agentTypes = new Set(['Practitioner', 'PractitionerRole', 'RelatedPerson', 'Patient', 'Device', 'Organization']);
-const destinationRole = { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }] };
+const destinationRole = {
+  coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }],
+};
 
 /**
  * A reference as audit resources carry it: what identifies the target, never a display. Displays come
@@ -48,7 +50,12 @@ export function buildProvenance(ctx: MappingContext, targets: AnyReference[]): M
         who: adapterDevice,
       },
     ],
-    entity: [{ role: 'source', what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId }, display: `${ctx.record.pathway} record` } }],
+    entity: [
+      {
+        role: 'source',
+        what: { identifier: { system: ctx.record.source.system, value: ctx.record.recordId }, display: `${ctx.record.pathway} record` },
+      },
+    ],
   };
   // Provenance has no identifier element in R4: its business identity is a tag.
   provenance.meta = { ...provenance.meta, tag: auditTags(ctx, slot) };
@@ -88,8 +95,14 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
     source: { observer: adapterDevice },
     entity: [
       ...(agentTypes.has(recipient.reference?.split('/')[0] ?? '') ? [] : [{ what: bare(recipient, 'Recipient'), name: 'recipient' }]),
-      { what: { reference: ctx.slotRef(communicationSlot) }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' } },
-      { what: bare(ctx.person, 'Person'), role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } },
+      {
+        what: { reference: ctx.slotRef(communicationSlot) },
+        role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
+      },
+      {
+        what: bare(ctx.person, 'Person'),
+        role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+      },
     ],
   };
   return { slot, resource: event };
@@ -102,7 +115,13 @@ export function buildDisclosureAudit(ctx: MappingContext, communicationSlot: str
  * later keeps that date (`period.start`) and month tag; undefined on a first send (this send's recordedAt).
  * `acceptedVersion` is the versionId of the record's CarePlan, when an earlier send was accepted.
  */
-export function buildBlockedAudit(ctx: MappingContext, gateKeys: string[], at: string, firstSent?: string, acceptedVersion?: string): MappedResource {
+export function buildBlockedAudit(
+  ctx: MappingContext,
+  gateKeys: string[],
+  at: string,
+  firstSent?: string,
+  acceptedVersion?: string,
+): MappedResource {
   // Keyed by the gates, and by the accepted CarePlan's version when the record was accepted before: a block
   // after an accepted send is an event of its own (the record's status reads the latest block against the
   // CarePlan's last write: followup/record-status.ts), the same block sent again is the same event.

@@ -47,14 +47,15 @@ export function buildCarePlan(ctx: MappingContext, spec: CarePlanSpec): MappedRe
     resourceType: 'CarePlan',
     ...identity,
     meta: { ...identity.meta, tag: [...(identity.meta.tag ?? []), ...(month ? [month] : [])] },
-    extension: [...escalationRouteExtension(ctx), ...(spec.extension ?? []), ...personFeedbackExtension(ctx.record.personFeedback),
-      { url: extensions.indexDate, valueDateTime: index }],
+    extension: [
+      ...escalationRouteExtension(ctx),
+      ...(spec.extension ?? []),
+      ...personFeedbackExtension(ctx.record.personFeedback),
+      { url: extensions.indexDate, valueDateTime: index },
+    ],
     status: spec.status ?? 'active',
     intent: 'plan',
-    category: [
-      { coding: [ctx.mappings.codes.carePlanCategory] },
-      { coding: [pathwayCoding(ctx.record.pathway)] },
-    ],
+    category: [{ coding: [ctx.mappings.codes.carePlanCategory] }, { coding: [pathwayCoding(ctx.record.pathway)] }],
     title: spec.title,
     description: spec.description,
     subject: ctx.person,
@@ -83,7 +84,11 @@ function indexDateOf(ctx: MappingContext, spec: CarePlanSpec): string {
 }
 
 /** A CarePlan activity coded in the pathway CodeSystem, with its detail (status, schedule, description…). */
-export function pathwayActivity(code: string, display: string, detail: Omit<NonNullable<CarePlanActivity['detail']>, 'code'>): CarePlanActivity {
+export function pathwayActivity(
+  code: string,
+  display: string,
+  detail: Omit<NonNullable<CarePlanActivity['detail']>, 'code'>,
+): CarePlanActivity {
   return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
 }
 
@@ -92,10 +97,17 @@ export function pathwayActivity(code: string, display: string, detail: Omit<NonN
  * governance reads (§6): added here, on every pathway's one CarePlan, so no pathway mapper maps it.
  */
 export function personFeedbackExtension(feedback: { score: number; collectedAt: string } | undefined): Extension[] {
-  return feedback ? [{ url: personFeedbackUrl, extension: [
-    { url: 'score', valueInteger: feedback.score },
-    { url: 'collectedAt', valueDateTime: feedback.collectedAt },
-  ] }] : [];
+  return feedback
+    ? [
+        {
+          url: personFeedbackUrl,
+          extension: [
+            { url: 'score', valueInteger: feedback.score },
+            { url: 'collectedAt', valueDateTime: feedback.collectedAt },
+          ],
+        },
+      ]
+    : [];
 }
 
 /**
@@ -104,28 +116,37 @@ export function personFeedbackExtension(feedback: { score: number; collectedAt: 
  */
 export function warningSignActivities(ctx: MappingContext, signs: readonly string[]): CarePlanActivity[] {
   const shown = recordsContent(ctx, contentCategory.warningSigns) ? signs : signs.slice(0, 1);
-  return shown.map((sign) => pathwayActivity('warning-signs', 'Relapse warning sign to watch for', {
-    status: 'in-progress',
-    ...maskedString(ctx, contentCategory.warningSigns, 'description', sign),
-  }));
+  return shown.map((sign) =>
+    pathwayActivity('warning-signs', 'Relapse warning sign to watch for', {
+      status: 'in-progress',
+      ...maskedString(ctx, contentCategory.warningSigns, 'description', sign),
+    }),
+  );
 }
 
 /**
  * The community connection plan as CarePlan activities (what, when, with whom) — part of the person's
  * recovery plan (`recovery-goals`, spec §5): where that is not consented, one activity says a plan exists.
  */
-export function communityConnectionActivities(ctx: MappingContext, plan: readonly { activity: string; schedule?: string | undefined; contact?: string | undefined }[]): CarePlanActivity[] {
+export function communityConnectionActivities(
+  ctx: MappingContext,
+  plan: readonly { activity: string; schedule?: string | undefined; contact?: string | undefined }[],
+): CarePlanActivity[] {
   if (!recordsContent(ctx, contentCategory.communityConnections)) {
-    return plan.slice(0, 1).map(() => pathwayActivity('community-connection', 'Community connection', {
-      status: 'scheduled',
-      ...maskedString(ctx, contentCategory.communityConnections, 'description', ''),
-    }));
+    return plan.slice(0, 1).map(() =>
+      pathwayActivity('community-connection', 'Community connection', {
+        status: 'scheduled',
+        ...maskedString(ctx, contentCategory.communityConnections, 'description', ''),
+      }),
+    );
   }
-  return plan.map((c) => pathwayActivity('community-connection', 'Community connection', {
-    status: 'scheduled',
-    description: c.activity,
-    ...(c.schedule ? { scheduledString: c.schedule } : {}),
-    // The contact is a role or a name in the community, not a directory entry: display only.
-    ...(c.contact ? { performer: [{ display: c.contact }] } : {}),
-  }));
+  return plan.map((c) =>
+    pathwayActivity('community-connection', 'Community connection', {
+      status: 'scheduled',
+      description: c.activity,
+      ...(c.schedule ? { scheduledString: c.schedule } : {}),
+      // The contact is a role or a name in the community, not a directory entry: display only.
+      ...(c.contact ? { performer: [{ display: c.contact }] } : {}),
+    }),
+  );
 }

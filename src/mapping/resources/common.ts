@@ -5,8 +5,15 @@ import type { MappingContext } from '../context.js';
 import { recordTag } from '../../contract/identity.js';
 
 /** identifier + meta.profile (spec §5) and the record tag, which every resource written for a record carries. */
-export function recordIdentity(ctx: MappingContext<EnvelopeRecord>, slot: string, profileId: string): { identifier: [ReturnType<MappingContext['identifier']>]; meta: Meta } {
-  return { identifier: [ctx.identifier(slot)], meta: { profile: [profileUrl(profileId)], tag: [recordTag(ctx.record.source.system, ctx.record.recordId)] } };
+export function recordIdentity(
+  ctx: MappingContext<EnvelopeRecord>,
+  slot: string,
+  profileId: string,
+): { identifier: [ReturnType<MappingContext['identifier']>]; meta: Meta } {
+  return {
+    identifier: [ctx.identifier(slot)],
+    meta: { profile: [profileUrl(profileId)], tag: [recordTag(ctx.record.source.system, ctx.record.recordId)] },
+  };
 }
 
 /** A coding of the pathway CodeSystem. */
@@ -45,5 +52,8 @@ export function clause(text: string): string {
 
 /** Texts joined as sentences (empty and undefined parts left out). */
 export function sentences(...parts: (string | undefined | false)[]): string {
-  return parts.filter((p): p is string => typeof p === 'string' && p.trim() !== '').map(sentence).join(' ');
+  return parts
+    .filter((p): p is string => typeof p === 'string' && p.trim() !== '')
+    .map(sentence)
+    .join(' ');
 }

@@ -33,7 +33,10 @@ function payload(ctx: MappingContext, spec: CommunicationSpec, item: PayloadItem
   return {
     extension: [
       { url: extensions.informationCategory, valueCoding: { system: systems.informationCategory, code: item.category } },
-      ...ext(extensions.concernCategory, item.concern ? { valueCoding: { system: systems.concernCategory, code: item.concern } } : undefined),
+      ...ext(
+        extensions.concernCategory,
+        item.concern ? { valueCoding: { system: systems.concernCategory, code: item.concern } } : undefined,
+      ),
       ...(shared ? [] : [maskedExtension]),
     ],
     contentString: shared ? item.text : maskedPayloadText(item.category),
@@ -59,10 +62,7 @@ export function buildCommunication(ctx: MappingContext, spec: CommunicationSpec)
     sent: ctx.time.instant(spec.sent, 'recordedAt'),
     sender: ctx.peer,
     recipient: [spec.recipient],
-    payload: [
-      ...(spec.serviceText ? [{ contentString: spec.serviceText }] : []),
-      ...spec.items.map((item) => payload(ctx, spec, item)),
-    ],
+    payload: [...(spec.serviceText ? [{ contentString: spec.serviceText }] : []), ...spec.items.map((item) => payload(ctx, spec, item))],
   };
   if (!communication.payload?.length) {
     communication.payload = [{ contentString: 'Peer support notification (no further content is covered by consent).' }];

@@ -20,8 +20,17 @@ function consentWindow(ctx: MappingContext): { period?: { start?: string; end?: 
   const { recordedAt, expires } = ctx.record.consent;
   if (recordedAt === undefined && expires === undefined) return {};
   if (recordedAt !== undefined && expires !== undefined && ctx.time.endMs(expires) <= ctx.time.ms(recordedAt)) {
-    throw new AdapterError(400, outcome([issue('schema-invalid', 'value',
-      `"consent.expires" (${expires}) is before "consent.recordedAt" (${recordedAt}) in the site's time zone: a consent cannot expire before it was recorded.`, ['consent.expires'])]));
+    throw new AdapterError(
+      400,
+      outcome([
+        issue(
+          'schema-invalid',
+          'value',
+          `"consent.expires" (${expires}) is before "consent.recordedAt" (${recordedAt}) in the site's time zone: a consent cannot expire before it was recorded.`,
+          ['consent.expires'],
+        ),
+      ]),
+    );
   }
   return {
     period: {
@@ -51,7 +60,11 @@ export function buildConsent(ctx: MappingContext, receivingClinician?: AnyRefere
     dateTime: c.recordedAt ?? ctx.record.recordedAt,
     performer: [ctx.ref(c.recordedBy) ?? ctx.person],
     organization: [{ ...ctx.mappings.site.organization }],
-    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: c.informationSharing === 'granted' ? 'OPTIN' : 'OPTOUT' }] },
+    policyRule: {
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: c.informationSharing === 'granted' ? 'OPTIN' : 'OPTOUT' },
+      ],
+    },
     provision: {
       type: c.informationSharing === 'granted' ? 'permit' : 'deny',
       ...consentWindow(ctx),

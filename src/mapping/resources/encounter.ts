@@ -27,10 +27,16 @@ export function buildPeerContactEncounter(ctx: MappingContext, spec: PeerContact
     class: codes.encounterClassByMode[spec.mode ?? 'in-person'],
     type: [{ coding: codes.peerContactType, text: 'Peer support contact' }],
     subject: ctx.person,
-    participant: [{
-      type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PPRF', display: 'primary performer' }] }],
-      individual: ctx.peer,
-    }],
+    participant: [
+      {
+        type: [
+          {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PPRF', display: 'primary performer' }],
+          },
+        ],
+        individual: ctx.peer,
+      },
+    ],
     period: { start: spec.date },
     ...(spec.reasonCode?.length ? { reasonCode: spec.reasonCode } : {}),
     serviceProvider: { ...ctx.mappings.site.organization },

@@ -73,5 +73,9 @@ export function buildTask(ctx: MappingContext<EnvelopeRecord>, spec: TaskSpec): 
  * words (MappedResource.withdrawn): the write plan cancels it only while nobody has acted on it.
  */
 export function withdrawTask(ctx: MappingContext<EnvelopeRecord>, slot: string, reason: string): MappedResource {
-  return { slot, resource: { resourceType: 'Task', ...recordIdentity(ctx, slot, 'peer-pathway-task'), status: 'cancelled', intent: 'order' }, withdrawn: { reason: sentence(reason) } };
+  return {
+    slot,
+    resource: { resourceType: 'Task', ...recordIdentity(ctx, slot, 'peer-pathway-task'), status: 'cancelled', intent: 'order' },
+    withdrawn: { reason: sentence(reason) },
+  };
 }

@@ -15,14 +15,14 @@ export interface WorklistFacts {
 }
 
 function referenceText(ref: { reference?: string; identifier?: { system?: string; value?: string }; display?: string }): string {
-  return ref.reference ?? (ref.identifier ? `${ref.identifier.system ?? ''}|${ref.identifier.value ?? ''}` : (ref.display ?? 'not recorded'));
+  return (
+    ref.reference ?? (ref.identifier ? `${ref.identifier.system ?? ''}|${ref.identifier.value ?? ''}` : (ref.display ?? 'not recorded'))
+  );
 }
 
 function dueNote(ctx: MappingContext<EnvelopeRecord>, due: string | undefined): string {
   if (due === undefined) return 'Due: no due time could be set; act on it at the next worklist review.';
-  return dateOnly.test(due)
-    ? `Due: by the end of ${due} (site time zone ${ctx.time.timeZone}).`
-    : `Due: by ${due}.`;
+  return dateOnly.test(due) ? `Due: by the end of ${due} (site time zone ${ctx.time.timeZone}).` : `Due: by ${due}.`;
 }
 
 function crisisRiskNote(record: EnvelopeRecord): string | undefined {
@@ -59,13 +59,17 @@ function escalationNote(ctx: MappingContext<EnvelopeRecord>): string {
       `Escalation: ${who}.`,
       urgentIsPeer ? 'The named urgent contact is a peer role and is not given here.' : undefined,
       'The escalation route named a peer role and was refused: its instructions are not passed on; use the clinical route above.',
-    ].filter(Boolean).join(' ');
+    ]
+      .filter(Boolean)
+      .join(' ');
   }
   return [
     `Escalation: ${who}.`,
     urgent ? `Urgent contact: ${referenceText(urgent)}.` : undefined,
     route?.instructions ? `Escalation instructions: ${sentence(route.instructions)}` : 'No escalation instructions were recorded.',
-  ].filter(Boolean).join(' ');
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 function consentNote(ctx: MappingContext<EnvelopeRecord>): string {
@@ -93,7 +97,13 @@ export function worklistNotes(ctx: MappingContext<EnvelopeRecord>, facts: Workli
     crisisRiskNote(ctx.record),
     escalationNote(ctx),
     consentNote(ctx),
-    facts.dutyOfCare ? 'Duty of care: this safety concern goes to clinical review, with what the person disclosed, although consent does not cover safety concerns for the care team; the exception is recorded (duty-of-care-exception).' : undefined,
-    facts.transparency ? 'Transparency exception: the person was not told of this routing because an immediate safety concern was disclosed.' : undefined,
-  ].filter((t): t is string => t !== undefined).map((text) => ({ text }));
+    facts.dutyOfCare
+      ? 'Duty of care: this safety concern goes to clinical review, with what the person disclosed, although consent does not cover safety concerns for the care team; the exception is recorded (duty-of-care-exception).'
+      : undefined,
+    facts.transparency
+      ? 'Transparency exception: the person was not told of this routing because an immediate safety concern was disclosed.'
+      : undefined,
+  ]
+    .filter((t): t is string => t !== undefined)
+    .map((text) => ({ text }));
 }

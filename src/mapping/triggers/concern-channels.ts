@@ -98,14 +98,21 @@ export function hasTask(ch: Channel): boolean {
  * safety alone), owned by the clinical review route or the site's case manager unless the pathway names
  * who the concern was routed to (`owner`; one Task per channel and owner, each in a `slot` of its own).
  */
-export function buildChannelTask(ctx: MappingContext, f: RoutingFacts, ch: Channel, opts: { focus?: AnyReference | undefined; owner?: AnyReference | undefined; slot?: string } = {}): MappedResource | undefined {
+export function buildChannelTask(
+  ctx: MappingContext,
+  f: RoutingFacts,
+  ch: Channel,
+  opts: { focus?: AnyReference | undefined; owner?: AnyReference | undefined; slot?: string } = {},
+): MappedResource | undefined {
   const { focus } = opts;
   const concerns = taskConcerns(ch);
   if (!concerns.length) return undefined;
   const rules = concerns.map((c) => concernRule(ctx, c.category));
   const priority = urgency[Math.max(...rules.map((x) => urgency.indexOf(x.priority)))];
   const categories = [...new Set(concerns.map((c) => c.category))];
-  const lines = concerns.map((c) => (c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${clause(c.summary)}` : c.category));
+  const lines = concerns.map((c) =>
+    c.summary !== undefined && summaryMayTravel(ctx, f, c.category) ? `${c.category}: ${clause(c.summary)}` : c.category,
+  );
   const label = ch.code === 'clinical-review' ? 'clinical review' : 'care-coordination review';
   return buildTask(ctx, {
     slot: opts.slot ?? channelTaskSlot(ch.code),

@@ -61,8 +61,12 @@ export function buildSafetyTask(ctx: MappingContext<EnvelopeRecord>, opts: { blo
       ? `An immediate safety concern was disclosed in peer support contact at ${at}; raised by the peer specialist.`
       : `Peer support routed a safety concern at ${at}; raised by the peer specialist.`,
     disclosed && safety.summary !== undefined ? `Disclosed: ${safety.summary}` : undefined,
-    routed.length ? `Routed safety concern${routed.length > 1 ? 's' : ''}: ${routed.map((c) => (consented && c.summary ? clause(c.summary) : 'safety')).join('; ')}` : undefined,
-    opts.blocked ? 'The pathway record itself was not written (blocked by a gate or refused); this review was raised under safety first.' : undefined,
+    routed.length
+      ? `Routed safety concern${routed.length > 1 ? 's' : ''}: ${routed.map((c) => (consented && c.summary ? clause(c.summary) : 'safety')).join('; ')}`
+      : undefined,
+    opts.blocked
+      ? 'The pathway record itself was not written (blocked by a gate or refused); this review was raised under safety first.'
+      : undefined,
   ];
   return buildTask(ctx, {
     slot: safetySlot,

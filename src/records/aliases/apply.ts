@@ -49,9 +49,9 @@ function replaceAt(doc: Record<string, unknown>, path: Segment[], value: unknown
 
 /** Every scalar at a field: the value itself, or each element when the field holds an array. */
 function scalarsAt(doc: unknown, field: string): { path: Segment[]; value: unknown }[] {
-  return expand(doc, parsePattern(field)).flatMap((hit) => (Array.isArray(hit.value)
-    ? hit.value.map((value, i) => ({ path: [...hit.path, i], value }))
-    : [hit]));
+  return expand(doc, parsePattern(field)).flatMap((hit) =>
+    Array.isArray(hit.value) ? hit.value.map((value, i) => ({ path: [...hit.path, i], value })) : [hit],
+  );
 }
 
 function mapValues(doc: Record<string, unknown>, source: SourceMapping): void {
@@ -75,9 +75,14 @@ function translateCodes(doc: Record<string, unknown>, source: SourceMapping, map
       }
       const sender = formatConcrete(senderPath(source, path));
       const code = quotableCode.test(value) ? `"${value}"` : 'the value sent';
-      return [issue('unmapped-code', 'code-invalid',
-        `"${sender}": ${code} has no translation in ConceptMap ${url} (mappings/conceptmaps/, used by mappings/sources/${source.name}.json for ${field}): ${t.reason}. Add the code to the ConceptMap, or send a code it maps.`,
-        [sender])];
+      return [
+        issue(
+          'unmapped-code',
+          'code-invalid',
+          `"${sender}": ${code} has no translation in ConceptMap ${url} (mappings/conceptmaps/, used by mappings/sources/${source.name}.json for ${field}): ${t.reason}. Add the code to the ConceptMap, or send a code it maps.`,
+          [sender],
+        ),
+      ];
     });
   });
 }
@@ -118,11 +123,19 @@ export function leftoverIssues(source: SourceMapping, found: OperationOutcomeIss
     const from = parsePattern(f.from);
     return from.length > path.length && prefixMatch(from.slice(0, path.length), path) === path.length;
   });
-  const leftover = expand(value, path.map((s) => (typeof s === 'number' ? '[]' : s))).find((h) => formatConcrete(h.path) === at)?.value;
+  const leftover = expand(
+    value,
+    path.map((s) => (typeof s === 'number' ? '[]' : s)),
+  ).find((h) => formatConcrete(h.path) === at)?.value;
   if (!renamedInside || typeof leftover !== 'object' || leftover === null || Array.isArray(leftover)) return undefined;
-  return Object.keys(leftover).map((key) => issue('unknown-field', 'structure',
-    `"${at}.${key}" is not a field of the record contract, and mappings/sources/${source.name}.json does not rename it: check its spelling, or add a rename for it.`,
-    [`${at}.${key}`]));
+  return Object.keys(leftover).map((key) =>
+    issue(
+      'unknown-field',
+      'structure',
+      `"${at}.${key}" is not a field of the record contract, and mappings/sources/${source.name}.json does not rename it: check its spelling, or add a rename for it.`,
+      [`${at}.${key}`],
+    ),
+  );
 }
 
 /** Rewrites a contract-shaped issue (from schema parsing) so that it names the field the sender used. */
@@ -131,8 +144,11 @@ export function toSenderIssue(source: SourceMapping, found: OperationOutcomeIssu
   if (!expression || expression.every((e, i) => e === found.expression?.[i])) return found;
   let text = found.details?.text ?? '';
   found.expression?.forEach((canonical, i) => {
-    if (canonical !== expression[i]) text = text.replaceAll(`"${canonical}"`, `"${expression[i]}" (${canonical} in the record contract, renamed by mappings/sources/${source.name}.json)`);
+    if (canonical !== expression[i])
+      text = text.replaceAll(
+        `"${canonical}"`,
+        `"${expression[i]}" (${canonical} in the record contract, renamed by mappings/sources/${source.name}.json)`,
+      );
   });
   return { ...found, expression, details: { ...found.details, text } };
 }
-

@@ -45,14 +45,15 @@ function step(schema: z.ZodType, seg: PatternSegment): z.ZodType[] {
 function allowedValues(schemas: z.ZodType[]): Scalar[] | undefined {
   const leaves = schemas.flatMap(variants).map(defOf);
   if (!leaves.every((d) => d.type === 'enum' || d.type === 'literal')) return undefined;
-  return [...new Set(leaves.flatMap((d) => (d.type === 'enum' ? Object.values(d.entries ?? {}) : d.values ?? [])))];
+  return [...new Set(leaves.flatMap((d) => (d.type === 'enum' ? Object.values(d.entries ?? {}) : (d.values ?? []))))];
 }
 
 /** Looks a field path (`concerns[].category`) up in every pathway's schema. */
 export function contractField(path: string): ContractField {
   const pattern = parsePattern(path);
   const reached = Object.values(pathwaySchemas).flatMap((schema) =>
-    pattern.reduce<z.ZodType[]>((at, seg) => at.flatMap((s) => step(s, seg)), [schema as z.ZodType]));
+    pattern.reduce<z.ZodType[]>((at, seg) => at.flatMap((s) => step(s, seg)), [schema as z.ZodType]),
+  );
   if (reached.length === 0) return { found: false };
   const values = allowedValues(reached);
   return values ? { found: true, values } : { found: true };

@@ -25,7 +25,11 @@ function sourceSystemOf(input: Record<string, unknown>, source?: SourceMapping):
 export const noSourceMapping = 'none';
 
 /** Picks the source mapping for a record: the one named, else the one whose appliesTo names its source system. */
-export function selectSource(input: Record<string, unknown>, sources: readonly SourceMapping[], requested?: string): SourceMapping | undefined | Error {
+export function selectSource(
+  input: Record<string, unknown>,
+  sources: readonly SourceMapping[],
+  requested?: string,
+): SourceMapping | undefined | Error {
   if (requested === noSourceMapping) return undefined;
   if (requested) return sources.find((s) => s.name === requested) ?? new Error(requested);
   return sources.find((s) => {
@@ -51,8 +55,16 @@ export function toContractShape(input: unknown, mappings: Pick<Mappings, 'source
   const source = selectSource(input as Record<string, unknown>, mappings.sources, requested);
   if (source instanceof Error) {
     const known = mappings.sources.map((s) => s.name).join(', ') || 'none';
-    return { value: input, issues: [issue('source-mapping-unknown', 'not-found',
-      `No source mapping "${source.message.slice(0, 64)}" in mappings/sources/ (known: ${known}): fix the ${sourceMappingHeader} header or ${sourceMappingQuery} parameter.`)] };
+    return {
+      value: input,
+      issues: [
+        issue(
+          'source-mapping-unknown',
+          'not-found',
+          `No source mapping "${source.message.slice(0, 64)}" in mappings/sources/ (known: ${known}): fix the ${sourceMappingHeader} header or ${sourceMappingQuery} parameter.`,
+        ),
+      ],
+    };
   }
   if (!source) return { value: input, issues: [] };
   const aliased = applySourceMapping(input as Record<string, unknown>, source, mappings.conceptMaps);
@@ -63,18 +75,29 @@ export function toContractShape(input: unknown, mappings: Pick<Mappings, 'source
 export function parseContractShaped(applied: SourceApplied): SourceParseResult {
   const parsed = applied.issues.some((i) => !i.expression?.length) ? undefined : parseRecord(applied.value);
   const source = applied.source;
-  const schemaIssues = !parsed || parsed.ok ? [] : source
-    ? parsed.issues.flatMap((i) => leftoverIssues(source, i, applied.value) ?? [toSenderIssue(source, i)])
-    : parsed.issues;
+  const schemaIssues =
+    !parsed || parsed.ok
+      ? []
+      : source
+        ? parsed.issues.flatMap((i) => leftoverIssues(source, i, applied.value) ?? [toSenderIssue(source, i)])
+        : parsed.issues;
   if (applied.issues.length || schemaIssues.length) {
     // A code that did not translate stays in the record, so its field's schema issue would only repeat it.
     const untranslated = new Set(applied.issues.flatMap((i) => i.expression ?? []));
-    return { ok: false, issues: [...applied.issues, ...schemaIssues.filter((i) => !(i.expression ?? []).some((e) => untranslated.has(e)))], source };
+    return {
+      ok: false,
+      issues: [...applied.issues, ...schemaIssues.filter((i) => !(i.expression ?? []).some((e) => untranslated.has(e)))],
+      source,
+    };
   }
   return { ...(parsed as ParseResult), source };
 }
 
 /** Parses a record as its sender sent it: toContractShape, then the record contract. */
-export function parseSourceRecord(input: unknown, mappings: Pick<Mappings, 'sources' | 'conceptMaps'>, requested?: string): SourceParseResult {
+export function parseSourceRecord(
+  input: unknown,
+  mappings: Pick<Mappings, 'sources' | 'conceptMaps'>,
+  requested?: string,
+): SourceParseResult {
   return parseContractShaped(toContractShape(input, mappings, requested));
 }

@@ -12,7 +12,7 @@ export function parsePattern(path: string): PatternSegment[] {
 
 /** Splits an issue path such as `informationShared[0].category` into ['informationShared', 0, 'category']. */
 export function parseConcrete(path: string): Segment[] {
-  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1] as string));
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : (m[1] as string)));
 }
 
 /** Writes ['a', 0, 'b'] as `a[0].b`. */

@@ -21,7 +21,8 @@ const keysUnavailableRetryAfter = 10;
 
 const failureText: Record<Exclude<JwtFailure, 'keys-unavailable'>, string> = {
   expired: 'The bearer token has expired: get a new one from the identity provider.',
-  'wrong-issuer-or-audience': 'The bearer token was not issued for this adapter (issuer or audience): request a token for this adapter\'s audience.',
+  'wrong-issuer-or-audience':
+    "The bearer token was not issued for this adapter (issuer or audience): request a token for this adapter's audience.",
   invalid: 'The bearer token is not valid for this adapter.',
 };
 
@@ -49,8 +50,12 @@ function callerOfClaims(clients: ClientRegistry, claims: JWTPayload): Caller | A
   const clientId = clientIdOf(claims);
   const registration = clients.clients.find((c) => c.clientId === clientId);
   if (!clientId || !registration) {
-    return new AdapterError(403, outcome([issue('forbidden', 'forbidden',
-      'The token is valid but its client is not registered with this adapter (mappings/clients.json).')]));
+    return new AdapterError(
+      403,
+      outcome([
+        issue('forbidden', 'forbidden', 'The token is valid but its client is not registered with this adapter (mappings/clients.json).'),
+      ]),
+    );
   }
   // A scope counts only when the IdP granted it and the registration allows it.
   const granted = new Set(scopesOfClaims(claims));
@@ -84,10 +89,21 @@ export function authenticate(config: AuthConfig): RequestHandler {
     }
     const result = await config.jwt(token);
     if (!result.ok) {
-      next(result.reason === 'keys-unavailable'
-        ? new AdapterError(503, outcome([issue('auth-unavailable', 'transient',
-          'The identity provider\'s signing keys cannot be fetched, so the token cannot be checked; send the request again later.')]), keysUnavailableRetryAfter)
-        : unauthorized(res, failureText[result.reason], true));
+      next(
+        result.reason === 'keys-unavailable'
+          ? new AdapterError(
+              503,
+              outcome([
+                issue(
+                  'auth-unavailable',
+                  'transient',
+                  "The identity provider's signing keys cannot be fetched, so the token cannot be checked; send the request again later.",
+                ),
+              ]),
+              keysUnavailableRetryAfter,
+            )
+          : unauthorized(res, failureText[result.reason], true),
+      );
       return;
     }
     const caller = callerOfClaims(config.clients, result.claims);

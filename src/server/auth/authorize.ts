@@ -50,16 +50,33 @@ export const requireRouteScope: RequestHandler = (req, res, next) => {
   }
   const caller = requireCaller(res);
   if ('scope' in need) {
-    next(caller.scopes.has(need.scope) ? undefined : forbidden(res, `This client lacks the scope "${need.scope}" for ${req.method} ${req.path}.`, undefined, need.scope));
+    next(
+      caller.scopes.has(need.scope)
+        ? undefined
+        : forbidden(res, `This client lacks the scope "${need.scope}" for ${req.method} ${req.path}.`, undefined, need.scope),
+    );
     return;
   }
-  next(canWriteAny(caller.scopes) ? undefined : forbidden(res, 'This client may not submit pathway records: it holds no pathway-records/<pathway>.write scope.', undefined, scopes.writeAll));
+  next(
+    canWriteAny(caller.scopes)
+      ? undefined
+      : forbidden(
+          res,
+          'This client may not submit pathway records: it holds no pathway-records/<pathway>.write scope.',
+          undefined,
+          scopes.writeAll,
+        ),
+  );
 };
 
 /** Refuses (403) a caller that asks about records of a source system it is not registered for. */
 export function assertSourceAllowed(res: Response, system: string): void {
   if (!mayUseSource(requireCaller(res), system)) {
-    throw forbidden(res, `This client is not registered for source system "${system}": it may only send and read records of its own sources.`, ['source.system']);
+    throw forbidden(
+      res,
+      `This client is not registered for source system "${system}": it may only send and read records of its own sources.`,
+      ['source.system'],
+    );
   }
 }
 
@@ -80,7 +97,12 @@ export function authorizeRecord(mode: 'write' | 'validate'): RequestHandler {
     if (typeof system === 'string') assertSourceAllowed(res, system);
     const pathway = body?.pathway;
     if (mode === 'write' && isPathway(pathway) && !canWrite(requireCaller(res).scopes, pathway)) {
-      throw forbidden(res, `This client may not submit ${pathway} records: it lacks the scope "pathway-records/${pathway}.write".`, ['pathway'], `pathway-records/${pathway}.write`);
+      throw forbidden(
+        res,
+        `This client may not submit ${pathway} records: it lacks the scope "pathway-records/${pathway}.write".`,
+        ['pathway'],
+        `pathway-records/${pathway}.write`,
+      );
     }
     next();
   };
@@ -93,6 +115,10 @@ export function authorizeRecord(mode: 'write' | 'validate'): RequestHandler {
 export function requireScope(scope: string): RequestHandler {
   return (req, res, next) => {
     const caller = requireCaller(res);
-    next(caller.scopes.has(scope) ? undefined : forbidden(res, `This client lacks the scope "${scope}" for ${req.method} ${req.path}.`, undefined, scope));
+    next(
+      caller.scopes.has(scope)
+        ? undefined
+        : forbidden(res, `This client lacks the scope "${scope}" for ${req.method} ${req.path}.`, undefined, scope),
+    );
   };
 }

@@ -12,14 +12,24 @@ export class AuthConfigError extends Error {}
 /** Builds the callers' authentication from the environment; a bad configuration stops start-up. */
 export function authConfigFromEnv(env: EnvConfig): { auth: AuthConfig; staticToken: StaticToken } {
   const oauth = Boolean(env.authIssuer);
-  if (oauth && !env.authAudience) throw new AuthConfigError('AUTH_AUDIENCE is required with AUTH_ISSUER: without it a token for any other service would be accepted');
-  if (oauth && !env.authJwksUrl && !env.authJwksFile) throw new AuthConfigError('AUTH_JWKS_URL (or AUTH_JWKS_FILE) is required with AUTH_ISSUER');
-  if (!oauth && (env.authAudience || env.authJwksUrl || env.authJwksFile)) throw new AuthConfigError('AUTH_ISSUER is required with AUTH_AUDIENCE / AUTH_JWKS_URL / AUTH_JWKS_FILE');
+  if (oauth && !env.authAudience)
+    throw new AuthConfigError('AUTH_AUDIENCE is required with AUTH_ISSUER: without it a token for any other service would be accepted');
+  if (oauth && !env.authJwksUrl && !env.authJwksFile)
+    throw new AuthConfigError('AUTH_JWKS_URL (or AUTH_JWKS_FILE) is required with AUTH_ISSUER');
+  if (!oauth && (env.authAudience || env.authJwksUrl || env.authJwksFile))
+    throw new AuthConfigError('AUTH_ISSUER is required with AUTH_AUDIENCE / AUTH_JWKS_URL / AUTH_JWKS_FILE');
   const staticToken = resolveStaticToken(env.apiToken, env.dataDir, oauth);
   const clients = loadClients(clientsFilePath(env.authClientsFile, env.mappingsDir), oauth);
-  const jwt = env.authIssuer && env.authAudience
-    ? createJwtVerifier({ issuer: env.authIssuer, audience: env.authAudience, jwksUrl: env.authJwksUrl, jwksFile: env.authJwksFile, clockSkewSeconds: env.authClockSkewSeconds })
-    : undefined;
+  const jwt =
+    env.authIssuer && env.authAudience
+      ? createJwtVerifier({
+          issuer: env.authIssuer,
+          audience: env.authAudience,
+          jwksUrl: env.authJwksUrl,
+          jwksFile: env.authJwksFile,
+          clockSkewSeconds: env.authClockSkewSeconds,
+        })
+      : undefined;
   return { auth: { staticToken: staticToken.token, jwt, clients }, staticToken };
 }
 
@@ -28,10 +38,14 @@ export function authConfigFromEnv(env: EnvConfig): { auth: AuthConfig; staticTok
  * client credentials with a secret (FHIR_CLIENT_SECRET), or a static token (FHIR_ACCESS_TOKEN). The
  * token endpoint of the first two is FHIR_TOKEN_URL, else the server's `.well-known/smart-configuration`.
  */
-export function fhirCredentialsFromEnv(env: EnvConfig): Pick<FhirConnection, 'clientId' | 'clientSecret' | 'accessToken' | 'tokenProvider' | 'tokenUrl'> {
+export function fhirCredentialsFromEnv(
+  env: EnvConfig,
+): Pick<FhirConnection, 'clientId' | 'clientSecret' | 'accessToken' | 'tokenProvider' | 'tokenUrl'> {
   if (env.fhirPrivateKey || env.fhirKeyId) {
     if (!env.fhirClientId || !env.fhirPrivateKey || !env.fhirKeyId) {
-      throw new AuthConfigError('SMART Backend Services towards the FHIR server needs FHIR_CLIENT_ID, FHIR_PRIVATE_KEY and FHIR_KEY_ID together');
+      throw new AuthConfigError(
+        'SMART Backend Services towards the FHIR server needs FHIR_CLIENT_ID, FHIR_PRIVATE_KEY and FHIR_KEY_ID together',
+      );
     }
     return {
       tokenProvider: new SmartBackendAuth({
@@ -46,7 +60,9 @@ export function fhirCredentialsFromEnv(env: EnvConfig): Pick<FhirConnection, 'cl
     };
   }
   if (Boolean(env.fhirClientId) !== Boolean(env.fhirClientSecret)) {
-    throw new AuthConfigError('FHIR_CLIENT_ID needs FHIR_CLIENT_SECRET (client credentials), or FHIR_PRIVATE_KEY and FHIR_KEY_ID (SMART Backend Services)');
+    throw new AuthConfigError(
+      'FHIR_CLIENT_ID needs FHIR_CLIENT_SECRET (client credentials), or FHIR_PRIVATE_KEY and FHIR_KEY_ID (SMART Backend Services)',
+    );
   }
   return { clientId: env.fhirClientId, clientSecret: env.fhirClientSecret, accessToken: env.fhirAccessToken, tokenUrl: env.fhirTokenUrl };
 }

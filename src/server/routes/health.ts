@@ -18,19 +18,47 @@ interface Readiness {
 /** Checks the FHIR server (one metadata read), the circuit breaker, and the cached rollback verdict. */
 async function readiness(adapter: Adapter): Promise<Readiness> {
   const problems: OperationOutcomeIssue[] = [];
-  const reachable = await adapter.fhir.metadata().then(() => true, () => false);
+  const reachable = await adapter.fhir.metadata().then(
+    () => true,
+    () => false,
+  );
   if (!reachable) problems.push(issue('fhir-unavailable', 'transient', 'The FHIR server does not answer (GET metadata failed).'));
   const breaker = adapter.fhir.breakerState;
-  if (breaker !== 'closed') problems.push(issue('fhir-unavailable', 'transient', `The circuit breaker in front of the FHIR server is ${breaker}: writes are answered 503 until it closes.`));
+  if (breaker !== 'closed')
+    problems.push(
+      issue(
+        'fhir-unavailable',
+        'transient',
+        `The circuit breaker in front of the FHIR server is ${breaker}: writes are answered 503 until it closes.`,
+      ),
+    );
   const rollback = await adapter.fhir.rollbackVerdict();
   if (rollback.state === 'not-atomic') {
-    problems.push(issue('fhir-not-atomic', 'not-supported', `${rollback.reason} Writes are refused (503) until it does; on Medplum enable the project feature "transaction-bundles".`));
+    problems.push(
+      issue(
+        'fhir-not-atomic',
+        'not-supported',
+        `${rollback.reason} Writes are refused (503) until it does; on Medplum enable the project feature "transaction-bundles".`,
+      ),
+    );
   } else if (rollback.state === 'unknown') {
-    problems.push(issue('fhir-unavailable', 'transient', `Writes wait until the FHIR server shows it rolls back a failed transaction (${rollback.reason}).`));
+    problems.push(
+      issue(
+        'fhir-unavailable',
+        'transient',
+        `Writes wait until the FHIR server shows it rolls back a failed transaction (${rollback.reason}).`,
+      ),
+    );
   }
   const directory = reachable ? await directoryCheck(adapter) : [];
   problems.push(...directory);
-  return { fhir: reachable ? 'reachable' : 'unreachable', breaker, transactionRollback: rollback.state, directory: directory.length ? 'unresolved' : reachable ? 'resolved' : 'unchecked', problems };
+  return {
+    fhir: reachable ? 'reachable' : 'unreachable',
+    breaker,
+    transactionRollback: rollback.state,
+    directory: directory.length ? 'unresolved' : reachable ? 'resolved' : 'unchecked',
+    problems,
+  };
 }
 
 /** How long a directory that resolved is trusted before /ready reads it again. */
@@ -45,7 +73,9 @@ async function directoryCheck(adapter: Adapter): Promise<OperationOutcomeIssue[]
   const verified = directoryVerifiedAt.get(adapter);
   if (verified !== undefined && Date.now() - verified < directoryTtlMs) return [];
   try {
-    const problems = (await directoryProblems(adapter.fhir, mappingDirectory(adapter.mappings, adapter.escalation), adapter.mappings.site.peerRoleCodes)).map(directoryIssue);
+    const problems = (
+      await directoryProblems(adapter.fhir, mappingDirectory(adapter.mappings, adapter.escalation), adapter.mappings.site.peerRoleCodes)
+    ).map(directoryIssue);
     if (!problems.length) directoryVerifiedAt.set(adapter, Date.now());
     return problems;
   } catch {

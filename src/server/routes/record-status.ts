@@ -14,7 +14,10 @@ import { callerOf } from '../auth/caller.js';
 function scopedSource(req: Request, res: Response): string {
   const asked = req.query.source;
   if (asked !== undefined && (typeof asked !== 'string' || !asked.trim())) {
-    throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', 'Give one source system: ?source=<source.system>.', ['source'])]));
+    throw new AdapterError(
+      400,
+      outcome([issue('schema-invalid', 'invalid', 'Give one source system: ?source=<source.system>.', ['source'])]),
+    );
   }
   if (typeof asked === 'string') {
     assertSourceAllowed(res, asked);
@@ -22,8 +25,14 @@ function scopedSource(req: Request, res: Response): string {
   }
   const own = callerOf(res)?.sourceSystems;
   if (own !== undefined && own !== 'any' && own.size === 1) return [...own][0] as string;
-  throw new AdapterError(400, outcome([issue('required', 'required',
-    'Say whose record this is: add ?source=<source.system> (the source.system the record was sent with).', ['source'])]));
+  throw new AdapterError(
+    400,
+    outcome([
+      issue('required', 'required', 'Say whose record this is: add ?source=<source.system> (the source.system the record was sent with).', [
+        'source',
+      ]),
+    ]),
+  );
 }
 
 /** GET /pathway-records/{recordId}: the record's status view for the system that sent it. */
@@ -32,12 +41,18 @@ export function recordStatusRouter(adapter: Adapter): Router {
   router.get('/pathway-records/:recordId', async (req, res) => {
     const recordId = envelopeShape.recordId.safeParse(req.params.recordId);
     if (!recordId.success) {
-      throw new AdapterError(400, outcome([issue('schema-invalid', 'invalid', 'A recordId has 1 to 64 letters, digits and - . _ : only.', ['recordId'])]));
+      throw new AdapterError(
+        400,
+        outcome([issue('schema-invalid', 'invalid', 'A recordId has 1 to 64 letters, digits and - . _ : only.', ['recordId'])]),
+      );
     }
     const source = scopedSource(req, res);
     const status = await recordStatus(adapter.fhir, source, recordId.data);
     if (!status) {
-      throw new AdapterError(404, outcome([issue('not-found', 'not-found', `No record ${recordId.data} from source ${source} is known here.`)]));
+      throw new AdapterError(
+        404,
+        outcome([issue('not-found', 'not-found', `No record ${recordId.data} from source ${source} is known here.`)]),
+      );
     }
     // A status changes as clinicians work: never served from a cache.
     res.set('Cache-Control', 'no-store').json(status);

@@ -15,7 +15,16 @@ export function schemasRouter(): Router {
     const pathway = req.params.name.replace(/\.json$/, '') as PathwayCode;
     const schema = schemas.get(pathway);
     if (!schema) {
-      throw new AdapterError(404, outcome([issue('not-found', 'not-found', `No schema "${req.params.name.slice(0, 64)}": one of ${pathwayCodes.map((p) => `${p}.json`).join(', ')}.`)]));
+      throw new AdapterError(
+        404,
+        outcome([
+          issue(
+            'not-found',
+            'not-found',
+            `No schema "${req.params.name.slice(0, 64)}": one of ${pathwayCodes.map((p) => `${p}.json`).join(', ')}.`,
+          ),
+        ]),
+      );
     }
     res.type('application/schema+json').send(schema);
   });
