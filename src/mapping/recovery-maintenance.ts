@@ -3,7 +3,7 @@ import type { RecoveryMaintenanceRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
 import { buildDisclosureAudit } from './resources/audit.js';
-import { buildCarePlan, pathwayActivity, warningSignActivities } from './resources/careplan.js';
+import { buildCarePlan, personAgreementExtension, pathwayActivity, warningSignActivities } from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildCommunication, type PayloadItem } from './resources/communication.js';
 import { buildConsent } from './resources/consent.js';
@@ -15,7 +15,6 @@ import { extensionUrl } from '../contract/vocabulary.js';
 /** Recovery-maintenance extensions on the CarePlan: the rm-* gates (profiles/recovery-maintenance-bundle.json) and governance read them. */
 export const recoveryMaintenanceExtensions = {
   discharge: extensionUrl('discharge'),
-  personAgreement: extensionUrl('person-agreement'),
   reviewDate: extensionUrl('peer-support-review-date'),
   reEntryRoute: extensionUrl('re-entry-route'),
   monitoring: extensionUrl('recovery-monitoring'),
@@ -80,13 +79,7 @@ function carePlanExtensions(ctx: MappingContext, r: RecoveryMaintenanceRecord): 
         ...refExt(ctx, 'dischargedBy', r.discharge.dischargedBy),
       ],
     },
-    {
-      url: recoveryMaintenanceExtensions.personAgreement,
-      extension: [
-        { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
-        { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
-      ],
-    },
+    personAgreementExtension(r.personAgreement),
     ...ext(recoveryMaintenanceExtensions.reviewDate, r.checkIns.reviewDate ? { valueDate: r.checkIns.reviewDate } : undefined),
     {
       url: recoveryMaintenanceExtensions.reEntryRoute,

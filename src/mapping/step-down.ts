@@ -2,7 +2,13 @@ import type { CarePlanActivity, Extension } from '@medplum/fhirtypes';
 import type { StepDownRecord } from '../records/index.js';
 import type { AnyReference, MappingContext, MappedResource } from './context.js';
 import { consentedItems } from './consent-scope.js';
-import { buildCarePlan, communityConnectionActivities, pathwayActivity, warningSignActivities } from './resources/careplan.js';
+import {
+  buildCarePlan,
+  personAgreementExtension,
+  communityConnectionActivities,
+  pathwayActivity,
+  warningSignActivities,
+} from './resources/careplan.js';
 import { ext, pathwayCoding, refExt } from './resources/common.js';
 import { buildConsent } from './resources/consent.js';
 import { buildGoal } from './resources/goal.js';
@@ -15,7 +21,6 @@ export const stepDownExtensions = {
   fromService: extensionUrl('from-service'),
   receivingPathway: extensionUrl('receiving-pathway'),
   stabilityConfirmedBy: extensionUrl('stability-confirmed-by'),
-  personAgreement: extensionUrl('person-agreement'),
   reviewDate: extensionUrl('peer-support-review-date'),
   monitoring: extensionUrl('step-down-monitoring'),
 } as const;
@@ -66,13 +71,7 @@ function carePlanExtensions(ctx: MappingContext, r: StepDownRecord): Extension[]
       ],
     },
     ...refExt(ctx, stepDownExtensions.stabilityConfirmedBy, r.stabilityConfirmedBy),
-    {
-      url: stepDownExtensions.personAgreement,
-      extension: [
-        { url: 'agreedToPeerInvolvement', valueBoolean: r.personAgreement.agreedToPeerInvolvement },
-        { url: 'recordedAt', valueDateTime: r.personAgreement.recordedAt },
-      ],
-    },
+    personAgreementExtension(r.personAgreement),
     ...ext(stepDownExtensions.reviewDate, r.peerSupportPeriod.reviewDate ? { valueDate: r.peerSupportPeriod.reviewDate } : undefined),
     // Kept on the record so that governance (step-down stability) can see what the trigger saw.
     {

@@ -92,6 +92,17 @@ export function pathwayActivity(
   return { detail: { code: { coding: [pathwayCoding(code, display)] }, ...detail } };
 }
 
+/** The person's agreement to peer involvement (step-down §3.2, recovery-maintenance §3.6), profiles/extensions/person-agreement.json. */
+export function personAgreementExtension(agreement: { agreedToPeerInvolvement: boolean; recordedAt: string }): Extension {
+  return {
+    url: extensionUrl('person-agreement'),
+    extension: [
+      { url: 'agreedToPeerInvolvement', valueBoolean: agreement.agreedToPeerInvolvement },
+      { url: 'recordedAt', valueDateTime: agreement.recordedAt },
+    ],
+  };
+}
+
 /**
  * The person's feedback (spec §2 `personFeedback`: score 1..5, collectedAt) as the CarePlan extension
  * governance reads (§6): added here, on every pathway's one CarePlan, so no pathway mapper maps it.
