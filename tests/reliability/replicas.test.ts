@@ -99,6 +99,8 @@ function expectExactlyOnce(found: Map<string, Map<string, number>>, complete: st
   for (const recordId of complete) expect(found.get(recordId)?.size, recordId).toBe(slotCount);
 }
 
+// The limits below bound a stuck test, not speed (speed is `npm run bench`'s): on a loaded machine a claim whose
+// release timed out holds its record until it expires (claimTtlMs), and the sequential resends then wait for it.
 describe('three replicas on one FHIR server', () => {
   it('50 new records, each sent at once to all three with 0–50 ms jitter: none doubled, none lost, resends unchanged', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `rep-${String(i).padStart(2, '0')}`);
@@ -134,7 +136,7 @@ describe('three replicas on one FHIR server', () => {
       const again = await resend(replicas[i % 3]!, fixture('crisis-transition', id));
       expect(again.body?.outcome, id).toBe('unchanged');
     }
-  }, 90_000);
+  }, 240_000);
 
   it('the same burst with a replica killed in the middle: every record answered 2xx is complete, none doubled, resends unchanged', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `rep-kill-${String(i).padStart(2, '0')}`);
@@ -218,5 +220,5 @@ describe('two replicas', () => {
     } finally {
       await Promise.all(proxies.map((proxy) => proxy.close()));
     }
-  }, 90_000);
+  }, 240_000);
 });
