@@ -78,8 +78,27 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('grow' as const), at: fc.nat(), times: fc.integer({ min: 2, max: 40 }) }),
 );
 
+/**
+ * Bound on one mutant's JSON: far past the body limit, well inside V8's maximum string length. Grows
+ * multiply (a string grown 2,000-fold four times, or an array of 5,000 references to one grown object),
+ * so a mutation that would pass the bound is undone rather than capped.
+ */
+const maxMutantChars = 16 * 1024 * 1024;
+
+/** The record's JSON, or undefined when it is past the bound (or too long for V8 to make the string). */
+function boundedJson(record: unknown): string | undefined {
+  try {
+    const json = JSON.stringify(record);
+    return json.length <= maxMutantChars ? json : undefined;
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
 function mutate(pathwayIndex: number, mutations: Mutation[]): string {
-  const record = fixture(pathways[pathwayIndex]!, `fuzz-${++sequence}`);
+  let record: any = fixture(pathways[pathwayIndex]!, `fuzz-${++sequence}`);
+  let json = JSON.stringify(record);
   for (const m of mutations) {
     const all = paths(record).filter((p) => p.length > 0);
     const path = all[m.at % all.length]!;
@@ -100,8 +119,11 @@ function mutate(pathwayIndex: number, mutations: Mutation[]): string {
           ? v.repeat(m.times * 50)
           : v;
     }
+    const next = boundedJson(record);
+    if (next === undefined) record = JSON.parse(json);
+    else json = next;
   }
-  return JSON.stringify(record);
+  return json;
 }
 
 const body = fc.oneof(
