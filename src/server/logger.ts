@@ -45,7 +45,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino(
     {
       level,
-      base: { service: 'peer-pathways-fhir' },
+      // pid: in cluster mode (WORKERS) it tells which worker logged a line.
+      base: { service: 'peer-pathways-fhir', pid: process.pid },
       redact: { paths: redactedPaths, censor: '[redacted]' },
     },
     destination,

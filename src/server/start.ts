@@ -21,6 +21,7 @@ import type { Adapter } from '../pipeline/process-record.js';
 import { createApp } from './app.js';
 import { authConfigFromEnv, fhirCredentialsFromEnv } from './auth/config.js';
 import { embeddedFhirTokens } from './auth/fhir-grant.js';
+import { announceListening, ownListeningSocket } from './cluster.js';
 import { createLogger } from './logger.js';
 import { issue, outcome } from '../outcomes/index.js';
 
@@ -183,13 +184,14 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(env.port, host, () => {
+    server.listen({ port: env.port, host, ...ownListeningSocket() }, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const bound = server.address() as AddressInfo;
   const port = bound.port;
+  announceListening(port);
   // The adapter's own calls (and tests) connect over loopback whatever the bound address is.
   const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
   adapter.fhir = new FhirClient(

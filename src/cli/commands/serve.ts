@@ -34,7 +34,7 @@ export const serveCommand: CliCommand = {
     const { workers, reason } = workerCount(env);
     if (cluster.isPrimary && workers > 1) {
       // Cluster mode (the default): this process supervises; each worker runs this command again.
-      await superviseWorkers(workers, createLogger(env.logLevel));
+      await superviseWorkers(workers, createLogger(env.logLevel), { port: env.port, host: env.host });
       return undefined;
     }
     // Signals are taken from the start: a cluster worker told to stop while still starting stops cleanly once up.
