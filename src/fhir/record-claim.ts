@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Basic, Bundle, Extension } from '@medplum/fhirtypes';
+import type { Basic, Bundle, BundleEntry, Extension } from '@medplum/fhirtypes';
 import { slotIdentifier } from '../contract/identity.js';
 import { extensionUrl, systems } from '../contract/vocabulary.js';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
@@ -99,9 +99,29 @@ function entryClaim(response: Bundle): (Basic & { id: string }) | undefined {
 export function withRecordClaim<T>(
   fhir: FhirClient,
   record: { source: { system: string }; recordId: string },
-  work: () => Promise<T>,
+  work: (claim: RecordClaim) => Promise<T>,
 ): Promise<T> {
   return withClaim(fhir, { system: record.source.system, key: record.recordId }, claimWaitMs, work);
+}
+
+/**
+ * The claim as the send holding it sees it: its release can travel in the record's own transaction, so
+ * that a first send commits once for the record and the release together (not a second commit after),
+ * and a writer that lost its claim is fenced: its transaction fails whole (`412`) instead of writing.
+ */
+export interface RecordClaim {
+  /**
+   * Stops renewing and returns the entry that releases the claim (`PUT Basic/<id>`, If-Match the version
+   * held) for the record's transaction. Throws ClaimBusyError (409) when the claim was taken over.
+   */
+  releaseEntry(): Promise<BundleEntry<Basic>>;
+  /** The transaction holding releaseEntry's entry committed: the claim is released. */
+  released(): void;
+  /**
+   * The transaction holding the entry failed: renewing again. After a `412`, reads the claim: throws
+   * ClaimBusyError when another writer took it over (the 412 was ours), else the 412 came from the record.
+   */
+  notReleased(conflict: boolean): Promise<void>;
 }
 
 /** A claim that another holder kept for longer than this send waits: `409` with a Retry-After. */
@@ -151,18 +171,37 @@ export class JobLeases {
   }
 }
 
-async function withClaim<T>(fhir: FhirClient, of: { system: string; key: string }, waitMs: number, work: () => Promise<T>): Promise<T> {
+async function withClaim<T>(
+  fhir: FhirClient,
+  of: { system: string; key: string },
+  waitMs: number,
+  work: (claim: RecordClaim) => Promise<T>,
+): Promise<T> {
   const claim = await HeldClaim.take(fhir, of.system, of.key, waitMs);
   claim.keepRenewed();
   try {
-    return await work();
+    return await work(claim);
   } finally {
     await claim.release();
   }
 }
 
+function takenOver(of: { system: string; key: string }): ClaimBusyError {
+  return new ClaimBusyError(
+    409,
+    outcome([
+      issue(
+        'conflict',
+        'conflict',
+        `Another adapter replica took over writing this record (${of.system}|${of.key}) while this send waited; send it again.`,
+      ),
+    ]),
+    1,
+  );
+}
+
 /** A claim this process holds: renewed in the background until released or lost to a takeover. */
-class HeldClaim {
+class HeldClaim implements RecordClaim {
   lost = false;
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
@@ -180,6 +219,7 @@ class HeldClaim {
   }
 
   keepRenewed(): void {
+    clearInterval(this.timer);
     this.timer = setInterval(() => this.renew(), claimTtlMs / 3);
     this.timer.unref();
   }
@@ -199,6 +239,34 @@ class HeldClaim {
         }
       }
     });
+  }
+
+  async releaseEntry(): Promise<BundleEntry<Basic>> {
+    clearInterval(this.timer);
+    await this.chain;
+    if (this.lost) throw takenOver(this.of);
+    const { claim } = this.current;
+    return {
+      fullUrl: `Basic/${claim.id}`,
+      resource: { ...claimResource(this.of.system, this.of.key, undefined, Date.now(), claim.id), identifier: claim.identifier },
+      request: { method: 'PUT', url: `Basic/${claim.id}`, ifMatch: `W/"${claim.meta?.versionId}"` },
+    };
+  }
+
+  released(): void {
+    this.lost = true;
+  }
+
+  async notReleased(conflict: boolean): Promise<void> {
+    if (conflict) {
+      const now = await readClaim(this.fhir, this.of.system, this.of.key);
+      if (now?.holder !== this.holder) {
+        this.lost = true;
+        throw takenOver(this.of);
+      }
+      this.current = now;
+    }
+    this.keepRenewed();
   }
 
   /** Stops renewing and releases it (the next taker need not wait); a release that fails leaves it to expire. */

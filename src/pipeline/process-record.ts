@@ -6,7 +6,7 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { blockedAudits, blockedAuditSlotPrefix, existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
 import type { Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
-import { withRecordClaim } from '../fhir/record-claim.js';
+import { withRecordClaim, type RecordClaim } from '../fhir/record-claim.js';
 import { handleType, handleWhen, retry } from 'cockatiel';
 import { fhirBackoff, maxWriteAttempts, TransientFhirError, worthRetrying } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
@@ -316,7 +316,7 @@ export async function processRecord(adapter: Adapter, record: PathwayRecord): Pr
   return adapter.lock.run(lockKey(record), async () => {
     try {
       // Across replicas: one writer per record at a time (issue 13; src/fhir/record-claim.ts).
-      return await withRecordClaim(adapter.fhir, record, () => writeWithRetries(adapter, record));
+      return await withRecordClaim(adapter.fhir, record, (claim) => writeWithRetries(adapter, record, claim));
     } catch (err) {
       throw await withSafetyFirst(adapter, { record }, err);
     }
@@ -370,11 +370,11 @@ const unsettledRetry = retry(
  * Reads are retried in place by the FhirClient, so their failures end the request here. The attempts
  * and waits are cockatiel's (fhir/retry.ts).
  */
-async function writeWithRetries(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
+async function writeWithRetries(adapter: Adapter, record: PathwayRecord, claim: RecordClaim): Promise<RecordAnswer> {
   try {
     return await unsettledRetry.execute(async () => {
       try {
-        return await conflictRetry.execute(() => writeOnce(adapter, record));
+        return await conflictRetry.execute(() => writeOnce(adapter, record, claim));
       } catch (err) {
         if (!(err instanceof WriteConflictError)) throw err;
         throw new AdapterError(
@@ -398,9 +398,31 @@ async function send(adapter: Adapter, bundle: Bundle): Promise<Bundle> {
   }
 }
 
-async function writeOnce(adapter: Adapter, record: PathwayRecord): Promise<RecordAnswer> {
+/**
+ * The record's transaction, with the release of its claim as one more entry when it fits the limits
+ * (record-claim.ts RecordClaim): one commit for both, and a send whose claim was taken over writes nothing.
+ */
+async function sendWithRelease(adapter: Adapter, bundle: Bundle, claim: RecordClaim): Promise<Bundle> {
+  const release = await claim.releaseEntry();
+  const withRelease: Bundle = { ...bundle, entry: [...(bundle.entry ?? []), release] };
+  if (transactionLimitProblems(withRelease).length) {
+    await claim.notReleased(false);
+    return send(adapter, bundle);
+  }
+  let response: Bundle;
+  try {
+    response = await send(adapter, withRelease);
+  } catch (err) {
+    await claim.notReleased(err instanceof WriteConflictError);
+    throw err;
+  }
+  claim.released();
+  return response;
+}
+
+async function writeOnce(adapter: Adapter, record: PathwayRecord, claim: RecordClaim): Promise<RecordAnswer> {
   const ev = await evaluateRecord(adapter, record);
-  const response = ev.bundle.entry?.length ? await send(adapter, ev.bundle) : undefined;
+  const response = ev.bundle.entry?.length ? await sendWithRelease(adapter, ev.bundle, claim) : undefined;
   const { resources, tasks } = summarise(ev.plan, response);
   const blocked = ev.blockers.length > 0;
   const created = ev.plan.some((p) => p.slot === 'careplan' && p.action === 'create');
