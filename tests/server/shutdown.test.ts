@@ -56,7 +56,10 @@ describe('SIGTERM', () => {
     expect(code).toBe(0);
     expect(svc.output()).toContain('stopped: every request in flight was answered');
     // The service stopped while most of the burst was still being written: the test saw a drain, not a quiet stop.
-    expect(/"inFlight":(\d+)/.exec(svc.output())?.[1]).not.toBe('0');
+    // (In cluster mode each worker logs its own count: one may have answered all of its share already.)
+    const inFlight = [...svc.output().matchAll(/"inFlight":(\d+)/g)].map((m) => Number(m[1]));
+    expect(inFlight.length).toBeGreaterThan(0);
+    expect(Math.max(...inFlight)).toBeGreaterThan(0);
 
     // Everything answered 2xx is in the store after a restart on the same DATA_DIR.
     const written = ids.filter((_, i) => statuses[i] === 201 || statuses[i] === 200);
