@@ -37,10 +37,10 @@ export function stepDownStability(input: MeasureInput): MeasureResult {
     .filter((s) => inPeriod(s.startDate, period) && s.patient)
     .map((s) => {
       const [patient, start] = [s.patient as string, s.startDate as string];
-      const timelines = [timelineOf(reviews.get(patient)), timelineOf(facts.crisisEvents.get(patient))];
       return {
         ...s,
         ...found([patient, start], () => {
+          const timelines = [timelineOf(reviews.get(patient)), timelineOf(facts.crisisEvents.get(patient))];
           const days = timelines.map((t) => t.nearest(start, 0)).filter((d): d is number => d !== undefined);
           return {
             nearest: days.length ? [Math.min(...days)] : [],
