@@ -22,7 +22,7 @@ import {
   type SearchOptions,
   type UpdateResourceOptions,
 } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import { StructureCache } from '../gates/structure-cache.js';
 import { asStoreError, beginImmediate, SYSTEM_KEYS_MARK, type Database } from './database.js';
@@ -236,6 +236,26 @@ export class EmbeddedRepository extends MemoryRepository {
       }
       return resource as unknown as T;
     });
+  }
+
+  /**
+   * Medplum's readReferences, each distinct reference read once: `_include` asks for the owner of every
+   * Task of a page, mostly the same few (a governance report read one PractitionerRole ~20,000 times).
+   * Results in the references' order; a repeated reference gets the same result, which
+   * getExtraEntries keeps once anyway.
+   */
+  override readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | OperationOutcomeError)[]> {
+    const reads = new Map<string | undefined, Promise<T | OperationOutcomeError>>();
+    return Promise.all(
+      references.map((reference) => {
+        let read = reads.get(reference.reference);
+        if (!read) {
+          read = super.readReferences([reference]).then(([result]) => result as T | OperationOutcomeError);
+          reads.set(reference.reference, read);
+        }
+        return read;
+      }),
+    );
   }
 
   /** Deletes a resource (its history stays, as in Medplum). */

@@ -14,7 +14,8 @@ import { personFeedbackUrl } from '../mapping/resources/careplan.js';
 import { concernRoutingExtensions } from '../mapping/concern-routing.js';
 import { earlyEngagementExtensions } from '../mapping/early-engagement.js';
 import { recoveryMaintenanceExtensions } from '../mapping/recovery-maintenance.js';
-import { daysBetween, localDate } from './period.js';
+import { localDate } from './period.js';
+import { timelineOf } from './timeline.js';
 
 /** One counted case: the resource it was counted from and the business identifier that names its record. */
 export interface Case {
@@ -302,16 +303,17 @@ export function contactsAfter(
   days: number,
 ): { days: number; case: Case }[] {
   if (!report.recorded) return [];
-  return (contacts ?? [])
-    .filter((c) => c.finished && c.date !== undefined)
-    .flatMap((c) => {
-      const after =
-        c.start && c.start.length > 10 && report.recordedAt
-          ? Date.parse(c.start) > Date.parse(report.recordedAt)
-          : (c.date as string) > (report.recorded as string);
-      const d = daysBetween(report.recorded as string, c.date as string);
-      return after && d >= 0 && d <= days ? [{ days: d, case: c.case }] : [];
-    });
+  const recorded = report.recorded;
+  // Only the contacts of the window are read (timeline.ts): a person may hold thousands of contacts and reports.
+  return timelineOf(contacts)
+    .within(recorded, 0, days)
+    .filter(({ event: c }) => {
+      if (!c.finished) return false;
+      return c.start && c.start.length > 10 && report.recordedAt
+        ? Date.parse(c.start) > Date.parse(report.recordedAt)
+        : (c.date as string) > recorded;
+    })
+    .map(({ days: d, event: c }) => ({ days: d, case: c.case }));
 }
 
 /**
@@ -355,7 +357,9 @@ export function crisisEpisodes(records: CrisisFacts[], encounters: Encounter[], 
   for (const r of records) {
     if (!r.patient || !r.dischargeDate) continue;
     const key = JSON.stringify([r.patient, r.dischargeDate]);
-    grouped.set(key, [...(grouped.get(key) ?? []), r]);
+    const group = grouped.get(key);
+    if (group) group.push(r);
+    else grouped.set(key, [r]);
   }
   const episodes: CrisisEpisode[] = [...grouped.values()].map((rs) => {
     const sorted = [...rs].sort(byFirstSend);
@@ -371,13 +375,20 @@ export function crisisEpisodes(records: CrisisFacts[], encounters: Encounter[], 
       source: 'crisis-transition',
     };
   });
-  const transitions = episodes.map((e) => ({ patient: e.patient, date: e.dischargeDate }));
+  // Each person's transition discharges, by date (timeline.ts): an Encounter is matched within its person's, not against every episode.
+  const transitions = new Map<string, PersonEvent[]>();
+  for (const e of episodes) {
+    const event = { patient: e.patient, date: e.dischargeDate, case: e.case };
+    const list = transitions.get(e.patient);
+    if (list) list.push(event);
+    else transitions.set(e.patient, [event]);
+  }
   const ehr = new Map<string, CrisisEpisode>();
   for (const e of encounters) {
     const patient = e.subject?.reference;
     const date = localDate(e.period?.end ?? e.period?.start, timeZone);
     if (!patient || !date) continue;
-    if (transitions.some((t) => t.patient === patient && Math.abs(daysBetween(t.date, date)) <= episodeMatchDays)) continue;
+    if (timelineOf(transitions.get(patient)).within(date, -episodeMatchDays, episodeMatchDays).length) continue;
     const key = JSON.stringify([patient, date]);
     const known = ehr.get(key);
     if (known) known.cases.push(caseOf(e));

@@ -84,6 +84,26 @@ describe('the in-process transport to the embedded FHIR server', () => {
     expect(a!.entry?.map((e) => e.resource?.id)).toEqual(b!.entry?.map((e) => e.resource?.id));
   });
 
+  it('a searchset is handed over as the value its HTTP body parses to (no key left undefined), and its body is that JSON', async () => {
+    const { access_token: token } = (await (await login()).json()) as { access_token: string };
+    const headers = { Authorization: `Bearer ${token}` };
+    await svc.post(fixture('concern-routing', 'in-process-searchset'));
+    for (const search of [
+      'Task?_include=Task:owner&_count=5',
+      'CarePlan?_count=2&_offset=1',
+      'Basic?identifier=urn:test:none|nothing',
+      'PractitionerRole?_summary=count',
+    ]) {
+      const [viaProcess, viaHttp] = await Promise.all([inProcess(`${svc.url}/fhir/R4/${search}`, { headers }), svc.fhirRaw(search)]);
+      const [value, overHttp] = await Promise.all([viaProcess.json(), viaHttp.json()]);
+      expect(viaProcess.status, search).toBe(viaHttp.status);
+      expect(viaProcess.headers.get('content-type'), search).toBe('application/fhir+json');
+      // Strict: an undefined key (a searchset with no entry) would differ from what JSON.parse gives.
+      expect(value, search).toStrictEqual(overHttp);
+      expect(JSON.parse(await viaProcess.text()), search).toStrictEqual(overHttp);
+    }
+  });
+
   it('the adapter writes records through it: a pathway record is stored with no loopback FHIR request', async () => {
     let loopback = 0;
     const realFetch = globalThis.fetch;

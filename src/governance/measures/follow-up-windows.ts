@@ -1,4 +1,5 @@
-import { contactsAfter, type Case, type PersonEvent } from '../facts.js';
+import { contactsAfter, type PersonEvent } from '../facts.js';
+import { foundOnce, nearestOf, timelineOf } from '../timeline.js';
 import type { MeasureInput } from '../digest.js';
 import { daysBetween, inPeriod } from '../period.js';
 import { proportionGroup, windowOutcome, type MeasureResult, type Outcome } from '../result.js';
@@ -9,22 +10,11 @@ export const stepDownWindowDays = [30, 90] as const;
 export const crisisRecontactDays = 30;
 export const reconnectionDays = 14;
 
-/** Days from the index date to each of a person's events (other than the case itself). */
-function eventDays(events: PersonEvent[] | undefined, indexDate: string, self?: Case): { days: number; case: Case }[] {
-  return (events ?? [])
-    .filter((e) => e.case.reference !== self?.reference && e.date !== undefined)
-    .map((e) => ({ days: daysBetween(indexDate, e.date as string), case: e.case }));
-}
-
 /** A case's outcome over a window: an event is the numerator when `eventIsGood`, else it fails the case. */
 function windowed(days: number[], window: number, indexDate: string, today: string, eventIsGood: boolean): Outcome {
   const o = windowOutcome(days, window, daysBetween(indexDate, today));
   if (o === 'pending') return 'excluded';
   return (o === 'event') === eventIsGood ? 'numerator' : 'not-met';
-}
-
-function inWindow(found: { days: number; case: Case }[], window: number): Case[] {
-  return found.filter((f) => f.days >= 0 && f.days <= window).map((f) => f.case);
 }
 
 /**
@@ -34,32 +24,37 @@ function inWindow(found: { days: number; case: Case }[], window: number): Case[]
 export function stepDownStability(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
   const reviews = new Map<string, PersonEvent[]>();
-  for (const t of facts.tasks.filter((x) => x.code === 'clinical-review' && x.patient)) {
-    reviews.set(t.patient as string, [...(reviews.get(t.patient as string) ?? []), { patient: t.patient, date: t.authored, case: t.case }]);
+  for (const t of facts.tasks) {
+    if (t.code !== 'clinical-review' || !t.patient) continue;
+    const event = { patient: t.patient, date: t.authored, case: t.case };
+    const list = reviews.get(t.patient);
+    if (list) list.push(event);
+    else reviews.set(t.patient, [event]);
   }
+  const longest = Math.max(...stepDownWindowDays);
+  const found = foundOnce<[string, string]>();
   const cases = facts.stepDown
     .filter((s) => inPeriod(s.startDate, period) && s.patient)
-    .map((s) => ({
-      ...s,
-      found: [
-        ...eventDays(reviews.get(s.patient as string), s.startDate as string),
-        ...eventDays(facts.crisisEvents.get(s.patient as string), s.startDate as string),
-      ],
-    }));
+    .map((s) => {
+      const [patient, start] = [s.patient as string, s.startDate as string];
+      return {
+        ...s,
+        ...found([patient, start], () => {
+          const timelines = [timelineOf(reviews.get(patient)), timelineOf(facts.crisisEvents.get(patient))];
+          const days = timelines.map((t) => t.nearest(start, 0)).filter((d): d is number => d !== undefined);
+          return {
+            nearest: days.length ? [Math.min(...days)] : [],
+            evidence: timelines.flatMap((t) => t.within(start, 0, longest).map((f) => f.event.case)),
+          };
+        }),
+      };
+    });
   return {
     id: 'step-down-stability',
     groups: stepDownWindowDays.map((w) =>
-      proportionGroup(`stable-${w}-days`, cases, (c) =>
-        windowed(
-          c.found.map((f) => f.days),
-          w,
-          c.startDate as string,
-          today,
-          false,
-        ),
-      ),
+      proportionGroup(`stable-${w}-days`, cases, (c) => windowed(c.nearest, w, c.startDate as string, today, false)),
     ),
-    evidence: cases.flatMap((c) => inWindow(c.found, Math.max(...stepDownWindowDays))),
+    evidence: cases.flatMap((c) => c.evidence),
   };
 }
 
@@ -75,7 +70,9 @@ export function crisisRecontact(input: MeasureInput): MeasureResult {
     .filter((e) => inPeriod(e.dischargeDate, period))
     .map((e) => {
       const own = new Set(e.cases.map((c) => c.reference));
-      const found = eventDays(facts.crisisEvents.get(e.patient), e.dischargeDate).filter((f) => f.days >= 1 && !own.has(f.case.reference));
+      const found = timelineOf(facts.crisisEvents.get(e.patient))
+        .within(e.dischargeDate, 1, crisisRecontactDays)
+        .filter((f) => !own.has(f.event.case.reference));
       return { ...e, found };
     });
   return {
@@ -86,7 +83,7 @@ export function crisisRecontact(input: MeasureInput): MeasureResult {
         cases,
         (c) =>
           windowed(
-            c.found.map((f) => f.days),
+            c.found.slice(0, 1).map((f) => f.days),
             crisisRecontactDays,
             c.dischargeDate,
             today,
@@ -95,7 +92,7 @@ export function crisisRecontact(input: MeasureInput): MeasureResult {
         { code: 'peer-support', values: [...peerSupportStrata], of: peerSupport },
       ),
     ],
-    evidence: cases.flatMap((c) => [...c.cases.slice(1), ...inWindow(c.found, crisisRecontactDays)]),
+    evidence: cases.flatMap((c) => [...c.cases.slice(1), ...c.found.map((f) => f.event.case)]),
   };
 }
 
@@ -105,25 +102,21 @@ export function crisisRecontact(input: MeasureInput): MeasureResult {
  */
 export function missedContactReconnection(input: MeasureInput): MeasureResult {
   const { facts, period, today } = input;
+  const found = foundOnce<[string, string | undefined, string | undefined]>();
   const cases = facts.concern
     .filter((c) => c.missedContacts > 0 && inPeriod(c.recorded, period) && c.patient)
     .map((c) => ({
       ...c,
-      found: contactsAfter(facts.peerContacts.get(c.patient as string), c, reconnectionDays),
+      ...found([c.patient as string, c.recorded, c.recordedAt], () => {
+        const after = contactsAfter(facts.peerContacts.get(c.patient as string), c, reconnectionDays);
+        return { nearest: nearestOf(after), evidence: after.map((f) => f.case) };
+      }),
     }));
   return {
     id: 'missed-contact-reconnection',
     groups: [
-      proportionGroup('reconnected-14-days', cases, (c) =>
-        windowed(
-          c.found.map((f) => f.days),
-          reconnectionDays,
-          c.recorded as string,
-          today,
-          true,
-        ),
-      ),
+      proportionGroup('reconnected-14-days', cases, (c) => windowed(c.nearest, reconnectionDays, c.recorded as string, today, true)),
     ],
-    evidence: cases.flatMap((c) => inWindow(c.found, reconnectionDays)),
+    evidence: cases.flatMap((c) => c.evidence),
   };
 }
