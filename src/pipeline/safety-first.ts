@@ -1,5 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
+import { withRecordClaim } from '../fhir/record-claim.js';
 import { planWrite, transactionOf } from '../fhir/write/write-plan.js';
 import { MappingContext } from '../mapping/context.js';
 import { slotFullUrl } from '../contract/identity.js';
@@ -25,7 +26,8 @@ function envelopeReferences(r: EnvelopeRecord): object {
  * (safety/triggers): it depends on nothing after it. Its slot is the safety slot every send uses, so a
  * resend of the corrected record finds this Task and keeps it (updated in place, or left alone once a
  * clinician moved it on). Nothing is written when the person does not resolve: there is no one to raise
- * it for; the answer says so. The caller holds the record's lock.
+ * it for; the answer says so. The caller holds the record's lock; this takes the record's claim
+ * (record-claim.ts) across processes.
  */
 export async function raiseSafetyAlone(
   adapter: Adapter,
@@ -34,6 +36,16 @@ export async function raiseSafetyAlone(
 ): Promise<SafetyAlone> {
   const record: EnvelopeRecord | undefined = 'record' in from ? from.record : safetyEnvelopeOf(from.value, now);
   if (!record) return { state: 'not-disclosed' };
+  // Under the record's claim, as every write of a record: the caller's lock holds only within this process,
+  // and two workers or replicas given the same refused record at once each raised a review (H5).
+  return withRecordClaim(adapter.fhir, record, () => raiseUnderClaim(adapter, from, record));
+}
+
+async function raiseUnderClaim(
+  adapter: Adapter,
+  from: { record: PathwayRecord } | { value: unknown },
+  record: EnvelopeRecord,
+): Promise<SafetyAlone> {
   // One round trip: the envelope's references and the record's Tasks and CarePlan (the safety slot, and whether the record was accepted).
   const { resolution, written } = await lookUpRecord(adapter.fhir, record, envelopeReferences(record), adapter.mappings.site, [
     'Task',
