@@ -5,6 +5,7 @@ import { extensionUrl, systems } from '../contract/vocabulary.js';
 import { AdapterError, issue, outcome } from '../outcomes/index.js';
 import { WriteConflictError, type FhirClient } from './client.js';
 import { maxWriteAttempts, withRetries } from './retry.js';
+import type { TransactionRoom } from './write/transaction-limits.js';
 import { hasIdentifier, tokenSearchValue } from './lookup/search-values.js';
 
 /**
@@ -102,6 +103,21 @@ export function withRecordClaim<T>(
   work: (claim: RecordClaim) => Promise<T>,
 ): Promise<T> {
   return withClaim(fhir, { system: record.source.system, key: record.recordId }, claimWaitMs, work);
+}
+
+/**
+ * The room a record's transaction keeps for its claim's release (RecordClaim.releaseEntry): one entry, and
+ * its size with the longest id and version a server gives (64 characters each, FHIR's id limit).
+ */
+export function claimReleaseRoom(record: { source: { system: string }; recordId: string }): TransactionRoom {
+  const id = 'i'.repeat(64);
+  const entry: BundleEntry<Basic> = {
+    fullUrl: `Basic/${id}`,
+    resource: claimResource(record.source.system, record.recordId, undefined, Date.now(), id),
+    request: { method: 'PUT', url: `Basic/${id}`, ifMatch: `W/"${id}"` },
+  };
+  // The comma between entries, and slack for how a serializer may escape the same text.
+  return { entries: 1, bytes: 2 * Buffer.byteLength(JSON.stringify(entry)) + 1 };
 }
 
 /**

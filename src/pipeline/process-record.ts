@@ -6,7 +6,7 @@ import { WriteConflictError, type FhirClient } from '../fhir/client.js';
 import { blockedAudits, blockedAuditSlotPrefix, existingSlots, lookUpRecord } from '../fhir/lookup/record-lookup.js';
 import type { Resolution } from '../fhir/lookup/resolve.js';
 import { planWrite, transactionOf, type PlannedEntry } from '../fhir/write/write-plan.js';
-import { withRecordClaim, type RecordClaim } from '../fhir/record-claim.js';
+import { claimReleaseRoom, withRecordClaim, type RecordClaim } from '../fhir/record-claim.js';
 import { handleType, handleWhen, retry } from 'cockatiel';
 import { fhirBackoff, maxWriteAttempts, TransientFhirError, worthRetrying } from '../fhir/retry.js';
 import { transactionLimitProblems } from '../fhir/write/transaction-limits.js';
@@ -179,9 +179,11 @@ export function assess(mapped: MappedRecord, lookups: Lookups, profiles: Readonl
   ];
   const plan = blockers.length ? blockedPlan(ctx, existing, gates) : acceptedPlan(ctx, resources, existing);
   const bundle = transactionOf(plan, (slot) => slotFullUrl(record.source.system, record.recordId, slot), full.meta?.profile?.[0]);
-  const limits = transactionLimitProblems(bundle);
+  // With room for the claim's release, added when it is sent (sendWithRelease): every write is fenced.
+  const limits = transactionLimitProblems(bundle, undefined, claimReleaseRoom(record));
   if (limits.length) {
-    // The schema bounds every list, so this should not happen; were it to, the sender hears it (413), not a 500.
+    // The schemas bound every list, but lists that each fit can together pass the limits: the sender hears it
+    // (413, with the safety review raised on its own), not a 500.
     throw new AdapterError(
       413,
       outcome([
@@ -399,16 +401,13 @@ async function send(adapter: Adapter, bundle: Bundle): Promise<Bundle> {
 }
 
 /**
- * The record's transaction, with the release of its claim as one more entry when it fits the limits
- * (record-claim.ts RecordClaim): one commit for both, and a send whose claim was taken over writes nothing.
+ * The record's transaction, with the release of its claim as one more entry (record-claim.ts RecordClaim):
+ * one commit for both, and a send whose claim was taken over writes nothing.
  */
 async function sendWithRelease(adapter: Adapter, bundle: Bundle, claim: RecordClaim): Promise<Bundle> {
   const release = await claim.releaseEntry();
+  // evaluateRecord kept room for this entry (claimReleaseRoom): it fits.
   const withRelease: Bundle = { ...bundle, entry: [...(bundle.entry ?? []), release] };
-  if (transactionLimitProblems(withRelease).length) {
-    await claim.notReleased(false);
-    return send(adapter, bundle);
-  }
   let response: Bundle;
   try {
     response = await send(adapter, withRelease);

@@ -5,6 +5,7 @@ import { maxConcernsRouted } from '../../src/records/crisis-transition.js';
 import { maxInformationShared } from '../../src/records/early-engagement.js';
 import { maxListItems } from '../../src/records/primitives.js';
 import { maxRecoveryGoals } from '../../src/records/step-down.js';
+import { claimReleaseRoom } from '../../src/fhir/record-claim.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
 
 /**
@@ -150,16 +151,40 @@ describe('every transaction fits a real Medplum server', () => {
       expect(result, JSON.stringify(body).slice(0, 2000)).toBe('accepted');
       const entries = bundle.entry ?? [];
       expect(entries.length).toBeGreaterThan(5);
-      expect(entries.length).toBeLessThanOrEqual(maxTransactionEntries);
+      // One entry is kept for the claim's release, added when the record is sent (record-claim.ts).
+      expect(entries.length).toBeLessThanOrEqual(maxTransactionEntries - 1);
       // No conditional entries: the 8-entry serializable cap never applies.
       for (const e of entries) {
         expect(e.request?.ifNoneExist).toBeUndefined();
         expect(e.request?.url).not.toContain('?');
       }
       expect(Buffer.byteLength(JSON.stringify(bundle))).toBeLessThan(maxTransactionBytes);
-      expect(transactionLimitProblems(bundle)).toEqual([]);
+      expect(transactionLimitProblems(bundle, undefined, claimReleaseRoom(record))).toEqual([]);
     });
   }
+
+  it('keeps room for the claim release: a transaction full without it is beyond the limits with it', () => {
+    const record = { source: { system: 'urn:example:peer-platform' }, recordId: 'r'.repeat(64) };
+    const room = claimReleaseRoom(record);
+    expect(room.entries).toBe(1);
+    expect(room.bytes).toBeGreaterThan(JSON.stringify(record).length);
+    const entry = {
+      resource: { resourceType: 'Task', status: 'requested', intent: 'order' },
+      request: { method: 'POST', url: 'Task' },
+    } as const;
+    const full = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: maxTransactionEntries }, () => entry),
+    } as Bundle;
+    expect(transactionLimitProblems(full)).toEqual([]);
+    expect(transactionLimitProblems(full, undefined, room)).toEqual([
+      `${maxTransactionEntries} entries (at most ${maxTransactionEntries - 1})`,
+    ]);
+    const roomy = { ...full, entry: full.entry!.slice(1) };
+    expect(transactionLimitProblems(roomy, undefined, room)).toEqual([]);
+    expect(transactionLimitProblems(roomy, maxTransactionBytes - room.bytes + 1, room)).toHaveLength(1);
+  });
 
   it('one element beyond each resource-producing array limit is a 400 naming the field', async () => {
     const over: [string, (r: any) => void, string][] = [

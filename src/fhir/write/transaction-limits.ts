@@ -20,14 +20,30 @@ function conditional(entry: NonNullable<Bundle['entry']>[number]): boolean {
   return !!entry.request?.ifNoneExist || (entry.request?.method !== 'GET' && !!entry.request?.url.includes('?'));
 }
 
-/** What in a transaction Bundle breaks the limits of a real Medplum server (empty when it fits). */
-export function transactionLimitProblems(bundle: Bundle, bytes = Buffer.byteLength(JSON.stringify(bundle))): string[] {
+/** Room to keep free in a transaction for entries added after it is checked (a record's claim release). */
+export interface TransactionRoom {
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * What in a transaction Bundle breaks the limits of a real Medplum server (empty when it fits), with
+ * `room` kept free: a record's transaction keeps room for its claim's release (record-claim.ts), which is
+ * added when it is sent, so that every record's write can be fenced.
+ */
+export function transactionLimitProblems(
+  bundle: Bundle,
+  bytes = Buffer.byteLength(JSON.stringify(bundle)),
+  room: TransactionRoom = { entries: 0, bytes: 0 },
+): string[] {
   const entries = bundle.entry ?? [];
   const problems: string[] = [];
-  if (entries.length > maxTransactionEntries) problems.push(`${entries.length} entries (at most ${maxTransactionEntries})`);
-  if (entries.some(conditional) && entries.length > maxSerializableEntries) {
-    problems.push(`${entries.length} entries with a conditional one (at most ${maxSerializableEntries})`);
+  const maxEntries = maxTransactionEntries - room.entries;
+  if (entries.length > maxEntries) problems.push(`${entries.length} entries (at most ${maxEntries})`);
+  if (entries.some(conditional) && entries.length + room.entries > maxSerializableEntries) {
+    problems.push(`${entries.length} entries with a conditional one (at most ${maxSerializableEntries - room.entries})`);
   }
-  if (bytes > maxTransactionBytes) problems.push(`${bytes} bytes (at most ${maxTransactionBytes})`);
+  const maxBytes = maxTransactionBytes - room.bytes;
+  if (bytes > maxBytes) problems.push(`${bytes} bytes (at most ${maxBytes})`);
   return problems;
 }
