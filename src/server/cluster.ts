@@ -70,6 +70,29 @@ async function portIsFree(listen: { port: number; host: string }): Promise<void>
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
+/**
+ * Holds, for as long as this primary lives, a Linux abstract Unix socket named after PORT: a second cluster
+ * asking for the same PORT fails here (EADDRINUSE), even when it starts at the same moment as this one or
+ * while this one's workers are being replaced (the port itself then has no listener for portIsFree to
+ * find; measured by an outside tester: two clusters shared a port and each created the record once).
+ * The kernel frees the name when the process ends, however it ends. Per port, whatever HOST: two clusters
+ * on one port and different addresses are refused too.
+ */
+async function holdPortGuard(port: number): Promise<void> {
+  const guard = createServer();
+  await new Promise<void>((resolve, reject) => {
+    guard.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        Object.assign(new Error(`listen EADDRINUSE: PORT ${port} is taken by another peer-pathways-fhir cluster on this machine`), {
+          code: err.code ?? 'EADDRINUSE',
+        }),
+      ),
+    );
+    guard.listen({ path: `\0peer-pathways-fhir/port/${port}` }, () => resolve());
+  });
+  guard.unref();
+}
+
 /** A worker that dies this soon after its start is not restarted at once (a start-up fault would loop). */
 const restartBackoffMs = 1_000;
 
@@ -91,7 +114,10 @@ export async function superviseWorkers(workers: number, log: Logger, listen: { p
   // socket itself (SCHED_NONE) rather than through the primary (round-robin), for the same reason: on
   // SIGTERM it drains like a single process.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  if (listen.port !== 0 && workersOwnSockets()) await portIsFree(listen);
+  if (listen.port !== 0 && workersOwnSockets()) {
+    await portIsFree(listen);
+    if (process.platform === 'linux') await holdPortGuard(listen.port);
+  }
   let stopping = false;
   let failed = false;
   let listened = false;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
 import type { Bundle } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { tokenSearchValue } from '../../src/fhir/lookup/search-values.js';
@@ -132,6 +133,37 @@ describe('cluster mode', () => {
       svc.child.kill('SIGTERM');
     }
     expect(await svc.exited).toBe(0);
+  }, 90_000);
+
+  it('two clusters started at the same moment on one PORT: one serves it, the other fails EADDRINUSE', async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', () => resolve()));
+    const port = String((free.address() as { port: number }).port);
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const env = (dir: string) => ({
+      PORT: port,
+      DATA_DIR: dir,
+      API_TOKEN: token,
+      WORKERS: '2',
+      ESCALATION_INTERVAL_MS: '0',
+      WEBHOOK_INTERVAL_MS: '0',
+    });
+    const started = await Promise.allSettled([
+      startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], env(dataDir()), 30_000),
+      startProcess('node', ['bin/peer-pathways-fhir.mjs', 'serve'], env(dataDir()), 30_000),
+    ]);
+    const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      // Give the loser time to fail, and the winner's second worker time to listen.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const exits = await Promise.all(running.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(() => r('running'), 10))])));
+      expect(exits.filter((e) => e === 'running')).toHaveLength(1);
+      const loser = running.find((_, i) => exits[i] !== 'running');
+      if (loser) expect(loser.output()).toContain('EADDRINUSE');
+      if (process.platform === 'linux') expect(listeningSockets(Number(port))).toBe(2);
+    } finally {
+      for (const p of running) p.child.kill('SIGTERM');
+    }
   }, 90_000);
 
   it('DATA_DIR=:memory: runs one worker and says so', async () => {
