@@ -33,6 +33,24 @@ export const tooLarge: Resource = {
 };
 
 /**
+ * What makes a posted Bundle unreadable before Medplum's router sees it: an entry (or an entry's request)
+ * that is not a JSON object. The router assumes objects and failed with a 500 on `"entry": [null]`
+ * (outside tester), as did the access check before it (http.ts calls this first); bad input is a 400.
+ */
+export function bundleShapeProblem(body: unknown): string | undefined {
+  const bundle = body as { resourceType?: unknown; entry?: unknown } | undefined;
+  if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.entry === undefined) return undefined;
+  if (!Array.isArray(bundle.entry)) return 'Bundle.entry must be an array';
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  for (const [i, entry] of bundle.entry.entries()) {
+    if (!isObject(entry)) return `Bundle.entry[${i}] must be an object`;
+    const request = (entry as { request?: unknown }).request;
+    if (request !== undefined && !isObject(request)) return `Bundle.entry[${i}].request must be an object`;
+  }
+  return undefined;
+}
+
+/**
  * Runs one request through Medplum's router and shapes its answer: one place, so that the HTTP router
  * (http.ts) and the adapter's in-process transport (in-process-fetch.ts) cannot drift apart.
  */
@@ -43,6 +61,8 @@ export async function answerFhirRequest(
   fhirBase: string,
 ): Promise<FhirExchangeAnswer> {
   if (!METHODS.includes(req.method)) return { status: 405, body: badRequest('Method not allowed'), headers: {} };
+  const shape = bundleShapeProblem(req.body);
+  if (shape) return { status: 400, body: badRequest(shape), headers: {} };
   const headers = { ...req.headers };
   const ifMatch = headers['if-match'];
   if (typeof ifMatch === 'string' && !ifMatch.includes('"')) {

@@ -5,7 +5,7 @@ import express from 'express';
 import { authorizeFhirRequest, grantLocal, requireBearer, type TokenStore } from './auth.js';
 import type { SmartGrant } from '../contract/smart-scopes.js';
 import type { CapabilityStatementBuilder } from './capability.js';
-import { answerFhirRequest, FHIR_JSON, tooLarge } from './fhir-exchange.js';
+import { answerFhirRequest, bundleShapeProblem, FHIR_JSON, tooLarge } from './fhir-exchange.js';
 import { smartConfiguration } from './smart-configuration.js';
 import type { EmbeddedRepository } from './repository.js';
 
@@ -50,6 +50,11 @@ export function createFhirHttpRouter(
   router.use(async (req, res) => {
     const fhirBase = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`;
     const path = req.url.replace(/^\//, '');
+    const shape = bundleShapeProblem(req.body);
+    if (shape) {
+      send(res, 400, badRequest(shape));
+      return;
+    }
     const refused = authorizeFhirRequest(
       res.locals[grantLocal] as SmartGrant,
       { method: req.method, path, body: req.body },

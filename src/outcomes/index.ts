@@ -35,7 +35,8 @@ export type AdapterIssueCode =
   | 'reference-ambiguous'
   | 'configuration-unresolved'
   | 'fhir-not-atomic'
-  | 'service-stopping';
+  | 'service-stopping'
+  | 'malformed-request';
 
 /** Builds one issue with our stable code in `details.coding`. */
 export function issue(

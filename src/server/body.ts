@@ -85,5 +85,24 @@ export function bodyError(err: unknown): AdapterError | undefined {
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new AdapterError(415, outcome([issue('unsupported-media-type', 'not-supported', 'Send the record as UTF-8 JSON.')]));
   }
+  // Any other client error Express or its parsers raise (http-errors with a 4xx status): a Content-Encoding
+  // the body is not in (gzip/deflate that does not inflate: zlib's error), a path whose percent-encoding
+  // does not decode (the router's URIError), and the like. The caller's request, not the adapter, is at
+  // fault: a 4xx, never a 500; the parser's own text is not passed on (it can echo the input).
+  const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AdapterError(
+      status,
+      outcome([
+        issue(
+          'malformed-request',
+          'invalid',
+          err instanceof URIError
+            ? 'The request path is not valid percent-encoding (RFC 3986); encode the identifiers in the path and send it again.'
+            : 'The request could not be read as sent (check its Content-Encoding, Content-Length and framing) and send it again.',
+        ),
+      ]),
+    );
+  }
   return undefined;
 }

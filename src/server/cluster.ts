@@ -158,7 +158,7 @@ export async function superviseWorkers(workers: number, log: Logger, listen: { p
         if (started.size === 0) process.exit(failed ? 1 : 0);
         return;
       }
-      log.error({ pid: worker.process.pid, code, signal }, 'cluster: a worker died; starting another');
+      log.error({ workerPid: worker.process.pid, code, signal }, 'cluster: a worker died; starting another');
       setTimeout(
         () => {
           if (!stopping) fork();
@@ -177,7 +177,7 @@ export async function superviseWorkers(workers: number, log: Logger, listen: { p
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  log.info({ workers, pid: process.pid }, `cluster: running ${workers} adapter workers on one port and one DATA_DIR (WORKERS)`);
+  log.info({ workers }, `cluster: running ${workers} adapter workers on one port and one DATA_DIR (WORKERS)`);
   const first = fork();
   await new Promise<void>((resolve) => listeners.set(first, resolve));
   listeners.delete(first);

@@ -192,8 +192,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const bound = server.address() as AddressInfo;
   const port = bound.port;
   announceListening(port);
-  // The adapter's own calls (and tests) connect over loopback whatever the bound address is.
-  const url = `http://${bound.family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
+  const url = `http://${ownAddress(bound)}:${port}`;
   adapter.fhir = new FhirClient(
     env.fhirBaseUrl
       ? { baseUrl: env.fhirBaseUrl, ...fhirCredentials, timeoutMs: env.fhirTimeoutMs, breakerCooldownMs: env.fhirBreakerCooldownMs }
@@ -420,4 +419,15 @@ class Drain {
       if (state.active === 0 && state.served > 0 && now - Math.max(state.idleSince, this.stoppedAt) >= drainIdleWindowMs) socket.destroy();
     }
   }
+}
+
+/**
+ * Where this process reaches itself (its embedded FHIR base, /ready's metadata probe, the start-up line):
+ * loopback when it listens on every address (0.0.0.0, ::) or on loopback, else the one address it is bound
+ * to — with HOST=192.0.2.2 nothing listens on 127.0.0.1 (outside tester: /ready stayed 503).
+ */
+function ownAddress(bound: AddressInfo): string {
+  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  if (wildcard || bound.address === '127.0.0.1' || bound.address === '::1') return bound.family === 'IPv6' ? '[::1]' : '127.0.0.1';
+  return bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
 }

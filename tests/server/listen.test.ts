@@ -41,6 +41,17 @@ async function socket(svc: RunningService): Promise<Socket & { received: () => s
 }
 
 describe('where and how the service listens', () => {
+  it('on one address other than 127.0.0.1 (HOST=127.0.0.2), reaches its own embedded FHIR server there: /ready 200', async () => {
+    const { svc } = await start({ HOST: '127.0.0.2' });
+    try {
+      expect(svc.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+      const ready = await fetch(`${svc.url}/ready`);
+      expect(ready.status, await ready.text()).toBe(200);
+    } finally {
+      await svc.close();
+    }
+  });
+
   it('listens on 127.0.0.1 by default and says so', async () => {
     const { svc, logs } = await start({});
     try {
