@@ -84,13 +84,18 @@ async function countOnServer(fhirUrl: string, token: string, recordIds: string[]
   const wanted = new Set(recordIds);
   const copies = new Map<string, number>();
   for (const type of ['CarePlan', 'Consent', 'Encounter', 'Task', 'Communication', 'Goal']) {
-    const res = await fetch(`${fhirUrl}/fhir/R4/${type}?_count=100000&_elements=identifier`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const bundle = (await res.json()) as { entry?: { resource: { identifier?: { value?: string }[] } }[] };
-    for (const e of bundle.entry ?? []) {
-      const value = e.resource.identifier?.[0]?.value;
-      if (value && wanted.has(value.split('/')[0]!)) copies.set(`${type}|${value}`, (copies.get(`${type}|${value}`) ?? 0) + 1);
+    // Page by page (a page holds at most 1,000 resources, as on a Medplum server).
+    for (let next: string | undefined = `${fhirUrl}/fhir/R4/${type}?_count=1000&_elements=identifier`; next;) {
+      const res = await fetch(next, { headers: { Authorization: `Bearer ${token}` } });
+      const bundle = (await res.json()) as {
+        entry?: { resource: { identifier?: { value?: string }[] } }[];
+        link?: { relation: string; url: string }[];
+      };
+      for (const e of bundle.entry ?? []) {
+        const value = e.resource.identifier?.[0]?.value;
+        if (value && wanted.has(value.split('/')[0]!)) copies.set(`${type}|${value}`, (copies.get(`${type}|${value}`) ?? 0) + 1);
+      }
+      next = bundle.link?.find((l) => l.relation === 'next')?.url;
     }
   }
   const lost = recordIds.filter((id) => !copies.has(`CarePlan|${id}/careplan`)).length;

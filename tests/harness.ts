@@ -20,6 +20,8 @@ export interface TestService {
   service: RunningService;
   post(record: unknown, path?: string): Promise<{ status: number; body: any; headers: Headers }>;
   fhir<T extends Resource = Resource>(query: string): Promise<T[]>;
+  /** Every match of a search, following its `next` links (a page holds at most 1,000, as on a Medplum server). */
+  fhirAll<T extends Resource = Resource>(query: string): Promise<T[]>;
   fhirRaw(path: string, init?: RequestInit): Promise<Response>;
   /** The resources a record wrote in one slot, found by their business identifier `<recordId>/<slot>`. */
   bySlot<T extends Resource = Resource>(type: string, recordId: string, slot: string, sourceSystem?: string): Promise<T[]>;
@@ -52,6 +54,18 @@ export async function startTestService(
     const bundle = (await res.json()) as Bundle<T>;
     return (bundle.entry ?? []).map((e) => e.resource as T);
   };
+  const fhirAll = async <T extends Resource = Resource>(query: string): Promise<T[]> => {
+    const found: T[] = [];
+    let next: string | undefined = `${service.url}/fhir/R4/${query}`;
+    while (next) {
+      const res: Response = await fetch(next, { headers: auth });
+      if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
+      const bundle = (await res.json()) as Bundle<T>;
+      found.push(...(bundle.entry ?? []).map((e) => e.resource as T));
+      next = bundle.link?.find((l) => l.relation === 'next')?.url;
+    }
+    return found;
+  };
   const bySlot = <T extends Resource = Resource>(
     type: string,
     recordId: string,
@@ -72,6 +86,7 @@ export async function startTestService(
       return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
     },
     fhir,
+    fhirAll,
     fhirRaw,
     bySlot,
     async one<T extends Resource = Resource>(type: string, recordId: string, slot: string): Promise<T> {

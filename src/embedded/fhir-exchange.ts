@@ -1,4 +1,4 @@
-import { badRequest, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
+import { badRequest, DEFAULT_MAX_SEARCH_COUNT, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { storeRetryAfter } from './database.js';
@@ -50,6 +50,28 @@ export function bundleShapeProblem(body: unknown): string | undefined {
   return undefined;
 }
 
+/** The most resources one search page holds: a Medplum server's own cap (DEFAULT_MAX_SEARCH_COUNT, @medplum/core). */
+export const maxPageSize = DEFAULT_MAX_SEARCH_COUNT;
+
+/**
+ * A search's `_count` as a Medplum server takes it: a whole number, at most maxPageSize (a larger one is
+ * served as maxPageSize, with `next` links for the rest). Without the cap one `_count=100000` read, and
+ * answered, every resource of a type in one page (a 100,000-resource store's peak memory came from one
+ * such read); a negative `_count` returned every match.
+ */
+function pageSizeOf(path: string): { path: string } | { problem: string } {
+  const q = path.indexOf('?');
+  if (q < 0 || !path.slice(q).includes('_count')) return { path };
+  const params = new URLSearchParams(path.slice(q + 1));
+  const counts = params.getAll('_count');
+  if (!counts.length) return { path };
+  const count = counts.at(-1) as string;
+  if (!/^\d{1,9}$/.test(count)) return { problem: `_count must be a whole number from 0 to ${maxPageSize}, not "${count.slice(0, 20)}"` };
+  if (counts.length === 1 && Number(count) <= maxPageSize) return { path };
+  params.set('_count', String(Math.min(Number(count), maxPageSize)));
+  return { path: `${path.slice(0, q)}?${params.toString()}` };
+}
+
 /**
  * Runs one request through Medplum's router and shapes its answer: one place, so that the HTTP router
  * (http.ts) and the adapter's in-process transport (in-process-fetch.ts) cannot drift apart.
@@ -63,6 +85,8 @@ export async function answerFhirRequest(
   if (!METHODS.includes(req.method)) return { status: 405, body: badRequest('Method not allowed'), headers: {} };
   const shape = bundleShapeProblem(req.body);
   if (shape) return { status: 400, body: badRequest(shape), headers: {} };
+  const paged = req.method === 'GET' ? pageSizeOf(req.path) : { path: req.path };
+  if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, '_count'), headers: {} };
   const headers = { ...req.headers };
   const ifMatch = headers['if-match'];
   if (typeof ifMatch === 'string' && !ifMatch.includes('"')) {
@@ -71,7 +95,7 @@ export async function answerFhirRequest(
   }
   const fhirReq: FhirRequest = {
     method: req.method as HttpMethod,
-    url: (req.method === 'GET' && compartmentSearchPath(req.path)) || req.path,
+    url: (req.method === 'GET' && compartmentSearchPath(paged.path)) || paged.path,
     pathname: '',
     body: req.body,
     params: {},

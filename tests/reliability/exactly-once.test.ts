@@ -37,7 +37,7 @@ beforeEach(() => {
 
 /** How many resources of `type` carry each identifier value of a record (the record's slots). */
 async function copiesBySlot(type: string, recordIdPrefix: string): Promise<Map<string, number>> {
-  const all = await real.fhir(`${type}?_count=5000`);
+  const all = await real.fhirAll(`${type}?_count=1000`);
   const counts = new Map<string, number>();
   for (const r of all as (Resource & { identifier?: { system?: string; value?: string }[] })[]) {
     const id = r.identifier?.find((i) => i.system === source)?.value;

@@ -75,9 +75,15 @@ async function resend(url: string, record: unknown): Promise<{ status: number; b
 async function slotsByRecord(prefix: string): Promise<Map<string, Map<string, number>>> {
   const byRecord = new Map<string, Map<string, number>>();
   for (const type of recordTypes) {
-    const res = await fetch(`${a}/fhir/R4/${type}?_count=10000`, { headers: { Authorization: `Bearer ${testToken}` } });
-    const bundle = (await res.json()) as Bundle;
-    for (const r of (bundle.entry ?? []).map((e) => e.resource) as (Resource & { identifier?: { system?: string; value?: string }[] })[]) {
+    const resources: Resource[] = [];
+    // Every page: a page holds at most 1,000 resources.
+    for (let next: string | undefined = `${a}/fhir/R4/${type}?_count=1000`; next;) {
+      const res = await fetch(next, { headers: { Authorization: `Bearer ${testToken}` } });
+      const bundle = (await res.json()) as Bundle;
+      resources.push(...(bundle.entry ?? []).map((e) => e.resource as Resource));
+      next = bundle.link?.find((l) => l.relation === 'next')?.url;
+    }
+    for (const r of resources as (Resource & { identifier?: { system?: string; value?: string }[] })[]) {
       const value = r.identifier?.find((i) => i.system === exampleSource)?.value;
       if (!value?.startsWith(prefix)) continue;
       const recordId = value.split('/')[0] as string;

@@ -16,7 +16,7 @@ const recordTypes = ['CarePlan', 'Consent', 'Task', 'Communication', 'Encounter'
 async function resourcesByRecord(svc: TestService, prefix: string): Promise<Map<string, Record<string, number>>> {
   const byRecord = new Map<string, Record<string, number>>();
   for (const type of recordTypes) {
-    for (const r of await svc.fhir<Resource & { identifier?: { system?: string; value?: string }[] }>(`${type}?_count=10000`)) {
+    for (const r of await svc.fhirAll<Resource & { identifier?: { system?: string; value?: string }[] }>(`${type}?_count=1000`)) {
       const value = r.identifier?.find((i) => i.system === exampleSource)?.value;
       if (!value?.startsWith(prefix)) continue;
       const recordId = value.split('/')[0] as string;

@@ -46,3 +46,28 @@ describe('malformed requests', () => {
     }
   });
 });
+
+describe('search page size on the embedded FHIR server', () => {
+  it('_count above 1,000 is served as 1,000 with a next link (as a Medplum server); a negative or non-numeric _count is 400', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: 30 }, (_, i) => ({
+        request: { method: 'POST', url: 'Basic' },
+        resource: { resourceType: 'Basic', code: { text: 'page-size' }, identifier: [{ system: 'urn:test:page-size', value: `b${i}` }] },
+      })),
+    };
+    for (let i = 0; i < 40; i++) expect((await svc.fhirRaw('', { method: 'POST', body: JSON.stringify(bundle) })).status).toBe(200);
+    const res = await svc.fhirRaw('Basic?identifier=urn:test:page-size|&_count=100000');
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as { entry?: unknown[]; link?: { relation: string; url: string }[] };
+    expect(page.entry).toHaveLength(1000);
+    expect(page.link?.find((l) => l.relation === 'next')?.url).toContain('_count=1000');
+    expect(await svc.fhirAll('Basic?identifier=urn:test:page-size|&_count=5000')).toHaveLength(1200);
+    for (const count of ['-1', 'abc', '1e3']) {
+      const bad = await svc.fhirRaw(`Basic?_count=${count}`);
+      expect(bad.status, count).toBe(400);
+      expect(((await bad.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    }
+  });
+});
