@@ -1,4 +1,11 @@
-import { badRequest, DEFAULT_MAX_SEARCH_COUNT, getStatus, normalizeOperationOutcome, serverError } from '@medplum/core';
+import {
+  badRequest,
+  DEFAULT_MAX_SEARCH_COUNT,
+  getStatus,
+  normalizeOperationOutcome,
+  OperationOutcomeError,
+  serverError,
+} from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { storeRetryAfter } from './database.js';
@@ -46,6 +53,13 @@ export function bundleShapeProblem(body: unknown): string | undefined {
     if (!isObject(entry)) return `Bundle.entry[${i}] must be an object`;
     const request = (entry as { request?: unknown }).request;
     if (request !== undefined && !isObject(request)) return `Bundle.entry[${i}].request must be an object`;
+    const { method, url } = (request ?? {}) as { method?: unknown; url?: unknown };
+    if (request !== undefined && (typeof method !== 'string' || typeof url !== 'string')) {
+      return `Bundle.entry[${i}].request needs a method and a url, both strings`;
+    }
+    const resource = (entry as { resource?: unknown }).resource;
+    if (resource !== undefined && !isObject(resource)) return `Bundle.entry[${i}].resource must be an object`;
+    if ((method === 'POST' || method === 'PUT') && resource === undefined) return `Bundle.entry[${i}] (${method}) needs a resource`;
   }
   return undefined;
 }
@@ -53,23 +67,87 @@ export function bundleShapeProblem(body: unknown): string | undefined {
 /** The most resources one search page holds: a Medplum server's own cap (DEFAULT_MAX_SEARCH_COUNT, @medplum/core). */
 export const maxPageSize = DEFAULT_MAX_SEARCH_COUNT;
 
+/** A type-level or compartment search path (`Task?…`, `Patient/1/Task?…`): the requests pageSizeOf pages. */
+const searchPath = /^(?:[A-Z][A-Za-z]+\/[^/?]+\/)?[A-Z][A-Za-z]+(?:\?|$)/;
+
 /**
- * A search's `_count` as a Medplum server takes it: a whole number, at most maxPageSize (a larger one is
- * served as maxPageSize, with `next` links for the rest). Without the cap one `_count=100000` read, and
- * answered, every resource of a type in one page (a 100,000-resource store's peak memory came from one
- * such read); a negative `_count` returned every match.
+ * A search's `_count` as a Medplum server takes it: a whole number; a page holds at most maxPageSize (a
+ * larger `_count`, or none, is served as maxPageSize pages with `next` links). `_offset` is a whole number.
+ * Without the cap one `_count=100000` read, and answered, every resource of a type in one page (a
+ * 100,000-resource store's peak memory came from one such read); a negative `_count` returned every match.
  */
-function pageSizeOf(path: string): { path: string } | { problem: string } {
+function pageSizeOf(path: string): { path: string } | { problem: string; param: string } {
+  if (!searchPath.test(path)) return { path };
   const q = path.indexOf('?');
-  if (q < 0 || !path.slice(q).includes('_count')) return { path };
-  const params = new URLSearchParams(path.slice(q + 1));
-  const counts = params.getAll('_count');
-  if (!counts.length) return { path };
-  const count = counts.at(-1) as string;
-  if (!/^\d{1,9}$/.test(count)) return { problem: `_count must be a whole number from 0 to ${maxPageSize}, not "${count.slice(0, 20)}"` };
-  if (counts.length === 1 && Number(count) <= maxPageSize) return { path };
-  params.set('_count', String(Math.min(Number(count), maxPageSize)));
-  return { path: `${path.slice(0, q)}?${params.toString()}` };
+  const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
+  for (const param of ['_count', '_offset']) {
+    const values = params.getAll(param);
+    const value = values.at(-1);
+    if (value !== undefined && !/^\d+$/.test(value)) {
+      return {
+        problem: `${param} must be a whole number, 0 or more (a page holds at most ${maxPageSize}), not "${value.slice(0, 20)}"`,
+        param,
+      };
+    }
+  }
+  const count = params.getAll('_count').at(-1);
+  if (count !== undefined && params.getAll('_count').length === 1 && Number(count) <= maxPageSize) return { path };
+  params.set('_count', String(Math.min(count === undefined ? maxPageSize : Number(count), maxPageSize)));
+  return { path: `${q < 0 ? path : path.slice(0, q)}?${params.toString()}` };
+}
+
+/** A create or update whose body is not a resource (a JSON object): Medplum read `.resourceType` of nothing. */
+function bodyProblem(req: FhirExchangeRequest): string | undefined {
+  const write = (req.method === 'POST' || req.method === 'PUT') && !/(^|\/)(_search|\$[^/?]+)(\?|$)/.test(req.path) && req.path !== '';
+  const body = req.body;
+  if (write && (!body || typeof body !== 'object' || Array.isArray(body))) return 'The body must be a FHIR resource (a JSON object).';
+  return undefined;
+}
+
+/**
+ * A search sent as `POST [type]/_search` (FHIR http.html#search), as the GET search it stands for: its
+ * parameters from the query string and the form body together. Medplum's router read neither from a form
+ * body here, and answered every resource of the type (outside tester).
+ */
+function searchByPost(req: FhirExchangeRequest): FhirExchangeRequest {
+  const m = req.method === 'POST' ? /^([A-Z][A-Za-z]+)\/_search(?:\?(.*))?$/.exec(req.path) : null;
+  if (!m) return req;
+  const params = new URLSearchParams(m[2] ?? '');
+  const body = req.body;
+  if (typeof body === 'string') for (const [k, v] of new URLSearchParams(body)) params.append(k, v);
+  else if (body && typeof body === 'object' && !Array.isArray(body) && !('resourceType' in body)) {
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      for (const one of Array.isArray(v) ? v : [v]) if (typeof one === 'string') params.append(k, one);
+    }
+  }
+  const query = params.toString();
+  return { ...req, method: 'GET', path: query ? `${m[1]}?${query}` : (m[1] as string), body: undefined };
+}
+
+/** A path whose percent-encoding does not decode (RFC 3986): Medplum would read it as something else. */
+function undecodablePath(path: string): boolean {
+  try {
+    decodeURIComponent(path.split('?')[0] ?? '');
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The batch or transaction entries' GET searches, paged as top-level ones are (pageSizeOf). */
+function pagedEntries(body: unknown): { body: unknown } {
+  const bundle = body as { resourceType?: string; type?: string; entry?: { request?: { method?: string; url?: unknown } }[] };
+  if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction') || !bundle.entry) return { body };
+  let changed = false;
+  const entry = bundle.entry.map((e, i) => {
+    if (e.request?.method !== 'GET' || typeof e.request.url !== 'string') return e;
+    const paged = pageSizeOf(e.request.url.replace(/^\//, ''));
+    if ('problem' in paged) throw Object.assign(new Error(`Bundle.entry[${i}].request.url: ${paged.problem}`), { param: paged.param });
+    if (paged.path === e.request.url) return e;
+    changed = true;
+    return { ...e, request: { ...e.request, url: paged.path } };
+  });
+  return { body: changed ? { ...bundle, entry } : body };
 }
 
 /**
@@ -83,10 +161,20 @@ export async function answerFhirRequest(
   fhirBase: string,
 ): Promise<FhirExchangeAnswer> {
   if (!METHODS.includes(req.method)) return { status: 405, body: badRequest('Method not allowed'), headers: {} };
-  const shape = bundleShapeProblem(req.body);
+  if (undecodablePath(req.path)) {
+    return { status: 400, body: badRequest('The request path is not valid percent-encoding (RFC 3986).'), headers: {} };
+  }
+  const shape = bundleShapeProblem(req.body) ?? bodyProblem(req);
   if (shape) return { status: 400, body: badRequest(shape), headers: {} };
+  req = searchByPost(req);
   const paged = req.method === 'GET' ? pageSizeOf(req.path) : { path: req.path };
-  if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, '_count'), headers: {} };
+  if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, paged.param), headers: {} };
+  let body: unknown;
+  try {
+    ({ body } = pagedEntries(req.body));
+  } catch (err) {
+    return { status: 400, body: badRequest((err as Error).message, (err as { param?: string }).param), headers: {} };
+  }
   const headers = { ...req.headers };
   const ifMatch = headers['if-match'];
   if (typeof ifMatch === 'string' && !ifMatch.includes('"')) {
@@ -97,7 +185,7 @@ export async function answerFhirRequest(
     method: req.method as HttpMethod,
     url: (req.method === 'GET' && compartmentSearchPath(paged.path)) || paged.path,
     pathname: '',
-    body: req.body,
+    body,
     params: {},
     query: {},
     headers,
@@ -108,7 +196,12 @@ export async function answerFhirRequest(
   try {
     [outcome, resource] = await router.handleRequest(fhirReq, repo);
   } catch (err) {
-    outcome = normalizeOperationOutcome(err);
+    // Medplum's own outcomes pass on; anything else thrown while it read the request (a TypeError on an
+    // entry it did not expect) is said without the JavaScript text.
+    outcome =
+      err instanceof OperationOutcomeError
+        ? normalizeOperationOutcome(err)
+        : badRequest('The request could not be processed as sent: check it is FHIR R4 JSON of the expected shape.');
   }
   // The store could not write now (disk full, I/O error, another process's lock): nothing was written.
   const retryAfter = storeRetryAfter(outcome);

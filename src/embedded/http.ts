@@ -47,6 +47,8 @@ export function createFhirHttpRouter(
   router.use(requireBearer(tokens));
   // JSON Patch (RFC 6902) is how a FHIR client sends PATCH: without its media type the body would be lost.
   router.use(express.json({ type: ['application/json', FHIR_JSON, 'application/json-patch+json'], limit: MAX_BODY_SIZE }));
+  // `POST [type]/_search` carries its parameters as a form (FHIR http.html#search).
+  router.use(express.urlencoded({ extended: false, limit: MAX_BODY_SIZE }));
   router.use(async (req, res) => {
     const fhirBase = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/`;
     const path = req.url.replace(/^\//, '');

@@ -138,11 +138,12 @@ describe('next links', () => {
     }
   });
 
-  it('has no next link on a result of one page, nor without _count', async () => {
+  it('has no next link on a result of one page, nor without _count (read as pages of 1,000, as on a Medplum server)', async () => {
     const one = await get('CarePlan?_count=100');
     expect(one.link?.map((l) => l.relation)).toEqual(['self', 'first']);
     const all = await get('CarePlan');
-    expect(all.link?.map((l) => l.relation)).toEqual(['self']);
+    expect(all.link?.map((l) => l.relation)).toEqual(['self', 'first']);
+    expect(all.link?.find((l) => l.relation === 'self')?.url).toContain('_count=1000');
     expect(all.entry).toHaveLength(30);
   });
 

@@ -64,10 +64,110 @@ describe('search page size on the embedded FHIR server', () => {
     expect(page.entry).toHaveLength(1000);
     expect(page.link?.find((l) => l.relation === 'next')?.url).toContain('_count=1000');
     expect(await svc.fhirAll('Basic?identifier=urn:test:page-size|&_count=5000')).toHaveLength(1200);
+    // No _count: pages of 1,000 too; a _count past any integer is a large count, served as 1,000.
+    const plain = (await (await svc.fhirRaw('Basic?identifier=urn:test:page-size|')).json()) as { entry?: unknown[] };
+    expect(plain.entry).toHaveLength(1000);
+    const huge = (await (await svc.fhirRaw('Basic?identifier=urn:test:page-size|&_count=99999999999999999999')).json()) as {
+      entry?: unknown[];
+    };
+    expect(huge.entry).toHaveLength(1000);
+    // A search inside a batch is paged the same way.
+    const batch = await svc.fhirRaw('', {
+      method: 'POST',
+      body: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ request: { method: 'GET', url: 'Basic?identifier=urn:test:page-size|&_count=5000' } }],
+      }),
+    });
+    const inner = ((await batch.json()) as { entry: { resource: { entry?: unknown[] } }[] }).entry[0]!.resource;
+    expect(inner.entry).toHaveLength(1000);
+    for (const bad of ['Basic?_count=-1', 'Basic?_offset=-1', 'Basic?_offset=1e3']) {
+      const res = await svc.fhirRaw('', {
+        method: 'POST',
+        body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: bad } }] }),
+      });
+      expect(res.status, bad).toBe(400);
+    }
     for (const count of ['-1', 'abc', '1e3']) {
       const bad = await svc.fhirRaw(`Basic?_count=${count}`);
       expect(bad.status, count).toBe(400);
       expect(((await bad.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    }
+  });
+});
+
+describe('searches and writes the embedded FHIR server must read as FHIR says', () => {
+  it('POST [type]/_search takes its parameters from the form body and the query string', async () => {
+    await svc.fhirRaw('', {
+      method: 'POST',
+      body: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: ['a', 'b', 'c'].map((v) => ({
+          request: { method: 'POST', url: 'Basic' },
+          resource: { resourceType: 'Basic', code: { text: 'post-search' }, identifier: [{ system: 'urn:test:post-search', value: v }] },
+        })),
+      }),
+    });
+    const form = await fetch(`${svc.url}/fhir/R4/Basic/_search`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'identifier=urn:test:post-search|b',
+    });
+    expect(form.status).toBe(200);
+    const found = (await form.json()) as { total?: number; entry?: { resource: { identifier: { value: string }[] } }[] };
+    expect(found.entry?.map((e) => e.resource.identifier[0]!.value)).toEqual(['b']);
+    const query = await fetch(`${svc.url}/fhir/R4/Basic/_search?identifier=urn:test:post-search|c`, { method: 'POST', headers: auth });
+    expect(((await query.json()) as { entry?: unknown[] }).entry).toHaveLength(1);
+    const bad = await fetch(`${svc.url}/fhir/R4/Basic/_search`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: '_count=-1',
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('odd entries, bodies and paths are 400 without JavaScript internals in the text', async () => {
+    const cases: [string, RequestInit][] = [
+      [
+        '',
+        {
+          method: 'POST',
+          body: JSON.stringify({
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [{ request: { method: 'POST', url: 5 }, resource: { resourceType: 'Basic' } }],
+          }),
+        },
+      ],
+      [
+        '',
+        {
+          method: 'POST',
+          body: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Basic' } }] }),
+        },
+      ],
+      [
+        '',
+        {
+          method: 'POST',
+          body: JSON.stringify({
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [{ request: { method: 'POST', url: 'Basic' }, resource: 5 }],
+          }),
+        },
+      ],
+      ['Organization/x', { method: 'PUT' }],
+      ['Basic/%E0%A4%A', { method: 'GET' }],
+      ['%', { method: 'GET' }],
+    ];
+    for (const [path, init] of cases) {
+      const res = await svc.fhirRaw(path, init);
+      const text = await res.text();
+      expect(res.status, `${path} ${String(init.body).slice(0, 80)}`).toBe(400);
+      expect(text).not.toMatch(/Cannot read|is not a function|Cannot create property/);
     }
   });
 });
