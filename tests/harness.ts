@@ -54,18 +54,8 @@ export async function startTestService(
     const bundle = (await res.json()) as Bundle<T>;
     return (bundle.entry ?? []).map((e) => e.resource as T);
   };
-  const fhirAll = async <T extends Resource = Resource>(query: string): Promise<T[]> => {
-    const found: T[] = [];
-    let next: string | undefined = `${service.url}/fhir/R4/${query}`;
-    while (next) {
-      const res: Response = await fetch(next, { headers: auth });
-      if (!res.ok) throw new Error(`FHIR ${query}: ${res.status}`);
-      const bundle = (await res.json()) as Bundle<T>;
-      found.push(...(bundle.entry ?? []).map((e) => e.resource as T));
-      next = bundle.link?.find((l) => l.relation === 'next')?.url;
-    }
-    return found;
-  };
+  const fhirAll = <T extends Resource = Resource>(query: string): Promise<T[]> =>
+    searchAllPages<T>(`${service.url}/fhir/R4/${query}`, testToken);
   const bySlot = <T extends Resource = Resource>(
     type: string,
     recordId: string,
@@ -96,6 +86,22 @@ export async function startTestService(
     },
     close: () => service.close(),
   };
+}
+
+/**
+ * Every match of a FHIR search at `url` (absolute), following its `next` links: a page of the embedded
+ * server holds at most 1,000 resources, as on a Medplum server.
+ */
+export async function searchAllPages<T extends Resource = Resource>(url: string, token: string): Promise<T[]> {
+  const found: T[] = [];
+  for (let next: string | undefined = url; next;) {
+    const res: Response = await fetch(next, { headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`FHIR ${url}: ${res.status}`);
+    const bundle = (await res.json()) as Bundle<T>;
+    found.push(...(bundle.entry ?? []).map((e) => e.resource as T));
+    next = bundle.link?.find((l) => l.relation === 'next')?.url;
+  }
+  return found;
 }
 
 /** A fresh deep copy of a fixture record (tests/fixtures/<name>.json), optionally with a new recordId and a change. */

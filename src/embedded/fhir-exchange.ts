@@ -90,8 +90,9 @@ function pageSizeOf(path: string): { path: string } | { problem: string; param: 
       };
     }
   }
-  const count = params.getAll('_count').at(-1);
-  if (count !== undefined && params.getAll('_count').length === 1 && Number(count) <= maxPageSize) return { path };
+  const counts = params.getAll('_count');
+  const count = counts.at(-1);
+  if (count !== undefined && counts.length === 1 && Number(count) <= maxPageSize) return { path };
   params.set('_count', String(Math.min(count === undefined ? maxPageSize : Number(count), maxPageSize)));
   return { path: `${q < 0 ? path : path.slice(0, q)}?${params.toString()}` };
 }

@@ -5,7 +5,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRollbackProbe } from '../../src/fhir/rollback-probe.js';
 import { startFaultProxy, type FaultAction } from '../fhir/fault-proxy.js';
-import { exampleSource, fixture, testToken } from '../harness.js';
+import { exampleSource, fixture, searchAllPages, testToken } from '../harness.js';
 import { startChild, type ChildService } from './child-service.js';
 
 /**
@@ -75,14 +75,7 @@ async function resend(url: string, record: unknown): Promise<{ status: number; b
 async function slotsByRecord(prefix: string): Promise<Map<string, Map<string, number>>> {
   const byRecord = new Map<string, Map<string, number>>();
   for (const type of recordTypes) {
-    const resources: Resource[] = [];
-    // Every page: a page holds at most 1,000 resources.
-    for (let next: string | undefined = `${a}/fhir/R4/${type}?_count=1000`; next;) {
-      const res = await fetch(next, { headers: { Authorization: `Bearer ${testToken}` } });
-      const bundle = (await res.json()) as Bundle;
-      resources.push(...(bundle.entry ?? []).map((e) => e.resource as Resource));
-      next = bundle.link?.find((l) => l.relation === 'next')?.url;
-    }
+    const resources = await searchAllPages(`${a}/fhir/R4/${type}?_count=1000`, testToken);
     for (const r of resources as (Resource & { identifier?: { system?: string; value?: string }[] })[]) {
       const value = r.identifier?.find((i) => i.system === exampleSource)?.value;
       if (!value?.startsWith(prefix)) continue;

@@ -6,6 +6,7 @@ import { maxInformationShared } from '../../src/records/early-engagement.js';
 import { maxListItems } from '../../src/records/primitives.js';
 import { maxRecoveryGoals } from '../../src/records/step-down.js';
 import { claimReleaseRoom } from '../../src/fhir/record-claim.js';
+import { consentCategories, recipientKinds } from '../../src/config/mappings-schema.js';
 import { fixture, startTestService, testToken, type TestService } from '../harness.js';
 
 /**
@@ -32,19 +33,9 @@ const at = '2026-11-20T15:00:00Z';
 function envelope(r: any): any {
   r.consent = {
     informationSharing: 'granted',
-    categories: [
-      'appointment-status',
-      'engagement-barriers',
-      'recovery-goals',
-      'warning-signs',
-      'clinical-concerns',
-      'safety-concerns',
-      'practical-needs',
-      'housing',
-      'substance-use',
-      'peer-contact-summary',
-    ],
-    recipients: ['care-team', 'receiving-clinician', 'case-manager', 'psychiatric-provider'],
+    // Every category to every recipient: the most the record can share, so the most it can write.
+    categories: [...consentCategories],
+    recipients: [...recipientKinds],
     recordedAt: '2026-11-01T10:00:00Z',
     recordedBy: { reference: 'PractitionerRole/example-peer' },
     expires: '2027-11-01',
