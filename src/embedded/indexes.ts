@@ -119,6 +119,12 @@ export interface SqlCondition {
    * same comparison: see tokenCondition and dateCondition), so the filter need not be matched again.
    */
   exact: boolean;
+  /**
+   * True for a `:not` filter: `rows` are the resources its value list matches, and a resource matches the
+   * filter when it is not among them (Medplum's matcher: no value of the list matches, and a resource
+   * without the element matches). Such a condition never drives a query; it only excludes.
+   */
+  negated?: boolean;
 }
 
 /** Usual selectivity of the token parameters, most selective first (an index into this list). */
@@ -152,6 +158,12 @@ const DATE_RANK = SELECTIVITY.indexOf('code') + 0.5;
 export function filterCondition(resourceType: string, filter: Filter, systemKeys = false): SqlCondition | undefined {
   if (TOKEN_SEARCH_PARAMS.includes(filter.code) && filter.operator === Operator.EQUALS) {
     return tokenCondition(resourceType, filter, systemKeys);
+  }
+  if (TOKEN_SEARCH_PARAMS.includes(filter.code) && filter.operator === Operator.NOT) {
+    // Medplum's `:not` is the negation of the same list's equality match, so only an exact equality
+    // condition can be negated: a superset's complement would drop matches.
+    const equal = tokenCondition(resourceType, { ...filter, operator: Operator.EQUALS }, systemKeys);
+    return equal?.exact ? { ...equal, negated: true } : undefined;
   }
   if (DATE_SEARCH_PARAMS.includes(filter.code)) {
     return dateCondition(resourceType, filter);

@@ -411,27 +411,30 @@ export class EmbeddedRepository extends MemoryRepository {
       if (condition) found.push(condition);
       if (!condition?.exact) residual.push(filter);
     }
-    if (found.length > 1) {
+    // A negated condition only excludes (indexes.ts SqlCondition.negated): the others drive, smallest first.
+    const including = found.filter((c) => !c.negated);
+    if (including.length > 1) {
       // SQLite keeps no statistics of these keys: count each condition's rows (up to a bound) and let
       // the smallest drive, the usual selectivity breaking ties (one patient may hold most of a store).
       const size = new Map(
-        found.map((c) => [
+        including.map((c) => [
           c,
           (this.sql(`SELECT count(*) AS n FROM (${c.rows} LIMIT ${ESTIMATE_LIMIT})`).get(...c.params) as { n: number }).n,
         ]),
       );
-      found.sort((a, b) => (size.get(a) as number) - (size.get(b) as number) || a.rank - b.rank);
+      including.sort((a, b) => (size.get(a) as number) - (size.get(b) as number) || a.rank - b.rank);
     }
     const params: string[] = [];
-    const conditions = found.map((c, i) => {
+    const conditions = [...including, ...found.filter((c) => c.negated)].map((c, i) => {
       params.push(...c.params);
       // The first (most selective) drives the query by rowid; the others only look up each of its rows
       // (SQLite has no statistics to choose by, and would otherwise read a broad filter's every row).
       // A date range must not drive its own check: SQLite would scan the (code, low) range once per row.
       const rows = c.rows.replace('FROM search_date WHERE', 'FROM search_date INDEXED BY search_date_by_resource WHERE');
+      if (c.negated) return `NOT EXISTS (${rows} AND rid = r.rid)`;
       return i === 0 ? `r.rid IN (${c.rows})` : `EXISTS (${rows} AND rid = r.rid)`;
     });
-    conditions.push(found.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
+    conditions.push(including.length ? '+r.type = ?' : 'r.type = ?', 'r.deleted = 0');
     params.push(plain.resourceType);
     return { where: conditions.join(' AND '), params, residual: { ...plain, filters: residual }, decided: residual.length === 0 };
   }

@@ -21,9 +21,14 @@ export class SearchResultCache {
   private readonly entries = new Map<string, Cached>();
   private ids = 0;
 
-  /** The key of a search's matches and their order: everything but paging, totals and includes. */
+  /**
+   * The key of a search's matches and their order: everything but paging, totals and includes. Filters
+   * are all required (AND), so their order is not part of it: a server's `next` link lists them in its
+   * own order, and must find the matches its first page cached.
+   */
   static key(searchRequest: SearchRequest): string {
-    return JSON.stringify([searchRequest.resourceType, searchRequest.filters ?? [], searchRequest.sortRules ?? []]);
+    const filters = (searchRequest.filters ?? []).map((f) => JSON.stringify([f.code, f.operator, f.value])).sort();
+    return JSON.stringify([searchRequest.resourceType, filters, searchRequest.sortRules ?? []]);
   }
 
   /** The cached ordered ids, or undefined. */

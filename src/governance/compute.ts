@@ -56,7 +56,7 @@ export const measureIds = [
 
 /** Reads the FHIR server for a period (fetch.ts) and computes every measure: one summary MeasureReport each. */
 export async function computeMeasureReports(deps: GovernanceDeps, period: Period, now: Date = new Date()): Promise<Bundle<MeasureReport>> {
-  const sources = await readSources(deps.fhir, deps.mappings.codes, deps.governance, period);
+  const sources = await readSources(deps.fhir, deps.mappings.codes, deps.governance, period, deps.mappings.site.timeZone);
   const input: MeasureInput = {
     facts: digest(sources, deps.mappings.site, deps.mappings.codes, deps.mappings.routing),
     period,

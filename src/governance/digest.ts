@@ -1,19 +1,9 @@
 import type { CodesConfig, RoutingConfig, SiteConfig } from '../config/mappings-schema.js';
 import type { GovernanceSources } from './fetch.js';
 import {
-  blockedFacts,
-  concernFacts,
   encounterHappened,
   crisisEpisodes,
-  crisisFacts,
-  earlyEngagementFacts,
   encounterEvent,
-  peerContactOf,
-  recoveryMaintenanceFacts,
-  refusedFacts,
-  routedConcernFacts,
-  stepDownFacts,
-  taskFacts,
   type BlockedFacts,
   type ConcernFacts,
   type CrisisEpisode,
@@ -91,31 +81,31 @@ export function indexDate(plan: PlanFacts & { intakeDate?: string; startDate?: s
   }
 }
 
-/** Reads every source resource once, in the site's time zone. */
+/** The facts of what was read (fetch.ts readSources), joined for the measures: crisis episodes, each person's events. */
 export function digest(sources: GovernanceSources, site: SiteConfig, codes: CodesConfig, routing: RoutingConfig): Facts {
   const tz = site.timeZone;
-  const crisis = sources.carePlans['crisis-transition'].map((p) => crisisFacts(p, tz));
+  const crisis = sources.carePlans['crisis-transition'];
   // Only a crisis Encounter that happened is a discharge or a re-contact (spec §6; facts.ts encounterHappened).
   const crisisEncounters = sources.crisisEncounters.filter(encounterHappened);
   const episodes = crisisEpisodes(crisis, crisisEncounters, tz);
   return {
-    earlyEngagement: sources.carePlans['early-engagement'].map((p) => earlyEngagementFacts(p, tz)),
+    earlyEngagement: sources.carePlans['early-engagement'],
     crisis,
     episodes,
-    stepDown: sources.carePlans['step-down'].map((p) => stepDownFacts(p, tz)),
-    concern: sources.carePlans['concern-routing'].map((p) => concernFacts(p, tz)),
-    recoveryMaintenance: sources.carePlans['recovery-maintenance'].map((p) => recoveryMaintenanceFacts(p, tz)),
-    tasks: sources.tasks.map((t) => taskFacts(t, tz)),
+    stepDown: sources.carePlans['step-down'],
+    concern: sources.carePlans['concern-routing'],
+    recoveryMaintenance: sources.carePlans['recovery-maintenance'],
+    tasks: sources.tasks,
     owners: sources.owners,
     goals: sources.goals,
     crisisEvents: byPatient<PersonEvent>([
       ...episodes.filter((e) => e.source === 'crisis-transition').map((e) => ({ patient: e.patient, date: e.dischargeDate, case: e.case })),
       ...crisisEncounters.map((e) => encounterEvent(e, tz)),
     ]),
-    peerContacts: byPatient(sources.peerContacts.map((e) => peerContactOf(e, tz))),
-    routedConcerns: sources.communications.flatMap((c) => routedConcernFacts(c, tz)),
-    blocked: sources.blocked.map((e) => blockedFacts(e, tz)),
-    refused: sources.refused.map((e) => refusedFacts(e, tz)),
+    peerContacts: byPatient(sources.peerContacts),
+    routedConcerns: sources.routedConcerns,
+    blocked: sources.blocked,
+    refused: sources.refused,
     site,
     codes,
     routing,

@@ -221,6 +221,7 @@ export function recoveryMaintenanceFacts(plan: CarePlan, timeZone: string): Reco
 /** A Task as governance reads it. */
 export interface TaskFacts {
   case: Case;
+  /** The Task's elements the measures read (taskElements), not the whole resource: a report holds thousands. */
   task: Task;
   code?: string;
   patient?: string;
@@ -234,12 +235,21 @@ export interface TaskFacts {
 
 const actedStatuses = new Set<Task['status']>(['accepted', 'in-progress', 'completed', 'on-hold']);
 
+/** The elements of a Task that the measures read (measures/escalation.ts, role-integrity.ts, recovery-maintenance.ts). */
+const taskElements = ['status', 'intent', 'owner', 'requester', 'businessStatus', 'reasonCode', 'restriction', 'partOf'] as const;
+
+function taskElementsOf(task: Task): Task {
+  const kept: Task = { resourceType: 'Task', status: task.status, intent: task.intent };
+  for (const name of taskElements) if (task[name] !== undefined) Object.assign(kept, { [name]: task[name] });
+  return kept;
+}
+
 /** Reads a Task. */
 export function taskFacts(task: Task, timeZone: string): TaskFacts {
   const acted = actedStatuses.has(task.status) ? (task.executionPeriod?.start ?? task.lastModified) : undefined;
   return {
     case: caseOf(task),
-    task,
+    task: taskElementsOf(task),
     code: task.code?.coding?.find((c) => c.system === systems.pathway)?.code,
     patient: task.for?.reference,
     authored: localDate(task.authoredOn, timeZone),

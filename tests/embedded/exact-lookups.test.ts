@@ -9,7 +9,7 @@ import { filterCondition } from '../../src/embedded/indexes.js';
 import { EmbeddedRepository } from '../../src/embedded/repository.js';
 
 // The lookup conditions that decide a filter without Medplum's matcher (indexes.ts SqlCondition.exact:
-// dates by every prefix, `[code]`, `[system]|[code]` and `|[code]` tokens) against Medplum's own
+// dates by every prefix, `[code]`, `[system]|[code]` and `|[code]` tokens, each also negated by `:not`) against Medplum's own
 // MemoryRepository holding the same resources in the same order: every search must answer the same ids
 // and total. Dates at the edges a time zone moves (midnight, ±14:00, year, month, day precision), tokens
 // in mixed case, with and without a system. A store of an older version (no system|value rows) must
@@ -133,6 +133,7 @@ const search = fc.constantFrom(...Object.keys(dateParams)).chain((type) =>
             fc.record({
               code: fc.constantFrom(...(tokenParams[type] as string[])),
               values: fc.array(tokenValue, { minLength: 1, maxLength: 3 }),
+              not: fc.boolean(),
             }),
             { maxLength: 2 },
           )
@@ -141,7 +142,7 @@ const search = fc.constantFrom(...Object.keys(dateParams)).chain((type) =>
     .map(({ dates, tokens }) => {
       const query = new URLSearchParams();
       for (const d of dates) query.append(d.code, `${d.prefix}${d.value}`);
-      for (const t of tokens) query.append(t.code, t.code === 'status' ? 'requested' : t.values.join(','));
+      for (const t of tokens) query.append(t.not ? `${t.code}:not` : t.code, t.code === 'status' ? 'requested' : t.values.join(','));
       query.append('_count', '1000');
       return parseSearchRequest(`${type}?${query.toString()}`);
     }),
@@ -176,17 +177,21 @@ afterAll(async () => {
 describe("searches decided by the lookup tables answer what Medplum's matcher answers", () => {
   it('date prefixes and tokens at every precision and offset, on both kinds of store', async () => {
     let decided = 0;
+    let negatedDecided = 0;
     await fc.assert(
       fc.asyncProperty(search, async (request) => {
         const expected = await ids(oracle, request);
         expect(await ids(current, request)).toEqual(expected);
         expect(await ids(older, request)).toEqual(expected);
-        if ((request.filters ?? []).every((f) => filterCondition(request.resourceType, f, true)?.exact)) decided++;
+        const conditions = (request.filters ?? []).map((f) => filterCondition(request.resourceType, f, true));
+        if (conditions.every((c) => c?.exact)) decided++;
+        if (conditions.every((c) => c?.exact) && conditions.some((c) => c?.negated)) negatedDecided++;
       }),
       { numRuns: 200, seed: 12 },
     );
     // The property exercises the decided path, not only the matcher.
     expect(decided).toBeGreaterThan(50);
+    expect(negatedDecided).toBeGreaterThan(20);
   });
 
   it("paging a decided search gives the pages of Medplum's result", async () => {
@@ -215,6 +220,11 @@ describe("searches decided by the lookup tables answer what Medplum's matcher an
     expect(exact('Task?owner=PractitionerRole/x')).toEqual([false]);
     expect(exact('Task?code=urn:example:sys-a|clinical-review', false)).toEqual([false]);
     expect(exact('Task?code=clinical-review', false)).toEqual([true]);
+    // A negation is decided only where the equality it negates is exact.
+    expect(exact('Task?_tag:not=urn:example:sys-a|clinical-review')).toEqual([true]);
+    expect(exact('Task?_tag:not=urn:example:sys-a|clinical-review', false)).toEqual([undefined]);
+    expect(exact('Task?code:not=urn:example:sys-a|')).toEqual([undefined]);
+    expect(exact('Task?owner:not=PractitionerRole/x')).toEqual([undefined]);
     expect(parseSearchRequest('Task?authored-on=ge2025-03-01').filters?.[0]?.operator).toBe(Operator.GREATER_THAN_OR_EQUALS);
   });
 });

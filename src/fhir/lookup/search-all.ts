@@ -34,19 +34,31 @@ function nextLink(bundle: Bundle): string | undefined {
   return bundle.link?.find((l) => l.relation === 'next')?.url;
 }
 
+/** What a search's pages held besides the matches handed to the visitor (visitAll). */
+export interface VisitResult {
+  /** Resources added by `_include`, by `Type/id`. */
+  included: Map<string, Resource>;
+  /** True when `maxPages` ended the reading while the server still had more. */
+  truncated: boolean;
+}
+
 /**
- * Every page of one search (FHIR R4 §3.1.1.5 paging): the server's `next` link when it gives one; a server
- * that gives none (the embedded one) is paged with `_offset` while it says there is more — its `total`, or
- * without a total a full page. The one paging loop of the adapter: governance and the follow-up jobs use it.
+ * Every page of one search (FHIR R4 §3.1.1.5 paging), each match handed to `visit` as its page arrives: a
+ * caller that keeps a few facts of each match never holds every resource of a large result at once. The
+ * server's `next` link when it gives one; a server that gives none (the embedded one) is paged with
+ * `_offset` while it says there is more — its `total`, or without a total a full page. The one paging loop
+ * of the adapter: governance and the follow-up jobs use it.
  */
-export async function searchAll<T extends Resource = Resource>(
+export async function visitAll(
   fhir: Pick<FhirClient, 'search' | 'page'>,
   type: string,
   query: SearchQuery,
   options: PagingOptions,
-): Promise<SearchResult<T>> {
+  visit: (match: Resource) => void,
+): Promise<VisitResult> {
   const { pageSize, maxPages } = options;
-  const result: SearchResult<T> = { matches: [], included: new Map(), truncated: false };
+  const result: VisitResult = { included: new Map(), truncated: false };
+  let matched = 0;
   let bundle = await fhir.search(type, withParams(query, { _count: String(pageSize) }));
   for (let page = 1; ; page++) {
     const entries = bundle.entry ?? [];
@@ -55,18 +67,29 @@ export async function searchAll<T extends Resource = Resource>(
       if (!e.resource) continue;
       if (e.search?.mode === 'include') result.included.set(`${e.resource.resourceType}/${e.resource.id}`, e.resource);
       else {
-        result.matches.push(e.resource as T);
+        visit(e.resource);
         matchedHere++;
       }
     }
+    matched += matchedHere;
     const next = nextLink(bundle);
-    const more =
-      next !== undefined ||
-      (bundle.total !== undefined ? result.matches.length < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
+    const more = next !== undefined || (bundle.total !== undefined ? matched < bundle.total && matchedHere > 0 : matchedHere >= pageSize);
     if (!more) return result;
     if (page >= maxPages) return { ...result, truncated: true };
     bundle = next
       ? await fhir.page(next)
-      : await fhir.search(type, withParams(query, { _count: String(pageSize), _offset: String(result.matches.length) }));
+      : await fhir.search(type, withParams(query, { _count: String(pageSize), _offset: String(matched) }));
   }
+}
+
+/** Every page of one search (visitAll), its matches kept in the server's order. */
+export async function searchAll<T extends Resource = Resource>(
+  fhir: Pick<FhirClient, 'search' | 'page'>,
+  type: string,
+  query: SearchQuery,
+  options: PagingOptions,
+): Promise<SearchResult<T>> {
+  const matches: T[] = [];
+  const { included, truncated } = await visitAll(fhir, type, query, options, (match) => matches.push(match as T));
+  return { matches, included, truncated };
 }
