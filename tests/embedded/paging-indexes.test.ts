@@ -2,6 +2,7 @@ import { parseSearchRequest } from '@medplum/core';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, CarePlan, Encounter, Resource, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SearchResultCache } from '../../src/embedded/search-cache.js';
 import { startHarness, type Harness } from './harness.js';
 
 // The embedded server's indexed, cached and linked searches against Medplum's plain MemoryRepository
@@ -272,5 +273,17 @@ describe('rollback leaves the indexes consistent', () => {
     const after = await Promise.all(paths.map(async (p) => ids(await get(p))));
     expect(after).toEqual(before);
     for (const p of paths) expect(ids(await get(p)), p).toEqual(ids(await expected(p)));
+  });
+});
+
+describe('the search result cache key', () => {
+  it('is the same whatever order the filters come in (a next link lists them in its own), and differs for other values', () => {
+    const a = parseSearchRequest('Task?code=a,b&authored-on=ge2025-01-01&authored-on=le2025-02-01&_count=10');
+    const b = parseSearchRequest('Task?authored-on=le2025-02-01&code=a,b&authored-on=ge2025-01-01&_offset=10');
+    expect(SearchResultCache.key(b)).toBe(SearchResultCache.key(a));
+    expect(SearchResultCache.key(parseSearchRequest('Task?code=a,b&authored-on=ge2025-01-01'))).not.toBe(SearchResultCache.key(a));
+    expect(SearchResultCache.key(parseSearchRequest('Task?code:not=a,b&authored-on=ge2025-01-01&authored-on=le2025-02-01'))).not.toBe(
+      SearchResultCache.key(a),
+    );
   });
 });
