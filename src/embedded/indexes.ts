@@ -88,21 +88,28 @@ export const SYSTEM_SUFFIX = '|';
  */
 export function lookupRows(resource: Resource & { id: string }): { tokens: TokenRow[]; dates: DateRow[] } {
   const tokens: TokenRow[] = [];
-  const dates: DateRow[] = [];
   const type = resource.resourceType;
   for (const [code, param] of tokenParams(type)) {
     const { keys, systemKeys } = tokenKeys(resource, code, param);
     for (const key of keys) tokens.push({ code: `${type}.${code}`, key });
     for (const key of systemKeys) tokens.push({ code: `${type}.${code}${SYSTEM_SUFFIX}`, key });
   }
+  return { tokens, dates: dateRows(resource) };
+}
+
+/** The `search_date` rows of a resource (lookupRows), of every date parameter or only of those in `codes`. */
+export function dateRows(resource: Resource & { id: string }, codes?: readonly string[]): DateRow[] {
+  const dates: DateRow[] = [];
+  const type = resource.resourceType;
   for (const [code, param] of dateParams(type)) {
+    if (codes && !codes.includes(code)) continue;
     const values = evalFhirPathTyped(parsed(type, code, param), [toTypedValue(resource)]);
     for (const period of convertToSearchableDates(values)) {
       if (!period.start && !period.end) continue;
       dates.push({ code: `${type}.${code}`, low: period.start ?? '', high: period.end ?? '9999' });
     }
   }
-  return { tokens, dates };
+  return dates;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, Patient, Resource, Task } from '@medplum/fhirtypes';
+import { parseSearchRequest } from '@medplum/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 
@@ -108,5 +109,151 @@ describe('transactions', () => {
     );
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
     expect(((await (await h.request('GET', 'Task?identifier=RACE-1')).json()) as Bundle).total).toBe(1);
+  });
+});
+
+// A transaction of creates and updates is prepared without the write lock and written under it only if what
+// it was decided on still holds (repository.ts withTransaction): concurrent ones must end exactly as if each
+// had run wholly under the lock, one after the other.
+describe('prepared transactions', () => {
+  it('concurrent If-Match updates of one version: one wins, the others are 412, nothing else is written', async () => {
+    const created = await h.request('POST', 'Task', newTask('PREP-1', 'Patient/example-person'));
+    const task = (await created.json()) as Task;
+    const versions = h.fhir.repo.versionCount();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        h.request(
+          'POST',
+          '',
+          tx([
+            {
+              fullUrl: 'urn:uuid:0c1f6c1e-6c9a-4d8e-9a51-3f2b4a6d7e0' + i,
+              resource: newTask(`PREP-1-${i}`, 'Patient/example-person'),
+              request: { method: 'POST', url: 'Task' },
+            },
+            {
+              resource: { ...task, description: `winner ${i}` },
+              request: { method: 'PUT', url: `Task/${task.id}`, ifMatch: `W/"${task.meta?.versionId}"` },
+            },
+          ]),
+        ),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 412, 412, 412, 412, 412]);
+    const winner = results.findIndex((r) => r.status === 200);
+    const current = (await (await h.request('GET', `Task/${task.id}`)).json()) as Task;
+    expect(current.description).toBe(`winner ${winner}`);
+    // The winner's two versions, and nothing of the refused transactions (their creates neither).
+    expect(h.fhir.repo.versionCount()).toBe(versions + 2);
+    const made = (await (await h.request('GET', 'Task?identifier=urn:example:task|PREP-1-' + winner)).json()) as Bundle;
+    expect(made.total).toBe(1);
+  });
+
+  it('meta.lastUpdated is when the write was made: a transaction prepared before another but written after it is stamped after it', async () => {
+    const repo = h.fhir.repo;
+    const first = repo.versionCount();
+    let resumeSlow!: () => void;
+    const slowStarted = new Promise<void>((started) => {
+      void repo.withTransaction(async (tx) => {
+        await tx.createResource(newTask('STAMP-slow-1', 'Patient/example-person'));
+        started();
+        // Prepared entries wait while another transaction is prepared and written.
+        await new Promise<void>((resume) => (resumeSlow = resume));
+        await tx.createResource(newTask('STAMP-slow-2', 'Patient/example-person'));
+      });
+    });
+    await slowStarted;
+    await new Promise((r) => setTimeout(r, 5));
+    await repo.withTransaction((tx) => tx.createResource(newTask('STAMP-fast', 'Patient/example-person')));
+    await new Promise((r) => setTimeout(r, 5));
+    resumeSlow();
+    await expect.poll(() => repo.versionCount()).toBe(first + 3);
+    const rows = repo.database.prepare('SELECT content FROM versions ORDER BY vid DESC LIMIT 3').all() as { content: string }[];
+    const written = rows.reverse().map((r) => JSON.parse(r.content) as Task);
+    expect(written.map((t) => t.identifier?.[0]?.value)).toEqual(['STAMP-fast', 'STAMP-slow-1', 'STAMP-slow-2']);
+    const stamps = written.map((t) => t.meta?.lastUpdated as string);
+    expect(stamps).toEqual([...stamps].sort());
+    expect(stamps[1]! > stamps[0]!).toBe(true);
+    // What a _lastUpdated search finds is what was stored.
+    const found = (await (await h.request('GET', `Task?identifier=STAMP-slow-1`)).json()) as Bundle<Task>;
+    expect(found.entry?.[0]?.resource?.meta?.lastUpdated).toBe(stamps[1]);
+    const since = (await (await h.request('GET', `Task?_lastUpdated=ge${stamps[1]}&identifier=STAMP-slow-1`)).json()) as Bundle;
+    expect(since.total).toBe(1);
+  });
+
+  /**
+   * Runs a transaction in two steps: `before`, then a wait until released, then `after`. Only its first
+   * run (the prepare) waits: a transaction run again under the lock runs straight through, as Medplum's
+   * re-run of a transaction's entries does.
+   */
+  function paused(steps: { before: (tx: typeof h.fhir.repo) => Promise<unknown>; after: (tx: typeof h.fhir.repo) => Promise<unknown> }) {
+    let release!: () => void;
+    let started!: () => void;
+    const ready = new Promise<void>((r) => (started = r));
+    const released = new Promise<void>((r) => (release = r));
+    let runs = 0;
+    const done = h.fhir.repo.withTransaction(async (tx) => {
+      runs++;
+      await steps.before(tx);
+      started();
+      await released;
+      return steps.after(tx);
+    });
+    done.catch(() => undefined);
+    return { ready, release: () => release(), done, runs: () => runs };
+  }
+
+  it('an If-Match update prepared against a version another transaction then replaced is 412, as under the lock', async () => {
+    const task = (await h.fhir.repo.createResource(newTask('PREP-2', 'Patient/example-person'))) as Task;
+    const slow = paused({
+      before: (tx) => tx.updateResource({ ...task, description: 'slow' }, { ifMatch: task.meta?.versionId }),
+      after: (tx) => tx.createResource(newTask('PREP-2-slow', 'Patient/example-person')),
+    });
+    await slow.ready;
+    await h.fhir.repo.withTransaction((tx) => tx.updateResource({ ...task, description: 'fast' }, { ifMatch: task.meta?.versionId }));
+    slow.release();
+    await expect(slow.done).rejects.toThrow(/Precondition Failed/);
+    // Prepared, then run again under the lock, where If-Match decided.
+    expect(slow.runs()).toBe(2);
+    expect(((await h.fhir.repo.readResource('Task', task.id as string)) as Task).description).toBe('fast');
+    expect(((await (await h.request('GET', 'Task?identifier=PREP-2-slow')).json()) as Bundle).total).toBe(0);
+  });
+
+  it('a create prepared with an id another transaction then took is refused, as under the lock', async () => {
+    const id = 'prep-3-assigned';
+    const slow = paused({
+      before: (tx) => tx.createResource({ ...newTask('PREP-3-slow', 'Patient/example-person'), id }, { assignedId: true }),
+      after: async () => undefined,
+    });
+    await slow.ready;
+    await h.fhir.repo.withTransaction((tx) =>
+      tx.createResource({ ...newTask('PREP-3-fast', 'Patient/example-person'), id }, { assignedId: true }),
+    );
+    slow.release();
+    await expect(slow.done).rejects.toThrow(/already in use/);
+    expect(slow.runs()).toBe(2);
+    expect(((await h.fhir.repo.readResource('Task', id)) as Task).identifier?.[0]?.value).toBe('PREP-3-fast');
+  });
+
+  it('a conditional create prepared while another transaction creates the match returns that match: one resource, never two', async () => {
+    const search = parseSearchRequest<Task>('Task?identifier=urn:example:task|PREP-4');
+    let slowResult: { resource: Task; outcome: unknown } | undefined;
+    const slow = paused({
+      before: async (tx) => (slowResult = await tx.conditionalCreate(newTask('PREP-4', 'Patient/example-person'), search)),
+      after: async () => slowResult,
+    });
+    await slow.ready;
+    // Prepared: it found no match, and would create one.
+    expect(slowResult?.outcome).toMatchObject({ id: 'created' });
+    const fast = await h.fhir.repo.withTransaction((tx) => tx.conditionalCreate(newTask('PREP-4', 'Patient/example-person'), search));
+    expect(fast.outcome).toMatchObject({ id: 'created' });
+    slow.release();
+    // Decided again under the lock: the match the other one made.
+    const decided = (await slow.done) as { resource: Task; outcome: unknown };
+    expect(decided.outcome).toMatchObject({ id: 'ok' });
+    expect(decided.resource.id).toBe(fast.resource.id);
+    expect(slow.runs()).toBe(2);
+    expect(((await (await h.request('GET', 'Task?identifier=urn:example:task|PREP-4')).json()) as Bundle).total).toBe(1);
   });
 });
