@@ -185,6 +185,13 @@ function notTagged(tags: string[]): SearchQuery {
   return tags.length ? { '_tag:not': tags } : {};
 }
 
+/** Values in lists of `valuesPerSearch`, one search each. */
+function chunked(values: string[]): string[][] {
+  const chunks: string[][] = [];
+  for (let i = 0; i < values.length; i += valuesPerSearch) chunks.push(values.slice(i, i + valuesPerSearch));
+  return chunks;
+}
+
 /** A token search over many values, in searches of `valuesPerSearch`, read as facts and joined (each resource once). */
 async function readEach<T extends Resource, U extends { case: Case }>(
   fhir: FhirClient,
@@ -194,9 +201,7 @@ async function readEach<T extends Resource, U extends { case: Case }>(
   read: (match: T) => U,
   query: SearchQuery = {},
 ): Promise<U[]> {
-  const chunks: string[][] = [];
-  for (let i = 0; i < values.length; i += valuesPerSearch) chunks.push(values.slice(i, i + valuesPerSearch));
-  const found = await Promise.all(chunks.map((c) => readAll(fhir, type, { ...query, [param]: c.join(',') }, read)));
+  const found = await Promise.all(chunked(values).map((c) => readAll(fhir, type, { ...query, [param]: c.join(',') }, read)));
   return byCase(found.map((f) => f.facts));
 }
 
@@ -251,9 +256,7 @@ async function goalsOf(fhir: FhirClient, plans: StepDownFacts[]): Promise<Goal[]
       ),
     ),
   ];
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += valuesPerSearch) chunks.push(ids.slice(i, i + valuesPerSearch));
-  const found = await Promise.all(chunks.map((c) => searchAll(fhir, 'Goal', { _id: c.join(',') })));
+  const found = await Promise.all(chunked(ids).map((c) => searchAll(fhir, 'Goal', { _id: c.join(',') })));
   return byId(found.flatMap((f) => f.matches as Goal[]));
 }
 
@@ -284,7 +287,7 @@ export async function readSources(
     recoveryMaintenance,
     tasks,
     peerContacts,
-    crisis_,
+    crisisContacts,
     notifications,
     blocked,
     blockedBefore,
@@ -338,7 +341,7 @@ export async function readSources(
     tasks: tasks.facts,
     owners: tasks.included,
     peerContacts: peerContacts.facts,
-    crisisEncounters: crisis_,
+    crisisEncounters: crisisContacts,
     routedConcerns: notifications.facts.flat(),
     blocked: byCase([blocked, blockedBefore.facts]),
     refused,
