@@ -135,6 +135,32 @@ function undecodablePath(path: string): boolean {
   }
 }
 
+/**
+ * True for a transaction whose conditional entries must be resolved under the store's write lock: Medplum's
+ * router resolves each conditional entry's identity (its match, or the id of the resource it will create)
+ * and rewrites the references to it before the transaction starts (batch.ts preprocess). Resolved outside
+ * the lock, another transaction could create or change the match in between: siblings then pointed at a
+ * Patient never written, or a conditional update overwrote a change made meanwhile (outside tester;
+ * medplum/medplum#10177). A transaction of one conditional create is left to repository.ts withTransaction,
+ * which decides its search again under the lock: no sibling can refer to it.
+ */
+function resolvesUnderLock(body: unknown): boolean {
+  const bundle = body as {
+    resourceType?: string;
+    type?: string;
+    entry?: { request?: { method?: string; url?: unknown; ifNoneExist?: unknown } }[];
+  };
+  if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction' || !Array.isArray(bundle.entry)) return false;
+  const conditional = bundle.entry.filter((e) => {
+    const request = e?.request;
+    if (!request) return false;
+    if (request.ifNoneExist) return true;
+    return request.method !== 'GET' && request.method !== 'POST' && typeof request.url === 'string' && request.url.includes('?');
+  });
+  if (!conditional.length) return false;
+  return !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
+}
+
 /** The batch or transaction entries' GET searches, paged as top-level ones are (pageSizeOf). */
 function pagedEntries(body: unknown): { body: unknown } {
   const bundle = body as { resourceType?: string; type?: string; entry?: { request?: { method?: string; url?: unknown } }[] };
@@ -195,7 +221,9 @@ export async function answerFhirRequest(
   let outcome: OperationOutcome;
   let resource: Resource | undefined;
   try {
-    [outcome, resource] = await router.handleRequest(fhirReq, repo);
+    [outcome, resource] = resolvesUnderLock(body)
+      ? await repo.exclusive(() => router.handleRequest(fhirReq, repo))
+      : await router.handleRequest(fhirReq, repo);
   } catch (err) {
     // Medplum's own outcomes pass on; anything else thrown while it read the request (a TypeError on an
     // entry it did not expect) is said without the JavaScript text.

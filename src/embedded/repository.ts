@@ -373,6 +373,7 @@ export class EmbeddedRepository extends MemoryRepository {
    * the outcome is always the one a transaction run wholly under the lock would have had.
    */
   override async withTransaction<TResult>(callback: (repo: this) => Promise<TResult>): Promise<TResult> {
+    if (operation.getStore() === 'write') return this.nestedTransaction(() => callback(this));
     if (operation.getStore() !== undefined || this.closed) return this.run('write', () => callback(this));
     const prepared: Prepared = { checks: [], writes: [] };
     let result: TResult;
@@ -384,6 +385,31 @@ export class EmbeddedRepository extends MemoryRepository {
     }
     if (await this.run('write', () => this.apply(prepared))) return result;
     return this.run('write', () => callback(this));
+  }
+
+  /**
+   * Runs fn as one write under the store's write lock, whatever it calls (reads, searches, a FHIR
+   * transaction: all join it): for a request that must be decided wholly in one place (fhir-exchange.ts).
+   */
+  exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    return this.run('write', fn);
+  }
+
+  /**
+   * A transaction inside a running write (exclusive): all or nothing within it, in a savepoint of its own
+   * — Medplum's router answers a failed transaction with an outcome rather than an error, so the write
+   * around it would otherwise keep the entries written before the one that failed.
+   */
+  private async nestedTransaction<TResult>(fn: () => Promise<TResult>): Promise<TResult> {
+    this.database.exec('SAVEPOINT nested_transaction');
+    try {
+      const result = await fn();
+      this.database.exec('RELEASE nested_transaction');
+      return result;
+    } catch (err) {
+      if (this.database.isTransaction) this.database.exec('ROLLBACK TO nested_transaction; RELEASE nested_transaction');
+      throw err;
+    }
   }
 
   /** The transaction being prepared by the running operation, if it is a prepare. */

@@ -1,6 +1,9 @@
 import type { Bundle, BundleEntry, Patient, Resource, Task } from '@medplum/fhirtypes';
 import { parseSearchRequest } from '@medplum/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -255,5 +258,134 @@ describe('prepared transactions', () => {
     expect(decided.resource.id).toBe(fast.resource.id);
     expect(slow.runs()).toBe(2);
     expect(((await (await h.request('GET', 'Task?identifier=urn:example:task|PREP-4')).json()) as Bundle).total).toBe(1);
+  });
+});
+
+describe('transactions with conditional entries, on disk', () => {
+  let d: Harness;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tx-conditional-'));
+    d = await startHarness({ dataDir: dir });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Medplum's router resolves a conditional entry's identity (and rewrites the references to it) before its
+  // transaction starts: decided outside the write lock, another transaction could create the match between
+  // the two, and the Tasks pointed at a Patient never written (outside tester; medplum/medplum#10177).
+  it('concurrent transactions conditionally creating one Patient and a Task for it: every Task points at the one Patient', async () => {
+    const h = d;
+    for (let round = 0; round < 4; round++) {
+      const identifier = `urn:example:cond-ref|round-${round}`;
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          h.request(
+            'POST',
+            '',
+            tx([
+              {
+                fullUrl: 'urn:uuid:5b0c3e1a-8f7d-4c2b-9a6e-1d2c3b4a5f60',
+                resource: { resourceType: 'Patient', identifier: [{ system: 'urn:example:cond-ref', value: `round-${round}` }] },
+                request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${identifier}` },
+              },
+              {
+                resource: newTask(`COND-REF-${round}-${i}`, 'urn:uuid:5b0c3e1a-8f7d-4c2b-9a6e-1d2c3b4a5f60'),
+                request: { method: 'POST', url: 'Task' },
+              },
+            ]),
+          ),
+        ),
+      );
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      const patients = ((await (await h.request('GET', `Patient?identifier=${identifier}`)).json()) as Bundle<Patient>).entry ?? [];
+      expect(patients).toHaveLength(1);
+      const tasks = ((await (await h.request('GET', `Task?identifier=urn:example:task|&_count=1000`)).json()) as Bundle<Task>).entry ?? [];
+      const mine = tasks.filter((e) => e.resource?.identifier?.[0]?.value?.startsWith(`COND-REF-${round}-`));
+      expect(mine).toHaveLength(30);
+      expect(new Set(mine.map((e) => e.resource?.for?.reference))).toEqual(new Set([`Patient/${patients[0]?.resource?.id}`]));
+    }
+  });
+
+  it('concurrent conditional updates of an Organization that does not exist yet: created once, then updated by every other', async () => {
+    const h = d;
+    const identifier = 'urn:example:cond-update|org-1';
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        h.request(
+          'POST',
+          '',
+          tx([
+            {
+              resource: {
+                resourceType: 'Organization',
+                name: `writer ${i}`,
+                identifier: [{ system: 'urn:example:cond-update', value: 'org-1' }],
+              },
+              request: { method: 'PUT', url: `Organization?identifier=${identifier}` },
+            },
+            { resource: newTask(`COND-UPD-${i}`, 'Patient/example-person'), request: { method: 'POST', url: 'Task' } },
+          ]),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+    const orgs = ((await (await h.request('GET', `Organization?identifier=${identifier}`)).json()) as Bundle).entry ?? [];
+    expect(orgs).toHaveLength(1);
+    const history = (await (await h.request('GET', `Organization/${orgs[0]?.resource?.id}/_history`)).json()) as Bundle;
+    expect(history.entry).toHaveLength(20);
+  });
+
+  it('a conditional update racing a change of its match: serial either way, never an update of what no longer matches', async () => {
+    const h = d;
+    for (let round = 0; round < 15; round++) {
+      const x = `urn:example:cond-race|x-${round}`;
+      const created = (await (
+        await h.request('POST', 'Organization', {
+          resourceType: 'Organization',
+          name: 'orig',
+          identifier: [{ system: 'urn:example:cond-race', value: `x-${round}` }],
+        })
+      ).json()) as Resource;
+      const padding = Array.from({ length: 30 }, () => ({
+        resource: { resourceType: 'Basic', code: { text: 'padding' } },
+        request: { method: 'POST', url: 'Basic' },
+      }));
+      const [t2, t1] = await Promise.all([
+        h.request(
+          'POST',
+          '',
+          tx([
+            ...padding,
+            {
+              resource: {
+                resourceType: 'Organization',
+                name: 'T2',
+                identifier: [{ system: 'urn:example:cond-race', value: `x-${round}` }],
+              },
+              request: { method: 'PUT', url: `Organization?identifier=${x}` },
+            },
+          ] as BundleEntry[]),
+        ),
+        new Promise((r) => setTimeout(r, round % 5)).then(() =>
+          h.request('PUT', `Organization/${created.id}`, {
+            resourceType: 'Organization',
+            id: created.id,
+            name: 'T1',
+            identifier: [{ system: 'urn:example:cond-race', value: `y-${round}` }],
+          }),
+        ),
+      ]);
+      expect([t2.status, t1.status]).toEqual([200, 200]);
+      const names = (((await (await h.request('GET', `Organization/${created.id}/_history`)).json()) as Bundle).entry ?? [])
+        .map((e) => (e.resource as { name?: string }).name)
+        .reverse();
+      // T2 first (it updated the original, then T1 moved it), or T1 first (T2 then matched nothing: a new one).
+      expect([JSON.stringify(['orig', 'T2', 'T1']), JSON.stringify(['orig', 'T1'])]).toContain(JSON.stringify(names));
+      const matching = ((await (await h.request('GET', `Organization?identifier=${x}`)).json()) as Bundle).entry ?? [];
+      expect(matching.map((e) => (e.resource as { name?: string }).name)).toEqual(names.length === 2 ? ['T2'] : []);
+    }
   });
 });
