@@ -1,7 +1,9 @@
 import {
   badRequest,
   DEFAULT_MAX_SEARCH_COUNT,
+  getSearchParameter,
   getStatus,
+  isResourceType,
   normalizeOperationOutcome,
   OperationOutcomeError,
   serverError,
@@ -80,6 +82,8 @@ function pageSizeOf(path: string): { path: string } | { problem: string; param: 
   if (!searchPath.test(path)) return { path };
   const q = path.indexOf('?');
   const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
+  const modifier = modifierProblem((q < 0 ? path : path.slice(0, q)).split('/').at(-1) as string, params);
+  if (modifier) return modifier;
   for (const param of ['_count', '_offset']) {
     const values = params.getAll(param);
     const value = values.at(-1);
@@ -95,6 +99,47 @@ function pageSizeOf(path: string): { path: string } | { problem: string; param: 
   if (count !== undefined && counts.length === 1 && Number(count) <= maxPageSize) return { path };
   params.set('_count', String(Math.min(count === undefined ? maxPageSize : Number(count), maxPageSize)));
   return { path: `${q < 0 ? path : path.slice(0, q)}?${params.toString()}` };
+}
+
+/**
+ * The modifiers FHIR R4 defines for each search parameter type (https://hl7.org/fhir/R4/search.html#modifiers);
+ * a reference also takes a resource type (`subject:Patient`), and chains (`subject:Patient.name`).
+ */
+const modifiersByType: Record<string, readonly string[]> = {
+  string: ['missing', 'exact', 'contains'],
+  token: ['missing', 'text', 'not', 'above', 'below', 'in', 'not-in', 'of-type'],
+  reference: ['missing', 'identifier', 'above', 'below'],
+  uri: ['missing', 'above', 'below'],
+  date: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+  composite: ['missing'],
+  special: ['missing'],
+};
+
+/**
+ * A search parameter with a modifier FHIR R4 does not define for its type, or spelled otherwise (`:NOT`):
+ * Medplum's router ignored it and answered the search without it — `code:NOT=x` gave the matches of
+ * `code=x`, `authored-on:not=…` every Task (outside tester). R4: a server refuses a modifier it does not
+ * support. Parameters Medplum does not know are left to it; `_has` and chains are not modifiers.
+ */
+function modifierProblem(resourceType: string, params: URLSearchParams): { problem: string; param: string } | undefined {
+  for (const key of new Set(params.keys())) {
+    const colon = key.indexOf(':');
+    if (colon < 0 || key.startsWith('_has:')) continue;
+    const [name, modifier] = [key.slice(0, colon), key.slice(colon + 1)];
+    const param = getSearchParameter(resourceType, name);
+    if (!param?.type) continue;
+    if (param.type === 'reference' && /^[A-Z][A-Za-z]+(\.|$)/.test(modifier) && isResourceType(modifier.split('.')[0] as string)) continue;
+    const allowed = modifiersByType[param.type] ?? ['missing'];
+    if (!allowed.includes(modifier)) {
+      return {
+        problem: `Search parameter ${name} (${param.type}) has no modifier ":${modifier.slice(0, 40)}"; FHIR R4 defines ${allowed.map((m) => `:${m}`).join(', ')}${param.type === 'reference' ? ' and a resource type' : ''} (modifiers are lower case).`,
+        param: key.slice(0, 80),
+      };
+    }
+  }
+  return undefined;
 }
 
 /** A create or update whose body is not a resource (a JSON object): Medplum read `.resourceType` of nothing. */

@@ -117,6 +117,41 @@ describe('create, read and indexed search', () => {
     expect(h.fhir.repo.count()).toBe(before);
   });
 
+  it('refuses a modifier FHIR R4 does not define for the parameter, or spelled otherwise (it was ignored: the opposite answer)', async () => {
+    for (const path of [
+      'Task?code:NOT=urn:example:task-code|review',
+      'Task?code:foo=review',
+      'Task?status:Not=requested',
+      'Task?authored-on:not=2026-11-15',
+      'Task?owner:not=PractitionerRole/example-peer',
+      'Task?identifier:exact=T-1',
+    ]) {
+      const res = await h.request('GET', path);
+      expect(res.status, path).toBe(400);
+      const outcome = (await res.json()) as { issue?: { diagnostics?: string; details?: { text?: string } }[] };
+      expect(JSON.stringify(outcome), path).toContain('FHIR R4 defines');
+    }
+    // Batch entries' searches too.
+    const batch = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ request: { method: 'GET', url: 'Task?code:NOT=review' } }],
+    });
+    expect(batch.status).toBe(400);
+    const not = await search('Task?code:not=urn:example:task-code|review&_count=1000');
+    const all = await search('Task?_count=1000');
+    const positive = await search('Task?code=urn:example:task-code|review&_count=1000');
+    expect(not.total).toBe((all.total ?? 0) - (positive.total ?? 0));
+    for (const path of [
+      'Task?owner:PractitionerRole=example-peer',
+      'Task?owner:missing=false',
+      'Task?_tag:not=urn:x|y',
+      'Task?_profile:below=http://x',
+    ]) {
+      expect((await h.request('GET', path)).status, path).toBe(200);
+    }
+  });
+
   it('answers 404 with an OperationOutcome for a missing resource', async () => {
     const res = await h.request('GET', 'Task/does-not-exist');
     expect(res.status).toBe(404);
