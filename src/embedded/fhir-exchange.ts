@@ -73,17 +73,21 @@ export const maxPageSize = DEFAULT_MAX_SEARCH_COUNT;
 const searchPath = /^(?:[A-Z][A-Za-z]+\/[^/?]+\/)?[A-Z][A-Za-z]+(?:\?|$)/;
 
 /**
- * A search's `_count` as a Medplum server takes it: a whole number; a page holds at most maxPageSize (a
- * larger `_count`, or none, is served as maxPageSize pages with `next` links). `_offset` is a whole number.
- * Without the cap one `_count=100000` read, and answered, every resource of a type in one page (a
- * 100,000-resource store's peak memory came from one such read); a negative `_count` returned every match.
+ * A search as the embedded server takes it. `_count` as a Medplum server takes it: a whole number; a page holds
+ * at most maxPageSize (a larger `_count`, or none, is served as maxPageSize pages with `next` links); `_offset`
+ * is a whole number. Without the cap one `_count=100000` read, and answered, every resource of a type in one page
+ * (a 100,000-resource store's peak memory came from one such read); a negative `_count` returned every match.
+ * `_summary=count` is a count alone (`_count=0`: the cap had turned it into a page of 1,000 resources). Its
+ * parameters are checked (searchParamsProblem) and a reference's `:[Type]` written as Medplum matches it.
  */
 function pageSizeOf(path: string): { path: string } | { problem: string; param: string } {
   if (!searchPath.test(path)) return { path };
   const q = path.indexOf('?');
+  const base = q < 0 ? path : path.slice(0, q);
   const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
-  const modifier = modifierProblem((q < 0 ? path : path.slice(0, q)).split('/').at(-1) as string, params);
-  if (modifier) return modifier;
+  const type = base.split('/').at(-1) as string;
+  const problem = searchParamsProblem(type, params);
+  if (problem) return problem;
   for (const param of ['_count', '_offset']) {
     const values = params.getAll(param);
     const value = values.at(-1);
@@ -94,11 +98,17 @@ function pageSizeOf(path: string): { path: string } | { problem: string; param: 
       };
     }
   }
+  const typed = withTypedReferences(type, params);
+  if (params.get('_summary') === 'count') {
+    params.set('_count', '0');
+    return { path: `${base}?${params.toString()}` };
+  }
   const counts = params.getAll('_count');
   const count = counts.at(-1);
-  if (count !== undefined && counts.length === 1 && Number(count) <= maxPageSize) return { path };
+  if (count !== undefined && counts.length === 1 && Number(count) <= maxPageSize)
+    return typed ? { path: `${base}?${params.toString()}` } : { path };
   params.set('_count', String(Math.min(count === undefined ? maxPageSize : Number(count), maxPageSize)));
-  return { path: `${q < 0 ? path : path.slice(0, q)}?${params.toString()}` };
+  return { path: `${base}?${params.toString()}` };
 }
 
 /**
@@ -118,15 +128,23 @@ const modifiersByType: Record<string, readonly string[]> = {
 };
 
 /**
- * A search parameter with a modifier FHIR R4 does not define for its type, or spelled otherwise (`:NOT`):
- * Medplum's router ignored it and answered the search without it — `code:NOT=x` gave the matches of
- * `code=x`, `authored-on:not=…` every Task (outside tester). R4: a server refuses a modifier it does not
- * support. Parameters Medplum does not know are left to it; `_has` and chains are not modifiers.
+ * What the embedded server refuses in a search's parameters, or in the criteria of a conditional write:
+ * - a modifier FHIR R4 does not define for the parameter's type, or spelled otherwise (`:NOT`). Medplum's
+ *   router ignored it: `code:NOT=x` gave the matches of `code=x`, `authored-on:not=…` every Task, and
+ *   `DELETE Flag?identifier:NOT=x` deleted x (outside testers). R4: a server refuses a modifier it does not
+ *   support. Parameters Medplum does not know are left to it; chains are not modifiers.
+ * - `_has` (reverse chaining), which this server does not support: it answered no match.
  */
-function modifierProblem(resourceType: string, params: URLSearchParams): { problem: string; param: string } | undefined {
+function searchParamsProblem(resourceType: string, params: URLSearchParams): { problem: string; param: string } | undefined {
   for (const key of new Set(params.keys())) {
+    if (key === '_has' || key.startsWith('_has:')) {
+      return {
+        problem: 'The embedded FHIR server does not support _has (reverse chaining): search the other type and read its references.',
+        param: '_has',
+      };
+    }
     const colon = key.indexOf(':');
-    if (colon < 0 || key.startsWith('_has:')) continue;
+    if (colon < 0) continue;
     const [name, modifier] = [key.slice(0, colon), key.slice(colon + 1)];
     const param = getSearchParameter(resourceType, name);
     if (!param?.type) continue;
@@ -138,6 +156,52 @@ function modifierProblem(resourceType: string, params: URLSearchParams): { probl
         param: key.slice(0, 80),
       };
     }
+  }
+  return undefined;
+}
+
+/**
+ * A reference parameter with a resource type modifier (`owner:PractitionerRole=p1`, R4 search.html#reference)
+ * as the equivalent `owner=PractitionerRole/p1`: Medplum's matcher compared the bare id with the full
+ * reference and found nothing (outside tester). Rewrites params in place; true when it changed one.
+ */
+function withTypedReferences(resourceType: string, params: URLSearchParams): boolean {
+  let changed = false;
+  for (const key of [...new Set(params.keys())]) {
+    const m = /^([^:]+):([A-Z][A-Za-z]+)$/.exec(key);
+    if (!m || getSearchParameter(resourceType, m[1] as string)?.type !== 'reference' || !isResourceType(m[2] as string)) continue;
+    const values = params.getAll(key).map((v) =>
+      v
+        .split(',')
+        .map((one) => (one.includes('/') ? one : `${m[2]}/${one}`))
+        .join(','),
+    );
+    params.delete(key);
+    for (const v of values) params.append(m[1] as string, v);
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * The criteria of a conditional write (`PUT|PATCH|DELETE Type?…`, If-None-Exist) checked as a search's
+ * parameters are (searchParamsProblem); undefined when the request is not one, or they pass.
+ */
+function conditionalProblem(
+  method: string | undefined,
+  url: unknown,
+  ifNoneExist: unknown,
+): { problem: string; param: string } | undefined {
+  if (typeof url !== 'string') return undefined;
+  const path = url.replace(/^\//, '');
+  const q = path.indexOf('?');
+  const type = (q < 0 ? path : path.slice(0, q)).split('/')[0] as string;
+  if ((method === 'PUT' || method === 'PATCH' || method === 'DELETE') && q >= 0) {
+    const problem = searchParamsProblem(type, new URLSearchParams(path.slice(q + 1)));
+    if (problem) return problem;
+  }
+  if (method === 'POST' && typeof ifNoneExist === 'string' && ifNoneExist) {
+    return searchParamsProblem(type, new URLSearchParams(ifNoneExist.replace(/^[^?]*\?/, '')));
   }
   return undefined;
 }
@@ -212,8 +276,11 @@ function pagedEntries(body: unknown): { body: unknown } {
   if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction') || !bundle.entry) return { body };
   let changed = false;
   const entry = bundle.entry.map((e, i) => {
+    const conditional = conditionalProblem(e.request?.method, e.request?.url, (e.request as { ifNoneExist?: unknown })?.ifNoneExist);
+    if (conditional) throw Object.assign(new Error(`Bundle.entry[${i}].request: ${conditional.problem}`), { param: conditional.param });
     if (e.request?.method !== 'GET' || typeof e.request.url !== 'string') return e;
-    const paged = pageSizeOf(e.request.url.replace(/^\//, ''));
+    const url = e.request.url.replace(/^\//, '');
+    const paged = pageSizeOf(compartmentSearchPath(url) ?? url);
     if ('problem' in paged) throw Object.assign(new Error(`Bundle.entry[${i}].request.url: ${paged.problem}`), { param: paged.param });
     if (paged.path === e.request.url) return e;
     changed = true;
@@ -241,6 +308,9 @@ export async function answerFhirRequest(
   req = searchByPost(req);
   const paged = req.method === 'GET' ? pageSizeOf(req.path) : { path: req.path };
   if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, paged.param), headers: {} };
+  const ifNoneExistHeader = req.headers['if-none-exist'];
+  const conditional = conditionalProblem(req.method, req.path, Array.isArray(ifNoneExistHeader) ? ifNoneExistHeader[0] : ifNoneExistHeader);
+  if (conditional) return { status: 400, body: badRequest(conditional.problem, conditional.param), headers: {} };
   let body: unknown;
   try {
     ({ body } = pagedEntries(req.body));

@@ -152,6 +152,49 @@ describe('create, read and indexed search', () => {
     }
   });
 
+  it('answers _summary=count with the count alone; owner:PractitionerRole=<id> as owner=PractitionerRole/<id>; refuses _has (outside tester)', async () => {
+    const count = await search('Task?_summary=count');
+    expect(count.entry).toBeUndefined();
+    expect(count.total).toBe((await search('Task?_count=1000')).total);
+    const typed = await search('Task?owner:PractitionerRole=example-peer&_count=1000');
+    const plain = await search('Task?owner=PractitionerRole/example-peer&_count=1000');
+    expect(plain.total).toBeGreaterThan(0);
+    expect(typed.entry?.map((e) => e.resource?.id)).toEqual(plain.entry?.map((e) => e.resource?.id));
+    const has = await h.request('GET', 'Patient?_has:Task:patient:status=requested');
+    expect(has.status).toBe(400);
+    expect(JSON.stringify(await has.json())).toContain('_has');
+  });
+
+  it("refuses a conditional write's criteria with a modifier FHIR R4 does not define (DELETE Flag?identifier:NOT=x deleted x)", async () => {
+    const created = (await (await h.request('POST', 'Task', task(901))).json()) as Task;
+    const del = await h.request('DELETE', 'Task?identifier:NOT=urn:example:task|T-901');
+    expect(del.status).toBe(400);
+    expect((await h.request('GET', `Task/${created.id}`)).status).toBe(200);
+    expect((await h.request('PUT', 'Task?identifier:exact=T-901', task(901))).status).toBe(400);
+    expect((await h.request('POST', 'Task', task(902), { 'if-none-exist': 'identifier:NOT=urn:example:task|T-902' })).status).toBe(400);
+    const inTransaction = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ request: { method: 'DELETE', url: 'Task?identifier:NOT=urn:example:task|T-901' } }],
+    });
+    expect(inTransaction.status).toBe(400);
+    expect((await h.request('GET', `Task/${created.id}`)).status).toBe(200);
+  });
+
+  it('answers a compartment search inside a batch as at the top level', async () => {
+    const top = await search('Patient/example-person/Task?_count=1000');
+    const res = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ request: { method: 'GET', url: 'Patient/example-person/Task?_count=1000' } }],
+    });
+    expect(res.status).toBe(200);
+    const entry = ((await res.json()) as Bundle).entry?.[0];
+    expect(entry?.response?.status).toBe('200');
+    expect((entry?.resource as Bundle).total).toBe(top.total);
+    expect(top.total).toBeGreaterThan(0);
+  });
+
   it('answers 404 with an OperationOutcome for a missing resource', async () => {
     const res = await h.request('GET', 'Task/does-not-exist');
     expect(res.status).toBe(404);
