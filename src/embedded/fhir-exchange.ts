@@ -245,13 +245,15 @@ function undecodablePath(path: string): boolean {
 }
 
 /**
- * True for a transaction whose conditional entries must be resolved under the store's write lock: Medplum's
+ * True for a transaction or batch whose conditional entries must be resolved under the store's write lock: Medplum's
  * router resolves each conditional entry's identity (its match, or the id of the resource it will create)
  * and rewrites the references to it before the transaction starts (batch.ts preprocess). Resolved outside
  * the lock, another transaction could create or change the match in between: siblings then pointed at a
  * Patient never written, or a conditional update overwrote a change made meanwhile (outside tester;
- * medplum/medplum#10177). A transaction of one conditional create is left to repository.ts withTransaction,
- * which decides its search again under the lock: no sibling can refer to it.
+ * medplum/medplum#10177). A batch likewise (two batches conditionally updating a new Patient: one was refused
+ * 400), each entry still all or nothing on its own (repository.ts nestedTransaction). A transaction of one
+ * conditional create is left to repository.ts withTransaction, which decides its search again under the lock:
+ * no sibling can refer to it.
  */
 function resolvesUnderLock(body: unknown): boolean {
   const bundle = body as {
@@ -259,7 +261,9 @@ function resolvesUnderLock(body: unknown): boolean {
     type?: string;
     entry?: { request?: { method?: string; url?: unknown; ifNoneExist?: unknown } }[];
   };
-  if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction' || !Array.isArray(bundle.entry)) return false;
+  if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch') || !Array.isArray(bundle.entry)) {
+    return false;
+  }
   const conditional = bundle.entry.filter((e) => {
     const request = e?.request;
     if (!request) return false;
@@ -267,7 +271,7 @@ function resolvesUnderLock(body: unknown): boolean {
     return request.method !== 'GET' && request.method !== 'POST' && typeof request.url === 'string' && request.url.includes('?');
   });
   if (!conditional.length) return false;
-  return !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
+  return bundle.type === 'batch' || !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
 }
 
 /** The batch or transaction entries' GET searches, paged as top-level ones are (pageSizeOf). */

@@ -25,7 +25,7 @@ import {
 import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import { StructureCache } from '../gates/structure-cache.js';
-import { asStoreError, beginImmediate, SYSTEM_KEYS_MARK, type Database } from './database.js';
+import { asStoreError, beginImmediate, RETRY_AFTER_FULL_SECONDS, storeUnavailable, SYSTEM_KEYS_MARK, type Database } from './database.js';
 import { dateRows, filterCondition, lookupRows, type SqlCondition } from './indexes.js';
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
@@ -396,11 +396,18 @@ export class EmbeddedRepository extends MemoryRepository {
   }
 
   /**
-   * A transaction inside a running write (exclusive): all or nothing within it, in a savepoint of its own
-   * — Medplum's router answers a failed transaction with an outcome rather than an error, so the write
-   * around it would otherwise keep the entries written before the one that failed.
+   * A transaction, or a write, inside a running write (exclusive): all or nothing within it, in a savepoint
+   * of its own — Medplum's router answers a failed transaction or batch entry with an outcome rather than an
+   * error, so the write around it would otherwise keep what was written before the failure.
    */
-  private async nestedTransaction<TResult>(fn: () => Promise<TResult>): Promise<TResult> {
+  private async nestedTransaction<TResult>(fn: () => TResult | Promise<TResult>): Promise<TResult> {
+    // SQLite may have rolled the whole transaction back (a full disk): nothing more is written in this turn,
+    // which would otherwise be written outside any transaction.
+    if (!this.database.isTransaction) {
+      throw new OperationOutcomeError(
+        storeUnavailable(RETRY_AFTER_FULL_SECONDS, 'The store rolled this write back; nothing of it was kept.'),
+      );
+    }
     this.database.exec('SAVEPOINT nested_transaction');
     try {
       const result = await fn();
@@ -748,6 +755,9 @@ export class EmbeddedRepository extends MemoryRepository {
       // A prepared transaction only creates and updates (createResource, updateResource): anything else
       // is decided under the write lock.
       if (running === 'prepare' && !preparable) return Promise.reject(new NeedsWriteLock());
+      // A write inside a running write (a batch resolved under the lock: fhir-exchange.ts) is all or nothing
+      // on its own: Medplum answers a batch entry's failure and goes on with the next.
+      if (running === 'write' && kind === 'write') return this.nestedTransaction(fn);
       return Promise.resolve().then(fn);
     }
     if (this.closed) {

@@ -388,4 +388,71 @@ describe('transactions with conditional entries, on disk', () => {
       expect(matching.map((e) => (e.resource as { name?: string }).name)).toEqual(names.length === 2 ? ['T2'] : []);
     }
   });
+
+  it('concurrent batches, each a conditional create and a conditional update of a new Patient: every entry succeeds, one Patient', async () => {
+    const h = d;
+    for (let round = 0; round < 3; round++) {
+      const identifier = `urn:example:batch-race|p-${round}`;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const res = await h.request('POST', '', {
+            resourceType: 'Bundle',
+            type: 'batch',
+            entry: [
+              {
+                resource: {
+                  resourceType: 'Basic',
+                  code: { text: 'marker' },
+                  identifier: [{ system: 'urn:example:batch-race', value: `b-${round}-${i}` }],
+                },
+                request: { method: 'POST', url: 'Basic', ifNoneExist: `identifier=urn:example:batch-race|b-${round}-${i}` },
+              },
+              {
+                resource: {
+                  resourceType: 'Patient',
+                  identifier: [{ system: 'urn:example:batch-race', value: `p-${round}` }],
+                  gender: 'other',
+                },
+                request: { method: 'PUT', url: `Patient?identifier=${identifier}` },
+              },
+            ],
+          } satisfies Bundle);
+          return ((await res.json()) as Bundle).entry?.map((e) => e.response?.status?.slice(0, 3));
+        }),
+      );
+      for (const statuses of results)
+        expect(
+          statuses?.every((st) => st === '200' || st === '201'),
+          JSON.stringify(statuses),
+        ).toBe(true);
+      expect(((await (await h.request('GET', `Patient?identifier=${identifier}`)).json()) as Bundle).total).toBe(1);
+    }
+  });
+
+  it('a batch under the lock keeps each entry all or nothing: a failing entry leaves nothing, the others are kept', async () => {
+    const h = d;
+    const res = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        {
+          resource: newTask('BATCH-KEPT-1', 'Patient/example-person'),
+          request: { method: 'POST', url: 'Task', ifNoneExist: 'identifier=urn:example:task|BATCH-KEPT-1' },
+        },
+        {
+          resource: { resourceType: 'Task', status: 42, intent: 'order' } as unknown as Resource,
+          request: { method: 'POST', url: 'Task' },
+        },
+        { resource: newTask('BATCH-KEPT-2', 'Patient/example-person'), request: { method: 'POST', url: 'Task' } },
+      ],
+    } satisfies Bundle);
+    expect(res.status).toBe(200);
+    const statuses = ((await res.json()) as Bundle).entry?.map((e) => e.response?.status?.slice(0, 3));
+    expect(statuses?.[0]).toBe('201');
+    expect(statuses?.[1]).toBe('400');
+    expect(statuses?.[2]).toBe('201');
+    for (const id of ['BATCH-KEPT-1', 'BATCH-KEPT-2']) {
+      expect(((await (await h.request('GET', `Task?identifier=urn:example:task|${id}`)).json()) as Bundle).total).toBe(1);
+    }
+  });
 });
