@@ -98,9 +98,10 @@ const preparing = new AsyncLocalStorage<Prepared>();
  *   of its own that is rolled back on any error. If-Match and conditional creates are decided inside it:
  *   another process on the same DATA_DIR waits (busy_timeout) and then sees the result, so nothing is
  *   doubled across processes. A FHIR transaction is prepared first without the lock and written under it
- *   only if what it read still holds (withTransaction), else run again wholly under the lock. A write is answered only once its COMMIT is durable (WAL, fsync). Writes
- *   that queued up while the previous COMMIT ran are committed together (group commit: one fsync for
- *   several, each still all-or-nothing), because node:sqlite's COMMIT blocks the event loop for its fsync.
+ *   only if what it read still holds (withTransaction), else run again wholly under the lock. A write is
+ *   answered only once its COMMIT is durable (WAL, fsync). Writes that queued up while the previous COMMIT
+ *   ran are committed together (group commit: one fsync for several, each still all-or-nothing), because
+ *   node:sqlite's COMMIT blocks the event loop for its fsync.
  * - One write connection per process: node:sqlite is synchronous but FHIR transactions are async
  *   callbacks, so this process's writes take turns (a FIFO queue); nested calls of a running one join it.
  *   With a DATA_DIR, reads use a second, read-only connection and see only committed data (WAL snapshots),
