@@ -69,7 +69,7 @@ export function bundleShapeProblem(body: unknown): string | undefined {
 /** The most resources one search page holds: a Medplum server's own cap (DEFAULT_MAX_SEARCH_COUNT, @medplum/core). */
 export const maxPageSize = DEFAULT_MAX_SEARCH_COUNT;
 
-/** A type-level or compartment search path (`Task?…`, `Patient/1/Task?…`): the requests pageSizeOf pages. */
+/** A type-level or compartment search path (`Task?…`, `Patient/1/Task?…`): the requests searchOf takes. */
 const searchPath = /^(?:[A-Z][A-Za-z]+\/[^/?]+\/)?[A-Z][A-Za-z]+(?:\?|$)/;
 
 /**
@@ -80,7 +80,7 @@ const searchPath = /^(?:[A-Z][A-Za-z]+\/[^/?]+\/)?[A-Z][A-Za-z]+(?:\?|$)/;
  * `_summary=count` is a count alone (`_count=0`: the cap had turned it into a page of 1,000 resources). Its
  * parameters are checked (searchParamsProblem) and a reference's `:[Type]` written as Medplum matches it.
  */
-function pageSizeOf(path: string): { path: string } | { problem: string; param: string } {
+function searchOf(path: string): { path: string } | { problem: string; param: string } {
   if (!searchPath.test(path)) return { path };
   const q = path.indexOf('?');
   const base = q < 0 ? path : path.slice(0, q);
@@ -274,7 +274,7 @@ function resolvesUnderLock(body: unknown): boolean {
   return bundle.type === 'batch' || !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
 }
 
-/** The batch or transaction entries' GET searches, paged as top-level ones are (pageSizeOf). */
+/** The batch or transaction entries' GET searches, checked and paged as top-level ones are (searchOf). */
 function pagedEntries(body: unknown): { body: unknown } {
   const bundle = body as { resourceType?: string; type?: string; entry?: { request?: { method?: string; url?: unknown } }[] };
   if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction') || !bundle.entry) return { body };
@@ -284,7 +284,7 @@ function pagedEntries(body: unknown): { body: unknown } {
     if (conditional) throw Object.assign(new Error(`Bundle.entry[${i}].request: ${conditional.problem}`), { param: conditional.param });
     if (e.request?.method !== 'GET' || typeof e.request.url !== 'string') return e;
     const url = e.request.url.replace(/^\//, '');
-    const paged = pageSizeOf(compartmentSearchPath(url) ?? url);
+    const paged = searchOf(compartmentSearchPath(url) ?? url);
     if ('problem' in paged) throw Object.assign(new Error(`Bundle.entry[${i}].request.url: ${paged.problem}`), { param: paged.param });
     if (paged.path === e.request.url) return e;
     changed = true;
@@ -310,7 +310,7 @@ export async function answerFhirRequest(
   const shape = bundleShapeProblem(req.body) ?? bodyProblem(req);
   if (shape) return { status: 400, body: badRequest(shape), headers: {} };
   req = searchByPost(req);
-  const paged = req.method === 'GET' ? pageSizeOf(req.path) : { path: req.path };
+  const paged = req.method === 'GET' ? searchOf(req.path) : { path: req.path };
   if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, paged.param), headers: {} };
   const ifNoneExistHeader = req.headers['if-none-exist'];
   const conditional = conditionalProblem(req.method, req.path, Array.isArray(ifNoneExistHeader) ? ifNoneExistHeader[0] : ifNoneExistHeader);
