@@ -127,15 +127,36 @@ const modifiersByType: Record<string, readonly string[]> = {
   special: ['missing'],
 };
 
+/** Parameters that shape a search's answer, not its matches: no part of the criteria of a conditional write. */
+const resultParams = [
+  '_count',
+  '_offset',
+  '_include',
+  '_revinclude',
+  '_sort',
+  '_elements',
+  '_summary',
+  '_total',
+  '_contained',
+  '_containedType',
+];
+
+type ParamProblem = { problem: string; param: string };
+
 /**
- * What the embedded server refuses in a search's parameters, or in the criteria of a conditional write:
- * - a modifier FHIR R4 does not define for the parameter's type, or spelled otherwise (`:NOT`). Medplum's
- *   router ignored it: `code:NOT=x` gave the matches of `code=x`, `authored-on:not=…` every Task, and
- *   `DELETE Flag?identifier:NOT=x` deleted x (outside testers). R4: a server refuses a modifier it does not
- *   support. Parameters Medplum does not know are left to it; chains are not modifiers.
- * - `_has` (reverse chaining), which this server does not support: it answered no match.
+ * What the embedded server refuses in a search's parameters, or (`conditional`) in the criteria of a
+ * conditional write. Medplum's router ignored each of these and answered as if it were not there, so a
+ * conditional write acted on the wrong resources (outside testers):
+ * - a modifier FHIR R4 does not define for the parameter's type, or spelled otherwise (`:NOT`):
+ *   `code:NOT=x` gave the matches of `code=x`, `DELETE Flag?identifier:NOT=x` deleted x. R4: a server
+ *   refuses a modifier it does not support. Parameters Medplum does not know are left to it;
+ * - a modifier at the end of a chain (`subject:Patient.identifier:NOT=…`), which Medplum ignores;
+ * - a reference's `:[Type]` with a value naming another type (`owner:Patient=PractitionerRole/p1`);
+ * - `_has` (reverse chaining), which this server does not support: it answered no match;
+ * - in a conditional write, result parameters (`_offset`, `_include`, …): `If-None-Exist: identifier=x&_offset=1`
+ *   created a duplicate.
  */
-function searchParamsProblem(resourceType: string, params: URLSearchParams): { problem: string; param: string } | undefined {
+function searchParamsProblem(resourceType: string, params: URLSearchParams, conditional = false): ParamProblem | undefined {
   for (const key of new Set(params.keys())) {
     if (key === '_has' || key.startsWith('_has:')) {
       return {
@@ -143,12 +164,38 @@ function searchParamsProblem(resourceType: string, params: URLSearchParams): { p
         param: '_has',
       };
     }
-    const colon = key.indexOf(':');
+    const bare = key.split(':')[0] as string;
+    if (conditional && resultParams.includes(bare)) {
+      return {
+        problem: `${bare} shapes a search's answer and has no place in the criteria of a conditional write.`,
+        param: key.slice(0, 80),
+      };
+    }
+    const [first, ...chained] = key.split('.');
+    if (chained.some((segment) => segment.includes(':'))) {
+      return {
+        problem: `A modifier on a chained parameter (${key.slice(0, 80)}) is not supported: put the modifier on the first link only.`,
+        param: key.slice(0, 80),
+      };
+    }
+    const colon = (first as string).indexOf(':');
     if (colon < 0) continue;
-    const [name, modifier] = [key.slice(0, colon), key.slice(colon + 1)];
+    const [name, modifier] = [(first as string).slice(0, colon), (first as string).slice(colon + 1)];
     const param = getSearchParameter(resourceType, name);
     if (!param?.type) continue;
-    if (param.type === 'reference' && /^[A-Z][A-Za-z]+(\.|$)/.test(modifier) && isResourceType(modifier.split('.')[0] as string)) continue;
+    if (param.type === 'reference' && /^[A-Z][A-Za-z]+$/.test(modifier) && isResourceType(modifier)) {
+      const other = params
+        .getAll(key)
+        .flatMap((v) => v.split(','))
+        .find((one) => one.includes('/') && !one.startsWith(`${modifier}/`));
+      if (other && !chained.length) {
+        return {
+          problem: `${key.slice(0, 80)} limits ${name} to ${modifier}, but "${other.slice(0, 80)}" names another type.`,
+          param: key.slice(0, 80),
+        };
+      }
+      continue;
+    }
     const allowed = modifiersByType[param.type] ?? ['missing'];
     if (!allowed.includes(modifier)) {
       return {
@@ -163,12 +210,13 @@ function searchParamsProblem(resourceType: string, params: URLSearchParams): { p
 /**
  * A reference parameter with a resource type modifier (`owner:PractitionerRole=p1`, R4 search.html#reference)
  * as the equivalent `owner=PractitionerRole/p1`: Medplum's matcher compared the bare id with the full
- * reference and found nothing (outside tester). Rewrites params in place; true when it changed one.
+ * reference and found nothing, in searches and in conditional writes (which then created duplicates;
+ * outside testers). Rewrites params in place; true when it changed one.
  */
 function withTypedReferences(resourceType: string, params: URLSearchParams): boolean {
   let changed = false;
   for (const key of [...new Set(params.keys())]) {
-    const m = /^([^:]+):([A-Z][A-Za-z]+)$/.exec(key);
+    const m = /^([^:.]+):([A-Z][A-Za-z]+)$/.exec(key);
     if (!m || getSearchParameter(resourceType, m[1] as string)?.type !== 'reference' || !isResourceType(m[2] as string)) continue;
     const values = params.getAll(key).map((v) =>
       v
@@ -184,26 +232,34 @@ function withTypedReferences(resourceType: string, params: URLSearchParams): boo
 }
 
 /**
- * The criteria of a conditional write (`PUT|PATCH|DELETE Type?…`, If-None-Exist) checked as a search's
- * parameters are (searchParamsProblem); undefined when the request is not one, or they pass.
+ * The criteria of a conditional write (`PUT|PATCH|DELETE Type?…`, If-None-Exist), checked as a search's
+ * parameters are (searchParamsProblem) and with a reference's `:[Type]` written as Medplum matches it
+ * (withTypedReferences): the request's url and If-None-Exist as Medplum should read them, or the problem.
  */
-function conditionalProblem(
+function conditionalCriteria(
   method: string | undefined,
   url: unknown,
   ifNoneExist: unknown,
-): { problem: string; param: string } | undefined {
-  if (typeof url !== 'string') return undefined;
+): ParamProblem | { url: unknown; ifNoneExist: unknown } {
+  if (typeof url !== 'string') return { url, ifNoneExist };
   const path = url.replace(/^\//, '');
   const q = path.indexOf('?');
-  const type = (q < 0 ? path : path.slice(0, q)).split('/')[0] as string;
+  const base = q < 0 ? path : path.slice(0, q);
+  const type = base.split('/')[0] as string;
+  let criteria = { url, ifNoneExist };
   if ((method === 'PUT' || method === 'PATCH' || method === 'DELETE') && q >= 0) {
-    const problem = searchParamsProblem(type, new URLSearchParams(path.slice(q + 1)));
+    const params = new URLSearchParams(path.slice(q + 1));
+    const problem = searchParamsProblem(type, params, true);
     if (problem) return problem;
+    if (withTypedReferences(type, params)) criteria = { ...criteria, url: `${base}?${params.toString()}` };
   }
   if (method === 'POST' && typeof ifNoneExist === 'string' && ifNoneExist) {
-    return searchParamsProblem(type, new URLSearchParams(ifNoneExist.replace(/^[^?]*\?/, '')));
+    const params = new URLSearchParams(ifNoneExist.replace(/^[^?]*\?/, ''));
+    const problem = searchParamsProblem(type, params, true);
+    if (problem) return problem;
+    if (withTypedReferences(type, params)) criteria = { ...criteria, ifNoneExist: params.toString() };
   }
-  return undefined;
+  return criteria;
 }
 
 /** A create or update whose body is not a resource (a JSON object): Medplum read `.resourceType` of nothing. */
@@ -280,8 +336,16 @@ function pagedEntries(body: unknown): { body: unknown } {
   if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction') || !bundle.entry) return { body };
   let changed = false;
   const entry = bundle.entry.map((e, i) => {
-    const conditional = conditionalProblem(e.request?.method, e.request?.url, (e.request as { ifNoneExist?: unknown })?.ifNoneExist);
-    if (conditional) throw Object.assign(new Error(`Bundle.entry[${i}].request: ${conditional.problem}`), { param: conditional.param });
+    const request = e.request as { method?: string; url?: unknown; ifNoneExist?: unknown } | undefined;
+    const criteria = conditionalCriteria(request?.method, request?.url, request?.ifNoneExist);
+    if ('problem' in criteria) throw Object.assign(new Error(`Bundle.entry[${i}].request: ${criteria.problem}`), { param: criteria.param });
+    if (request && (criteria.url !== request.url || criteria.ifNoneExist !== request.ifNoneExist)) {
+      changed = true;
+      return {
+        ...e,
+        request: { ...request, url: criteria.url, ...(criteria.ifNoneExist === undefined ? {} : { ifNoneExist: criteria.ifNoneExist }) },
+      };
+    }
     if (e.request?.method !== 'GET' || typeof e.request.url !== 'string') return e;
     const url = e.request.url.replace(/^\//, '');
     const paged = searchOf(compartmentSearchPath(url) ?? url);
@@ -313,8 +377,12 @@ export async function answerFhirRequest(
   const paged = req.method === 'GET' ? searchOf(req.path) : { path: req.path };
   if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, paged.param), headers: {} };
   const ifNoneExistHeader = req.headers['if-none-exist'];
-  const conditional = conditionalProblem(req.method, req.path, Array.isArray(ifNoneExistHeader) ? ifNoneExistHeader[0] : ifNoneExistHeader);
-  if (conditional) return { status: 400, body: badRequest(conditional.problem, conditional.param), headers: {} };
+  const criteria = conditionalCriteria(req.method, paged.path, Array.isArray(ifNoneExistHeader) ? ifNoneExistHeader[0] : ifNoneExistHeader);
+  if ('problem' in criteria) return { status: 400, body: badRequest(criteria.problem, criteria.param), headers: {} };
+  if (criteria.url !== paged.path) paged.path = criteria.url as string;
+  if (typeof criteria.ifNoneExist === 'string' && criteria.ifNoneExist !== ifNoneExistHeader) {
+    req = { ...req, headers: { ...req.headers, 'if-none-exist': criteria.ifNoneExist } };
+  }
   let body: unknown;
   try {
     ({ body } = pagedEntries(req.body));

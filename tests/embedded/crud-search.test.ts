@@ -181,6 +181,34 @@ describe('create, read and indexed search', () => {
     expect((await h.request('GET', `Task/${created.id}`)).status).toBe(200);
   });
 
+  it("reads a conditional write's criteria as a search reads them: owner:PractitionerRole=<id> finds the match (it created a duplicate)", async () => {
+    const created = (await (await h.request('POST', 'Task', task(903))).json()) as Task;
+    const criteria = 'owner:PractitionerRole=example-peer&identifier=urn:example:task|T-903';
+    expect((await search(`Task?${criteria}`)).total).toBe(1);
+    const put = await h.request('PUT', `Task?${criteria}`, { ...task(903), description: 'updated' });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as Task).id).toBe(created.id);
+    const again = await h.request('POST', 'Task', task(903), { 'if-none-exist': criteria });
+    expect(again.status).toBe(200);
+    const inBatch = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: task(903), request: { method: 'POST', url: 'Task', ifNoneExist: criteria } }],
+    });
+    expect(((await inBatch.json()) as Bundle).entry?.[0]?.response?.status?.slice(0, 3)).toBe('200');
+    expect((await search('Task?identifier=urn:example:task|T-903')).total).toBe(1);
+    for (const [method, path, headers] of [
+      ['DELETE', 'Task?owner:PractitionerRole.identifier:NOT=x&identifier=urn:example:task|T-903', {}],
+      ['GET', 'Task?owner:Patient=PractitionerRole/example-peer', {}],
+      ['POST', 'Task', { 'if-none-exist': 'identifier=urn:example:task|T-903&_offset=1' }],
+      ['PUT', 'Task?identifier=urn:example:task|T-903&_include=Task:owner', {}],
+    ] as const) {
+      const res = await h.request(method, path, method === 'DELETE' || method === 'GET' ? undefined : task(903), headers);
+      expect(res.status, `${method} ${path}`).toBe(400);
+    }
+    expect((await search('Task?identifier=urn:example:task|T-903')).total).toBe(1);
+  });
+
   it('answers a compartment search inside a batch as at the top level', async () => {
     const top = await search('Patient/example-person/Task?_count=1000');
     const res = await h.request('POST', '', {
