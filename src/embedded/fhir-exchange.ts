@@ -9,7 +9,7 @@ import {
   serverError,
 } from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { storeRetryAfter } from './database.js';
 import type { EmbeddedRepository } from './repository.js';
 import { compartmentSearchPath } from './compartment.js';
@@ -330,15 +330,33 @@ function resolvesUnderLock(body: unknown): boolean {
   return bundle.type === 'batch' || !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
 }
 
-/** The batch or transaction entries' GET searches, checked and paged as top-level ones are (searchOf). */
-function pagedEntries(body: unknown): { body: unknown } {
+/** A batch entry the embedded server answers itself (pagedEntries): its index in the Bundle, and why. */
+interface RejectedEntry {
+  index: number;
+  outcome: OperationOutcome;
+}
+
+/**
+ * The batch or transaction entries' GET searches and conditional criteria, checked and rewritten as top-level
+ * ones are (searchOf, conditionalCriteria). A problem refuses a transaction whole (thrown); in a batch it is
+ * that entry's answer alone (R4 http.html#brules: each entry on its own), the others are sent on — a batch
+ * has no references between its entries — and `kept` maps the answers back to the Bundle's entries.
+ */
+function pagedEntries(body: unknown): { body: unknown; rejected?: RejectedEntry[]; kept?: number[]; size?: number } {
   const bundle = body as { resourceType?: string; type?: string; entry?: { request?: { method?: string; url?: unknown } }[] };
   if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'batch' && bundle.type !== 'transaction') || !bundle.entry) return { body };
   let changed = false;
+  const rejected: RejectedEntry[] = [];
+  const refuse = (i: number, where: string, problem: ParamProblem) => {
+    if (bundle.type === 'transaction')
+      throw Object.assign(new Error(`Bundle.entry[${i}].${where}: ${problem.problem}`), { param: problem.param });
+    rejected.push({ index: i, outcome: badRequest(problem.problem, `Bundle.entry[${i}].${where}`) });
+    return undefined;
+  };
   const entry = bundle.entry.map((e, i) => {
     const request = e.request as { method?: string; url?: unknown; ifNoneExist?: unknown } | undefined;
     const criteria = conditionalCriteria(request?.method, request?.url, request?.ifNoneExist);
-    if ('problem' in criteria) throw Object.assign(new Error(`Bundle.entry[${i}].request: ${criteria.problem}`), { param: criteria.param });
+    if ('problem' in criteria) return refuse(i, 'request', criteria);
     if (request && (criteria.url !== request.url || criteria.ifNoneExist !== request.ifNoneExist)) {
       changed = true;
       return {
@@ -349,12 +367,23 @@ function pagedEntries(body: unknown): { body: unknown } {
     if (e.request?.method !== 'GET' || typeof e.request.url !== 'string') return e;
     const url = e.request.url.replace(/^\//, '');
     const paged = searchOf(compartmentSearchPath(url) ?? url);
-    if ('problem' in paged) throw Object.assign(new Error(`Bundle.entry[${i}].request.url: ${paged.problem}`), { param: paged.param });
+    if ('problem' in paged) return refuse(i, 'request.url', paged);
     if (paged.path === e.request.url) return e;
     changed = true;
     return { ...e, request: { ...e.request, url: paged.path } };
   });
-  return { body: changed ? { ...bundle, entry } : body };
+  if (!rejected.length) return { body: changed ? { ...bundle, entry } : body };
+  const kept = entry.flatMap((e, i) => (e ? [i] : []));
+  return { body: { ...bundle, entry: entry.filter((e) => e !== undefined) }, rejected, kept, size: entry.length };
+}
+
+/** A batch's answer with the entries the embedded server refused itself put back in their places. */
+function withRejectedEntries(response: Resource, rejected: RejectedEntry[], kept: number[], size: number): Resource {
+  const answered = response.resourceType === 'Bundle' ? (response.entry ?? []) : [];
+  const entry: BundleEntry[] = new Array(size);
+  kept.forEach((index, i) => (entry[index] = answered[i] ?? {}));
+  for (const r of rejected) entry[r.index] = { response: { status: '400', outcome: r.outcome } };
+  return { resourceType: 'Bundle', type: 'batch-response', entry };
 }
 
 /**
@@ -383,11 +412,19 @@ export async function answerFhirRequest(
   if (typeof criteria.ifNoneExist === 'string' && criteria.ifNoneExist !== ifNoneExistHeader) {
     req = { ...req, headers: { ...req.headers, 'if-none-exist': criteria.ifNoneExist } };
   }
-  let body: unknown;
+  let entries: ReturnType<typeof pagedEntries>;
   try {
-    ({ body } = pagedEntries(req.body));
+    entries = pagedEntries(req.body);
   } catch (err) {
     return { status: 400, body: badRequest((err as Error).message, (err as { param?: string }).param), headers: {} };
+  }
+  const { body, rejected, kept, size } = entries;
+  if (rejected && kept && size !== undefined && !kept.length) {
+    return {
+      status: 200,
+      body: withRejectedEntries({ resourceType: 'Bundle', type: 'batch-response' }, rejected, kept, size),
+      headers: {},
+    };
   }
   const headers = { ...req.headers };
   const ifMatch = headers['if-match'];
@@ -426,6 +463,7 @@ export async function answerFhirRequest(
   // Never echo internals (stack traces, resource content) to the caller.
   if (status >= 500) return { status, body: serverError(new Error('Internal server error')), headers: {} };
   if (!resource || status >= 400) return { status, body: outcome, headers: {} };
+  if (rejected && kept && size !== undefined) resource = withRejectedEntries(resource, rejected, kept, size);
   const extra: Record<string, string> = {};
   const versionId = resource.meta?.versionId;
   if (versionId) extra.ETag = `W/"${versionId}"`;

@@ -131,13 +131,42 @@ describe('create, read and indexed search', () => {
       const outcome = (await res.json()) as { issue?: { diagnostics?: string; details?: { text?: string } }[] };
       expect(JSON.stringify(outcome), path).toContain('FHIR R4 defines');
     }
-    // Batch entries' searches too.
+    // Batch entries' searches too: that entry alone (R4: a batch's entries are answered each on its own).
     const batch = await h.request('POST', '', {
       resourceType: 'Bundle',
       type: 'batch',
-      entry: [{ request: { method: 'GET', url: 'Task?code:NOT=review' } }],
+      entry: [
+        { request: { method: 'GET', url: 'Task?_summary=count' } },
+        { request: { method: 'GET', url: 'Task?code:NOT=review' } },
+        { request: { method: 'DELETE', url: 'Task?identifier:Text=x' } },
+        { request: { method: 'GET', url: 'Patient?_has:Task:patient:status=requested' } },
+        { resource: task(950), request: { method: 'POST', url: 'Task' } },
+      ],
     });
-    expect(batch.status).toBe(400);
+    expect(batch.status).toBe(200);
+    const answers = ((await batch.json()) as Bundle).entry ?? [];
+    expect(answers.map((e) => e.response?.status?.slice(0, 3))).toEqual(['200', '400', '400', '400', '201']);
+    expect(JSON.stringify(answers[1]?.response?.outcome)).toContain('FHIR R4 defines');
+    expect((answers[0]?.resource as Bundle).total).toBeGreaterThan(0);
+    expect((await search('Task?identifier=urn:example:task|T-950')).total).toBe(1);
+    // Only refused entries: answered without the router.
+    const none = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ request: { method: 'GET', url: 'Task?code:NOT=x' } }],
+    });
+    expect(((await none.json()) as Bundle).entry?.map((e) => e.response?.status)).toEqual(['400']);
+    // A transaction is refused whole.
+    const whole = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: task(951), request: { method: 'POST', url: 'Task' } },
+        { request: { method: 'DELETE', url: 'Task?identifier:NOT=x' } },
+      ],
+    });
+    expect(whole.status).toBe(400);
+    expect((await search('Task?identifier=urn:example:task|T-951')).total).toBe(0);
     const not = await search('Task?code:not=urn:example:task-code|review&_count=1000');
     const all = await search('Task?_count=1000');
     const positive = await search('Task?code=urn:example:task-code|review&_count=1000');
