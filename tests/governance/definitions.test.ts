@@ -1,9 +1,10 @@
-import type { AuditEvent, Bundle, Encounter, MeasureReport, Patient, Task } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Encounter, MeasureReport, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportRows, type ReportRow } from '../../src/governance/rows.js';
 import { contactsAfter, peerContactOf } from '../../src/governance/facts.js';
 import { localDate } from '../../src/governance/period.js';
-import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { measureReports, newPatient, sourcedRecord } from './service.js';
+import { startTestService, type TestService } from '../harness.js';
 
 /**
  * The definitions of spec §6 "Definitions that hold across measures", one small case each, on the real
@@ -24,24 +25,11 @@ afterAll(async () => {
   await svc?.close();
 });
 
-async function person(): Promise<string> {
-  const res = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
-  expect(res.status).toBe(201);
-  return `Patient/${((await res.json()) as Patient).id}`;
-}
+const person = () => newPatient(svc);
 
 /** A fixture record of this file's source, for a person, made at `recordedAt`. */
-function record(name: string, recordId: string, patient: string, recordedAt: string, change: (r: any) => void = () => undefined): any {
-  return fixture(name, recordId, (r) => {
-    r.source = { system: source };
-    r.person = { reference: patient };
-    r.recordedAt = recordedAt;
-    // The fixtures' consents were recorded in 2026; a consent recorded after a disclosure grants nothing (spec §3.5).
-    delete r.consent.recordedAt;
-    delete r.peerNotes;
-    change(r);
-  });
-}
+const record = (name: string, recordId: string, patient: string, recordedAt: string, change?: (r: any) => void) =>
+  sourcedRecord(source, name, recordId, patient, recordedAt, change);
 
 async function post(r: unknown, status: number): Promise<any> {
   const res = await svc.post(r);
@@ -54,13 +42,7 @@ async function create<T extends Task | Encounter>(resource: T): Promise<void> {
   expect(res.status).toBe(201);
 }
 
-async function report(start: string, end: string): Promise<Bundle<MeasureReport>> {
-  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, {
-    headers: { Authorization: `Bearer ${testToken}` },
-  });
-  expect(res.status).toBe(200);
-  return res.json() as Promise<Bundle<MeasureReport>>;
-}
+const report = (start: string, end: string) => measureReports(svc, start, end);
 
 function row(bundle: Bundle<MeasureReport>, measure: string, group: string, stratum = ''): ReportRow {
   const found = reportRows(bundle).find((r) => r.measure === measure && r.group === group && r.stratum === stratum);

@@ -1,7 +1,8 @@
-import type { Bundle, CarePlan, MeasureReport, Patient } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, MeasureReport } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportRows } from '../../src/governance/rows.js';
-import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { comparableReports, measureReports, newPatient, sourcedRecord } from './service.js';
+import { startTestService, type TestService } from '../harness.js';
 
 /**
  * Spec §6: "a month once reported does not change". July 2023 is reported; then every record is resent
@@ -19,39 +20,21 @@ afterAll(async () => {
   await svc?.close();
 });
 
-async function person(): Promise<string> {
-  const res = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
-  return `Patient/${((await res.json()) as Patient).id}`;
-}
+const person = () => newPatient(svc);
 
-function record(name: string, recordId: string, patient: string, recordedAt: string, change: (r: any) => void): any {
-  return fixture(name, recordId, (r) => {
-    r.source = { system: source };
-    r.person = { reference: patient };
-    r.recordedAt = recordedAt;
-    delete r.consent.recordedAt;
-    delete r.peerNotes;
-    change(r);
-  });
-}
+const record = (name: string, recordId: string, patient: string, recordedAt: string, change: (r: any) => void) =>
+  sourcedRecord(source, name, recordId, patient, recordedAt, change);
 
 async function send(r: any, ...status: number[]): Promise<void> {
   const res = await svc.post(r);
   expect(status, `${r.recordId}: ${JSON.stringify(res.body?.issue ?? res.body?.operationOutcome?.issue ?? '')}`).toContain(res.status);
 }
 
-async function report(start: string, end: string): Promise<Bundle<MeasureReport>> {
-  const res = await fetch(`${svc.url}/governance/measures?start=${start}&end=${end}`, {
-    headers: { Authorization: `Bearer ${testToken}` },
-  });
-  expect(res.status).toBe(200);
-  return res.json() as Promise<Bundle<MeasureReport>>;
-}
+const report = (start: string, end: string) => measureReports(svc, start, end);
 
 const july = () => report('2023-07-01', '2023-07-31');
 
-/** The reports without the time they were made. */
-const comparable = (b: Bundle<MeasureReport>) => JSON.stringify(b, (k, v) => (k === 'date' || k === 'timestamp' ? undefined : v));
+const comparable = comparableReports;
 
 describe('a reported month does not change', () => {
   it('July, reported, then every record resent 45 days later and later records added: July again is equal', async () => {

@@ -1,9 +1,10 @@
-import type { AuditEvent, Bundle, CarePlan, MeasureReport, Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, CarePlan } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extensions, indexMonthSystem, recordMonthSystem } from '../../src/contract/vocabulary.js';
 import { addDays } from '../../src/governance/period.js';
 import { reportRows } from '../../src/governance/rows.js';
-import { fixture, startTestService, testToken, type TestService } from '../harness.js';
+import { comparableReports, measureReports, newPatient, sourcedRecord } from './service.js';
+import { startTestService, type TestService } from '../harness.js';
 
 /**
  * Governance reads a pathway's CarePlans by their index-month tag and, for CarePlans an older version wrote
@@ -28,31 +29,13 @@ const day = (n: number) => addDays(today, n);
 const at = (n: number) => `${day(n)}T10:00:00Z`;
 const period = { start: day(-45), end: day(0) };
 
-async function person(): Promise<string> {
-  const res = await svc.fhirRaw('Patient', { method: 'POST', body: JSON.stringify({ resourceType: 'Patient' } satisfies Patient) });
-  return `Patient/${((await res.json()) as Patient).id}`;
-}
+const person = () => newPatient(svc);
 
-function record(name: string, recordId: string, patient: string, change: (r: any) => void): any {
-  return fixture(name, recordId, (r) => {
-    r.source = { system: source };
-    r.person = { reference: patient };
-    r.recordedAt = at(-20);
-    delete r.consent.recordedAt;
-    delete r.peerNotes;
-    change(r);
-  });
-}
+const record = (name: string, recordId: string, patient: string, change: (r: any) => void) =>
+  sourcedRecord(source, name, recordId, patient, at(-20), change);
 
-async function report(): Promise<Bundle<MeasureReport>> {
-  const res = await fetch(`${svc.url}/governance/measures?start=${period.start}&end=${period.end}`, {
-    headers: { Authorization: `Bearer ${testToken}` },
-  });
-  expect(res.status).toBe(200);
-  return res.json() as Promise<Bundle<MeasureReport>>;
-}
-
-const comparable = (b: Bundle<MeasureReport>) => JSON.stringify(b, (k, v) => (k === 'date' || k === 'timestamp' ? undefined : v));
+const report = () => measureReports(svc, period.start, period.end);
+const comparable = comparableReports;
 
 /**
  * Writes a resource back as an older version wrote it: without the tag of `system` (and for a CarePlan, the
