@@ -28,6 +28,12 @@ export interface FhirConnection {
   tokenProvider?: AccessTokenProvider;
   /** The transport under the status and token handling: real HTTP by default; the embedded server answers in process. */
   transport?: typeof fetch;
+  /**
+   * Searches a caller reading many at once (a governance report: governance/fetch.ts) runs concurrently;
+   * unset, all of them. The embedded server answers in process, on this one thread, where concurrent
+   * searches gain nothing and only hold more parsed pages at once (1: measured, README "Report time").
+   */
+  concurrentSearches?: number;
 }
 
 /** Seconds a caller is told to wait before resending, when the FHIR server is down. */
@@ -95,7 +101,11 @@ export class FhirClient {
   private readonly rollback: RollbackCheck;
   private readonly directory = new Map<string, { at: number; entry: BundleEntry }>();
 
+  /** FhirConnection.concurrentSearches (Infinity when unset). */
+  readonly concurrentSearches: number;
+
   constructor(private readonly conn: FhirConnection) {
+    this.concurrentSearches = conn.concurrentSearches ?? Number.POSITIVE_INFINITY;
     // MedplumClient joins a server root and a FHIR path; any FHIR base splits into the two exactly.
     const base = new URL(conn.baseUrl.replace(/\/*$/, '/'));
     const tokens =

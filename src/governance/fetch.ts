@@ -1,4 +1,5 @@
 import type { AuditEvent, CarePlan, Communication, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
 import type { FhirClient } from '../fhir/client.js';
@@ -78,14 +79,29 @@ export interface GovernanceSources {
 /** The Task codes governance reads: the clinical and tracking ones (role integrity) and the two routing channels. */
 export const governanceTaskCodes = [...clinicalTaskCodes, ...trackingTaskCodes, 'care-coordination-review'] as const;
 
-/** All pages of one search (fhir/search-all.ts), with governance's page sizes. */
+/**
+ * The FHIR server as one report reads it: its searches, of which at most the client's
+ * `concurrentSearches` (fhir/client.ts) run at once — each with all its pages, so that a search holds its
+ * turn from its first page to its last.
+ */
+export interface ReportReader extends Pick<FhirClient, 'search' | 'page'> {
+  /** Runs one whole search in its turn. */
+  inTurn: LimitFunction;
+}
+
+/** A reader for one report (a limit of its own: reports running side by side do not queue behind each other). */
+export function reportReader(fhir: Pick<FhirClient, 'search' | 'page' | 'concurrentSearches'>): ReportReader {
+  return { search: (...a) => fhir.search(...a), page: (...a) => fhir.page(...a), inTurn: pLimit(fhir.concurrentSearches) };
+}
+
+/** All pages of one search (fhir/search-all.ts), with governance's page sizes, in its turn. */
 export function searchAll(
-  fhir: Pick<FhirClient, 'search' | 'page'>,
+  fhir: ReportReader,
   type: string,
   query: SearchQuery,
   count = query._include ? includePageSize : pageSize,
 ): Promise<SearchResult> {
-  return searchAllPages(fhir, type, query, { pageSize: count, maxPages });
+  return fhir.inTurn(() => searchAllPages(fhir, type, query, { pageSize: count, maxPages }));
 }
 
 /** What a search kept of its matches (`read` of each, as its page arrived), and the resources it included. */
@@ -96,14 +112,16 @@ interface Read<U> {
 
 /** All pages of one search, each match kept only as what `read` makes of it (GovernanceSources). */
 async function readAll<T extends Resource, U>(
-  fhir: Pick<FhirClient, 'search' | 'page'>,
+  fhir: ReportReader,
   type: T['resourceType'],
   query: SearchQuery,
   read: (match: T) => U,
 ): Promise<Read<U>> {
   const facts: U[] = [];
   const count = query._include ? includePageSize : pageSize;
-  const { included } = await visitAll(fhir, type, query, { pageSize: count, maxPages }, (match) => facts.push(read(match as T)));
+  const { included } = await fhir.inTurn(() =>
+    visitAll(fhir, type, query, { pageSize: count, maxPages }, (match) => facts.push(read(match as T))),
+  );
   return { facts, included };
 }
 
@@ -161,7 +179,7 @@ function carePlanRange(pathway: Exclude<PathwayCode, 'concern-routing'>, period:
  * extension existed — leaving out those the tag search reads (notTagged). facts.ts reads which date counts.
  */
 async function carePlansOf<P extends Exclude<PathwayCode, 'concern-routing'>>(
-  fhir: FhirClient,
+  fhir: ReportReader,
   pathway: P,
   period: Period,
   read: (plan: CarePlan) => PlanFactsOf[P],
@@ -194,7 +212,7 @@ function chunked(values: string[]): string[][] {
 
 /** A token search over many values, in searches of `valuesPerSearch`, read as facts and joined (each resource once). */
 async function readEach<T extends Resource, U extends { case: Case }>(
-  fhir: FhirClient,
+  fhir: ReportReader,
   type: T['resourceType'],
   param: string,
   values: string[],
@@ -211,7 +229,7 @@ async function readEach<T extends Resource, U extends { case: Case }>(
  * keeps the date of the first send (`Communication.sent`, write-plan.ts): the records with a notification
  * sent in the period are read by their CarePlan's identifier (`<recordId>/careplan`, planIdentifier).
  */
-function concernRoutingPlans(fhir: FhirClient, identifiers: Set<string>, timeZone: string): Promise<ConcernFacts[]> {
+function concernRoutingPlans(fhir: ReportReader, identifiers: Set<string>, timeZone: string): Promise<ConcernFacts[]> {
   return readEach(fhir, 'CarePlan', 'identifier', [...identifiers], (p: CarePlan) => concernFacts(p, timeZone), {
     category: `${systems.pathway}|concern-routing`,
   });
@@ -234,7 +252,7 @@ function monthTags(period: Pick<Period, 'start' | 'end'>, system: string = recor
 }
 
 /** Crisis-contact Encounters dated in the range: any configured class, or any configured type (two searches, joined). */
-async function crisisEncounters(fhir: FhirClient, config: GovernanceConfig, date: string[]): Promise<Encounter[]> {
+async function crisisEncounters(fhir: ReportReader, config: GovernanceConfig, date: string[]): Promise<Encounter[]> {
   const { class: classes, type } = config.crisisContactEncounter;
   const searches = [
     classes.length ? searchAll(fhir, 'Encounter', { class: tokens(classes), date }) : undefined,
@@ -245,7 +263,7 @@ async function crisisEncounters(fhir: FhirClient, config: GovernanceConfig, date
 }
 
 /** The Goals the step-down CarePlans point at, by `_id`. */
-async function goalsOf(fhir: FhirClient, plans: StepDownFacts[]): Promise<Goal[]> {
+async function goalsOf(fhir: ReportReader, plans: StepDownFacts[]): Promise<Goal[]> {
   const ids = [
     ...new Set(
       plans.flatMap((p) =>
@@ -264,15 +282,17 @@ async function goalsOf(fhir: FhirClient, plans: StepDownFacts[]): Promise<Goal[]
  * Reads what governance needs for one period from the FHIR server's REST API: date-bounded searches on
  * indexed parameters (the period, the look-back before it and the follow-up windows after it: period.ts),
  * so the time a report takes follows the size of the period, not of the whole history. Searches in
- * parallel; each resource is read as its facts in the site's time zone (GovernanceSources).
+ * parallel, as many at once as the client runs (reportReader); each resource is read as its facts in the
+ * site's time zone (GovernanceSources).
  */
 export async function readSources(
-  fhir: FhirClient,
+  client: FhirClient,
   codes: CodesConfig,
   config: GovernanceConfig,
   period: Period,
   timeZone: string,
 ): Promise<GovernanceSources> {
+  const fhir = reportReader(client);
   const pathway = (code: string) => `${systems.pathway}|${code}`;
   const tz = timeZone;
   const range = evidenceRange(period);

@@ -210,6 +210,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
               tokens: new TokenStore([], internal.clientId, internal.clientSecret),
               baseUrl: `${url}/`,
             }),
+          ...(embedded ? { concurrentSearches: 1 } : {}),
         },
   );
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).

@@ -1,6 +1,9 @@
 import type { Bundle, Encounter } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { searchAll } from '../../src/governance/fetch.js';
+import { loadGovernanceConfig } from '../../src/config/governance.js';
+import { loadMappings } from '../../src/config/mappings.js';
+import type { FhirClient } from '../../src/fhir/client.js';
+import { readSources, reportReader, searchAll } from '../../src/governance/fetch.js';
 import { daysBetween, localDate } from '../../src/governance/period.js';
 import { windowOutcome } from '../../src/governance/result.js';
 import { startTestService, type TestService } from '../harness.js';
@@ -27,7 +30,12 @@ describe('searchAll reads every page', () => {
       });
       expect(res.status).toBe(201);
     }
-    const found = await searchAll(svc.service.adapter.fhir, 'Encounter', { class: 'urn:test|paging', _include: 'Encounter:subject' }, 3);
+    const found = await searchAll(
+      reportReader(svc.service.adapter.fhir),
+      'Encounter',
+      { class: 'urn:test|paging', _include: 'Encounter:subject' },
+      3,
+    );
     expect(found.matches).toHaveLength(7);
     expect(new Set(found.matches.map((e) => e.id)).size).toBe(7);
     expect([...found.included.keys()]).toEqual(['Patient/example-person']);
@@ -51,9 +59,49 @@ describe('searchAll reads every page', () => {
         return url.endsWith('1') ? page(['c'], 'http://fhir.example/next-2') : page(['d']);
       },
     };
-    const found = await searchAll(fake as never, 'Encounter', {});
+    const found = await searchAll(reportReader({ ...fake, concurrentSearches: Infinity } as never), 'Encounter', {});
     expect(found.matches.map((e) => e.id)).toEqual(['a', 'b', 'c', 'd']);
     expect(asked).toEqual(['http://fhir.example/next-1', 'http://fhir.example/next-2']);
+  });
+});
+
+describe('searches at once', () => {
+  /** The client's searches and pages, counting the requests in flight at once. */
+  function counted(client: FhirClient, concurrentSearches: number) {
+    const seen = { open: 0, most: 0, requests: 0 };
+    const count = async <T>(request: () => Promise<T>): Promise<T> => {
+      seen.open++;
+      seen.requests++;
+      seen.most = Math.max(seen.most, seen.open);
+      try {
+        return await request();
+      } finally {
+        seen.open--;
+      }
+    };
+    const fhir = {
+      concurrentSearches,
+      search: (...a: Parameters<FhirClient['search']>) => count(() => client.search(...a)),
+      page: (...a: Parameters<FhirClient['page']>) => count(() => client.page(...a)),
+    };
+    return { fhir: fhir as unknown as FhirClient, seen };
+  }
+
+  it('On the embedded server a report runs its searches one at a time; a client without a limit runs them together', async () => {
+    const client = svc.service.adapter.fhir;
+    // In process, on this thread: parallel searches would only hold more parsed pages at once.
+    expect(client.concurrentSearches).toBe(1);
+    const mappings = loadMappings();
+    const { timeZone } = mappings.site;
+    const period = { start: '2025-03-01', end: '2025-03-31', timeZone };
+    const read = (fhir: FhirClient) => readSources(fhir, mappings.codes, loadGovernanceConfig(), period, timeZone);
+    const one = counted(client, client.concurrentSearches);
+    await read(one.fhir);
+    expect(one.seen.requests).toBeGreaterThan(10);
+    expect(one.seen.most).toBe(1);
+    const all = counted(client, Infinity);
+    await read(all.fhir);
+    expect(all.seen.most).toBeGreaterThan(1);
   });
 });
 

@@ -1,5 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
+import pLimit from 'p-limit';
 import { readBatch, type BatchLine } from '../import/batch-lines.js';
 import { sendRecord, type SendOptions, type SendResult } from '../import/send-record.js';
 import { emptyTally, failedLine, localOutcome, summaryLines, verdictOf, type FailedLine } from '../import/tally.js';
@@ -35,22 +36,6 @@ function options(file: string, values: ImportValues) {
     url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`,
     source: values.source,
     progress: values.progress,
-  };
-}
-
-/** A counting semaphore: at most `n` sends at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
   };
 }
 
@@ -110,7 +95,7 @@ async function runImport(file: string, values: ImportValues, io: CommandIo, hook
       : undefined;
   bar?.start(lines.length, 0, tally);
   const send: SendOptions = { url: opts.url, token: opts.token, sourceMapping: opts.source, sleep: hooks.sleep };
-  const limit = limiter(opts.concurrency);
+  const limit = pLimit(opts.concurrency);
   const tails = new Map<string, Promise<void>>();
   let refused = false;
   const started = Date.now();
