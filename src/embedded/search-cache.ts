@@ -5,21 +5,23 @@ import type { SearchRequest } from '@medplum/core';
  * reads ~10 searches in parallel) then pays for the search once, not once per page.
  */
 export const MAX_CACHED_SEARCHES = 32;
-/** Ids kept over all cached searches (~80 bytes each, read from the store): caps the cache at ~16 MB. */
-export const MAX_CACHED_IDS = 200_000;
+/** Matches kept over all cached searches (a row id each, 8 bytes at most): caps the cache at ~2 MB. */
+export const MAX_CACHED_MATCHES = 200_000;
 
 interface Cached {
   type: string;
-  ids: string[];
+  /** The matches' row ids in the store (`resources.rid`), in the search's order. */
+  rids: number[];
 }
 
 /**
- * The ordered match ids of recent searches, dropped as soon as any resource of the searched type changes
- * (so a cached page is exactly what re-running the search would give), least recently used first.
+ * The ordered matches (row ids) of recent searches, dropped as soon as any resource of the searched type
+ * changes, here or in another process (repository.ts followOtherProcesses), so that a cached page is exactly
+ * what re-running the search would give; least recently used first.
  */
 export class SearchResultCache {
   private readonly entries = new Map<string, Cached>();
-  private ids = 0;
+  private matches = 0;
 
   /**
    * The key of a search's matches and their order: everything but paging, totals and includes. Filters
@@ -31,27 +33,27 @@ export class SearchResultCache {
     return JSON.stringify([searchRequest.resourceType, filters, searchRequest.sortRules ?? []]);
   }
 
-  /** The cached ordered ids, or undefined. */
-  get(type: string, key: string): string[] | undefined {
+  /** The cached ordered row ids, or undefined. */
+  get(type: string, key: string): number[] | undefined {
     const cached = this.entries.get(key);
     if (!cached || cached.type !== type) {
       return undefined;
     }
     this.entries.delete(key);
     this.entries.set(key, cached);
-    return cached.ids;
+    return cached.rids;
   }
 
-  /** Keeps a search's ordered ids, evicting the least recently used beyond the limits. */
-  set(type: string, key: string, ids: string[]): void {
-    if (ids.length > MAX_CACHED_IDS) {
+  /** Keeps a search's ordered row ids, evicting the least recently used beyond the limits. */
+  set(type: string, key: string, rids: number[]): void {
+    if (rids.length > MAX_CACHED_MATCHES) {
       return;
     }
     this.delete(key);
-    this.entries.set(key, { type, ids });
-    this.ids += ids.length;
+    this.entries.set(key, { type, rids });
+    this.matches += rids.length;
     for (const [oldest] of this.entries) {
-      if (this.entries.size <= MAX_CACHED_SEARCHES && this.ids <= MAX_CACHED_IDS) break;
+      if (this.entries.size <= MAX_CACHED_SEARCHES && this.matches <= MAX_CACHED_MATCHES) break;
       this.delete(oldest);
     }
   }
@@ -67,13 +69,13 @@ export class SearchResultCache {
   /** Drops everything. */
   clear(): void {
     this.entries.clear();
-    this.ids = 0;
+    this.matches = 0;
   }
 
   private delete(key: string): void {
     const cached = this.entries.get(key);
     if (cached) {
-      this.ids -= cached.ids.length;
+      this.matches -= cached.rids.length;
       this.entries.delete(key);
     }
   }
