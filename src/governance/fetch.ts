@@ -32,10 +32,8 @@ import {
 } from './facts.js';
 import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
 
-/** Resources per search page: the largest page a real Medplum server serves (fewer pages, fewer re-runs of the search). */
-export const pageSize = 1_000;
 /**
- * Resources per page of a search with _include: Medplum refuses a page whose matches plus included
+ * Resources per page of a search with _include, at most: Medplum refuses a page whose matches plus included
  * resources pass 1,000; with one included owner per Task at most, 500 matches can never reach it.
  */
 export const includePageSize = 500;
@@ -80,27 +78,29 @@ export interface GovernanceSources {
 export const governanceTaskCodes = [...clinicalTaskCodes, ...trackingTaskCodes, 'care-coordination-review'] as const;
 
 /**
- * The FHIR server as one report reads it: its searches, of which at most the client's
- * `concurrentSearches` (fhir/client.ts) run at once — each with all its pages, so that a search holds its
- * turn from its first page to its last.
+ * The FHIR server as one report reads it, as its client says whole results are read (fhir/client.ts
+ * WholeResultReads): at most `concurrentSearches` searches at once — each with all its pages, so that a
+ * search holds its turn from its first page to its last — in pages of `pageSize`.
  */
 export interface ReportReader extends Pick<FhirClient, 'search' | 'page'> {
   /** Runs one whole search in its turn. */
   inTurn: LimitFunction;
+  pageSize: number;
 }
 
 /** A reader for one report (a limit of its own: reports running side by side do not queue behind each other). */
-export function reportReader(fhir: Pick<FhirClient, 'search' | 'page' | 'concurrentSearches'>): ReportReader {
-  return { search: (...a) => fhir.search(...a), page: (...a) => fhir.page(...a), inTurn: pLimit(fhir.concurrentSearches) };
+export function reportReader(fhir: Pick<FhirClient, 'search' | 'page' | 'wholeResultReads'>): ReportReader {
+  const { concurrentSearches, pageSize } = fhir.wholeResultReads;
+  return { search: (...a) => fhir.search(...a), page: (...a) => fhir.page(...a), inTurn: pLimit(concurrentSearches), pageSize };
 }
 
-/** All pages of one search (fhir/search-all.ts), with governance's page sizes, in its turn. */
-export function searchAll(
-  fhir: ReportReader,
-  type: string,
-  query: SearchQuery,
-  count = query._include ? includePageSize : pageSize,
-): Promise<SearchResult> {
+/** The page size of a search: the reader's, and with `_include` at most includePageSize. */
+function pageSizeOf(fhir: ReportReader, query: SearchQuery): number {
+  return query._include ? Math.min(fhir.pageSize, includePageSize) : fhir.pageSize;
+}
+
+/** All pages of one search (fhir/search-all.ts), in its turn, in the reader's pages unless `count` is given. */
+export function searchAll(fhir: ReportReader, type: string, query: SearchQuery, count = pageSizeOf(fhir, query)): Promise<SearchResult> {
   return fhir.inTurn(() => searchAllPages(fhir, type, query, { pageSize: count, maxPages }));
 }
 
@@ -118,9 +118,8 @@ async function readAll<T extends Resource, U>(
   read: (match: T) => U,
 ): Promise<Read<U>> {
   const facts: U[] = [];
-  const count = query._include ? includePageSize : pageSize;
   const { included } = await fhir.inTurn(() =>
-    visitAll(fhir, type, query, { pageSize: count, maxPages }, (match) => facts.push(read(match as T))),
+    visitAll(fhir, type, query, { pageSize: pageSizeOf(fhir, query), maxPages }, (match) => facts.push(read(match as T))),
   );
   return { facts, included };
 }

@@ -210,7 +210,7 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
               tokens: new TokenStore([], internal.clientId, internal.clientSecret),
               baseUrl: `${url}/`,
             }),
-          ...(embedded ? { concurrentSearches: 1 } : {}),
+          ...(embedded ? { wholeResultReads: { concurrentSearches: 1, pageSize: 250 } } : {}),
         },
   );
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).

@@ -2,7 +2,7 @@ import type { Bundle, Encounter } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGovernanceConfig } from '../../src/config/governance.js';
 import { loadMappings } from '../../src/config/mappings.js';
-import type { FhirClient } from '../../src/fhir/client.js';
+import { remoteWholeResultReads, type FhirClient, type WholeResultReads } from '../../src/fhir/client.js';
 import { readSources, reportReader, searchAll } from '../../src/governance/fetch.js';
 import { daysBetween, localDate } from '../../src/governance/period.js';
 import { windowOutcome } from '../../src/governance/result.js';
@@ -59,16 +59,16 @@ describe('searchAll reads every page', () => {
         return url.endsWith('1') ? page(['c'], 'http://fhir.example/next-2') : page(['d']);
       },
     };
-    const found = await searchAll(reportReader({ ...fake, concurrentSearches: Infinity } as never), 'Encounter', {});
+    const found = await searchAll(reportReader({ ...fake, wholeResultReads: remoteWholeResultReads } as never), 'Encounter', {});
     expect(found.matches.map((e) => e.id)).toEqual(['a', 'b', 'c', 'd']);
     expect(asked).toEqual(['http://fhir.example/next-1', 'http://fhir.example/next-2']);
   });
 });
 
-describe('searches at once', () => {
-  /** The client's searches and pages, counting the requests in flight at once. */
-  function counted(client: FhirClient, concurrentSearches: number) {
-    const seen = { open: 0, most: 0, requests: 0 };
+describe('how a report reads', () => {
+  /** The client's searches and pages, counting the requests in flight at once and the page sizes asked. */
+  function counted(client: FhirClient, wholeResultReads: WholeResultReads) {
+    const seen = { open: 0, most: 0, requests: 0, counts: new Set<string>() };
     const count = async <T>(request: () => Promise<T>): Promise<T> => {
       seen.open++;
       seen.requests++;
@@ -80,28 +80,34 @@ describe('searches at once', () => {
       }
     };
     const fhir = {
-      concurrentSearches,
-      search: (...a: Parameters<FhirClient['search']>) => count(() => client.search(...a)),
+      wholeResultReads,
+      search: (...a: Parameters<FhirClient['search']>) => {
+        seen.counts.add(String(new URLSearchParams(a[1] as Record<string, string>).get('_count')));
+        return count(() => client.search(...a));
+      },
       page: (...a: Parameters<FhirClient['page']>) => count(() => client.page(...a)),
     };
     return { fhir: fhir as unknown as FhirClient, seen };
   }
 
-  it('On the embedded server a report runs its searches one at a time; a client without a limit runs them together', async () => {
+  it('On the embedded server a report runs its searches one at a time in pages of 250; against a remote server, together in pages of 1,000', async () => {
     const client = svc.service.adapter.fhir;
-    // In process, on this thread: parallel searches would only hold more parsed pages at once.
-    expect(client.concurrentSearches).toBe(1);
+    // In process, on this thread: searches side by side would only hold more parsed pages at once.
+    expect(client.wholeResultReads).toEqual({ concurrentSearches: 1, pageSize: 250 });
     const mappings = loadMappings();
     const { timeZone } = mappings.site;
     const period = { start: '2025-03-01', end: '2025-03-31', timeZone };
     const read = (fhir: FhirClient) => readSources(fhir, mappings.codes, loadGovernanceConfig(), period, timeZone);
-    const one = counted(client, client.concurrentSearches);
+    const one = counted(client, client.wholeResultReads);
     await read(one.fhir);
     expect(one.seen.requests).toBeGreaterThan(10);
     expect(one.seen.most).toBe(1);
-    const all = counted(client, Infinity);
+    expect([...one.seen.counts]).toEqual(['250']);
+    const all = counted(client, remoteWholeResultReads);
     await read(all.fhir);
     expect(all.seen.most).toBeGreaterThan(1);
+    // With _include (Task:owner) a page holds at most 500 matches: Medplum's cap counts the included ones.
+    expect([...all.seen.counts].sort()).toEqual(['1000', '500']);
   });
 });
 
