@@ -1,8 +1,8 @@
 import type { SearchRequest } from '@medplum/core';
 
 /**
- * Searches whose ordered matches are kept: a client reading a large result page by page (governance
- * reads ~10 searches in parallel) then pays for the search once, not once per page.
+ * Searches whose ordered matches are kept: a client reading a large result page by page (a governance
+ * report reads ~20 searches, each in pages of 250) then pays for the search once, not once per page.
  */
 export const MAX_CACHED_SEARCHES = 32;
 /** Matches kept over all cached searches (a row id each, 8 bytes at most): caps the cache at ~2 MB. */

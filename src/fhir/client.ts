@@ -38,7 +38,7 @@ export interface FhirConnection {
  * a Medplum server serves: fewer pages, fewer re-runs of the search there). The embedded server answers in
  * process, on this one thread, from a cached list of the matches: searches side by side gain nothing there
  * and hold more parsed pages at once, and a smaller page's resources die young (one search at a time in
- * pages of 250: a report 1.55 -> 1.33 s, README "Report time").
+ * pages of 250: a report 1.55 -> 1.33 s, README "Performance").
  */
 export interface WholeResultReads {
   /** Searches run at once (each with all its pages). */

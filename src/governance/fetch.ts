@@ -37,8 +37,11 @@ import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
  * resources pass 1,000; with one included owner per Task at most, 500 matches can never reach it.
  */
 export const includePageSize = 500;
-/** Pages followed for one search: a server whose next links never end must not hang the report. */
-export const maxPages = 2_000;
+/**
+ * Matches read at most for one search (its pages: this over the page size): a server whose next links never
+ * end must not hang the report.
+ */
+export const maxMatches = 2_000_000;
 /** Values of one token search (`_id`, `identifier`, `_tag`): a URL stays well under any server's limit. */
 const valuesPerSearch = 50;
 
@@ -101,7 +104,7 @@ function pageSizeOf(fhir: ReportReader, query: SearchQuery): number {
 
 /** All pages of one search (fhir/search-all.ts), in its turn, in the reader's pages unless `count` is given. */
 export function searchAll(fhir: ReportReader, type: string, query: SearchQuery, count = pageSizeOf(fhir, query)): Promise<SearchResult> {
-  return fhir.inTurn(() => searchAllPages(fhir, type, query, { pageSize: count, maxPages }));
+  return fhir.inTurn(() => searchAllPages(fhir, type, query, { pageSize: count, maxPages: Math.ceil(maxMatches / count) }));
 }
 
 /** What a search kept of its matches (`read` of each, as its page arrived), and the resources it included. */
@@ -118,8 +121,9 @@ async function readAll<T extends Resource, U>(
   read: (match: T) => U,
 ): Promise<Read<U>> {
   const facts: U[] = [];
+  const count = pageSizeOf(fhir, query);
   const { included } = await fhir.inTurn(() =>
-    visitAll(fhir, type, query, { pageSize: pageSizeOf(fhir, query), maxPages }, (match) => facts.push(read(match as T))),
+    visitAll(fhir, type, query, { pageSize: count, maxPages: Math.ceil(maxMatches / count) }, (match) => facts.push(read(match as T))),
   );
   return { facts, included };
 }
