@@ -6,7 +6,7 @@ import type { FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, visitAll, type SearchQuery, type SearchResult } from '../fhir/lookup/search-all.js';
 import { clinicalTaskCodes, indexMonthSystem, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
-import type { PathwayCode } from '../records/envelope.js';
+import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 import {
   blockedFacts,
   concernFacts,
@@ -24,6 +24,7 @@ import {
   type CrisisFacts,
   type EarlyEngagementFacts,
   type PeerContact,
+  type PlanFacts,
   type RecoveryMaintenanceFacts,
   type RefusedFacts,
   type RoutedConcernFacts,
@@ -281,6 +282,44 @@ async function goalsOf(fhir: ReportReader, plans: StepDownFacts[]): Promise<Goal
   return byId(found.flatMap((f) => f.matches as Goal[]));
 }
 
+/** Reads a CarePlan as its pathway's facts. */
+const planReaders: { [P in PathwayCode]: (plan: CarePlan, timeZone: string) => PlanFactsOf[P] } = {
+  'early-engagement': earlyEngagementFacts,
+  'step-down': stepDownFacts,
+  'crisis-transition': crisisFacts,
+  'concern-routing': concernFacts,
+  'recovery-maintenance': recoveryMaintenanceFacts,
+};
+
+/**
+ * Each CarePlan under one pathway. Each pathway's CarePlans are read by searches of their own: a record resent
+ * under another pathway while a report reads (its CarePlan's category changed) can be read under both, and
+ * was counted twice (outside tester). Such CarePlans are read again by `_id` and filed under the pathway
+ * they now hold (left out if deleted meanwhile or of no pathway).
+ */
+async function eachPlanOnce(
+  fhir: ReportReader,
+  plans: GovernanceSources['carePlans'],
+  timeZone: string,
+): Promise<GovernanceSources['carePlans']> {
+  const seen = new Map<string, number>();
+  for (const p of pathwayCodes) for (const f of plans[p]) seen.set(f.case.reference, (seen.get(f.case.reference) ?? 0) + 1);
+  const moved = new Set([...seen].filter(([, n]) => n > 1).map(([reference]) => reference));
+  if (!moved.size) return plans;
+  const ids = [...moved].map((r) => r.split('/')[1] as string);
+  const found = await Promise.all(chunked(ids).map((c) => searchAll(fhir, 'CarePlan', { _id: c.join(',') })));
+  const kept = Object.fromEntries(pathwayCodes.map((p) => [p, plans[p].filter((f) => !moved.has(f.case.reference))])) as {
+    [P in PathwayCode]: PlanFactsOf[P][];
+  };
+  for (const plan of byId(found.flatMap((f) => f.matches as CarePlan[]))) {
+    const pathway = pathwayCodes.find((p) =>
+      plan.category?.some((c) => c.coding?.some((x) => x.system === systems.pathway && x.code === p)),
+    );
+    if (pathway) (kept[pathway] as PlanFacts[]).push(planReaders[pathway](plan, timeZone));
+  }
+  return kept;
+}
+
 /**
  * Reads what governance needs for one period from the FHIR server's REST API: date-bounded searches on
  * indexed parameters (the period, the look-back before it and the follow-up windows after it: period.ts),
@@ -352,14 +391,19 @@ export async function readSources(
     readEach(fhir, 'AuditEvent', '_tag', months, (e: AuditEvent) => refusedFacts(e, tz), { type: pathway('record-refused') }),
   ]);
   const [concernRouting, goals] = await Promise.all([concernRoutingPlans(fhir, concernPlans, tz), goalsOf(fhir, stepDown)]);
-  return {
-    carePlans: {
+  const carePlans = await eachPlanOnce(
+    fhir,
+    {
       'early-engagement': earlyEngagement,
       'step-down': stepDown,
       'crisis-transition': crisis,
       'concern-routing': concernRouting,
       'recovery-maintenance': recoveryMaintenance,
     },
+    tz,
+  );
+  return {
+    carePlans,
     goals: new Map(goals.map((g) => [`Goal/${g.id}`, g])),
     tasks: tasks.facts,
     owners: tasks.included,
