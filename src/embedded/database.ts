@@ -16,6 +16,12 @@ export const SCHEMA_VERSION = 1;
  */
 export const SYSTEM_KEYS_MARK = 'token-system-keys';
 /**
+ * Marks a store whose date rows read a month (`2025-02`) to its last day (indexes.ts datePeriod); a store
+ * of an older version read it to day 31 rolled into the next month, and has its few such rows rewritten
+ * once (repository.ts repairMonthEnds).
+ */
+export const MONTH_ENDS_MARK = 'date-month-ends';
+/**
  * How long a write waits for another process's transaction before it gives up with 503. Transactions
  * take milliseconds; this covers a burst from a second process, not a hung one.
  */
@@ -144,6 +150,7 @@ function createSchema(db: Database): void {
     -- A store created by this code holds the system|value token rows of every resource (indexes.ts
     -- lookupRows): system|code searches are then decided in SQL. A store of an older version lacks them.
     INSERT OR IGNORE INTO store_meta (name, value) VALUES ('${SYSTEM_KEYS_MARK}', '1');
+    INSERT OR IGNORE INTO store_meta (name, value) VALUES ('${MONTH_ENDS_MARK}', '1');
     PRAGMA user_version = ${SCHEMA_VERSION};
     COMMIT;
   `);

@@ -1,5 +1,4 @@
 import {
-  convertToSearchableDates,
   convertToSearchableReferences,
   convertToSearchableStrings,
   convertToSearchableTokens,
@@ -104,8 +103,8 @@ export function dateRows(resource: Resource & { id: string }, codes?: readonly s
   for (const [code, param] of dateParams(type)) {
     if (codes && !codes.includes(code)) continue;
     const values = evalFhirPathTyped(parsed(type, code, param), [toTypedValue(resource)]);
-    for (const period of convertToSearchableDates(values)) {
-      if (!period.start && !period.end) continue;
+    for (const period of values.map((v) => datePeriod(v.value))) {
+      if (!period || (!period.start && !period.end)) continue;
       dates.push({ code: `${type}.${code}`, low: period.start ?? '', high: period.end ?? '9999' });
     }
   }
@@ -231,18 +230,38 @@ function tokenCondition(resourceType: string, filter: Filter, systemKeys: boolea
   };
 }
 
+/** A FHIR month (`YYYY-MM`), without a day. */
+const MONTH = /^\d{4}-\d{2}$/;
+
 /**
- * Medplum's date matching (match.ts matchesDateValue) in SQL: the filter value read by Medplum's toPeriod,
- * compared as strings with the rows' low/high (toPeriod of each value, as the matcher converts it) by the
- * same operator. A missing start is '' where Medplum reads '0000', which orders the same against any
- * instant toPeriod gives (four-digit years). Several values (commas) and negations stay with the matcher.
+ * The instants a FHIR date, dateTime or Period covers, as Medplum's toPeriod (and so its matcher) reads
+ * them, but for a month: Medplum ends `2025-02` on its day 31, which JavaScript rolls over into March
+ * (2025-03-03T23:59:59.999Z), so a search for February matched the first days of March and `sa2025-02`
+ * missed them (outside tester). FHIR R4 (search.html#date) reads a month as its first to its last day. The
+ * one reading of a date for both sides of a comparison: the resources' rows (dateRows) and the filters
+ * (dateCondition). A date without a time zone is UTC, as in Medplum.
+ */
+export function datePeriod(value: unknown): { start?: string; end?: string } | undefined {
+  const period = toPeriod(value);
+  const end = typeof value === 'string' ? value : (value as { end?: unknown } | undefined)?.end;
+  if (!period?.end || typeof end !== 'string' || !MONTH.test(end)) return period;
+  const [year, month] = end.split('-').map(Number) as [number, number];
+  return { ...period, end: new Date(Date.UTC(year, month, 0, 23, 59, 59, 999)).toISOString() };
+}
+
+/**
+ * Medplum's date matching (match.ts matchesDateValue) in SQL: the filter value read by datePeriod,
+ * compared as strings with the rows' low/high (datePeriod of each value) by the same operator; `ne` as no
+ * row overlapping the value (Medplum: the negation of `eq`). A missing start is '' where Medplum reads
+ * '0000', which orders the same against any instant toPeriod gives (four-digit years). Several values
+ * (commas) stay with the matcher.
  */
 function dateCondition(resourceType: string, filter: Filter): SqlCondition | undefined {
   const param = dateParams(resourceType).find(([code]) => code === filter.code)?.[1];
   if (!param || filter.value.includes(',')) return undefined;
-  let period: ReturnType<typeof toPeriod>;
+  let period: ReturnType<typeof datePeriod>;
   try {
-    period = toPeriod(filter.value);
+    period = datePeriod(filter.value);
   } catch {
     // An impossible date (2025-02-30): left to the matcher, which answers as Medplum does.
     return undefined;
@@ -260,6 +279,9 @@ function dateCondition(resourceType: string, filter: Filter): SqlCondition | und
     case Operator.EQUALS:
     case Operator.APPROXIMATELY:
       return where('low < ? AND high > ?', end, start);
+    case Operator.NOT_EQUALS:
+      // Decided here too, so that a month's end is read one way whatever the prefix (datePeriod).
+      return { ...where('low < ? AND high > ?', end, start), negated: true };
     case Operator.LESS_THAN:
       return where('low < ?', start);
     case Operator.GREATER_THAN:

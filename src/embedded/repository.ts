@@ -25,7 +25,15 @@ import {
 import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import { StructureCache } from '../gates/structure-cache.js';
-import { asStoreError, beginImmediate, RETRY_AFTER_FULL_SECONDS, storeUnavailable, SYSTEM_KEYS_MARK, type Database } from './database.js';
+import {
+  asStoreError,
+  beginImmediate,
+  RETRY_AFTER_FULL_SECONDS,
+  storeUnavailable,
+  MONTH_ENDS_MARK,
+  SYSTEM_KEYS_MARK,
+  type Database,
+} from './database.js';
 import { dateRows, filterCondition, lookupRows, type SqlCondition } from './indexes.js';
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
@@ -141,6 +149,41 @@ export class EmbeddedRepository extends MemoryRepository {
   ) {
     super();
     this.systemKeys = database.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(SYSTEM_KEYS_MARK) !== undefined;
+    this.repairMonthEnds();
+  }
+
+  /**
+   * Once per store of an older version (no MONTH_ENDS_MARK): rewrites the date rows of the resources with a
+   * month-precision value, which that version ended on day 31 rolled into the next month (indexes.ts
+   * datePeriod). Only rows ending at 23:59:59.999Z on the 1st to 3rd of a month can be such (a 30-day month
+   * rolls to the 1st, February to the 2nd or 3rd); their resources' rows are computed again, in one write
+   * that also sets the mark, so a second process starting at once finds it done.
+   */
+  private repairMonthEnds(): void {
+    const db = this.database;
+    const marked = () => db.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(MONTH_ENDS_MARK) !== undefined;
+    if (marked()) return;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      if (!marked()) {
+        const rows = db
+          .prepare(
+            "SELECT DISTINCT d.rid AS rid, v.content AS content FROM search_date d JOIN resources r ON r.rid = d.rid JOIN versions v ON v.vid = r.cur WHERE d.high GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-0[123]T23:59:59.999Z' AND r.deleted = 0",
+          )
+          .all() as { rid: number; content: string }[];
+        const remove = db.prepare('DELETE FROM search_date WHERE rid = ?');
+        const insert = db.prepare('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)');
+        for (const { rid, content } of rows) {
+          remove.run(rid);
+          for (const d of dateRows(JSON.parse(content) as Stored)) insert.run(d.code, d.low, d.high, rid);
+        }
+        db.prepare('INSERT INTO store_meta (name, value) VALUES (?, ?)').run(MONTH_ENDS_MARK, '1');
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   /** Number of current (not deleted) resources, all types. */
