@@ -250,6 +250,56 @@ export function datePeriod(value: unknown): { start?: string; end?: string } | u
 }
 
 /**
+ * Medplum's matcher for one date filter (match.ts: some value of the resource against some value of the
+ * filter, by the operator; `ne` and `:not` negate), with both sides read by datePeriod: the matcher's
+ * answer for the filters the lookup tables do not decide (a date parameter without rows, a list of values,
+ * a chained search's end), so that a month is read one way everywhere. Undefined for a filter that is not
+ * on a date parameter, and for `:missing` (Medplum's own).
+ */
+export function matchesDateFilter(resource: Resource, filter: Filter): boolean | undefined {
+  const type = resource.resourceType;
+  const param = getSearchParameter(type, filter.code);
+  if (param?.type !== 'date' || filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) return undefined;
+  const periods = evalFhirPathTyped(parsed(type, filter.code, param), [toTypedValue(resource)]).map((v) => datePeriod(v.value));
+  const negated = filter.operator === Operator.NOT_EQUALS || filter.operator === Operator.NOT;
+  for (const value of splitSearchOnComma(filter.value)) {
+    const wanted = datePeriod(value);
+    if (!wanted?.start || !wanted.end) continue;
+    const [s, e] = [wanted.start, wanted.end];
+    for (const period of periods) {
+      if (!period) continue;
+      const [low, high] = [period.start ?? '0000', period.end ?? '9999'];
+      let hit: boolean;
+      switch (filter.operator) {
+        case Operator.LESS_THAN:
+          hit = low < s;
+          break;
+        case Operator.GREATER_THAN:
+          hit = high > e;
+          break;
+        case Operator.LESS_THAN_OR_EQUALS:
+          hit = low <= e;
+          break;
+        case Operator.GREATER_THAN_OR_EQUALS:
+          hit = high >= s;
+          break;
+        case Operator.STARTS_AFTER:
+          hit = low > e;
+          break;
+        case Operator.ENDS_BEFORE:
+          hit = high < s;
+          break;
+        default:
+          // eq, ap, ne and :not: the ranges overlap.
+          hit = low < e && high > s;
+      }
+      if (hit) return !negated;
+    }
+  }
+  return negated;
+}
+
+/**
  * Medplum's date matching (match.ts matchesDateValue) in SQL: the filter value read by datePeriod,
  * compared as strings with the rows' low/high (datePeriod of each value) by the same operator; `ne` as no
  * row overlapping the value (Medplum: the negation of `eq`). A missing start is '' where Medplum reads

@@ -4,7 +4,6 @@ import {
   badRequest,
   created,
   generateId,
-  matchesSearchRequest,
   multipleMatches,
   notFound,
   OperationOutcomeError,
@@ -36,7 +35,7 @@ import {
 } from './database.js';
 import { dateRows, filterCondition, lookupRows, type SqlCondition } from './indexes.js';
 import type { JournalOp } from './journal.js';
-import { chainedFilters, matchesChains, sortByRules, type ChainedFilter } from './search-semantics.js';
+import { chainedFilters, matchesChains, matchesFilters, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
 
 type Stored = WithId<Resource>;
@@ -660,10 +659,7 @@ export class EmbeddedRepository extends MemoryRepository {
     const matched: Candidate[] = [];
     for (const row of statement.iterate(...query.params) as Iterable<{ rid: number; content: string }>) {
       const resource = JSON.parse(row.content) as Stored;
-      if (
-        (query.decided || matchesSearchRequest(resource, query.residual)) &&
-        matchesChains(resource, chains, (t, i) => this.current(t, i))
-      ) {
+      if ((query.decided || matchesFilters(resource, query.residual)) && matchesChains(resource, chains, (t, i) => this.current(t, i))) {
         matched.push(sorting || matched.length < keep ? { rid: row.rid, resource } : { rid: row.rid });
       }
     }

@@ -11,6 +11,7 @@ import {
   type SortRule,
 } from '@medplum/core';
 import type { Reference, Resource } from '@medplum/fhirtypes';
+import { matchesDateFilter } from './indexes.js';
 
 // MemoryRepository's search semantics that @medplum/fhir-router 5.2.13 does not export (chained filters,
 // sort), reproduced so the embedded repository's results stay identical to Medplum's.
@@ -135,6 +136,21 @@ function parseChainedFilter(resourceType: string, filter: Filter): ForwardChain 
   return { expression: searchParam.expression, targetType, chained: parseSearchRequest(targetType, { [chainedKey]: filter.value }) };
 }
 
+/**
+ * Medplum's matchesSearchRequest, with date filters read as the lookup tables read them (indexes.ts
+ * matchesDateFilter: a month runs to its last day).
+ */
+export function matchesFilters(resource: Resource, request: SearchRequest): boolean {
+  if (resource.resourceType !== request.resourceType) return false;
+  const others: Filter[] = [];
+  for (const filter of request.filters ?? []) {
+    const date = matchesDateFilter(resource, filter);
+    if (date === false) return false;
+    if (date === undefined) others.push(filter);
+  }
+  return matchesSearchRequest(resource, { ...request, filters: others });
+}
+
 /** Whether every chain holds for resource; read gives the current version of a referenced resource. */
 export function matchesChains(
   resource: Resource,
@@ -147,7 +163,7 @@ export function matchesChains(
       const [refType, refId] = reference?.reference?.split('/') ?? [];
       if (refType !== chain.targetType || !refId) continue;
       const target = read(refType, refId);
-      if (target && matchesSearchRequest(target, chain.chained)) return true;
+      if (target && matchesFilters(target, chain.chained)) return true;
     }
     return false;
   });

@@ -244,6 +244,31 @@ describe("searches decided by the lookup tables answer what Medplum's matcher an
       // A stored month ends on its last day: February holds no 3 March.
       expect(await found('authored-on=2025-03-03')).toEqual(['marThird']);
       expect(await found('authored-on=ne2025-02')).toEqual(['aprLast', 'aprMonth', 'marFirst', 'marThird', 'mayFirst']);
+      // A date parameter without lookup rows (birthdate), and a chain's end, are read the same way by the matcher.
+      const born = new Map<string, string>();
+      for (const [name, birthDate] of Object.entries({
+        feb29: '1980-02-29',
+        marFirst: '1980-03-01',
+        febMonth: '1980-02',
+        aprMonth: '1980-04',
+      })) {
+        const patient = await repo.createResource({ resourceType: 'Patient', birthDate } as Resource);
+        born.set(patient.id as string, name);
+        const task = await repo.createResource({
+          resourceType: 'Task',
+          status: 'draft',
+          intent: 'order',
+          for: { reference: `Patient/${patient.id}` },
+        } as Resource);
+        born.set(task.id as string, `task-${name}`);
+      }
+      const of = async (path: string) =>
+        ((await repo.search(parseSearchRequest(path))).entry ?? []).map((e) => born.get(e.resource?.id as string)).sort();
+      expect(await of('Patient?birthdate=1980-02')).toEqual(['feb29', 'febMonth']);
+      expect(await of('Patient?birthdate=1980-03-01')).toEqual(['marFirst']);
+      expect(await of('Patient?birthdate=1980-05-01')).toEqual([]);
+      expect(await of('Patient?birthdate=sa1980-02')).toEqual(['aprMonth', 'marFirst']);
+      expect(await of('Task?patient.birthdate=1980-02')).toEqual(['task-feb29', 'task-febMonth']);
     } finally {
       await repo.close();
     }
