@@ -262,6 +262,8 @@ export function matchesDateFilter(resource: Resource, filter: Filter): boolean |
   if (param?.type !== 'date' || filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) return undefined;
   const periods = evalFhirPathTyped(parsed(type, filter.code, param), [toTypedValue(resource)]).map((v) => datePeriod(v.value));
   const negated = filter.operator === Operator.NOT_EQUALS || filter.operator === Operator.NOT;
+  // No value, no comparison, `ne` included (dateCondition).
+  if (!periods.some((p) => p !== undefined)) return false;
   for (const value of splitSearchOnComma(filter.value)) {
     const wanted = datePeriod(value);
     if (!wanted?.start || !wanted.end) continue;
@@ -290,8 +292,8 @@ export function matchesDateFilter(resource: Resource, filter: Filter): boolean |
           hit = high < s;
           break;
         default:
-          // eq, ap, ne and :not: the ranges overlap.
-          hit = low < e && high > s;
+          // eq, ap, ne and :not: the closed ranges overlap (dateCondition).
+          hit = low <= e && high >= s;
       }
       if (hit) return !negated;
     }
@@ -328,10 +330,20 @@ function dateCondition(resourceType: string, filter: Filter): SqlCondition | und
   switch (filter.operator) {
     case Operator.EQUALS:
     case Operator.APPROXIMATELY:
-      return where('low < ? AND high > ?', end, start);
+      // Both ranges closed (a range ends on its last millisecond, an instant is one): they overlap when
+      // neither ends before the other starts. Medplum compares strictly, and lost an instant written to
+      // the millisecond on the first one of the day searched (2025-03-01T00:00:00.000Z under eq2025-03-01).
+      return where('low <= ? AND high >= ?', end, start);
     case Operator.NOT_EQUALS:
-      // Decided here too, so that a month's end is read one way whatever the prefix (datePeriod).
-      return { ...where('low < ? AND high > ?', end, start), negated: true };
+      // A resource with a value of the parameter, none of which overlaps: a resource without one matches no
+      // date comparison (FHIR R4 search.html: that is what :missing is for), where Medplum's matcher took it.
+      return {
+        ...where(
+          'NOT EXISTS (SELECT 1 FROM search_date x WHERE x.rid = search_date.rid AND x.code = search_date.code AND x.low <= ? AND x.high >= ?)',
+          end,
+          start,
+        ),
+      };
     case Operator.LESS_THAN:
       return where('low < ?', start);
     case Operator.GREATER_THAN:

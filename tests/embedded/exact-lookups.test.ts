@@ -117,7 +117,8 @@ const tokenParams: Record<string, string[]> = {
   Communication: [],
   AuditEvent: ['type', '_tag'],
 };
-const prefixes = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+// Not `ne`: Medplum's matcher takes a resource without the value for it, FHIR does not (tested on its own below).
+const prefixes = ['eq', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
 const tokenValue = fc
   .record({ system: fc.constantFrom(...systems, ''), code: coding.map((c) => c.code), bare: fc.boolean() })
   .map(({ system, code, bare }) => (bare ? code : `${system ?? ''}|${code}`));
@@ -225,25 +226,43 @@ describe("searches decided by the lookup tables answer what Medplum's matcher an
         mayFirst: '2025-05-01T12:24:00Z',
         febMonth: '2025-02',
         aprMonth: '2025-04',
+        marMilli: '2025-03-01T00:00:00.000Z',
       };
       const byId = new Map<string, string>();
       for (const [name, authoredOn] of Object.entries(authored)) {
         const task = await repo.createResource({ resourceType: 'Task', status: 'requested', intent: 'order', authoredOn } as Resource);
         byId.set(task.id as string, name);
       }
+      // Without a value: no date comparison takes it, `ne` included (FHIR: that is :missing's).
+      const none = await repo.createResource({ resourceType: 'Task', status: 'requested', intent: 'order' } as Resource);
+      byId.set(none.id as string, 'none');
       const found = async (query: string) => {
         const bundle = await repo.search(parseSearchRequest(`Task?${query}&_count=100`));
         return (bundle.entry ?? []).map((e) => byId.get(e.resource?.id as string)).sort();
       };
       expect(await found('authored-on=2025-02')).toEqual(['febLast', 'febMonth']);
+      // An instant to the millisecond falls in the day and the second that contain it.
+      expect(await found('authored-on=2025-03-01')).toEqual(['marFirst', 'marMilli']);
+      expect(await found('authored-on=2025-03-01T00:00:00Z')).toEqual(['marFirst', 'marMilli']);
+      expect(await found('authored-on=2025-03-01T00:00:00.000Z')).toEqual(['marFirst', 'marMilli']);
+      expect(await found('authored-on=ne2025-03-01')).toEqual(['aprLast', 'aprMonth', 'febLast', 'febMonth', 'marThird', 'mayFirst']);
+      expect(await found('authored-on:missing=true')).toEqual(['none']);
       expect(await found('authored-on=2025-04')).toEqual(['aprLast', 'aprMonth']);
-      expect(await found('authored-on=sa2025-02')).toEqual(['aprLast', 'aprMonth', 'marFirst', 'marThird', 'mayFirst']);
-      expect(await found('authored-on=le2025-04')).toEqual(['aprLast', 'aprMonth', 'febLast', 'febMonth', 'marFirst', 'marThird']);
+      expect(await found('authored-on=sa2025-02')).toEqual(['aprLast', 'aprMonth', 'marFirst', 'marMilli', 'marThird', 'mayFirst']);
+      expect(await found('authored-on=le2025-04')).toEqual([
+        'aprLast',
+        'aprMonth',
+        'febLast',
+        'febMonth',
+        'marFirst',
+        'marMilli',
+        'marThird',
+      ]);
       expect(await found('authored-on=gt2025-04')).toEqual(['mayFirst']);
       expect(await found('authored-on=eb2025-03')).toEqual(['febLast', 'febMonth']);
       // A stored month ends on its last day: February holds no 3 March.
       expect(await found('authored-on=2025-03-03')).toEqual(['marThird']);
-      expect(await found('authored-on=ne2025-02')).toEqual(['aprLast', 'aprMonth', 'marFirst', 'marThird', 'mayFirst']);
+      expect(await found('authored-on=ne2025-02')).toEqual(['aprLast', 'aprMonth', 'marFirst', 'marMilli', 'marThird', 'mayFirst']);
       // A date parameter without lookup rows (birthdate), and a chain's end, are read the same way by the matcher.
       const born = new Map<string, string>();
       for (const [name, birthDate] of Object.entries({
@@ -268,6 +287,8 @@ describe("searches decided by the lookup tables answer what Medplum's matcher an
       expect(await of('Patient?birthdate=1980-03-01')).toEqual(['marFirst']);
       expect(await of('Patient?birthdate=1980-05-01')).toEqual([]);
       expect(await of('Patient?birthdate=sa1980-02')).toEqual(['aprMonth', 'marFirst']);
+      expect(await of('Patient?birthdate=ne1980-02')).toEqual(['aprMonth', 'marFirst']);
+      expect(await of('Patient?death-date=ne1980-02')).toEqual([]);
       expect(await of('Task?patient.birthdate=1980-02')).toEqual(['task-feb29', 'task-febMonth']);
     } finally {
       await repo.close();
