@@ -232,6 +232,8 @@ function tokenCondition(resourceType: string, filter: Filter, systemKeys: boolea
 
 /** A FHIR month (`YYYY-MM`), without a day. */
 const MONTH = /^\d{4}-\d{2}$/;
+/** A search date to the minute, without seconds (`2025-02-28T10:00Z`): the minute and its zone. */
+const MINUTE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$/;
 
 /**
  * The instants a FHIR date, dateTime or Period covers, as Medplum's toPeriod (and so its matcher) reads
@@ -242,6 +244,13 @@ const MONTH = /^\d{4}-\d{2}$/;
  * (dateCondition). A date without a time zone is UTC, as in Medplum.
  */
 export function datePeriod(value: unknown): { start?: string; end?: string } | undefined {
+  const minute = typeof value === 'string' ? MINUTE.exec(value) : null;
+  if (minute) {
+    // A search value to the minute (FHIR allows one; an R4 dateTime does not): that minute's 60 seconds.
+    // Medplum reads none, so it matched nothing, and a conditional create on it made a duplicate.
+    const [, at, zone = ''] = minute;
+    return { start: toPeriod(`${at}:00${zone}`)?.start, end: toPeriod(`${at}:59${zone}`)?.end };
+  }
   const period = toPeriod(value);
   const end = typeof value === 'string' ? value : (value as { end?: unknown } | undefined)?.end;
   if (!period?.end || typeof end !== 'string' || !MONTH.test(end)) return period;

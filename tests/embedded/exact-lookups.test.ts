@@ -245,6 +245,10 @@ describe("searches decided by the lookup tables answer what Medplum's matcher an
       expect(await found('authored-on=2025-03-01')).toEqual(['marFirst', 'marMilli']);
       expect(await found('authored-on=2025-03-01T00:00:00Z')).toEqual(['marFirst', 'marMilli']);
       expect(await found('authored-on=2025-03-01T00:00:00.000Z')).toEqual(['marFirst', 'marMilli']);
+      // A search value to the minute (FHIR allows it) is that minute, in its zone.
+      expect(await found('authored-on=2025-03-01T00:00Z')).toEqual(['marFirst', 'marMilli']);
+      expect(await found('authored-on=2025-03-03T18:28%2B01:00')).toEqual(['marThird']);
+      expect(await found('authored-on=ge2025-03-03T17:29Z')).toEqual(['aprLast', 'aprMonth', 'mayFirst']);
       expect(await found('authored-on=ne2025-03-01')).toEqual(['aprLast', 'aprMonth', 'febLast', 'febMonth', 'marThird', 'mayFirst']);
       expect(await found('authored-on:missing=true')).toEqual(['none']);
       expect(await found('authored-on=2025-04')).toEqual(['aprLast', 'aprMonth']);
