@@ -239,7 +239,8 @@ const MINUTE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$/;
  * The instants a FHIR date, dateTime or Period covers, as Medplum's toPeriod (and so its matcher) reads
  * them, but for a month: Medplum ends `2025-02` on its day 31, which JavaScript rolls over into March
  * (2025-03-03T23:59:59.999Z), so a search for February matched the first days of March and `sa2025-02`
- * missed them (outside tester). FHIR R4 (search.html#date) reads a month as its first to its last day. The
+ * missed them (outside tester). FHIR R4 (search.html#date) reads a month as its first to its last day, and
+ * a search value to the minute as that minute. The
  * one reading of a date for both sides of a comparison: the resources' rows (dateRows) and the filters
  * (dateCondition). A date without a time zone is UTC, as in Medplum.
  */
@@ -261,8 +262,8 @@ export function datePeriod(value: unknown): { start?: string; end?: string } | u
 /**
  * Medplum's matcher for one date filter (match.ts: some value of the resource against some value of the
  * filter, by the operator; `ne` and `:not` negate), with both sides read by datePeriod: the matcher's
- * answer for the filters the lookup tables do not decide (a date parameter without rows, a list of values,
- * a chained search's end), so that a month is read one way everywhere. Undefined for a filter that is not
+ * answer for the filters the lookup tables do not decide (a date parameter without rows, a chained search's
+ * end), so that a date is read one way everywhere. Undefined for a filter that is not
  * on a date parameter, and for `:missing` (Medplum's own).
  */
 export function matchesDateFilter(resource: Resource, filter: Filter): boolean | undefined {
@@ -312,8 +313,8 @@ export function matchesDateFilter(resource: Resource, filter: Filter): boolean |
 
 /**
  * Medplum's date matching (match.ts matchesDateValue) in SQL: the filter value read by datePeriod,
- * compared as strings with the rows' low/high (datePeriod of each value) by the same operator; `ne` as no
- * row overlapping the value (Medplum: the negation of `eq`). A missing start is '' where Medplum reads
+ * compared as strings with the rows' low/high (datePeriod of each value) by the same operator; `ne` as a
+ * resource with rows of the parameter, none overlapping the value. A missing start is '' where Medplum reads
  * '0000', which orders the same against any instant toPeriod gives (four-digit years). Several values
  * (commas) stay with the matcher.
  */
@@ -346,13 +347,11 @@ function dateCondition(resourceType: string, filter: Filter): SqlCondition | und
     case Operator.NOT_EQUALS:
       // A resource with a value of the parameter, none of which overlaps: a resource without one matches no
       // date comparison (FHIR R4 search.html: that is what :missing is for), where Medplum's matcher took it.
-      return {
-        ...where(
-          'NOT EXISTS (SELECT 1 FROM search_date x WHERE x.rid = search_date.rid AND x.code = search_date.code AND x.low <= ? AND x.high >= ?)',
-          end,
-          start,
-        ),
-      };
+      return where(
+        'NOT EXISTS (SELECT 1 FROM search_date x WHERE x.rid = search_date.rid AND x.code = search_date.code AND x.low <= ? AND x.high >= ?)',
+        end,
+        start,
+      );
     case Operator.LESS_THAN:
       return where('low < ?', start);
     case Operator.GREATER_THAN:
