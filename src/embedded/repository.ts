@@ -33,7 +33,7 @@ import {
   SYSTEM_KEYS_MARK,
   type Database,
 } from './database.js';
-import { dateRows, filterCondition, lookupRows, type SqlCondition } from './indexes.js';
+import { dateRows, filterCondition, lookupRows, type DateRow, type SqlCondition } from './indexes.js';
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, matchesFilters, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
@@ -170,11 +170,9 @@ export class EmbeddedRepository extends MemoryRepository {
             "SELECT DISTINCT d.rid AS rid, v.content AS content FROM search_date d JOIN resources r ON r.rid = d.rid JOIN versions v ON v.vid = r.cur WHERE d.high GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-0[123]T23:59:59.999Z' AND r.deleted = 0",
           )
           .all() as { rid: number; content: string }[];
-        const remove = db.prepare('DELETE FROM search_date WHERE rid = ?');
-        const insert = db.prepare('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)');
         for (const { rid, content } of rows) {
-          remove.run(rid);
-          for (const d of dateRows(JSON.parse(content) as Stored)) insert.run(d.code, d.low, d.high, rid);
+          this.sql('DELETE FROM search_date WHERE rid = ?', db).run(rid);
+          this.insertDates(rid, dateRows(JSON.parse(content) as Stored));
         }
         db.prepare('INSERT INTO store_meta (name, value) VALUES (?, ?)').run(MONTH_ENDS_MARK, '1');
       }
@@ -739,9 +737,14 @@ export class EmbeddedRepository extends MemoryRepository {
     const { tokens, dates } = rows;
     const token = this.sql('INSERT OR IGNORE INTO search_token (code, key, rid) VALUES (?, ?, ?)');
     for (const t of tokens) token.run(t.code, t.key, rid);
-    const date = this.sql('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)');
-    for (const d of dates) date.run(d.code, d.low, d.high, rid);
+    this.insertDates(rid, dates);
     this.invalidate(type);
+  }
+
+  /** Writes a resource's date lookup rows (indexes.ts dateRows), on the write connection. */
+  private insertDates(rid: number, dates: readonly DateRow[]): void {
+    const date = this.sql('INSERT INTO search_date (code, low, high, rid) VALUES (?, ?, ?, ?)', this.database);
+    for (const d of dates) date.run(d.code, d.low, d.high, rid);
   }
 
   private markDeleted(resourceType: string, id: string): void {

@@ -103,12 +103,17 @@ function optional<K extends string>(key: K, value: string | undefined): Partial<
   return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
+/** The pathway a CarePlan is of: the code of its first category coding in the pathway system. */
+export function pathwayOf(plan: CarePlan): string | undefined {
+  return plan.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === systems.pathway)?.code;
+}
+
 function planFacts(plan: CarePlan, timeZone: string): PlanFacts {
   const route = plan.extension?.find((e) => e.url === extensions.escalationRoute);
   const score = part(extension(plan, personFeedbackUrl), 'score')?.valueInteger;
   return {
     case: caseOf(plan),
-    pathway: plan.category?.flatMap((c) => c.coding ?? []).find((c) => c.system === systems.pathway)?.code ?? 'unknown',
+    pathway: pathwayOf(plan) ?? 'unknown',
     patient: plan.subject?.reference,
     recorded: localDate(plan.created, timeZone),
     ...(plan.created ? { recordedAt: plan.created } : {}),

@@ -12,6 +12,7 @@ import {
   concernFacts,
   crisisFacts,
   earlyEngagementFacts,
+  pathwayOf,
   peerContactOf,
   recoveryMaintenanceFacts,
   refusedFacts,
@@ -312,9 +313,7 @@ async function eachPlanOnce(
     [P in PathwayCode]: PlanFactsOf[P][];
   };
   for (const plan of byId(found.flatMap((f) => f.matches as CarePlan[]))) {
-    const pathway = pathwayCodes.find((p) =>
-      plan.category?.some((c) => c.coding?.some((x) => x.system === systems.pathway && x.code === p)),
-    );
+    const pathway = pathwayCodes.find((p) => p === pathwayOf(plan));
     if (pathway) (kept[pathway] as PlanFacts[]).push(planReaders[pathway](plan, timeZone));
   }
   return kept;
