@@ -1,9 +1,8 @@
 import type { AuditEvent, CarePlan } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extensions, indexMonthSystem, recordMonthSystem } from '../../src/contract/vocabulary.js';
-import { addDays } from '../../src/governance/period.js';
 import { reportRows } from '../../src/governance/rows.js';
-import { comparableReports, measureReports, newPatient, sourcedRecord } from './service.js';
+import { comparableReports, fromToday, measureReports, newPatient, sourcedRecord } from './service.js';
 import { startTestService, type TestService } from '../harness.js';
 
 /**
@@ -24,8 +23,7 @@ afterAll(async () => {
 });
 
 // Recent dates: an audit without its record-month tag is found by when it was audited (now).
-const today = new Date().toISOString().slice(0, 10);
-const day = (n: number) => addDays(today, n);
+const day = fromToday;
 const at = (n: number) => `${day(n)}T10:00:00Z`;
 const period = { start: day(-45), end: day(0) };
 

@@ -5,10 +5,9 @@ import { loadMappings } from '../../src/config/mappings.js';
 import { systems } from '../../src/contract/vocabulary.js';
 import type { FhirClient } from '../../src/fhir/client.js';
 import { readSources } from '../../src/governance/fetch.js';
-import { addDays } from '../../src/governance/period.js';
 import { pathwayCodes } from '../../src/records/envelope.js';
 import { startTestService, type TestService } from '../harness.js';
-import { newPatient, sourcedRecord } from './service.js';
+import { fromToday, newPatient, sourcedRecord } from './service.js';
 
 /**
  * A report reads each pathway's CarePlans by searches of their own. A record resent under another pathway
@@ -25,8 +24,7 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const today = new Date().toISOString().slice(0, 10);
-const day = (n: number) => addDays(today, n);
+const day = fromToday;
 
 describe('a CarePlan whose pathway changes while a report reads', () => {
   it('is read once, under the pathway it holds when the report ends', async () => {

@@ -1,9 +1,15 @@
 import type { Bundle, MeasureReport, Patient } from '@medplum/fhirtypes';
 import { expect } from 'vitest';
+import { addDays } from '../../src/governance/period.js';
 import { fixture, testToken, type TestService } from '../harness.js';
 
 // What the governance tests that post records through a running service share: a new person, a fixture
 // record of a test's own source, and the reports of a period.
+
+/** The date (YYYY-MM-DD, UTC) `n` days from today: recent records, for tests whose resources are found by when they were written. */
+export function fromToday(n: number): string {
+  return addDays(new Date().toISOString().slice(0, 10), n);
+}
 
 /** A new Patient on the service's FHIR server; its reference. */
 export async function newPatient(svc: TestService): Promise<string> {
