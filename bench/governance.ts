@@ -75,7 +75,7 @@ if (process.env.BENCH_GOVERNANCE_STAGES) {
     ['AuditEvent', { type: `${p}|record-blocked` }],
   ] as const) {
     const start = performance.now();
-    const found = await searchAll(reportReader(service.adapter.fhir), type, { ...query });
+    const found = await searchAll(reportReader(service.adapter.fhir, 'UTC'), type, { ...query });
     console.log(
       `  ${type}?${Object.keys(query).join('&')}: ${found.matches.length} in ${((performance.now() - start) / 1000).toFixed(2)} s`,
     );

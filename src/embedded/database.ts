@@ -79,6 +79,7 @@ export function openDatabase(dataDir: string | undefined): Database {
   }
   try {
     createSchema(db);
+    createDerivedTable(db);
   } catch (err) {
     db.close();
     throw err;
@@ -154,6 +155,17 @@ function createSchema(db: Database): void {
     PRAGMA user_version = ${SCHEMA_VERSION};
     COMMIT;
   `);
+}
+
+/**
+ * The values a store keeps beside current versions (repository.ts Derivation): made at every open, not under
+ * the schema version, so that a store of an older version gains the table and an older version can still
+ * open a store that has it. A row is read only for the version (`vid`) it was made from and under its
+ * `key`: a version an older release wrote has none, and its resource is read instead.
+ */
+function createDerivedTable(db: Database): void {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'derived'").get();
+  if (!exists) db.exec('CREATE TABLE IF NOT EXISTS derived (vid INTEGER PRIMARY KEY, key TEXT NOT NULL, content TEXT NOT NULL)');
 }
 
 /** Seconds a caller is asked to wait when the store cannot write (disk full, I/O error) or is locked. */

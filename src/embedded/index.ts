@@ -8,9 +8,9 @@ import { loadDemoDirectoryIfEmpty } from './demo-directory.js';
 import { createFhirHttpRouter } from './http.js';
 import { openDatabase, openReader } from './database.js';
 import { pendingJournal, readJournal, retireJournal } from './journal.js';
-import { EmbeddedRepository } from './repository.js';
+import { EmbeddedRepository, type Derivation } from './repository.js';
 
-export { EmbeddedRepository } from './repository.js';
+export { EmbeddedRepository, type Derivation, type DerivedMatch } from './repository.js';
 export { TokenStore } from './auth.js';
 
 /** dataDir value that keeps the store in memory only. */
@@ -32,6 +32,8 @@ export interface EmbeddedFhirOptions {
    * profiles/): readable by canonical URL, and the profiles are the CapabilityStatement's supportedProfile.
    */
   conformanceResources?: Resource[];
+  /** A value to keep beside each resource written, read back by EmbeddedRepository.visitDerived. */
+  derivation?: Derivation;
 }
 
 /** A running embedded FHIR server: routers to mount, its repository, and close(). */
@@ -56,7 +58,7 @@ export async function createEmbeddedFhirServer(opts: EmbeddedFhirOptions): Promi
   loadFhirDefinitions();
   const dataDir = opts.dataDir === IN_MEMORY ? undefined : opts.dataDir;
   const conformance = opts.conformanceResources ?? readConformanceResources();
-  const repo = new EmbeddedRepository(openDatabase(dataDir), dataDir ? openReader(dataDir) : undefined);
+  const repo = new EmbeddedRepository(openDatabase(dataDir), dataDir ? openReader(dataDir) : undefined, opts.derivation);
   try {
     const journal = dataDir && pendingJournal(dataDir);
     if (dataDir && journal) {

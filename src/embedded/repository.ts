@@ -7,6 +7,7 @@ import {
   multipleMatches,
   notFound,
   OperationOutcomeError,
+  parseSearchRequest,
   preconditionFailed,
   stringify,
   type SearchRequest,
@@ -80,6 +81,32 @@ interface Turn {
   reject: (reason: unknown) => void;
 }
 
+/**
+ * A value kept beside the current version of a resource, made from it when it is written (the governance
+ * facts of a resource: src/governance/stored-facts.ts), so that a caller reading tens of thousands of
+ * resources for a few of their elements (a governance report) reads those values instead of parsing every
+ * resource (visitDerived). The store knows nothing of what the value means.
+ */
+export interface Derivation {
+  /**
+   * Names what made the values (the code and its inputs, e.g. the site's time zone): a value kept under
+   * another key — written by another release or configuration — is not read, its resource is.
+   */
+  key: string;
+  /** The resource types it makes values for: the others are never given to it. */
+  types: readonly string[];
+  /** The value for a resource (any JSON value), or undefined for none. A throw keeps no value: the write goes on. */
+  derive(resource: Resource): unknown;
+}
+
+/** A match of visitDerived: the value kept beside it, or the resource itself when none is kept under the key. */
+export type DerivedMatch = { derived: unknown } | { resource: Resource };
+
+/** Matches read at once by visitDerived (one statement); the event loop turns between batches. */
+const DERIVED_BATCH = 500;
+/** Row ids deriveMissing reads per write: ~5 ms each when none is missing, ~10 ms when all are (measured). */
+const DERIVED_WINDOW = 1_000;
+
 /** Rows counted per lookup condition to choose the one that drives a search. */
 const ESTIMATE_LIMIT = 2_000;
 /**
@@ -145,6 +172,7 @@ export class EmbeddedRepository extends MemoryRepository {
   constructor(
     readonly database: Database,
     private readonly reader?: Database,
+    private readonly derivation?: Derivation,
   ) {
     super();
     this.systemKeys = database.prepare('SELECT 1 FROM store_meta WHERE name = ?').get(SYSTEM_KEYS_MARK) !== undefined;
@@ -201,7 +229,7 @@ export class EmbeddedRepository extends MemoryRepository {
   /** Forgets everything (as MemoryRepository.clear), in one write. */
   override clear(): void {
     this.database.exec(
-      'BEGIN IMMEDIATE; DELETE FROM search_token; DELETE FROM search_date; DELETE FROM versions; DELETE FROM resources; COMMIT;',
+      'BEGIN IMMEDIATE; DELETE FROM search_token; DELETE FROM search_date; DELETE FROM derived; DELETE FROM versions; DELETE FROM resources; COMMIT;',
     );
     this.results.clear();
   }
@@ -538,6 +566,47 @@ export class EmbeddedRepository extends MemoryRepository {
     return this.run('read', () => this.searchHere(searchRequest));
   }
 
+  /**
+   * Every match of a search (`type` and its query, as a FHIR search URL's parameters; no paging, `_include`
+   * or `_revinclude`), in the order `search` gives them, each handed to `visit` as the value the store's
+   * Derivation keeps beside it, or — when none is kept under the Derivation's key (written by an older
+   * release, another key, or no value) — as the resource. The matches are listed once and read in
+   * batches, with a turn of the event loop between; a resource deleted meanwhile is left out, as from a
+   * later page of a search. Throws an OperationOutcomeError for a search Medplum cannot parse.
+   */
+  visitDerived(type: string, query: Record<string, string | readonly string[]>, visit: (match: DerivedMatch) => void): Promise<void> {
+    const searchRequest = parseSearchRequest(type, query as Record<string, string | string[]>);
+    if (searchRequest.include || searchRequest.revInclude) {
+      return Promise.reject(new OperationOutcomeError(badRequest('visitDerived reads matches only: no _include or _revinclude')));
+    }
+    return this.run('read', async () => {
+      const { plain, chains } = chainedFilters(searchRequest);
+      // The same cached match list as a paged search of the same filters (searchHere).
+      const cacheKey = chains.length ? undefined : SearchResultCache.key(searchRequest);
+      let rids = cacheKey === undefined ? undefined : this.results.get(type, cacheKey);
+      if (!rids) {
+        rids = this.matches(plain, chains, 0).map((m) => m.rid);
+        if (cacheKey !== undefined) this.results.set(type, cacheKey, rids);
+      }
+      const key = this.derivation?.key ?? '';
+      for (let i = 0; i < rids.length; i += DERIVED_BATCH) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        // The resource's text is read only when no value is kept (SQLite evaluates the CASE lazily).
+        const rows = this.sql(
+          'SELECT j.key AS at, d.content AS derived, CASE WHEN d.content IS NULL THEN v.content END AS content FROM json_each(?) j CROSS JOIN resources r ON r.rid = j.value CROSS JOIN versions v ON v.vid = r.cur LEFT JOIN derived d ON d.vid = r.cur AND d.key = ? WHERE r.type = ? AND r.deleted = 0',
+        ).all(JSON.stringify(rids.slice(i, i + DERIVED_BATCH)), key, type) as {
+          at: number;
+          derived: string | null;
+          content: string | null;
+        }[];
+        rows.sort((a, b) => a.at - b.at);
+        for (const row of rows) {
+          visit(row.derived !== null ? { derived: JSON.parse(row.derived) } : { resource: JSON.parse(row.content as string) as Resource });
+        }
+      }
+    });
+  }
+
   /** search, in the running operation (a read, a write, or a prepare: conditionalCreate). */
   private async searchHere<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
     const { plain, chains } = chainedFilters(searchRequest);
@@ -701,9 +770,9 @@ export class EmbeddedRepository extends MemoryRepository {
     return row?.versionId;
   }
 
-  private row(resourceType: string, id: string): { rid: number; deleted: number } | undefined {
-    return this.sql('SELECT rid, deleted FROM resources WHERE type = ? AND id = ?').get(resourceType, id) as
-      { rid: number; deleted: number } | undefined;
+  private row(resourceType: string, id: string): { rid: number; deleted: number; cur: number } | undefined {
+    return this.sql('SELECT rid, deleted, cur FROM resources WHERE type = ? AND id = ?').get(resourceType, id) as
+      { rid: number; deleted: number; cur: number } | undefined;
   }
 
   /** Makes resource (serialized as text) the current version: a new history row, lookup rows rewritten. */
@@ -714,6 +783,7 @@ export class EmbeddedRepository extends MemoryRepository {
     if (existing) {
       rid = existing.rid;
       this.unindex(rid);
+      this.sql('DELETE FROM derived WHERE vid = ?').run(existing.cur);
     } else {
       rid = Number(
         this.sql(
@@ -738,7 +808,65 @@ export class EmbeddedRepository extends MemoryRepository {
     const token = this.sql('INSERT OR IGNORE INTO search_token (code, key, rid) VALUES (?, ?, ?)');
     for (const t of tokens) token.run(t.code, t.key, rid);
     this.insertDates(rid, dates);
+    this.keepDerived(Number(vid), resource);
     this.invalidate(type);
+  }
+
+  /**
+   * Makes the Derivation's values of the current versions that have none under its key — a store written
+   * by an older release, or under another key (a new release's, another time zone) — in the background: the
+   * resources in windows of DERIVED_WINDOW row ids, each window one write that waits its turn behind the
+   * writes queued meanwhile. Until it is done, visitDerived hands those resources out whole: answers are
+   * the same, only slower. Done once per key: a store_meta row then says so, and later starts skip it
+   * (what this process writes gets its value as it is written). Resolves with how many values it made,
+   * once done or when the store closes; rejects on a write that fails (a full disk: the next start goes on).
+   */
+  async deriveMissing(): Promise<number> {
+    const derivation = this.derivation;
+    if (!derivation?.types.length) return 0;
+    const mark = `derived:${derivation.key}`;
+    const done = () => this.sql('SELECT 1 FROM store_meta WHERE name = ?').get(mark) !== undefined;
+    if (await this.run('read', done)) return 0;
+    const types = JSON.stringify(derivation.types);
+    const last = await this.run(
+      'read',
+      () => (this.sql('SELECT max(rid) AS last FROM resources').get() as { last: number | null }).last ?? 0,
+    );
+    let made = 0;
+    try {
+      for (let after = 0; after < last && !this.closed; after += DERIVED_WINDOW) {
+        made += await this.run('write', () => {
+          const rows = this.sql(
+            'SELECT r.cur AS vid, (SELECT content FROM versions WHERE vid = r.cur) AS content FROM resources r WHERE r.rid > ? AND r.rid <= ? AND r.deleted = 0 AND r.type IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM derived d WHERE d.vid = r.cur AND d.key = ?)',
+          ).all(after, after + DERIVED_WINDOW, types, derivation.key) as { vid: number; content: string }[];
+          return rows.filter((row) => this.keepDerived(row.vid, JSON.parse(row.content) as Stored)).length;
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (!this.closed) {
+        await this.run('write', () =>
+          this.sql('INSERT OR IGNORE INTO store_meta (name, value) VALUES (?, ?)').run(mark, new Date().toISOString()),
+        );
+      }
+    } catch (err) {
+      if (!this.closed) throw err;
+    }
+    return made;
+  }
+
+  /** Keeps the derivation's value of a version just written (Derivation): false when it makes none or throws. */
+  private keepDerived(vid: number, resource: Stored): boolean {
+    if (!this.derivation?.types.includes(resource.resourceType)) return false;
+    let value: unknown;
+    try {
+      value = this.derivation.derive(resource);
+    } catch {
+      // Read whole instead (visitDerived): a value that cannot be made must not fail the write.
+      return false;
+    }
+    if (value === undefined) return false;
+    this.sql('INSERT OR REPLACE INTO derived (vid, key, content) VALUES (?, ?, ?)').run(vid, this.derivation.key, JSON.stringify(value));
+    return true;
   }
 
   /** Writes a resource's date lookup rows (indexes.ts dateRows), on the write connection. */
@@ -760,6 +888,7 @@ export class EmbeddedRepository extends MemoryRepository {
     const row = this.row(resourceType, id);
     if (row) {
       this.unindex(row.rid);
+      this.sql('DELETE FROM derived WHERE vid IN (SELECT vid FROM versions WHERE rid = ?)').run(row.rid);
       this.sql('DELETE FROM versions WHERE rid = ?').run(row.rid);
       this.sql('DELETE FROM resources WHERE rid = ?').run(row.rid);
       this.invalidate(resourceType);

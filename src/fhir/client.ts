@@ -30,6 +30,29 @@ export interface FhirConnection {
   transport?: typeof fetch;
   /** How a caller reading many whole results pages through them (WholeResultReads); unset, the defaults there. */
   wholeResultReads?: WholeResultReads;
+  /** A server that keeps a value derived from each resource beside it (DerivedReads): the embedded one. */
+  derivedReads?: DerivedReads;
+}
+
+/**
+ * A FHIR server that keeps, beside each resource, a value made from it when it was written — the embedded
+ * server keeps each resource's governance facts (src/governance/stored-facts.ts) — and reads a search's
+ * matches as those values: a report over tens of thousands of resources then parses a few hundred bytes
+ * of each, not the whole resource (README "Performance"). No REST server offers this; a caller that
+ * finds it unset searches as usual.
+ */
+export interface DerivedReads {
+  /** The key the values were made under (embedded/repository.ts Derivation.key): a caller uses them only when it is its own. */
+  key: string;
+  /**
+   * Every match of `type?query` (FHIR search parameters; no paging or `_include`), in the server's order,
+   * each as the value kept beside it, or as the resource when none was kept under `key`.
+   */
+  visitAll(
+    type: string,
+    query: Record<string, string | readonly string[]>,
+    visit: (match: { derived: unknown } | { resource: Resource }) => void,
+  ): Promise<void>;
 }
 
 /**
@@ -117,9 +140,23 @@ export class FhirClient {
 
   /** FhirConnection.wholeResultReads, remoteWholeResultReads when unset. */
   readonly wholeResultReads: WholeResultReads;
+  /** FhirConnection.derivedReads. */
+  readonly derivedReads: DerivedReads | undefined;
 
   constructor(private readonly conn: FhirConnection) {
     this.wholeResultReads = conn.wholeResultReads ?? remoteWholeResultReads;
+    const derived = conn.derivedReads;
+    // Not retried (a visit is not undone) nor timed: it runs in this process. Its errors read as a search's.
+    this.derivedReads = derived && {
+      key: derived.key,
+      visitAll: async (type, query, visit) => {
+        try {
+          await derived.visitAll(type, query, visit);
+        } catch (err) {
+          throw translate(err, `search ${type}`);
+        }
+      },
+    };
     // MedplumClient joins a server root and a FHIR path; any FHIR base splits into the two exactly.
     const base = new URL(conn.baseUrl.replace(/\/*$/, '/'));
     const tokens =

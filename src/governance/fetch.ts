@@ -1,44 +1,28 @@
-import type { AuditEvent, CarePlan, Communication, Encounter, Goal, Resource, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Encounter, Goal, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { CodesConfig } from '../config/mappings-schema.js';
 import type { GovernanceConfig } from '../config/governance-schema.js';
-import type { FhirClient } from '../fhir/client.js';
+import type { DerivedReads, FhirClient } from '../fhir/client.js';
 import { searchAll as searchAllPages, visitAll, type SearchQuery, type SearchResult } from '../fhir/lookup/search-all.js';
 import { clinicalTaskCodes, indexMonthSystem, recordMonthSystem, systems, trackingTaskCodes } from '../contract/vocabulary.js';
 import { tokenSearchValue } from '../fhir/lookup/search-values.js';
 import { pathwayCodes, type PathwayCode } from '../records/envelope.js';
 import {
-  blockedFacts,
-  concernFacts,
-  crisisFacts,
-  earlyEngagementFacts,
   pathwayOf,
-  peerContactOf,
-  recoveryMaintenanceFacts,
-  refusedFacts,
-  routedConcernFacts,
-  stepDownFacts,
-  taskFacts,
   type BlockedFacts,
   type Case,
-  type ConcernFacts,
-  type CrisisFacts,
-  type EarlyEngagementFacts,
   type PeerContact,
   type PlanFacts,
-  type RecoveryMaintenanceFacts,
   type RefusedFacts,
   type RoutedConcernFacts,
   type StepDownFacts,
   type TaskFacts,
 } from './facts.js';
 import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
+import { factsKey, planReaders, resourceFacts, type PlanFactsOf, type ResourceFacts } from './stored-facts.js';
 
-/**
- * Resources per page of a search with _include, at most: Medplum refuses a page whose matches plus included
- * resources pass 1,000; with one included owner per Task at most, 500 matches can never reach it.
- */
-export const includePageSize = 500;
+export type { PlanFactsOf } from './stored-facts.js';
+
 /**
  * Matches read at most for one search (its pages: this over the page size): a server whose next links never
  * end must not hang the report.
@@ -46,15 +30,6 @@ export const includePageSize = 500;
 export const maxMatches = 2_000_000;
 /** Values of one token search (`_id`, `identifier`, `_tag`): a URL stays well under any server's limit. */
 const valuesPerSearch = 50;
-
-/** The facts each pathway's CarePlans are read as (facts.ts). */
-export interface PlanFactsOf {
-  'early-engagement': EarlyEngagementFacts;
-  'step-down': StepDownFacts;
-  'crisis-transition': CrisisFacts;
-  'concern-routing': ConcernFacts;
-  'recovery-maintenance': RecoveryMaintenanceFacts;
-}
 
 /**
  * What governance evidence for one period is computed from: the facts (facts.ts) of the resources of that
@@ -68,8 +43,8 @@ export interface GovernanceSources {
   goals: Map<string, Goal>;
   /** Clinical and routing Tasks. */
   tasks: TaskFacts[];
-  /** Owners of those Tasks (by `Type/id`), included with them: a PractitionerRole's code tells a peer role. */
-  owners: Map<string, Resource>;
+  /** The PractitionerRoles owning those Tasks (by `PractitionerRole/id`): a role's code tells a peer role. */
+  owners: Map<string, PractitionerRole>;
   peerContacts: PeerContact[];
   /** The EHR's crisis-contact Encounters, whole: few, and crisis episodes are matched from them (facts.ts crisisEpisodes). */
   crisisEncounters: Encounter[];
@@ -85,49 +60,71 @@ export const governanceTaskCodes = [...clinicalTaskCodes, ...trackingTaskCodes, 
 /**
  * The FHIR server as one report reads it, as its client says whole results are read (fhir/client.ts
  * WholeResultReads): at most `concurrentSearches` searches at once — each with all its pages, so that a
- * search holds its turn from its first page to its last — in pages of `pageSize`.
+ * search holds its turn from its first page to its last — in pages of `pageSize`; and the facts a server
+ * keeps beside its resources (`derived`: the embedded server's, stored-facts.ts), when they were made in
+ * the report's time zone by this code.
  */
 export interface ReportReader extends Pick<FhirClient, 'search' | 'page'> {
   /** Runs one whole search in its turn. */
   inTurn: LimitFunction;
   pageSize: number;
+  /** The site's time zone: the facts' local dates. */
+  timeZone: string;
+  derived?: DerivedReads;
 }
 
 /** A reader for one report (a limit of its own: reports running side by side do not queue behind each other). */
-export function reportReader(fhir: Pick<FhirClient, 'search' | 'page' | 'wholeResultReads'>): ReportReader {
+export function reportReader(
+  fhir: Pick<FhirClient, 'search' | 'page' | 'wholeResultReads' | 'derivedReads'>,
+  timeZone: string,
+): ReportReader {
   const { concurrentSearches, pageSize } = fhir.wholeResultReads;
-  return { search: (...a) => fhir.search(...a), page: (...a) => fhir.page(...a), inTurn: pLimit(concurrentSearches), pageSize };
+  const derived = fhir.derivedReads?.key === factsKey(timeZone) ? fhir.derivedReads : undefined;
+  return {
+    search: (...a) => fhir.search(...a),
+    page: (...a) => fhir.page(...a),
+    inTurn: pLimit(concurrentSearches),
+    pageSize,
+    timeZone,
+    ...(derived ? { derived } : {}),
+  };
 }
 
-/** The page size of a search: the reader's, and with `_include` at most includePageSize. */
-function pageSizeOf(fhir: ReportReader, query: SearchQuery): number {
-  return query._include ? Math.min(fhir.pageSize, includePageSize) : fhir.pageSize;
-}
-
-/** All pages of one search (fhir/search-all.ts), in its turn, in the reader's pages unless `count` is given. */
-export function searchAll(fhir: ReportReader, type: string, query: SearchQuery, count = pageSizeOf(fhir, query)): Promise<SearchResult> {
+/** All pages of one search (fhir/search-all.ts), its matches whole, in its turn, in the reader's pages unless `count` is given. */
+export function searchAll(fhir: ReportReader, type: string, query: SearchQuery, count = fhir.pageSize): Promise<SearchResult> {
   return fhir.inTurn(() => searchAllPages(fhir, type, query, { pageSize: count, maxPages: Math.ceil(maxMatches / count) }));
 }
 
-/** What a search kept of its matches (`read` of each, as its page arrived), and the resources it included. */
-interface Read<U> {
-  facts: U[];
-  included: Map<string, Resource>;
-}
-
-/** All pages of one search, each match kept only as what `read` makes of it (GovernanceSources). */
-async function readAll<T extends Resource, U>(
+/**
+ * Every match of one search, each kept only as the part of its facts (stored-facts.ts ResourceFacts) that
+ * `pick` takes (GovernanceSources): the facts the server keeps beside it, else made from the resource as
+ * its page arrives. A match `pick` finds nothing in is left out.
+ */
+async function readAll<U>(
   fhir: ReportReader,
-  type: T['resourceType'],
+  type: string,
   query: SearchQuery,
-  read: (match: T) => U,
-): Promise<Read<U>> {
-  const facts: U[] = [];
-  const count = pageSizeOf(fhir, query);
-  const { included } = await fhir.inTurn(() =>
-    visitAll(fhir, type, query, { pageSize: count, maxPages: Math.ceil(maxMatches / count) }, (match) => facts.push(read(match as T))),
-  );
-  return { facts, included };
+  pick: (facts: ResourceFacts) => U | undefined,
+): Promise<U[]> {
+  const kept: U[] = [];
+  const keep = (facts: ResourceFacts | undefined) => {
+    const part = facts && pick(facts);
+    if (part !== undefined) kept.push(part);
+  };
+  const { derived } = fhir;
+  if (derived) {
+    await fhir.inTurn(() =>
+      derived.visitAll(type, query, (m) => keep('derived' in m ? (m.derived as ResourceFacts) : resourceFacts(m.resource, fhir.timeZone))),
+    );
+  } else {
+    const count = fhir.pageSize;
+    await fhir.inTurn(() =>
+      visitAll(fhir, type, query, { pageSize: count, maxPages: Math.ceil(maxMatches / count) }, (match) =>
+        keep(resourceFacts(match, fhir.timeZone)),
+      ),
+    );
+  }
+  return kept;
 }
 
 function tokens(codings: { system: string; code: string }[]): string {
@@ -187,16 +184,16 @@ async function carePlansOf<P extends Exclude<PathwayCode, 'concern-routing'>>(
   fhir: ReportReader,
   pathway: P,
   period: Period,
-  read: (plan: CarePlan) => PlanFactsOf[P],
 ): Promise<PlanFactsOf[P][]> {
   const { from, to } = carePlanRange(pathway, period);
   const category = `${systems.pathway}|${pathway}`;
   const tags = monthTags({ start: from, end: to }, indexMonthSystem);
+  const read = (f: ResourceFacts) => f.plans?.[pathway] as PlanFactsOf[P] | undefined;
   const [byIndexMonth, byPeriod] = await Promise.all([
     readEach(fhir, 'CarePlan', '_tag', tags, read, { category }),
     readAll(fhir, 'CarePlan', { category, date: startingIn(from, to), ...notTagged(tags) }, read),
   ]);
-  return byCase([byIndexMonth, byPeriod.facts]);
+  return byCase([byIndexMonth, byPeriod]);
 }
 
 /**
@@ -216,16 +213,15 @@ function chunked(values: string[]): string[][] {
 }
 
 /** A token search over many values, in searches of `valuesPerSearch`, read as facts and joined (each resource once). */
-async function readEach<T extends Resource, U extends { case: Case }>(
+async function readEach<U extends { case: Case }>(
   fhir: ReportReader,
-  type: T['resourceType'],
+  type: string,
   param: string,
   values: string[],
-  read: (match: T) => U,
+  pick: (facts: ResourceFacts) => U | undefined,
   query: SearchQuery = {},
 ): Promise<U[]> {
-  const found = await Promise.all(chunked(values).map((c) => readAll(fhir, type, { ...query, [param]: c.join(',') }, read)));
-  return byCase(found.map((f) => f.facts));
+  return byCase(await Promise.all(chunked(values).map((c) => readAll(fhir, type, { ...query, [param]: c.join(',') }, pick))));
 }
 
 /**
@@ -234,17 +230,10 @@ async function readEach<T extends Resource, U extends { case: Case }>(
  * keeps the date of the first send (`Communication.sent`, write-plan.ts): the records with a notification
  * sent in the period are read by their CarePlan's identifier (`<recordId>/careplan`, planIdentifier).
  */
-function concernRoutingPlans(fhir: ReportReader, identifiers: Set<string>, timeZone: string): Promise<ConcernFacts[]> {
-  return readEach(fhir, 'CarePlan', 'identifier', [...identifiers], (p: CarePlan) => concernFacts(p, timeZone), {
+function concernRoutingPlans(fhir: ReportReader, identifiers: Set<string>): Promise<PlanFactsOf['concern-routing'][]> {
+  return readEach(fhir, 'CarePlan', 'identifier', [...identifiers], (f) => f.plans?.['concern-routing'], {
     category: `${systems.pathway}|concern-routing`,
   });
-}
-
-/** The identifier search value of the CarePlan of the record a notification was sent for, if it names one. */
-function planIdentifier(c: Communication): string | undefined {
-  const id = c.identifier?.[0];
-  const recordId = id?.value?.split('/')[0];
-  return id?.system && recordId ? tokenSearchValue(id.system, `${recordId}/careplan`) : undefined;
 }
 
 /** The month tags (record-month: audit.ts, refusal.ts; index-month: careplan.ts) of every month the dates touch, a day wider each side. */
@@ -283,26 +272,13 @@ async function goalsOf(fhir: ReportReader, plans: StepDownFacts[]): Promise<Goal
   return byId(found.flatMap((f) => f.matches as Goal[]));
 }
 
-/** Reads a CarePlan as its pathway's facts. */
-const planReaders: { [P in PathwayCode]: (plan: CarePlan, timeZone: string) => PlanFactsOf[P] } = {
-  'early-engagement': earlyEngagementFacts,
-  'step-down': stepDownFacts,
-  'crisis-transition': crisisFacts,
-  'concern-routing': concernFacts,
-  'recovery-maintenance': recoveryMaintenanceFacts,
-};
-
 /**
  * Each CarePlan under one pathway. Each pathway's CarePlans are read by searches of their own: a record resent
  * under another pathway while a report reads (its CarePlan's category changed) can be read under both, and
  * was counted twice (outside tester). Such CarePlans are read again by `_id` and filed under the pathway
  * they now hold (left out if deleted meanwhile or of no pathway).
  */
-async function eachPlanOnce(
-  fhir: ReportReader,
-  plans: GovernanceSources['carePlans'],
-  timeZone: string,
-): Promise<GovernanceSources['carePlans']> {
+async function eachPlanOnce(fhir: ReportReader, plans: GovernanceSources['carePlans']): Promise<GovernanceSources['carePlans']> {
   const seen = new Map<string, number>();
   for (const p of pathwayCodes) for (const f of plans[p]) seen.set(f.case.reference, (seen.get(f.case.reference) ?? 0) + 1);
   const moved = new Set([...seen].filter(([, n]) => n > 1).map(([reference]) => reference));
@@ -314,17 +290,31 @@ async function eachPlanOnce(
   };
   for (const plan of byId(found.flatMap((f) => f.matches as CarePlan[]))) {
     const pathway = pathwayCodes.find((p) => p === pathwayOf(plan));
-    if (pathway) (kept[pathway] as PlanFacts[]).push(planReaders[pathway](plan, timeZone));
+    if (pathway) (kept[pathway] as PlanFacts[]).push(planReaders[pathway](plan, fhir.timeZone));
   }
   return kept;
 }
 
 /**
- * Reads what governance needs for one period from the FHIR server's REST API: date-bounded searches on
- * indexed parameters (the period, the look-back before it and the follow-up windows after it: period.ts),
- * so the time a report takes follows the size of the period, not of the whole history. Searches in
- * parallel, as many at once as the client runs (reportReader); each resource is read as its facts in the
- * site's time zone (GovernanceSources).
+ * The PractitionerRoles owning Tasks, by `_id` (role-integrity reads whether an owner is a peer role). An
+ * owner of another type, or named otherwise than `PractitionerRole/<id>`, is no peer role.
+ */
+async function rolesOwning(fhir: ReportReader, tasks: TaskFacts[]): Promise<PractitionerRole[]> {
+  const ids = new Set<string>();
+  for (const t of tasks) {
+    const [type, id, ...rest] = t.task.owner?.reference?.split('/') ?? [];
+    if (type === 'PractitionerRole' && id && !rest.length) ids.add(id);
+  }
+  const found = await Promise.all(chunked([...ids]).map((c) => searchAll(fhir, 'PractitionerRole', { _id: c.join(',') })));
+  return byId(found.flatMap((f) => f.matches as PractitionerRole[]));
+}
+
+/**
+ * Reads what governance needs for one period from the FHIR server: date-bounded searches on indexed
+ * parameters (the period, the look-back before it and the follow-up windows after it: period.ts), so the
+ * time a report takes follows the size of the period, not of the whole history. Searches as many at once
+ * as the client runs (reportReader); each match is kept as its facts in the site's time zone
+ * (GovernanceSources): the facts the embedded server keeps beside it, else made from the resource.
  */
 export async function readSources(
   client: FhirClient,
@@ -333,14 +323,12 @@ export async function readSources(
   period: Period,
   timeZone: string,
 ): Promise<GovernanceSources> {
-  const fhir = reportReader(client);
+  const fhir = reportReader(client, timeZone);
   const pathway = (code: string) => `${systems.pathway}|${code}`;
-  const tz = timeZone;
   const range = evidenceRange(period);
   const [from, to] = [addDays(period.start, -1), addDays(period.end, 1)];
   const months = monthTags(period);
-  const concernPlans = new Set<string>();
-  const blockedRead = (e: AuditEvent) => blockedFacts(e, tz);
+  const blockedRead = (f: ResourceFacts) => f.blocked;
   const [
     earlyEngagement,
     stepDown,
@@ -354,30 +342,26 @@ export async function readSources(
     blockedBefore,
     refused,
   ] = await Promise.all([
-    carePlansOf(fhir, 'early-engagement', period, (p) => earlyEngagementFacts(p, tz)),
-    carePlansOf(fhir, 'step-down', period, (p) => stepDownFacts(p, tz)),
-    carePlansOf(fhir, 'crisis-transition', period, (p) => crisisFacts(p, tz)),
-    carePlansOf(fhir, 'recovery-maintenance', period, (p) => recoveryMaintenanceFacts(p, tz)),
+    carePlansOf(fhir, 'early-engagement', period),
+    carePlansOf(fhir, 'step-down', period),
+    carePlansOf(fhir, 'crisis-transition', period),
+    carePlansOf(fhir, 'recovery-maintenance', period),
     readAll(
       fhir,
       'Task',
-      { code: governanceTaskCodes.map(pathway).join(','), 'authored-on': overlapping(range.from, range.to), _include: 'Task:owner' },
-      (t: Task) => taskFacts(t, tz),
+      { code: governanceTaskCodes.map(pathway).join(','), 'authored-on': overlapping(range.from, range.to) },
+      (f) => f.task,
     ),
     // Contacts after a report in the period, within the longest reconnection window (14 days).
     readAll(
       fhir,
       'Encounter',
       { type: tokens(codes.peerContactType.slice(0, 1)), date: overlapping(from, addDays(to, 15)) },
-      (e: Encounter) => peerContactOf(e, tz),
+      (f) => f.peerContact,
     ),
     // A week before the period too: an EHR's crisis discharge is matched to a crisis-transition record within 7 days.
     crisisEncounters(fhir, config, overlapping(addDays(from, -8), range.to)),
-    readAll(fhir, 'Communication', { sent: overlapping(from, to) }, (c: Communication) => {
-      const plan = planIdentifier(c);
-      if (plan) concernPlans.add(plan);
-      return routedConcernFacts(c, tz);
-    }),
+    readAll(fhir, 'Communication', { sent: overlapping(from, to) }, (f) => f.notification),
     // Dated by the record's recordedAt, filed under its month (the record-month tag), whenever audited.
     readEach(fhir, 'AuditEvent', '_tag', months, blockedRead, { type: pathway('record-blocked') }),
     // Blocks audited before the record-month tag: by when they were audited, within the look-back after the period.
@@ -387,29 +371,30 @@ export async function readSources(
       { type: pathway('record-blocked'), date: overlapping(from, addDays(to, lookBackDays)), ...notTagged(months) },
       blockedRead,
     ),
-    readEach(fhir, 'AuditEvent', '_tag', months, (e: AuditEvent) => refusedFacts(e, tz), { type: pathway('record-refused') }),
+    readEach(fhir, 'AuditEvent', '_tag', months, (f) => f.refused, { type: pathway('record-refused') }),
   ]);
-  const [concernRouting, goals] = await Promise.all([concernRoutingPlans(fhir, concernPlans, tz), goalsOf(fhir, stepDown)]);
-  const carePlans = await eachPlanOnce(
-    fhir,
-    {
-      'early-engagement': earlyEngagement,
-      'step-down': stepDown,
-      'crisis-transition': crisis,
-      'concern-routing': concernRouting,
-      'recovery-maintenance': recoveryMaintenance,
-    },
-    tz,
-  );
+  const concernPlans = new Set(notifications.map((n) => n.plan).filter((p): p is string => p !== undefined));
+  const [concernRouting, goals, owners] = await Promise.all([
+    concernRoutingPlans(fhir, concernPlans),
+    goalsOf(fhir, stepDown),
+    rolesOwning(fhir, tasks),
+  ]);
+  const carePlans = await eachPlanOnce(fhir, {
+    'early-engagement': earlyEngagement,
+    'step-down': stepDown,
+    'crisis-transition': crisis,
+    'concern-routing': concernRouting,
+    'recovery-maintenance': recoveryMaintenance,
+  });
   return {
     carePlans,
     goals: new Map(goals.map((g) => [`Goal/${g.id}`, g])),
-    tasks: tasks.facts,
-    owners: tasks.included,
-    peerContacts: peerContacts.facts,
+    tasks,
+    owners: new Map(owners.map((r) => [`PractitionerRole/${r.id}`, r])),
+    peerContacts,
     crisisEncounters: crisisContacts,
-    routedConcerns: notifications.facts.flat(),
-    blocked: byCase([blocked, blockedBefore.facts]),
+    routedConcerns: notifications.flatMap((n) => n.concerns),
+    blocked: byCase([blocked, blockedBefore]),
     refused,
   };
 }

@@ -12,6 +12,7 @@ import { createInProcessFetch } from '../embedded/in-process-fetch.js';
 import { createOAuthRouter, TokenStore } from '../embedded/auth.js';
 import { createFhirHttpRouter } from '../embedded/http.js';
 import { FhirClient } from '../fhir/client.js';
+import { storedFacts } from '../governance/stored-facts.js';
 import { loadFhirDefinitions } from '../contract/definitions.js';
 import { JobLeases } from '../fhir/record-claim.js';
 import { FollowUp } from '../followup/follow-up.js';
@@ -112,12 +113,15 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
   const profiles = loadProfiles();
   // The embedded server has its own client credentials, unknown outside this process.
   const internal = { clientId: 'peer-pathways-adapter', clientSecret: randomBytes(24).toString('base64url') };
+  // The embedded store keeps each resource's governance facts beside it, read back by reports (stored-facts.ts).
+  const facts = storedFacts(mappings.site.timeZone);
   const embedded = env.fhirBaseUrl
     ? undefined
     : await createEmbeddedFhirServer({
         dataDir: env.dataDir,
         accessTokens: staticToken.token ? [staticToken.token] : [],
         ...internal,
+        derivation: facts,
       });
   // The FHIR client is made once the port is known (the embedded server is this very process);
   // no request can be handled before the listen promise's continuation runs.
@@ -210,12 +214,28 @@ export async function startService(env: EnvConfig, opts: StartOptions = {}): Pro
               tokens: new TokenStore([], internal.clientId, internal.clientSecret),
               baseUrl: `${url}/`,
             }),
-          ...(embedded ? { wholeResultReads: { concurrentSearches: 1, pageSize: 250 } } : {}),
+          ...(embedded
+            ? {
+                wholeResultReads: { concurrentSearches: 1, pageSize: 250 },
+                derivedReads: { key: facts.key, visitAll: (...a) => embedded.repo.visitDerived(...a) },
+              }
+            : {}),
         },
   );
   // Checks at start-up that the server rolls back a failed transaction (cached; writes wait for it).
   void adapter.fhir.rollbackVerdict().then((v) => log.info({ transactionRollback: v.state }, v.reason));
   followUp.start();
+  // A store written by an older release (or under another time zone) gains its kept facts in the background.
+  void embedded?.repo.deriveMissing().then(
+    (made) => {
+      if (made) log.info({ governanceFacts: made }, 'governance facts kept for resources written before this release');
+    },
+    (err: unknown) =>
+      log.warn(
+        { reason: (err as Error)?.name ?? 'unknown' },
+        'governance facts of older resources not all kept (the next start goes on); reports read those resources whole meanwhile',
+      ),
+  );
   const everyInterface = bound.address === '0.0.0.0' || bound.address === '::';
   const listening = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${port}${everyInterface ? ' (every interface: reachable from other machines)' : bound.address.startsWith('127.') || bound.address === '::1' ? ' (this machine only; HOST=0.0.0.0 to serve others)' : ''}`;
   log.info(

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGovernanceConfig } from '../../src/config/governance.js';
 import { loadMappings } from '../../src/config/mappings.js';
 import { systems } from '../../src/contract/vocabulary.js';
-import type { FhirClient } from '../../src/fhir/client.js';
+import type { DerivedReads, FhirClient } from '../../src/fhir/client.js';
 import { readSources } from '../../src/governance/fetch.js';
 import { pathwayCodes } from '../../src/records/envelope.js';
 import { startTestService, type TestService } from '../harness.js';
@@ -27,15 +27,17 @@ afterAll(async () => {
 const day = fromToday;
 
 describe('a CarePlan whose pathway changes while a report reads', () => {
-  it('is read once, under the pathway it holds when the report ends', async () => {
+  // Read as the embedded server's kept facts (stored-facts.ts), and from the resources as from a remote server.
+  it.each(['kept facts', 'whole resources'])('is read once, under the pathway it holds when the report ends (%s)', async (how) => {
+    const recordId = `moved-${how.replace(' ', '-')}`;
     const patient = await newPatient(svc);
-    const record = sourcedRecord(source, 'early-engagement', 'moved-1', patient, `${day(-5)}T10:00:00Z`, (r) => {
+    const record = sourcedRecord(source, 'early-engagement', recordId, patient, `${day(-5)}T10:00:00Z`, (r) => {
       r.intake = { ...r.intake, date: day(-6) };
     });
     const res = await svc.post(record);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const found = (await (
-      await svc.fhirRaw(`CarePlan?identifier=${encodeURIComponent(`${source}|moved-1/careplan`)}`)
+      await svc.fhirRaw(`CarePlan?identifier=${encodeURIComponent(`${source}|${recordId}/careplan`)}`)
     ).json()) as Bundle<CarePlan>;
     const plan = found.entry?.[0]?.resource as CarePlan;
     const reference = `CarePlan/${plan.id}`;
@@ -44,23 +46,37 @@ describe('a CarePlan whose pathway changes while a report reads', () => {
     // rewritten as a step-down one, as a resend under that pathway would (the step-down searches come later).
     const client = svc.service.adapter.fhir;
     let moved = false;
+    const moveAfter = async (type: string, category: string) => {
+      if (!moved && type === 'CarePlan' && category.endsWith('|early-engagement')) {
+        moved = true;
+        const stepDown = {
+          ...plan,
+          category: [{ coding: [{ system: systems.pathway, code: 'step-down' }] }],
+        } satisfies CarePlan;
+        const put = await svc.fhirRaw(reference, { method: 'PUT', body: JSON.stringify(stepDown) });
+        expect(put.status, await put.clone().text()).toBe(200);
+      }
+    };
+    const derived = client.derivedReads as DerivedReads;
     const moving = {
       wholeResultReads: client.wholeResultReads,
       page: (...a: Parameters<FhirClient['page']>) => client.page(...a),
       search: async (...a: Parameters<FhirClient['search']>) => {
         const answer = await client.search(...a);
-        const category = new URLSearchParams(a[1] as Record<string, string>).get('category') ?? '';
-        if (!moved && a[0] === 'CarePlan' && category.endsWith('|early-engagement')) {
-          moved = true;
-          const stepDown = {
-            ...plan,
-            category: [{ coding: [{ system: systems.pathway, code: 'step-down' }] }],
-          } satisfies CarePlan;
-          const put = await svc.fhirRaw(reference, { method: 'PUT', body: JSON.stringify(stepDown) });
-          expect(put.status, await put.clone().text()).toBe(200);
-        }
+        await moveAfter(a[0], new URLSearchParams(a[1] as Record<string, string>).get('category') ?? '');
         return answer;
       },
+      ...(how === 'kept facts'
+        ? {
+            derivedReads: {
+              key: derived.key,
+              visitAll: async (...a: Parameters<DerivedReads['visitAll']>) => {
+                await derived.visitAll(...a);
+                await moveAfter(a[0], String(a[1].category ?? ''));
+              },
+            } satisfies DerivedReads,
+          }
+        : {}),
     } as unknown as FhirClient;
 
     const mappings = loadMappings();

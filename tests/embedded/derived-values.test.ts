@@ -1,0 +1,139 @@
+import type { Resource, Task } from '@medplum/fhirtypes';
+import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadFhirDefinitions } from '../../src/contract/definitions.js';
+import { openDatabase, openReader } from '../../src/embedded/database.js';
+import { EmbeddedRepository, type Derivation, type DerivedMatch } from '../../src/embedded/repository.js';
+
+/**
+ * EmbeddedRepository keeps a Derivation's value beside each current version and visitDerived reads a
+ * search's matches as those values (the governance facts: tests/governance/stored-facts.test.ts). A value
+ * must always be the one of the version a search finds, and a value it cannot trust is never handed out.
+ */
+beforeAll(() => {
+  loadFhirDefinitions();
+});
+
+/** A derivation of a Task's status and note count, made under `key`. */
+function derivation(key: string): Derivation {
+  return {
+    key,
+    types: ['Task'],
+    derive: (r: Resource) => (r.resourceType === 'Task' ? { status: r.status, notes: r.note?.length ?? 0 } : undefined),
+  };
+}
+
+function task(code: string, extra: Partial<Task> = {}): Task {
+  return {
+    resourceType: 'Task',
+    status: 'requested',
+    intent: 'order',
+    code: { coding: [{ system: 'urn:example:derived', code }] },
+    ...extra,
+  };
+}
+
+async function visited(
+  repo: EmbeddedRepository,
+  query: Record<string, string> = { code: 'urn:example:derived|a' },
+): Promise<DerivedMatch[]> {
+  const seen: DerivedMatch[] = [];
+  await repo.visitDerived('Task', query, (m) => seen.push(m));
+  return seen;
+}
+
+describe('EmbeddedRepository.visitDerived', () => {
+  it("hands out each match's value for its current version, in the search's order, and leaves out deleted ones", async () => {
+    const repo = new EmbeddedRepository(openDatabase(undefined), undefined, derivation('k1'));
+    try {
+      const first = await repo.createResource(task('a'));
+      const second = await repo.createResource(task('a', { note: [{ text: 'x' }] }));
+      await repo.createResource(task('b'));
+      const third = await repo.createResource(task('a'));
+      expect(await visited(repo)).toEqual([
+        { derived: { status: 'requested', notes: 0 } },
+        { derived: { status: 'requested', notes: 1 } },
+        { derived: { status: 'requested', notes: 0 } },
+      ]);
+      // An update's value replaces the previous version's; a delete leaves the resource out.
+      await repo.updateResource({ ...first, status: 'in-progress' });
+      await repo.deleteResource('Task', second.id);
+      expect(await visited(repo)).toEqual([
+        { derived: { status: 'in-progress', notes: 0 } },
+        { derived: { status: 'requested', notes: 0 } },
+      ]);
+      // Only the current version keeps a value.
+      const rows = repo.database.prepare('SELECT count(*) AS n FROM derived').get() as { n: number };
+      expect(rows.n).toBe(4);
+      // The same matches as a search, whose filters it reads as a FHIR search URL's.
+      const searched = await repo.search(parseSearchRequest('Task?code=urn:example:derived|a'));
+      expect(searched.entry?.map((e) => e.resource?.id)).toEqual([first.id, third.id]);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it("hands out the resource when no value is kept: a derive that throws, a type it makes none for, another key's values", async () => {
+    const db = openDatabase(undefined);
+    const throwing: Derivation = {
+      key: 'k1',
+      types: ['Task'],
+      derive: (r) => {
+        if ((r as Task).status === 'cancelled') throw new Error('cannot derive');
+        return derivation('k1').derive(r);
+      },
+    };
+    const repo = new EmbeddedRepository(db, undefined, throwing);
+    // The write goes on when its value cannot be made.
+    const cancelled = await repo.createResource(task('a', { status: 'cancelled' }));
+    const kept = await repo.createResource(task('a'));
+    expect(await visited(repo)).toEqual([{ resource: cancelled }, { derived: { status: 'requested', notes: 0 } }]);
+    // Reopened under another key (another release or time zone): nothing kept under k1 is handed out.
+    const other = new EmbeddedRepository(db, undefined, derivation('k2'));
+    expect(await visited(other)).toEqual([{ resource: cancelled }, { resource: kept }]);
+    // Without a derivation, every match is its resource.
+    expect(await visited(new EmbeddedRepository(db))).toEqual([{ resource: cancelled }, { resource: kept }]);
+    await other.close();
+  });
+
+  it('a store of an older release gains the table at open, and its resources are handed out whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'derived-'));
+    try {
+      const old = new EmbeddedRepository(openDatabase(dir), openReader(dir));
+      const written = await old.createResource(task('a'));
+      // As an older release left it: no derived table.
+      old.database.exec('DROP TABLE derived');
+      await old.close();
+      const reopened = new EmbeddedRepository(openDatabase(dir), openReader(dir), derivation('k1'));
+      expect(await visited(reopened)).toEqual([{ resource: written }]);
+      await reopened.createResource(task('a', { note: [{ text: 'x' }] }));
+      expect(await visited(reopened)).toEqual([{ resource: written }, { derived: { status: 'requested', notes: 1 } }]);
+      // The values the older release did not keep are made in the background (start.ts), then read.
+      expect(await reopened.deriveMissing()).toBe(1);
+      expect(await visited(reopened)).toEqual([
+        { derived: { status: 'requested', notes: 0 } },
+        { derived: { status: 'requested', notes: 1 } },
+      ]);
+      expect(await reopened.deriveMissing()).toBe(0);
+      await reopened.close();
+      // Under another key (a new release, another time zone), every value is made again.
+      const next = new EmbeddedRepository(openDatabase(dir), openReader(dir), { ...derivation('k2'), types: ['Task', 'Patient'] });
+      await next.createResource({ resourceType: 'Patient' });
+      expect(await next.deriveMissing()).toBe(2);
+      expect(await visited(next)).toEqual([{ derived: { status: 'requested', notes: 0 } }, { derived: { status: 'requested', notes: 1 } }]);
+      expect(next.database.prepare('SELECT DISTINCT key FROM derived').all()).toEqual([{ key: 'k2' }]);
+      await next.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses _include: it reads matches only', async () => {
+    const repo = new EmbeddedRepository(openDatabase(undefined), undefined, derivation('k1'));
+    await expect(visited(repo, { _include: 'Task:owner' })).rejects.toBeInstanceOf(OperationOutcomeError);
+    await repo.close();
+  });
+});
