@@ -136,6 +136,18 @@ function sourceTexts(): string[] {
  * never facts made by other rules.
  */
 export function factsKey(timeZone: string): string {
+  let key = keys.get(timeZone);
+  if (!key) {
+    key = `governance-facts/${codeHash()}/${timeZone}`;
+    keys.set(timeZone, key);
+  }
+  return key;
+}
+
+/** factsKey by time zone: each report asks (fetch.ts reportReader). */
+const keys = new Map<string, string>();
+
+function codeHash(): string {
   let code: string;
   try {
     code = sourceTexts().join('\n');
@@ -152,13 +164,12 @@ export function factsKey(timeZone: string): string {
     recoveryMaintenanceExtensions,
     pathwayCodes,
   ]);
-  const hash = createHash('sha256')
+  return createHash('sha256')
     .update(code)
     .update(constants)
     .update(`${process.versions.icu ?? ''}/${process.versions.tz ?? ''}`)
     .digest('base64url')
     .slice(0, 22);
-  return `governance-facts/${hash}/${timeZone}`;
 }
 
 /**
