@@ -106,6 +106,8 @@ export type DerivedMatch = { derived: unknown } | { resource: Resource };
 const DERIVED_BATCH = 500;
 /** Row ids deriveMissing reads per write: ~5 ms each when none is missing, ~10 ms when all are (measured). */
 const DERIVED_WINDOW = 1_000;
+/** store_meta row of deriveMissing: `{key, vid}`, the key it last made every value under and the last version id it looked at. */
+const DERIVED_MARK = 'derived-through';
 
 /** Rows counted per lookup condition to choose the one that drives a search. */
 const ESTIMATE_LIMIT = 2_000;
@@ -814,38 +816,50 @@ export class EmbeddedRepository extends MemoryRepository {
 
   /**
    * Makes the Derivation's values of the current versions that have none under its key — a store written
-   * by an older release, or under another key (a new release's, another time zone) — in the background: the
-   * resources in windows of DERIVED_WINDOW row ids, each window one write that waits its turn behind the
-   * writes queued meanwhile. Until it is done, visitDerived hands those resources out whole: answers are
-   * the same, only slower. Done once per key: a store_meta row then says so, and later starts skip it
-   * (what this process writes gets its value as it is written). Resolves with how many values it made,
-   * once done or when the store closes; rejects on a write that fails (a full disk: the next start goes on).
+   * by an older release, or under another key (a new release's, another time zone) — in the background, in
+   * windows of DERIVED_WINDOW rows, each window one write that waits its turn behind the writes queued
+   * meanwhile. Until it is done, visitDerived hands those resources out whole: answers are the same, only
+   * slower. When done, store_meta records the key and the last version id it looked at (DERIVED_MARK): the
+   * next start with the same key looks only at versions written since (another release's writes, a downgrade),
+   * with another key at every resource again. Resolves with how many values it made, once done or when the
+   * store closes; rejects on a write that fails (a full disk: the next start goes on).
    */
   async deriveMissing(): Promise<number> {
     const derivation = this.derivation;
     if (!derivation?.types.length) return 0;
-    const mark = `derived:${derivation.key}`;
-    const done = () => this.sql('SELECT 1 FROM store_meta WHERE name = ?').get(mark) !== undefined;
-    if (await this.run('read', done)) return 0;
+    const { key } = derivation;
+    const [marked, top] = await this.run('read', () => {
+      const row = this.sql('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined;
+      const last = (this.sql('SELECT max(vid) AS top FROM versions').get() as { top: number | null }).top ?? 0;
+      return [row ? (JSON.parse(row.value) as { key: string; vid: number }) : undefined, last] as const;
+    });
+    if (marked?.key === key && marked.vid >= top) return 0;
     const types = JSON.stringify(derivation.types);
-    const last = await this.run(
-      'read',
-      () => (this.sql('SELECT max(rid) AS last FROM resources').get() as { last: number | null }).last ?? 0,
-    );
+    // Since the mark: the versions written after it that are still current (a version id range, read by rowid).
+    // Otherwise every resource, by row id (its rows are small; versions' hold the content).
+    const [statement, end] =
+      marked?.key === key
+        ? [
+            'SELECT v.vid AS vid, v.content AS content FROM versions v JOIN resources r ON r.rid = v.rid AND r.cur = v.vid WHERE v.vid > ? AND v.vid <= ? AND r.deleted = 0 AND r.type IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM derived d WHERE d.vid = v.vid AND d.key = ?)',
+            top,
+          ]
+        : [
+            'SELECT r.cur AS vid, (SELECT content FROM versions WHERE vid = r.cur) AS content FROM resources r WHERE r.rid > ? AND r.rid <= ? AND r.deleted = 0 AND r.type IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM derived d WHERE d.vid = r.cur AND d.key = ?)',
+            await this.run('read', () => (this.sql('SELECT max(rid) AS last FROM resources').get() as { last: number | null }).last ?? 0),
+          ];
     let made = 0;
     try {
-      for (let after = 0; after < last && !this.closed; after += DERIVED_WINDOW) {
+      for (let after = marked?.key === key ? marked.vid : 0; after < end && !this.closed; after += DERIVED_WINDOW) {
         made += await this.run('write', () => {
-          const rows = this.sql(
-            'SELECT r.cur AS vid, (SELECT content FROM versions WHERE vid = r.cur) AS content FROM resources r WHERE r.rid > ? AND r.rid <= ? AND r.deleted = 0 AND r.type IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM derived d WHERE d.vid = r.cur AND d.key = ?)',
-          ).all(after, after + DERIVED_WINDOW, types, derivation.key) as { vid: number; content: string }[];
+          const rows = this.sql(statement).all(after, after + DERIVED_WINDOW, types, key) as { vid: number; content: string }[];
           return rows.filter((row) => this.keepDerived(row.vid, JSON.parse(row.content) as Stored)).length;
         });
         await new Promise((resolve) => setImmediate(resolve));
       }
       if (!this.closed) {
+        // Versions written meanwhile by this process have their values; those of another process are looked at next time.
         await this.run('write', () =>
-          this.sql('INSERT OR IGNORE INTO store_meta (name, value) VALUES (?, ?)').run(mark, new Date().toISOString()),
+          this.sql('INSERT OR REPLACE INTO store_meta (name, value) VALUES (?, ?)').run(DERIVED_MARK, JSON.stringify({ key, vid: top })),
         );
       }
     } catch (err) {

@@ -112,7 +112,7 @@ describe('the governance facts the embedded store keeps beside each resource', (
       const before = await measureReports(first, today.start, today.end);
       // As an older release left the store: no kept facts, no mark.
       const db = first.service.embedded?.repo.database;
-      db?.exec("DELETE FROM derived; DELETE FROM store_meta WHERE name LIKE 'derived:%'");
+      db?.exec("DELETE FROM derived; DELETE FROM store_meta WHERE name = 'derived-through'");
       await first.close();
 
       const again = await startTestService({ ESCALATION_INTERVAL_MS: '0', DATA_DIR: dir });
