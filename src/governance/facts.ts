@@ -6,10 +6,12 @@ import type {
   Encounter,
   Extension,
   Identifier,
+  PractitionerRole,
   Resource,
   Task,
 } from '@medplum/fhirtypes';
 import { extensions, systems } from '../contract/vocabulary.js';
+import { localReference } from '../fhir/references.js';
 import { personFeedbackUrl } from '../mapping/resources/careplan.js';
 import { concernRoutingExtensions } from '../mapping/concern-routing.js';
 import { earlyEngagementExtensions } from '../mapping/early-engagement.js';
@@ -236,6 +238,31 @@ export interface TaskFacts {
   actedAt?: string;
   /** Local date it was completed (status completed): executionPeriod.end, else lastModified, else the server's meta.lastUpdated. */
   completed?: string;
+  /** Whom Task.owner names, as FHIR resolves it (taskOwner); undefined when nothing it names can be known. */
+  owner?: TaskOwner;
+}
+
+/**
+ * A Task's owner as role integrity reads it: the `Type/id` a literal reference names — relative, versioned
+ * (`PractitionerRole/x/_history/2`) or absolute — or the PractitionerRole a contained reference (`#id`)
+ * names inside the Task. An EHR may write any of these forms (outside tester: each hid a peer-owned clinical
+ * Task from the role-integrity count).
+ */
+export interface TaskOwner {
+  reference?: string;
+  containedRole?: Pick<PractitionerRole, 'resourceType' | 'code'>;
+}
+
+function taskOwner(task: Task): TaskOwner | undefined {
+  const reference = task.owner?.reference;
+  if (reference?.startsWith('#')) {
+    const contained = task.contained?.find((r) => r.id === reference.slice(1));
+    return contained?.resourceType === 'PractitionerRole'
+      ? { containedRole: { resourceType: 'PractitionerRole', ...(contained.code ? { code: contained.code } : {}) } }
+      : undefined;
+  }
+  const local = localReference(reference);
+  return local ? { reference: local } : undefined;
 }
 
 const actedStatuses = new Set<Task['status']>(['accepted', 'in-progress', 'completed', 'on-hold']);
@@ -247,6 +274,10 @@ function taskElementsOf(task: Task): Task {
   const kept: Task = { resourceType: 'Task', status: task.status, intent: task.intent };
   for (const name of taskElements) if (task[name] !== undefined) Object.assign(kept, { [name]: task[name] });
   return kept;
+}
+
+function optionalOwner(owner: TaskOwner | undefined): { owner?: TaskOwner } {
+  return owner ? { owner } : {};
 }
 
 /** Reads a Task. */
@@ -262,6 +293,7 @@ export function taskFacts(task: Task, timeZone: string): TaskFacts {
     ...(task.status === 'completed'
       ? { completed: localDate(task.executionPeriod?.end ?? task.lastModified ?? task.meta?.lastUpdated, timeZone) }
       : {}),
+    ...optionalOwner(taskOwner(task)),
   };
 }
 

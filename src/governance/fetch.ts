@@ -296,14 +296,14 @@ async function eachPlanOnce(fhir: ReportReader, plans: GovernanceSources['carePl
 }
 
 /**
- * The PractitionerRoles owning Tasks, by `_id` (role-integrity reads whether an owner is a peer role). An
- * owner of another type, or named otherwise than `PractitionerRole/<id>`, is no peer role.
+ * The PractitionerRoles owning Tasks, by `_id` (role-integrity reads whether an owner is a peer role): each
+ * Task's owner as FHIR resolves it (facts.ts TaskOwner). An owner of another type is no peer role.
  */
 async function rolesOwning(fhir: ReportReader, tasks: TaskFacts[]): Promise<PractitionerRole[]> {
   const ids = new Set<string>();
   for (const t of tasks) {
-    const [type, id, ...rest] = t.task.owner?.reference?.split('/') ?? [];
-    if (type === 'PractitionerRole' && id && !rest.length) ids.add(id);
+    const [type, id] = t.owner?.reference?.split('/') ?? [];
+    if (type === 'PractitionerRole' && id) ids.add(id);
   }
   const found = await Promise.all(chunked([...ids]).map((c) => searchAll(fhir, 'PractitionerRole', { _id: c.join(',') })));
   return byId(found.flatMap((f) => f.matches as PractitionerRole[]));

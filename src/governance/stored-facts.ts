@@ -123,7 +123,7 @@ export function resourceFacts(resource: Resource, timeZone: string): ResourceFac
 function sourceTexts(): string[] {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
-  return ['./facts', './stored-facts', './period', '../fhir/lookup/search-values'].map((m) =>
+  return ['./facts', './stored-facts', './period', '../fhir/lookup/search-values', '../fhir/references'].map((m) =>
     readFileSync(fileURLToPath(new URL(`${m}${ext}`, import.meta.url)), 'utf8'),
   );
 }

@@ -1,3 +1,4 @@
+import { localReference } from '../../fhir/references.js';
 import type { Case, TaskFacts } from '../facts.js';
 import { recordIdOf } from '../facts.js';
 import type { MeasureInput } from '../digest.js';
@@ -25,10 +26,10 @@ export const escalationRouteGates = [
  * adapter wrote, whose requester is the record's peer specialist — that same peer specialist.
  */
 function ownedByPeer(t: TaskFacts, input: MeasureInput): boolean {
-  const owner = t.task.owner?.reference;
+  const owner = t.owner;
   if (!owner) return false;
-  if (t.case.identifier && owner === t.task.requester?.reference) return true;
-  const role = input.facts.owners.get(owner);
+  if (t.case.identifier && owner.reference && owner.reference === localReference(t.task.requester?.reference)) return true;
+  const role = owner.containedRole ?? (owner.reference ? input.facts.owners.get(owner.reference) : undefined);
   const peerCodes = input.facts.site.peerRoleCodes;
   return (
     role?.resourceType === 'PractitionerRole' &&
