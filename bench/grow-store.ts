@@ -1,6 +1,6 @@
 // Grows an embedded store (DATA_DIR/fhir.sqlite, service stopped) to `target` resources directly in SQL:
-// every resource, its versions and its lookup rows are copied under a new id (`<id>c<k>`), `_id` keys
-// following, until the store holds the target. Far faster than writing a million resources through
+// every resource, its versions, its lookup rows and its kept governance facts are copied under a new id
+// (`<id>c<k>`), `_id` keys following, until the store holds the target. Far faster than writing a million resources through
 // FHIR, and what it builds is what the repository itself writes (same tables, same lookup rows).
 //   npx tsx bench/grow-store.ts <DATA_DIR> <target>
 import { join } from 'node:path';
@@ -41,8 +41,16 @@ export function growStore(dataDir: string, target: number): { resources: number;
     db.exec(
       'INSERT INTO search_date (code, low, high, rid) SELECT d.code, d.low, d.high, m.new FROM search_date d JOIN map m ON m.old = d.rid',
     );
+    // The kept governance facts of each copy's current version, naming the copy (its case reference).
+    db.prepare(
+      `INSERT INTO derived (vid, key, content)
+      SELECT r.cur, d.key, replace(d.content, '"' || b.type || '/' || b.id || '"', '"' || b.type || '/' || b.id || ? || '"')
+      FROM map m JOIN base b ON b.rid = m.old JOIN resources o ON o.rid = m.old JOIN derived d ON d.vid = o.cur JOIN resources r ON r.rid = m.new`,
+    ).run(suffix);
     db.exec('COMMIT');
   }
+  // Every copy has its facts, as if this release had written it: the next start has none to make.
+  db.exec("UPDATE store_meta SET value = json_set(value, '$.vid', (SELECT max(vid) FROM versions)) WHERE name = 'derived-through'");
   const resources = count();
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();

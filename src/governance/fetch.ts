@@ -21,8 +21,6 @@ import {
 import { addDays, evidenceRange, lookBackDays, type Period } from './period.js';
 import { factsKey, planReaders, resourceFacts, type PlanFactsOf, type ResourceFacts } from './stored-facts.js';
 
-export type { PlanFactsOf } from './stored-facts.js';
-
 /**
  * Matches read at most for one search (its pages: this over the page size): a server whose next links never
  * end must not hang the report.
@@ -70,6 +68,7 @@ export interface ReportReader extends Pick<FhirClient, 'search' | 'page'> {
   pageSize: number;
   /** The site's time zone: the facts' local dates. */
   timeZone: string;
+  /** The server's kept facts, when made under this report's factsKey. */
   derived?: DerivedReads;
 }
 

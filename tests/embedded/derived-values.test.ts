@@ -129,7 +129,20 @@ describe('EmbeddedRepository.visitDerived', () => {
       // Back to the first key (a site that set its time zone back; outside tester): made again, not skipped.
       const back = new EmbeddedRepository(openDatabase(dir), openReader(dir), derivation('k1'));
       expect(await back.deriveMissing()).toBe(2);
+      // What it writes afterwards has its values as written: a clean close moves the mark past them.
+      await back.createResource(task('b'));
       await back.close();
+      const marked = (db: ReturnType<typeof openDatabase>) =>
+        JSON.parse((db.prepare("SELECT value FROM store_meta WHERE name = 'derived-through'").get() as { value: string }).value) as {
+          key: string;
+          vid: number;
+        };
+      const check = openDatabase(dir);
+      expect(marked(check)).toEqual({
+        key: 'k1',
+        vid: (check.prepare('SELECT max(vid) AS top FROM versions').get() as { top: number }).top,
+      });
+      check.close();
       // A version written after the mark by a release that keeps no values (a downgrade, then this release
       // again): the next start looks at the versions written since the mark, and only at them.
       const older = new EmbeddedRepository(openDatabase(dir), openReader(dir));
