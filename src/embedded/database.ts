@@ -164,8 +164,14 @@ function createSchema(db: Database): void {
  * `key`: a version an older release wrote has none, and its resource is read instead.
  */
 function createDerivedTable(db: Database): void {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'derived'").get();
-  if (!exists) db.exec('CREATE TABLE IF NOT EXISTS derived (vid INTEGER PRIMARY KEY, key TEXT NOT NULL, content TEXT NOT NULL)');
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'derived_by_key'").get();
+  if (!exists) {
+    db.exec(`BEGIN IMMEDIATE;
+      CREATE TABLE IF NOT EXISTS derived (vid INTEGER PRIMARY KEY, key TEXT NOT NULL, content TEXT NOT NULL);
+      -- Which keys hold values above a version id (repository.ts advanceDerivedMark).
+      CREATE INDEX IF NOT EXISTS derived_by_key ON derived (key, vid);
+      COMMIT;`);
+  }
 }
 
 /** Seconds a caller is asked to wait when the store cannot write (disk full, I/O error) or is locked. */

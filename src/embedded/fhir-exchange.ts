@@ -1,18 +1,11 @@
-import {
-  badRequest,
-  getStatus,
-  normalizeOperationOutcome,
-  OperationOutcomeError,
-  parseSearchRequest,
-  preconditionFailed,
-  serverError,
-} from '@medplum/core';
+import { badRequest, getStatus, normalizeOperationOutcome, OperationOutcomeError, serverError } from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { storeRetryAfter } from './database.js';
 import type { EmbeddedRepository } from './repository.js';
 import { compartmentSearchPath } from './compartment.js';
 import { withSearchLinks } from './search-links.js';
+import { holdsConditionalReferences, resolveConditionalReferences } from './conditional-references.js';
 import { conditionalCriteria, searchOf, type ParamProblem } from './search-params.js';
 
 /** Media type of every answer of the embedded server. */
@@ -134,65 +127,6 @@ function resolvesUnderLock(body: unknown): boolean {
   return bundle.type === 'batch' || !(bundle.entry.length === 1 && conditional[0]?.request?.method === 'POST');
 }
 
-/** A conditional reference (FHIR R4 http.html#trules, "Conditional References"): `Type?search`. */
-const conditionalReference = /^[A-Z][A-Za-z]+\?/;
-
-/** The objects holding a conditional reference (`{reference: 'Patient?identifier=…'}`) anywhere in a JSON value. */
-function conditionalReferences(value: unknown, found: { reference: string }[] = []): { reference: string }[] {
-  if (Array.isArray(value)) {
-    for (const v of value) conditionalReferences(v, found);
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string' && conditionalReference.test(v)) found.push(value as { reference: string });
-      else conditionalReferences(v, found);
-    }
-  }
-  return found;
-}
-
-/** Why a write outside a transaction may not hold a conditional reference. */
-const conditionalOutsideTransaction: ParamProblem = {
-  problem:
-    'A conditional reference (Type?search) is resolved only inside a transaction Bundle (FHIR R4 http.html#trules): send the literal reference (Type/id), or send the write in a transaction.',
-  param: 'reference',
-};
-
-/**
- * A transaction's conditional references resolved as FHIR R4 says (http.html#trules): each is a search of
- * the store as it is before the transaction, rewritten to `Type/id` of its one match; none or several fail
- * the whole transaction (400, 412). Runs under the write lock, with the transaction itself (answerFhirRequest),
- * so the match cannot change in between. They were stored as written: a crisis Encounter whose subject was
- * `Patient?identifier=…` belonged to nobody (outside tester). Returns the Bundle to run, the same one when
- * it holds none.
- */
-async function resolveConditionalReferences(repo: EmbeddedRepository, body: unknown): Promise<unknown> {
-  const bundle = body as { entry?: { resource?: unknown }[] };
-  if (!conditionalReferences(bundle.entry?.map((e) => e.resource)).length) return body;
-  const copy = JSON.parse(JSON.stringify(body)) as { entry: { resource?: unknown }[] };
-  const resolved = new Map<string, string>();
-  for (const holder of conditionalReferences(copy.entry.map((e) => e.resource))) {
-    let target = resolved.get(holder.reference);
-    if (!target) {
-      const search = searchOf(holder.reference);
-      if ('problem' in search) throw new OperationOutcomeError(badRequest(search.problem, search.param));
-      const found = await repo.search({ ...parseSearchRequest(search.path), count: 2, total: 'accurate' });
-      const matches = (found.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
-      if (matches.length !== 1 || (found.total ?? 1) > 1) {
-        const text = `The conditional reference ${holder.reference.split('?')[0]}?… matches ${matches.length ? 'several resources' : 'no resource'}: a transaction's conditional reference must match exactly one (FHIR R4 http.html#trules). Nothing was written.`;
-        throw new OperationOutcomeError(
-          matches.length
-            ? { ...preconditionFailed, issue: [{ severity: 'error', code: 'multiple-matches', details: { text } }] }
-            : badRequest(text),
-        );
-      }
-      target = `${matches[0]?.resourceType}/${matches[0]?.id}`;
-      resolved.set(holder.reference, target);
-    }
-    holder.reference = target;
-  }
-  return copy;
-}
-
 /** A batch entry the embedded server answers itself (pagedEntries): its index in the Bundle, and why. */
 interface RejectedEntry {
   index: number;
@@ -217,9 +151,6 @@ function pagedEntries(body: unknown): { body: unknown; rejected?: RejectedEntry[
     return undefined;
   };
   const entry = bundle.entry.map((e, i) => {
-    if (bundle.type === 'batch' && conditionalReferences((e as { resource?: unknown }).resource).length) {
-      return refuse(i, 'resource', conditionalOutsideTransaction);
-    }
     const request = e.request as { method?: string; url?: unknown; ifNoneExist?: unknown } | undefined;
     const criteria = conditionalCriteria(request?.method, request?.url, request?.ifNoneExist);
     if ('problem' in criteria) return refuse(i, 'request', criteria);
@@ -268,15 +199,7 @@ export async function answerFhirRequest(
   }
   const shape = bundleShapeProblem(req.body) ?? bodyProblem(req);
   if (shape) return { status: 400, body: badRequest(shape), headers: {} };
-  const bodyType = (req.body as { resourceType?: unknown } | undefined)?.resourceType;
-  const operationOrSearch = /(^|\/)(_search|\$[^/?]+)(\?|$)/.test(req.path);
-  const write = (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') && !operationOrSearch;
-  if (write && bodyType !== 'Bundle' && conditionalReferences(req.body).length) {
-    return { status: 400, body: badRequest(conditionalOutsideTransaction.problem, conditionalOutsideTransaction.param), headers: {} };
-  }
-  const transaction = bodyType === 'Bundle' && (req.body as { type?: unknown }).type === 'transaction';
-  const conditional =
-    transaction && conditionalReferences((req.body as { entry?: { resource?: unknown }[] }).entry?.map((e) => e?.resource)).length > 0;
+  const conditional = holdsConditionalReferences(req.body);
   req = searchByPost(req);
   const paged = req.method === 'GET' ? searchOf(req.path) : { path: req.path };
   if ('problem' in paged) return { status: 400, body: badRequest(paged.problem, paged.param), headers: {} };

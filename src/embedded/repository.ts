@@ -38,6 +38,7 @@ import { dateRows, filterCondition, lookupRows, type DateRow, type SqlCondition 
 import type { JournalOp } from './journal.js';
 import { chainedFilters, matchesChains, matchesFilters, sortByRules, type ChainedFilter } from './search-semantics.js';
 import { SearchResultCache } from './search-cache.js';
+import { searchReferenceProblem } from './conditional-references.js';
 
 type Stored = WithId<Resource>;
 
@@ -108,6 +109,18 @@ const DERIVED_BATCH = 500;
 const DERIVED_WINDOW = 1_000;
 /** store_meta row of deriveMissing: `{key, vid}`, the key it last made every value under and the last version id it looked at. */
 const DERIVED_MARK = 'derived-through';
+
+/** The mark as stored, or undefined for none or one that does not read as `{key, vid}` (every value is then made again). */
+function derivedMarkOf(value: string | undefined): { key: string; vid: number } | undefined {
+  try {
+    const mark = value === undefined ? undefined : (JSON.parse(value) as { key?: unknown; vid?: unknown });
+    return typeof mark?.key === 'string' && Number.isSafeInteger(mark.vid) && (mark.vid as number) >= 0
+      ? { key: mark.key, vid: mark.vid as number }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Rows counted per lookup condition to choose the one that drives a search. */
 const ESTIMATE_LIMIT = 2_000;
@@ -292,6 +305,8 @@ export class EmbeddedRepository extends MemoryRepository {
       () => {
         const input = update || options?.assignedId ? resource : { ...resource, id: undefined };
         writeValidation.validate(input);
+        const searchReference = searchReferenceProblem(input);
+        if (searchReference) throw new OperationOutcomeError(badRequest(searchReference, 'reference'));
         // As MemoryRepository: a JSON round trip, then the server's id and meta.
         const parsed = JSON.parse(stringify(input)) as T;
         const result = { ...parsed, id: parsed.id ?? this.generateId(), meta: parsed.meta ?? {} } as WithId<T>;
@@ -834,7 +849,7 @@ export class EmbeddedRepository extends MemoryRepository {
     const [marked, top] = await this.run('read', () => {
       const row = this.sql('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined;
       const last = (this.sql('SELECT max(vid) AS top FROM versions').get() as { top: number | null }).top ?? 0;
-      return [row ? (JSON.parse(row.value) as { key: string; vid: number }) : undefined, last] as const;
+      return [derivedMarkOf(row?.value), last] as const;
     });
     if (marked?.key === key && marked.vid >= top) {
       this.derivedThrough = true;
@@ -855,6 +870,13 @@ export class EmbeddedRepository extends MemoryRepository {
           ];
     let made = 0;
     try {
+      if (marked?.key !== key) {
+        // Making every value under this key replaces values of another: the mark no longer holds for that key
+        // (a process of it must not move it past what this one replaced), and holds for this one from 0.
+        await this.run('write', () =>
+          this.sql('INSERT OR REPLACE INTO store_meta (name, value) VALUES (?, ?)').run(DERIVED_MARK, JSON.stringify({ key, vid: 0 })),
+        );
+      }
       for (let after = marked?.key === key ? marked.vid : 0; after < end && !this.closed; after += DERIVED_WINDOW) {
         made += await this.run('write', () => {
           const rows = this.sql(statement).all(after, after + DERIVED_WINDOW, types, key) as { vid: number; content: string }[];
@@ -883,12 +905,20 @@ export class EmbeddedRepository extends MemoryRepository {
    */
   private advanceDerivedMark(): void {
     if (!this.derivedThrough || !this.derivation) return;
+    const { key } = this.derivation;
     try {
+      const marked = derivedMarkOf(
+        (this.database.prepare('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined)?.value,
+      );
+      if (marked?.key !== key) return;
+      // Another key's values above the mark (a process with another time zone wrote meanwhile): the next start looks at them.
+      if (this.database.prepare('SELECT 1 FROM derived WHERE key <> ? AND vid > ? LIMIT 1').get(key, marked.vid)) return;
       this.database
-        .prepare(
-          "UPDATE store_meta SET value = json_set(value, '$.vid', (SELECT max(vid) FROM versions)) WHERE name = ? AND json_extract(value, '$.key') = ?",
-        )
-        .run(DERIVED_MARK, this.derivation.key);
+        .prepare('UPDATE store_meta SET value = ? WHERE name = ?')
+        .run(
+          JSON.stringify({ key, vid: (this.database.prepare('SELECT max(vid) AS top FROM versions').get() as { top: number }).top }),
+          DERIVED_MARK,
+        );
     } catch {
       // The next start looks at those versions again.
     }

@@ -104,4 +104,59 @@ describe('conditional references', () => {
     expect(answer.entry?.map((e) => e.response?.status)).toEqual(['201', '400']);
     expect((await encountersOf('single')).map((e) => e.subject?.reference)).toEqual(['Patient/cr-p1']);
   });
+
+  it('in any other form or place are refused: a PATCH writing one, other spellings, result parameters, no criteria, too many', async () => {
+    const made = await h.request('POST', 'Encounter', encounter('Patient/cr-p1', 'forms'));
+    const id = ((await made.json()) as Encounter).id as string;
+    // A JSON Patch writing the string alone (outside tester: stored as written).
+    const patch = await h.request(
+      'PATCH',
+      `Encounter/${id}`,
+      [{ op: 'replace', path: '/subject/reference', value: 'Patient?identifier=urn:example:mrn|p1' }],
+      { 'content-type': 'application/json-patch+json' },
+    );
+    expect(patch.status).toBe(400);
+    // Not R4's form, in a plain create and in a transaction alike; and inside a document Bundle.
+    for (const subject of [
+      'patient?identifier=urn:example:mrn|p1',
+      '?identifier=urn:example:mrn|p1',
+      'Patient/?identifier=urn:example:mrn|p1',
+      `${h.base}Patient?identifier=urn:example:mrn|p1`,
+      'Patient/cr-p1?x=1',
+    ]) {
+      expect((await h.request('POST', 'Encounter', encounter(subject, 'forms'))).status, subject).toBe(400);
+      expect((await h.request('POST', '', transaction(encounter(subject, 'forms')))).status, subject).toBe(400);
+    }
+    const document: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: encounter('Patient?identifier=urn:example:mrn|p1', 'forms') }],
+    };
+    expect((await h.request('POST', 'Bundle', document)).status).toBe(400);
+    const inTransaction = await h.request('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: document, request: { method: 'POST', url: 'Bundle' } }],
+    });
+    expect(inTransaction.status).toBe(400);
+    // Criteria as a conditional write's: no result parameters, at least one filter.
+    for (const criteria of [
+      'Patient?identifier=urn:example:mrn|p1&_offset=1',
+      'Patient?identifier=urn:example:mrn|p1&_include=Patient:organization',
+      'Patient?',
+      'Patient?&',
+    ]) {
+      const res = await h.request('POST', '', transaction(encounter(criteria, 'forms')));
+      expect(res.status, criteria).toBe(400);
+    }
+    // At most 100 distinct in one transaction: each is a search under the write lock.
+    const many = encounter('Patient/cr-p1', 'forms');
+    many.participant = Array.from({ length: 101 }, (_, i) => ({
+      individual: { reference: `Practitioner?identifier=urn:example:many|${i}` },
+    }));
+    const tooMany = await h.request('POST', '', transaction(many));
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(await tooMany.json())).toContain('at most 100');
+    expect((await encountersOf('forms')).map((e) => e.subject?.reference)).toEqual(['Patient/cr-p1']);
+  });
 });

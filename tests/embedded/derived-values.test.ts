@@ -166,6 +166,41 @@ describe('EmbeddedRepository.visitDerived', () => {
     }
   });
 
+  it("with another key's process on the same store, the mark never moves past what that process wrote; a mark that does not read is made again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'derived-keys-'));
+    try {
+      const open = (key: string) => new EmbeddedRepository(openDatabase(dir), openReader(dir), derivation(key));
+      const utc = open('utc');
+      await utc.createResource(task('a'));
+      await utc.createResource(task('a'));
+      expect(await utc.deriveMissing()).toBe(0);
+      // A process with another time zone starts on the same DATA_DIR and makes every value under its key.
+      const kiri = open('kiri');
+      expect(await kiri.deriveMissing()).toBe(2);
+      // The first process writes meanwhile, under its own key; then both stop cleanly (outside tester).
+      await utc.createResource(task('a'));
+      await kiri.close();
+      await utc.close();
+      const again = open('kiri');
+      expect(await again.deriveMissing()).toBe(1);
+      expect((await visited(again)).every((m) => 'derived' in m)).toBe(true);
+      await again.close();
+      // A mark that does not read as {key, vid}: every resource is looked at again (one value lost meanwhile is
+      // made), and the mark written anew — not a failed start each time (outside tester).
+      const db = openDatabase(dir);
+      db.prepare("UPDATE store_meta SET value = 'xyz' WHERE name = 'derived-through'").run();
+      db.prepare('DELETE FROM derived WHERE vid = (SELECT min(vid) FROM derived)').run();
+      db.close();
+      const repaired = open('kiri');
+      expect(await repaired.deriveMissing()).toBe(1);
+      const mark = repaired.database.prepare("SELECT value FROM store_meta WHERE name = 'derived-through'").get() as { value: string };
+      expect(JSON.parse(mark.value)).toMatchObject({ key: 'kiri' });
+      await repaired.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses _include: it reads matches only', async () => {
     const repo = new EmbeddedRepository(openDatabase(undefined), undefined, derivation('k1'));
     await expect(visited(repo, { _include: 'Task:owner' })).rejects.toBeInstanceOf(OperationOutcomeError);
