@@ -906,22 +906,29 @@ export class EmbeddedRepository extends MemoryRepository {
   private advanceDerivedMark(): void {
     if (!this.derivedThrough || !this.derivation) return;
     const { key } = this.derivation;
+    const db = this.database;
     try {
-      const marked = derivedMarkOf(
-        (this.database.prepare('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined)?.value,
-      );
-      if (marked?.key !== key) return;
-      // Another key's values above the mark (a process with another time zone wrote meanwhile): the next start looks at them.
-      if (this.database.prepare('SELECT 1 FROM derived WHERE key <> ? AND vid > ? LIMIT 1').get(key, marked.vid)) return;
-      this.database
-        .prepare('UPDATE store_meta SET value = ? WHERE name = ?')
-        .run(
-          JSON.stringify({ key, vid: (this.database.prepare('SELECT max(vid) AS top FROM versions').get() as { top: number }).top }),
-          DERIVED_MARK,
-        );
+      // One transaction: another process starting a re-make under its key (it writes the mark first) is seen here.
+      db.exec('BEGIN IMMEDIATE');
+      this.moveDerivedMark(key);
+      db.exec('COMMIT');
     } catch {
       // The next start looks at those versions again.
+      this.rollbackAll();
     }
+  }
+
+  /** advanceDerivedMark's write, inside its transaction: only a mark of this key, with no other key's values above it. */
+  private moveDerivedMark(key: string): void {
+    const db = this.database;
+    const marked = derivedMarkOf(
+      (db.prepare('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined)?.value,
+    );
+    if (marked?.key !== key) return;
+    // Another key's values above the mark (a process with another time zone wrote meanwhile): the next start looks at them.
+    if (db.prepare('SELECT 1 FROM derived WHERE key <> ? AND vid > ? LIMIT 1').get(key, marked.vid)) return;
+    const top = (db.prepare('SELECT max(vid) AS top FROM versions').get() as { top: number }).top;
+    db.prepare('UPDATE store_meta SET value = ? WHERE name = ?').run(JSON.stringify({ key, vid: top }), DERIVED_MARK);
   }
 
   /** Keeps the derivation's value of a version just written (Derivation): false when it makes none or throws. */
