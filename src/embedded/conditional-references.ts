@@ -47,17 +47,20 @@ export function searchReferenceProblem(resource: unknown): string | undefined {
   return 'A reference names a search (it holds "?"): a conditional reference (Type?search) is resolved only inside a transaction Bundle (FHIR R4 http.html#trules). Send the literal reference (Type/id), or send the write in a transaction.';
 }
 
+/** The objects holding a conditional reference in R4's form in a Bundle's entries' resources (not inside documents). */
+function conditionalHolders(entries: ({ resource?: unknown } | null)[]): { reference: string }[] {
+  return holders(
+    entries.map((e) => e?.resource),
+    (r) => conditionalForm.test(r),
+    false,
+  );
+}
+
 /** True when the request body is a transaction whose entries' resources hold conditional references. */
 export function holdsConditionalReferences(body: unknown): boolean {
   const bundle = body as { resourceType?: unknown; type?: unknown; entry?: unknown } | undefined;
   if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction' || !Array.isArray(bundle.entry)) return false;
-  return (
-    holders(
-      bundle.entry.map((e: { resource?: unknown } | null) => e?.resource),
-      (r) => conditionalForm.test(r),
-      false,
-    ).length > 0
-  );
+  return conditionalHolders(bundle.entry as ({ resource?: unknown } | null)[]).length > 0;
 }
 
 /**
@@ -70,11 +73,7 @@ export function holdsConditionalReferences(body: unknown): boolean {
  */
 export async function resolveConditionalReferences(repo: EmbeddedRepository, body: unknown): Promise<unknown> {
   const copy = JSON.parse(JSON.stringify(body)) as { entry: { resource?: unknown }[] };
-  const found = holders(
-    copy.entry.map((e) => e?.resource),
-    (r) => conditionalForm.test(r),
-    false,
-  );
+  const found = conditionalHolders(copy.entry);
   const distinct = [...new Set(found.map((h) => h.reference))];
   if (distinct.length > MAX_CONDITIONAL_REFERENCES) {
     throw new OperationOutcomeError(

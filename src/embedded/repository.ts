@@ -847,9 +847,8 @@ export class EmbeddedRepository extends MemoryRepository {
     if (!derivation?.types.length) return 0;
     const { key } = derivation;
     const [marked, top] = await this.run('read', () => {
-      const row = this.sql('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined;
       const last = (this.sql('SELECT max(vid) AS top FROM versions').get() as { top: number | null }).top ?? 0;
-      return [derivedMarkOf(row?.value), last] as const;
+      return [this.derivedMark(), last] as const;
     });
     if (marked?.key === key && marked.vid >= top) {
       this.derivedThrough = true;
@@ -918,12 +917,17 @@ export class EmbeddedRepository extends MemoryRepository {
     }
   }
 
+  /** deriveMissing's mark (DERIVED_MARK), read on `db` (the running operation's connection by default). */
+  private derivedMark(db?: Database): { key: string; vid: number } | undefined {
+    return derivedMarkOf(
+      (this.sql('SELECT value FROM store_meta WHERE name = ?', db).get(DERIVED_MARK) as { value: string } | undefined)?.value,
+    );
+  }
+
   /** advanceDerivedMark's write, inside its transaction: only a mark of this key, with no other key's values above it. */
   private moveDerivedMark(key: string): void {
     const db = this.database;
-    const marked = derivedMarkOf(
-      (db.prepare('SELECT value FROM store_meta WHERE name = ?').get(DERIVED_MARK) as { value: string } | undefined)?.value,
-    );
+    const marked = this.derivedMark(db);
     if (marked?.key !== key) return;
     // Another key's values above the mark (a process with another time zone wrote meanwhile): the next start looks at them.
     if (db.prepare('SELECT 1 FROM derived WHERE key <> ? AND vid > ? LIMIT 1').get(key, marked.vid)) return;

@@ -78,7 +78,7 @@ export function reportReader(
   timeZone: string,
 ): ReportReader {
   const { concurrentSearches, pageSize } = fhir.wholeResultReads;
-  const derived = fhir.derivedReads?.key === factsKey(timeZone) ? fhir.derivedReads : undefined;
+  const derived = fhir.derivedReads && fhir.derivedReads.key === factsKey(timeZone) ? fhir.derivedReads : undefined;
   return {
     search: (...a) => fhir.search(...a),
     page: (...a) => fhir.page(...a),

@@ -1,5 +1,6 @@
 import type { Bundle, MeasureReport, Patient } from '@medplum/fhirtypes';
 import { expect } from 'vitest';
+import type { DerivedReads, FhirClient } from '../../src/fhir/client.js';
 import { addDays } from '../../src/governance/period.js';
 import { fixture, testToken, type TestService } from '../harness.js';
 
@@ -50,3 +51,16 @@ export async function measureReports(svc: TestService, start: string, end: strin
 /** The reports without the time they were made. */
 export const comparableReports = (b: Bundle<MeasureReport>) =>
   JSON.stringify(b, (k, v) => (k === 'date' || k === 'timestamp' ? undefined : v));
+
+/**
+ * A service's FHIR client as a report reads a remote server: its searches and pages, without the embedded
+ * server's kept facts (fhir/client.ts DerivedReads), so every resource is read whole; `derivedReads` given, with those.
+ */
+export function readingAs(client: FhirClient, derivedReads?: DerivedReads): FhirClient {
+  return {
+    wholeResultReads: client.wholeResultReads,
+    search: (...a: Parameters<FhirClient['search']>) => client.search(...a),
+    page: (...a: Parameters<FhirClient['page']>) => client.page(...a),
+    ...(derivedReads ? { derivedReads } : {}),
+  } as unknown as FhirClient;
+}

@@ -12,7 +12,7 @@ import { factsKey, resourceFacts } from '../../src/governance/stored-facts.js';
 import { startTestService, type TestService } from '../harness.js';
 import { period } from './cohort.js';
 import { loadCohort } from './load-cohort.js';
-import { comparableReports, fromToday, measureReports, newPatient, sourcedRecord } from './service.js';
+import { comparableReports, fromToday, measureReports, newPatient, readingAs, sourcedRecord } from './service.js';
 
 /**
  * The embedded store keeps each resource's governance facts beside it when it is written, and a report reads
@@ -44,13 +44,7 @@ function reading(kept: boolean) {
         visit(m);
       }),
   };
-  const fhir = {
-    wholeResultReads: client.wholeResultReads,
-    search: (...a: Parameters<FhirClient['search']>) => client.search(...a),
-    page: (...a: Parameters<FhirClient['page']>) => client.page(...a),
-    ...(kept ? { derivedReads } : {}),
-  } as unknown as FhirClient;
-  return { fhir, seen };
+  return { fhir: readingAs(client, kept ? derivedReads : undefined), seen };
 }
 
 function report(fhir: FhirClient): Promise<Bundle<MeasureReport>> {

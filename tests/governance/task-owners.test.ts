@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGovernanceConfig } from '../../src/config/governance.js';
 import { loadMappings } from '../../src/config/mappings.js';
 import { systems } from '../../src/contract/vocabulary.js';
-import type { FhirClient } from '../../src/fhir/client.js';
 import { literalReference, localReference } from '../../src/fhir/references.js';
 import { computeMeasureReports } from '../../src/governance/compute.js';
 import { reportRows } from '../../src/governance/rows.js';
 import { startTestService, type TestService } from '../harness.js';
-import { fromToday, measureReports } from './service.js';
+import { fromToday, measureReports, readingAs } from './service.js';
 
 /**
  * Role integrity counts clinical Tasks owned by a peer role (spec §6, hazard H4), including Tasks an EHR
@@ -99,14 +98,8 @@ describe('role integrity: a clinical Task owned by a peer role, however the owne
     const report = await measureReports(svc, start, end);
     expect(peerOwned(report)).toBe(before + peer.length);
     // The same count read from the resources whole, as from a remote server.
-    const client = svc.service.adapter.fhir;
-    const remote = {
-      wholeResultReads: client.wholeResultReads,
-      search: (...a: Parameters<FhirClient['search']>) => client.search(...a),
-      page: (...a: Parameters<FhirClient['page']>) => client.page(...a),
-    } as unknown as FhirClient;
     const fromResources = await computeMeasureReports(
-      { fhir: remote, mappings, governance: loadGovernanceConfig() },
+      { fhir: readingAs(svc.service.adapter.fhir), mappings, governance: loadGovernanceConfig() },
       { start, end, timeZone: mappings.site.timeZone },
     );
     expect(peerOwned(fromResources)).toBe(before + peer.length);
